@@ -1,0 +1,411 @@
+"""Load, validate, override and show the genebot configuration.
+
+``load_config`` reads a YAML file (or a mapping), substitutes ``${VAR}`` / ``${VAR:-default}``
+from the environment and validates it into a frozen :class:`GenebotConfig`. Every problem becomes
+one line naming the file, the key path and what is allowed, raised as :class:`ConfigError`.
+``apply_overrides`` applies CLI flags and reports a bad flag by its name.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic_core import ErrorDetails
+
+from genebot.backtest.config_models import (
+    BacktestConfig,
+    DataFileConfig,
+    EnvStr,
+    ExchangeConfig,
+    GenebotConfig,
+    KeyedValueError,
+    LoggingConfig,
+    PositionSizingConfig,
+    RiskManagementConfig,
+    StrategyConfig,
+    allowed_keys,
+    type_at,
+)
+from genebot.core.errors import ConfigError
+
+__all__ = [
+    "BacktestConfig",
+    "DataFileConfig",
+    "ExchangeConfig",
+    "GenebotConfig",
+    "LoggingConfig",
+    "PositionSizingConfig",
+    "RiskManagementConfig",
+    "StrategyConfig",
+    "apply_overrides",
+    "format_validation_error",
+    "load_config",
+    "redacted_dict",
+]
+
+Loc = tuple[str | int, ...]
+_SECRET_KEYS = ("api_key", "api_secret", "passphrase")
+
+# ---------------------------------------------------------------------------------------------
+# YAML reading
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys instead of silently keeping the last one."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, typing.Hashable) and key in seen:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"duplicate key {key!r} (first given on line {seen[key] + 1})",
+                key_node.start_mark,
+            )
+        if isinstance(key, typing.Hashable):
+            seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=True)
+
+
+def _construct_timestamp(loader: _StrictLoader, node: yaml.ScalarNode) -> str:
+    # Keep dates as typed: the models parse them, and 2021-13-01 must not crash the loader.
+    return str(loader.construct_scalar(node))
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    """Parse ``path``; the top level must be a mapping (an empty file means all defaults)."""
+    if not path.exists():
+        raise ConfigError(f"{path}: config file not found")
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory, expected a YAML config file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc}") from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ConfigError(_yaml_error_line(path, exc)) from None
+    except (ValueError, TypeError) as exc:  # a scalar PyYAML cannot construct
+        raise ConfigError(f"{path}: invalid YAML value: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: top level must be a mapping of sections (exchanges, backtest, strategies, "
+            f"risk_management, logging), got {type(data).__name__}"
+        )
+    return data
+
+
+def _yaml_error_line(path: Path, exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    detail = f"{problem} ({context})" if context else problem
+    return f"{path}: {where}invalid YAML: {detail}"
+
+
+# ---------------------------------------------------------------------------------------------
+# ${VAR} interpolation
+
+_TOKEN_RE = re.compile(r"\$\$|\$\{([^}]*)\}|\$\{")
+_EXPR_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$", re.DOTALL)
+_WHOLE_RE = re.compile(r"^\$\{[^}]*\}$")
+
+
+def _interpolate(value: object, env: Mapping[str, str], loc: Loc, source: str) -> object:
+    """Substitute ``${VAR}`` and ``${VAR:-default}`` in every string; ``$$`` is a literal ``$``."""
+    if isinstance(value, Mapping):
+        return {k: _interpolate(v, env, (*loc, str(k)), source) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_interpolate(v, env, (*loc, i), source) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "$" not in value:
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token == "$$":
+            return "$"
+        expr = _EXPR_RE.match(match.group(1) or "")
+        if token == "${" or expr is None:
+            raise ConfigError(
+                f"{source}: {_path(loc)}: malformed variable reference in {value!r}; "
+                "use ${NAME} or ${NAME:-default}"
+            )
+        name, default = expr.group(1), expr.group(2)
+        found = env.get(name)
+        if default is not None and not found:
+            return default
+        if found is None:
+            raise ConfigError(
+                f"{source}: {_path(loc)}: environment variable {name} is not set "
+                f"(set it, or give a default with ${{{name}:-default}})"
+            )
+        return found
+
+    result = _TOKEN_RE.sub(substitute, value)
+    return EnvStr(result) if _WHOLE_RE.match(value) else result
+
+
+# ---------------------------------------------------------------------------------------------
+# Error formatting
+
+
+def _path(loc: Loc) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _show(value: object) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value).lower() if value is not None else "null"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    text = repr(str(value)) if isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _problem(error: ErrorDetails) -> tuple[Loc, str, str | None]:
+    """(key path, message, shown input or None) for one pydantic error."""
+    loc: Loc = tuple(error["loc"])
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    cause = ctx.get("error")
+    if isinstance(cause, KeyedValueError):
+        return (*loc, *cause.key), cause.message, None
+    if loc and loc[-1] == "[key]":
+        return loc[:-2], f"key {loc[-2]!r} must be text (quote it in YAML)", None
+    if kind == "extra_forbidden":
+        model = type_at(loc[:-1])
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            allowed = allowed_keys(model)
+            message = f"unknown key; allowed: {', '.join(allowed)}"
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            return loc, message + (f"; did you mean {close[0]}?" if close else ""), None
+        return loc, "unknown key", None
+    if kind == "missing":
+        return loc, "is required", None
+    if kind == "string_too_short" and ctx.get("min_length") == 1:
+        message = "must not be empty"
+    elif kind in ("model_type", "dict_type", "model_attributes_type"):
+        message = "must be a mapping of keys to values"
+    elif kind in ("tuple_type", "list_type"):
+        message = "must be a list"
+    elif kind == "literal_error":
+        message = f"must be one of {ctx.get('expected')}"
+    elif isinstance(cause, ValueError):
+        message = str(cause)
+    else:
+        message = error["msg"].replace("Input should be", "must be")
+        message = message.replace("Value error, ", "")
+    secret = type_at(loc) is SecretStr or bool(loc and loc[-1] in _SECRET_KEYS)
+    return loc, message, "***" if secret else _show(error["input"])
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    """One line per problem: ``<source>: <key.path>: <what is wrong> (got <value>)``."""
+    lines: list[str] = []
+    for error in exc.errors():
+        loc, message, shown = _problem(error)
+        line = f"{source}: {_path(loc)}: {message}" + (f" (got {shown})" if shown else "")
+        if line not in lines:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+
+
+def load_config(
+    source: str | Path | Mapping[str, object] | GenebotConfig | None,
+    *,
+    env: Mapping[str, str] | None = None,
+) -> GenebotConfig:
+    """Load and validate a config from a YAML path, a mapping, a config (returned as is) or None.
+
+    ``None`` gives the defaults. Strings are interpolated from ``env`` (default ``os.environ``).
+    Raises :class:`ConfigError` listing every problem, one per line.
+    """
+    if source is None:
+        return GenebotConfig()
+    if isinstance(source, GenebotConfig):
+        return source
+    if isinstance(source, Mapping):
+        label, data = "<config>", dict(source)
+    else:
+        label, data = str(source), _read_yaml(Path(source))
+    resolved = _interpolate(data, os.environ if env is None else env, (), label)
+    try:
+        return GenebotConfig.model_validate(resolved)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, label)) from None
+
+
+_ANY = object()
+
+
+def _matches(loc: Loc, pattern: tuple[object, ...]) -> bool:
+    if len(loc) < len(pattern):
+        return False
+    return all(p is _ANY or p == part for p, part in zip(pattern, loc[: len(pattern)], strict=True))
+
+
+def _select_strategies(strategies: dict[str, Any], names: Sequence[str], flag: str) -> None:
+    """Enable exactly ``names`` (config keys or class names); add unknown ones with defaults."""
+    selected: set[str] = set()
+    template = next(iter(strategies.values()), None)
+    for name in names:
+        if not name or not name.strip():
+            raise ConfigError(f"{flag} {name!r}: must name a strategy")
+        by_type = [key for key, s in strategies.items() if s.get("type") == name]
+        if name in strategies:
+            selected.add(name)
+        elif by_type:
+            selected.update(by_type)
+        else:
+            entry: dict[str, Any] = {"enabled": True, "parameters": {}}
+            if template is not None:
+                for key in ("symbols", "timeframes", "position_sizing"):
+                    entry[key] = template[key]
+            strategies[name] = entry
+            selected.add(name)
+    for key, entry in strategies.items():
+        entry["enabled"] = key in selected
+
+
+def apply_overrides(
+    cfg: GenebotConfig,
+    *,
+    strategy: str | None = None,
+    strategies: Sequence[str] | None = None,
+    symbols: Sequence[str] | None = None,
+    timeframe: str | None = None,
+    start_date: str | None = None,
+    end_date: str | None = None,
+    data_dir: str | None = None,
+    output_dir: str | None = None,
+    fee: float | None = None,
+    initial_cash: float | None = None,
+    data_file: str | None = None,
+    engine_mode: str | None = None,
+) -> GenebotConfig:
+    """Return a new validated config with CLI flags applied; ``None`` leaves a value unchanged.
+
+    ``strategy``/``strategies`` enable only the named strategies (config keys or class names); a
+    name not in the config is added with empty parameters and the symbols, timeframes and
+    position sizing of the first configured strategy. ``symbols``/``timeframe`` replace those of
+    every enabled strategy; ``data_file`` makes ``backtest.data`` that one file for the first
+    symbol. A bad value raises :class:`ConfigError` naming the flag, e.g.
+    ``--fee 2: must be >= 0 and < 0.1``.
+    """
+    data: dict[str, Any] = cfg.model_dump(by_alias=True)
+    backtest: dict[str, Any] = data["backtest"]
+    flags: list[tuple[tuple[object, ...], str, str]] = []
+    simple = [
+        ("fee", "--fee", fee),
+        ("initial_cash", "--initial-cash", initial_cash),
+        ("start_date", "--start-date", start_date),
+        ("end_date", "--end-date", end_date),
+        ("data_dir", "--data-dir", data_dir),
+        ("output_dir", "--output-dir", output_dir),
+        ("engine_mode", "--engine-mode", engine_mode),
+    ]
+    for key, flag, value in simple:
+        if value is not None:
+            backtest[key] = value
+            flags.append((("backtest", key), flag, _show_flag(value)))
+    if end_date is not None and start_date is None:
+        flags.append((("backtest", "start_date"), "--end-date", _show_flag(end_date)))
+
+    names = [*([strategy] if strategy is not None else []), *(strategies or [])]
+    if strategy is not None or strategies is not None:
+        flag = "--strategy" if strategy is not None else "--strategies"
+        if not names:
+            raise ConfigError(f"{flag}: must name at least one strategy")
+        _select_strategies(data["strategies"], names, flag)
+    enabled = [s for s in data["strategies"].values() if s.get("enabled", True)]
+    if symbols is not None:
+        if not symbols:
+            raise ConfigError("--symbols: must name at least one symbol, e.g. BTC/USDT")
+        for entry in enabled:
+            entry["symbols"] = list(symbols)
+        flags.append((("strategies", _ANY, "symbols"), "--symbols", ",".join(symbols)))
+    if timeframe is not None:
+        for entry in enabled:
+            entry["timeframes"] = [timeframe]
+        flags.append((("strategies", _ANY, "timeframes"), "--timeframe", _show_flag(timeframe)))
+    if data_file is not None:
+        pool = [*enabled, *data["strategies"].values()]
+        first = symbols[0] if symbols else (pool[0]["symbols"][0] if pool else "BTC/USDT")
+        data_entry: dict[str, Any] = {"file": data_file, "symbol": first}
+        if timeframe is not None:
+            data_entry["timeframe"] = timeframe
+        backtest["data"] = [data_entry]
+        flags.append((("backtest", "data"), "--data-file", _show_flag(data_file)))
+    if names:
+        flag = "--strategy" if strategy is not None else "--strategies"
+        flags.append((("strategies",), flag, ",".join(names)))
+
+    try:
+        return GenebotConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_override_message(exc, flags)) from None
+
+
+def _show_flag(value: object) -> str:
+    """A flag value as typed on the command line ('' for an empty string)."""
+    return "''" if value == "" else _show(value).strip("'")
+
+
+def _override_message(
+    exc: ValidationError, flags: list[tuple[tuple[object, ...], str, str]]
+) -> str:
+    lines: list[str] = []
+    for error in exc.errors():
+        loc, message, shown = _problem(error)
+        flag = next(((f, v) for pattern, f, v in flags if _matches(loc, pattern)), None)
+        if flag is not None:
+            line = f"{flag[0]} {flag[1]}: {message}"
+            if shown and shown.strip("'") != flag[1]:
+                line += f" (got {shown})"
+        else:
+            line = f"overrides: {_path(loc)}: {message}" + (f" (got {shown})" if shown else "")
+        if line not in lines:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, SecretStr):
+        return "***"
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def redacted_dict(cfg: GenebotConfig) -> dict[str, Any]:
+    """The config as plain data for ``config show``; every secret that is set becomes ``***``."""
+    return {key: _plain(value) for key, value in cfg.model_dump(by_alias=True).items()}

@@ -1,0 +1,545 @@
+"""Frozen pydantic models for the genebot YAML configuration.
+
+The layout follows the seed genebot project (``exchanges:``, ``strategies:``,
+``risk_management:`` with ``global`` / ``stop_loss`` / ``position_limits``) plus a ``backtest:``
+section. Every model is frozen and rejects unknown keys. Loading, ``${VAR}`` interpolation,
+error formatting and CLI overrides live in :mod:`genebot.backtest.config`.
+
+Cross-field checks raise :class:`KeyedValueError` so the error formatter can name the exact key
+(``backtest.start_date``) instead of the enclosing section.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+
+from genebot.core.errors import InputError
+from genebot.core.time import parse_datetime, timeframe_to_ns
+
+SIM_VENUE = "sim"
+"""Venue name used when no exchange is configured: the built-in simulated venue."""
+
+
+class KeyedValueError(ValueError):
+    """A validation problem that belongs to ``key`` (a path relative to the failing model)."""
+
+    def __init__(self, key: str | tuple[str | int, ...], message: str) -> None:
+        self.key: tuple[str | int, ...] = (key,) if isinstance(key, str) else key
+        self.message = message
+        super().__init__(f"{'.'.join(map(str, self.key))}: {message}")
+
+
+class EnvStr(str):
+    """A string produced by a whole-value ``${VAR}`` substitution; may be re-typed later."""
+
+    __slots__ = ()
+
+
+def _ranged(
+    low: float, high: float, *, low_inclusive: bool, high_inclusive: bool
+) -> Callable[[float], float]:
+    """A validator that states the whole allowed range in its message."""
+    low_text = f">= {low:g}" if low_inclusive else f"> {low:g}"
+    high_text = f"<= {high:g}" if high_inclusive else f"< {high:g}"
+
+    def check(value: float) -> float:
+        above = value >= low if low_inclusive else value > low
+        below = value <= high if high_inclusive else value < high
+        if not (above and below):
+            raise ValueError(f"must be {low_text} and {high_text}")
+        return value
+
+    return check
+
+
+Fraction = Annotated[float, AfterValidator(_ranged(0, 1, low_inclusive=False, high_inclusive=True))]
+"""A fraction in (0, 1]."""
+FeeRate = Annotated[
+    float, AfterValidator(_ranged(0, 0.1, low_inclusive=True, high_inclusive=False))
+]
+"""A fee rate in [0, 0.1)."""
+
+_SYMBOL_RE = re.compile(r"^[A-Za-z0-9._-]+/[A-Za-z0-9._:-]+$")
+
+
+def _check_symbol(value: str) -> str:
+    if not _SYMBOL_RE.match(value):
+        raise ValueError("must look like BASE/QUOTE, for example BTC/USDT")
+    return value
+
+
+def _check_timeframe(value: str) -> str:
+    try:
+        timeframe_to_ns(value)
+    except InputError:
+        raise ValueError(
+            "is not a valid timeframe: use a number and a unit s, m, h, d or w "
+            "(for example 1m, 5m, 1h, 1d)"
+        ) from None
+    return value.strip()
+
+
+def _check_date(value: str) -> str:
+    try:
+        parse_datetime(value)
+    except InputError:
+        raise ValueError(
+            "is not a valid ISO-8601 date: use for example 2021-01-31 or 2021-01-31T12:00:00Z"
+        ) from None
+    return value.strip()
+
+
+Symbol = Annotated[str, AfterValidator(_check_symbol)]
+Timeframe = Annotated[str, AfterValidator(_check_timeframe)]
+IsoDate = Annotated[str, AfterValidator(_check_date)]
+NonEmptyStr = Annotated[str, Field(min_length=1)]
+
+ParamScalar = int | float | bool | str
+ParamValue = int | float | bool | str | list[int | float | str]
+
+
+def _non_empty(value: tuple[str, ...]) -> tuple[str, ...]:
+    if not value:
+        raise ValueError("must list at least one entry")
+    return value
+
+
+def _one_or_many(value: object) -> object:
+    """Accept ``symbols: BTC/USDT`` as shorthand for ``symbols: [BTC/USDT]``."""
+    return [value] if isinstance(value, str) else value
+
+
+def _date_to_text(value: object) -> object:
+    """A mapping source may hold date objects; keep dates as ISO text like the YAML loader."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _drop_empty_sections(data: Any) -> Any:
+    """A section left empty in YAML (``exchanges:`` with nothing under it) means its defaults."""
+    if isinstance(data, Mapping):  # returns a new dict: callers may fill it in
+        return {k: v for k, v in data.items() if v is not None}
+    return data
+
+
+class FrozenModel(BaseModel):
+    """Base of every config model: immutable, unknown keys rejected, finite numbers only."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bools_for_numbers(cls, data: Any) -> Any:
+        # pydantic's lax mode reads `initial_cash: yes` as 1.0; a number field wants a number.
+        if isinstance(data, Mapping):
+            for name, field in cls.model_fields.items():
+                value = data.get(field.alias or name)
+                if isinstance(value, bool) and _unwrap(field.annotation) in (int, float):
+                    raise KeyedValueError(
+                        field.alias or name, f"must be a number (got {str(value).lower()})"
+                    )
+        return data
+
+
+class ExchangeConfig(FrozenModel):
+    """One venue: credentials for live/paper trading and fee/margin terms for simulation."""
+
+    exchange_type: str | None = Field(
+        default=None, description="ccxt exchange id; defaults to the config key"
+    )
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    passphrase: SecretStr | None = None
+    sandbox: bool = True
+    rate_limit: Annotated[int, Field(gt=0)] = 1200
+    timeout: Annotated[float, Field(gt=0)] = 30.0
+    enabled: bool = True
+    account_type: Literal["spot", "margin"] = "spot"
+    maker_fee: FeeRate = 0.001
+    taker_fee: FeeRate = 0.001
+    leverage: Annotated[float, Field(ge=1, le=125)] = 1.0
+    margin_requirement: Fraction = 1.0
+
+    @field_validator("api_key", "api_secret", "passphrase", mode="before")
+    @classmethod
+    def _empty_secret_is_unset(cls, value: Any) -> Any:
+        # `${BINANCE_API_KEY:-}` in a shared config means "no key here" (backtests need none).
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _leverage_needs_margin(self) -> ExchangeConfig:
+        if self.account_type == "spot" and self.leverage != 1:
+            raise KeyedValueError(
+                "leverage",
+                f"must be 1 for a spot account; set account_type: margin to use {self.leverage:g}",
+            )
+        return self
+
+
+class DataFileConfig(FrozenModel):
+    """An explicit market-data file for a backtest."""
+
+    file: NonEmptyStr
+    symbol: Symbol
+    timeframe: Timeframe | None = Field(
+        default=None, description="inferred from the data if omitted"
+    )
+    venue: str | None = None
+
+
+class BacktestConfig(FrozenModel):
+    """How a backtest runs: cash, costs, fills, period and where data and results live."""
+
+    initial_cash: Annotated[float, Field(gt=0)] = 100_000.0
+    fee: FeeRate | None = Field(
+        default=None, description="overrides every venue's maker and taker fee"
+    )
+    slippage_bps: Annotated[
+        float, AfterValidator(_ranged(0, 10_000, low_inclusive=True, high_inclusive=False))
+    ] = 0.0
+    fill_timing: Literal["next_open", "close"] = "next_open"
+    engine_mode: Literal["auto", "per_bar", "fast"] = "auto"
+    start_date: IsoDate | None = None
+    end_date: IsoDate | None = None
+    data_dir: NonEmptyStr = "data/sample"
+    output_dir: NonEmptyStr = "backtest_output"
+    quote_currency: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9]+$")] = "USDT"
+    data: tuple[DataFileConfig, ...] = ()
+    volume_participation: Fraction | None = None
+    latency_ms: Annotated[float, Field(ge=0)] = 0.0
+
+    _dates = field_validator("start_date", "end_date", mode="before")(_date_to_text)
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> BacktestConfig:
+        start, end = self.start_ns, self.end_ns
+        if start is not None and end is not None and start >= end:
+            raise KeyedValueError(
+                "start_date",
+                f"start_date {self.start_date} must be before end_date {self.end_date}",
+            )
+        return self
+
+    @property
+    def start_ns(self) -> int | None:
+        """``start_date`` as nanoseconds since the epoch (UTC), or None."""
+        return None if self.start_date is None else parse_datetime(self.start_date)
+
+    @property
+    def end_ns(self) -> int | None:
+        """``end_date`` as nanoseconds since the epoch (UTC), or None."""
+        return None if self.end_date is None else parse_datetime(self.end_date)
+
+
+class PositionSizingConfig(FrozenModel):
+    """How much a strategy buys per entry; ``method`` picks which amount field applies."""
+
+    method: Literal["fixed_quantity", "percent_equity", "fixed_amount"]
+    quantity: Annotated[float, Field(gt=0)] | None = Field(default=None, description="base units")
+    fraction: Fraction | None = Field(default=None, description="share of current equity")
+    amount: Annotated[float, Field(gt=0)] | None = Field(default=None, description="quote currency")
+
+    @model_validator(mode="after")
+    def _matching_field(self) -> PositionSizingConfig:
+        needed = {
+            "fixed_quantity": "quantity",
+            "percent_equity": "fraction",
+            "fixed_amount": "amount",
+        }
+        wanted = needed[self.method]
+        if getattr(self, wanted) is None:
+            raise KeyedValueError(wanted, f"is required when method is {self.method}")
+        for other in needed.values():
+            if other != wanted and getattr(self, other) is not None:
+                raise KeyedValueError(other, f"is not used by method {self.method}; use {wanted}")
+        return self
+
+    @property
+    def value(self) -> float:
+        """The amount that goes with ``method`` (quantity, fraction or amount)."""
+        result = {
+            "fixed_quantity": self.quantity,
+            "percent_equity": self.fraction,
+            "fixed_amount": self.amount,
+        }[self.method]
+        assert result is not None  # guaranteed by _matching_field
+        return result
+
+
+def _retype(value: object) -> object:
+    """Give a whole-value ``${VAR}`` substitution the YAML type its text would have had."""
+    if isinstance(value, EnvStr):
+        loaded = yaml.safe_load(str(value)) if value.strip() else value
+        if isinstance(loaded, int | float | bool):
+            return loaded
+        return str(value)
+    return value
+
+
+class StrategyConfig(FrozenModel):
+    """One strategy instance: which class, its parameters, what it trades and how it sizes."""
+
+    enabled: bool = True
+    type: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("type", "class"),
+        description="strategy class name (seed key `class` also accepted); defaults to the key",
+    )
+    parameters: dict[str, ParamValue] = Field(default_factory=dict)
+    symbols: Annotated[tuple[Symbol, ...], AfterValidator(_non_empty)] = ("BTC/USDT",)
+    timeframes: Annotated[tuple[Timeframe, ...], AfterValidator(_non_empty)] = ("5m",)
+    venue: str | None = Field(default=None, description="default: first enabled exchange, else sim")
+    position_sizing: PositionSizingConfig = Field(
+        default_factory=lambda: PositionSizingConfig(method="percent_equity", fraction=0.1)
+    )
+
+    _lists = field_validator("symbols", "timeframes", mode="before")(_one_or_many)
+
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _check_parameters(cls, value: Any) -> Any:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            return value
+        checked: dict[str, object] = {}
+        for key, item in value.items():
+            item = [_retype(x) for x in item] if isinstance(item, list) else _retype(item)
+            scalar_ok = isinstance(item, ParamScalar)
+            list_ok = isinstance(item, list) and all(
+                isinstance(x, int | float | str) and not isinstance(x, bool) for x in item
+            )
+            if not (scalar_ok or list_ok):
+                raise KeyedValueError(
+                    str(key),
+                    "must be a number, true/false, text or a list of numbers or text "
+                    f"(got {item!r})",
+                )
+            checked[key] = item
+        return checked
+
+
+class GlobalRiskConfig(FrozenModel):
+    """Portfolio-wide risk limits (seed: ``risk_management.global``)."""
+
+    max_portfolio_risk: Fraction = 0.02
+    max_daily_loss: Fraction = 0.05
+    max_drawdown: Fraction | None = Field(
+        default=None, description="halt trading beyond this drawdown"
+    )
+    position_sizing_method: Literal["fixed_fractional", "kelly", "equal_weight"] = (
+        "fixed_fractional"
+    )
+
+
+class StopLossConfig(FrozenModel):
+    """Protective stop placed with every entry."""
+
+    enabled: bool = True
+    default_percentage: Fraction = 0.02
+    trailing_stop: bool = False
+    trailing_percentage: Fraction = 0.03
+
+
+class TakeProfitConfig(FrozenModel):
+    """Profit target placed with every entry."""
+
+    enabled: bool = False
+    default_percentage: Fraction = 0.05
+
+
+class PositionLimitsConfig(FrozenModel):
+    """Limits per position and on the number of positions."""
+
+    max_position_size: Fraction = 0.10
+    max_positions: Annotated[int, Field(ge=1)] = 5
+    max_daily_loss: Fraction = 0.05
+    min_trade_amount: Annotated[float, Field(ge=0)] = 0.0
+
+
+class RiskManagementConfig(FrozenModel):
+    """The ``risk_management:`` section."""
+
+    _empty = model_validator(mode="before")(_drop_empty_sections)
+
+    global_: GlobalRiskConfig = Field(default_factory=GlobalRiskConfig, alias="global")
+    stop_loss: StopLossConfig = Field(default_factory=StopLossConfig)
+    take_profit: TakeProfitConfig = Field(default_factory=TakeProfitConfig)
+    position_limits: PositionLimitsConfig = Field(default_factory=PositionLimitsConfig)
+
+
+class LoggingConfig(FrozenModel):
+    """The ``logging:`` section."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    file: str | None = Field(default=None, description="also log to this file")
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+def _fill_exchange_type(key: str, exchange: object) -> object:
+    if isinstance(exchange, Mapping) and exchange.get("exchange_type") is None:
+        return {**exchange, "exchange_type": key}
+    if isinstance(exchange, ExchangeConfig) and exchange.exchange_type is None:
+        return exchange.model_copy(update={"exchange_type": key})
+    return exchange
+
+
+def _is_enabled(section: object) -> bool:
+    if isinstance(section, Mapping):
+        return section.get("enabled", True) is not False
+    return getattr(section, "enabled", True) is not False
+
+
+def _fill_venue(strategy: object, venue: str) -> object:
+    if isinstance(strategy, Mapping) and strategy.get("venue") is None:
+        return {**strategy, "venue": venue}
+    if isinstance(strategy, StrategyConfig) and strategy.venue is None:
+        return strategy.model_copy(update={"venue": venue})
+    return strategy
+
+
+class GenebotConfig(FrozenModel):
+    """The whole configuration file. Every section is optional."""
+
+    exchanges: dict[str, ExchangeConfig] = Field(default_factory=dict)
+    backtest: BacktestConfig = Field(default_factory=BacktestConfig)
+    strategies: dict[str, StrategyConfig] = Field(default_factory=dict)
+    risk_management: RiskManagementConfig = Field(default_factory=RiskManagementConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_defaults(cls, data: Any) -> Any:
+        """Default ``exchange_type`` to the exchange key and ``venue`` to the first enabled one."""
+        if not isinstance(data, Mapping):
+            return data
+        data = dict(_drop_empty_sections(data))
+        default_venue = SIM_VENUE
+        exchanges = data.get("exchanges")
+        if isinstance(exchanges, Mapping):
+            exchanges = {k: {} if v is None else v for k, v in exchanges.items()}
+            data["exchanges"] = {k: _fill_exchange_type(str(k), v) for k, v in exchanges.items()}
+            enabled = [k for k, v in exchanges.items() if isinstance(k, str) and _is_enabled(v)]
+            default_venue = enabled[0] if enabled else SIM_VENUE
+        strategies = data.get("strategies")
+        if isinstance(strategies, Mapping):
+            data["strategies"] = {
+                k: _fill_venue({} if v is None else v, default_venue) for k, v in strategies.items()
+            }
+        return data
+
+    @model_validator(mode="after")
+    def _known_venues(self) -> GenebotConfig:
+        allowed = [*self.exchanges, SIM_VENUE]
+        for name, strategy in self.strategies.items():
+            if strategy.venue not in allowed:
+                raise KeyedValueError(
+                    ("strategies", name, "venue"),
+                    f"unknown venue {strategy.venue!r}; allowed: {', '.join(allowed)}",
+                )
+        for index, entry in enumerate(self.backtest.data):
+            if entry.venue is not None and entry.venue not in allowed:
+                raise KeyedValueError(
+                    ("backtest", "data", index, "venue"),
+                    f"unknown venue {entry.venue!r}; allowed: {', '.join(allowed)}",
+                )
+        return self
+
+    @property
+    def enabled_strategies(self) -> dict[str, StrategyConfig]:
+        """The strategies with ``enabled: true``, in file order."""
+        return {name: s for name, s in self.strategies.items() if s.enabled}
+
+    def venue_fees(self, venue: str) -> tuple[float, float]:
+        """(maker, taker) fee rates for ``venue``; ``backtest.fee`` overrides both when set."""
+        if self.backtest.fee is not None:
+            return self.backtest.fee, self.backtest.fee
+        exchange = self.exchanges.get(venue)
+        if exchange is None:
+            default = ExchangeConfig()
+            return default.maker_fee, default.taker_fee
+        return exchange.maker_fee, exchange.taker_fee
+
+
+# Schema introspection for the error formatter in genebot.backtest.config.
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip Annotated and Optional so the walk sees the underlying type."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(args) != 1:
+                return tp
+            tp = args[0]
+        else:
+            return tp
+
+
+def _field_keys(model: type[BaseModel]) -> dict[str, str]:
+    """Map every accepted key (name, alias, alias choices) to the field name."""
+    keys: dict[str, str] = {}
+    for name, field in model.model_fields.items():
+        if isinstance(field.validation_alias, AliasChoices):
+            for choice in field.validation_alias.choices:
+                keys[str(choice)] = name
+        keys[field.alias or name] = name
+    return keys
+
+
+def allowed_keys(model: type[BaseModel]) -> list[str]:
+    """The keys ``model`` accepts, as a user writes them (aliases where set)."""
+    allowed: list[str] = []
+    for name, field in model.model_fields.items():
+        if field.alias:
+            allowed.append(field.alias)
+        elif isinstance(field.validation_alias, AliasChoices):
+            allowed.append(str(field.validation_alias.choices[0]))
+        else:
+            allowed.append(name)
+    return allowed
+
+
+def type_at(loc: tuple[str | int, ...]) -> Any:
+    """The declared type at an error location in GenebotConfig; None if it leaves the schema."""
+    tp: Any = GenebotConfig
+    for part in loc:
+        tp = _unwrap(tp)
+        origin = typing.get_origin(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            name = _field_keys(tp).get(str(part))
+            if name is None:
+                return None
+            tp = tp.model_fields[name].annotation
+        elif origin in (dict, Mapping):
+            tp = typing.get_args(tp)[1]
+        elif origin in (list, tuple, Sequence):
+            tp = typing.get_args(tp)[0]
+        else:
+            return None
+    return _unwrap(tp)

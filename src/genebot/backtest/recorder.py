@@ -1,0 +1,158 @@
+"""Builds the equity curve from the ledger: balances change only at fills, so the engine logs
+them there and the curve is assembled with numpy after the run (cheap on the hot path)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from genebot.core.errors import InputError
+from genebot.data.feed import Timeline, forward_fill_on_steps
+from genebot.domain.events import OrderFilled
+from genebot.domain.instrument import AccountType, Instrument
+from genebot.system.kernel import Kernel
+from genebot.venues.sim.exchange import SimulatedExchange
+
+F64 = npt.NDArray[np.float64]
+
+
+class EquityRecorder:
+    """Logs balances, venue positions and open-position counts at every fill."""
+
+    def __init__(self, kernel: Kernel, venues: list[SimulatedExchange], currency: str) -> None:
+        self.kernel = kernel
+        self.venues = {v.venue: v for v in venues}
+        self.currency = currency
+        self.balance_log: list[tuple[int, str, str, float]] = []
+        self.position_log: list[tuple[int, str, float, float]] = []
+        self.open_log: list[tuple[int, int]] = []
+        self.initial: dict[tuple[str, str], float] = {}
+        kernel.fill_listeners.append(self.on_fill)
+
+    def snapshot_initial(self) -> None:
+        for name, venue in self.venues.items():
+            for currency, amount in venue.account.balances.items():
+                self.initial[(name, currency)] = float(amount)
+
+    def on_fill(self, instrument: Instrument, fill: OrderFilled) -> None:
+        step = self.kernel.step
+        venue = self.venues[instrument.venue]
+        for currency in (instrument.base, instrument.quote):
+            self.balance_log.append(
+                (step, venue.venue, currency, float(venue.account.balance(currency)))
+            )
+        pos = venue.positions[instrument.id]
+        self.position_log.append((step, instrument.id, float(pos.quantity), float(pos.avg_px)))
+        self.open_log.append((step, len(self.kernel.portfolio.open_positions())))
+
+    # -- assembly -------------------------------------------------------------------------
+    def build(self) -> tuple[pd.DataFrame, npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+        """Equity frame (one row per distinct bar time), in-market flags and the step kept."""
+        tl = self.kernel.timeline
+        n = len(tl)
+        equity = np.zeros(n)
+        cash = np.zeros(n)
+        keys = set(self.initial) | {(v, c) for _, v, c, _ in self.balance_log}
+        for venue, currency in sorted(keys):
+            series = self._series(
+                [(s, b) for s, v, c, b in self.balance_log if v == venue and c == currency],
+                self.initial.get((venue, currency), 0.0),
+                n,
+            )
+            if currency == self.currency:
+                cash += series
+            if np.any(series != 0):
+                equity += series * self._rate(currency, tl)
+        for venue in self.venues.values():
+            if venue.account.account_type is AccountType.MARGIN:
+                equity += self._unrealized(venue, tl, n)
+        opened = self._series([(s, float(k)) for s, k in self.open_log], 0.0, n)
+        keep = np.flatnonzero(np.diff(tl.step_known, append=np.iinfo(np.int64).max) != 0)
+        eq, csh = equity[keep], cash[keep]
+        peak = np.maximum.accumulate(eq)
+        frame = pd.DataFrame(
+            {"equity": eq, "cash": csh, "drawdown": np.where(peak > 0, eq / peak - 1.0, 0.0)},
+            index=pd.DatetimeIndex(pd.to_datetime(tl.step_ts[keep], utc=True), name="timestamp"),
+        )
+        return frame, opened[keep] > 0, keep
+
+    @staticmethod
+    def _series(changes: list[tuple[int, float]], initial: float, n: int) -> F64:
+        out = np.full(n, np.nan)
+        for step, value in changes:  # later entries of the same step win
+            out[step] = value
+        if n:
+            if np.isnan(out[0]):
+                out[0] = initial
+            idx = np.where(np.isnan(out), 0, np.arange(n))
+            np.maximum.accumulate(idx, out=idx)
+            out = out[idx]
+        return out
+
+    def _rate(self, currency: str, tl: Timeline) -> F64 | float:
+        if currency == self.currency:
+            return 1.0
+        for feed in self.kernel.exec_feed.values():
+            inst = feed.instrument
+            if inst.base == currency and inst.quote == self.currency:
+                return np.nan_to_num(forward_fill_on_steps(feed, feed.close, len(tl)))
+            if inst.quote == currency and inst.base == self.currency:
+                return np.nan_to_num(1.0 / forward_fill_on_steps(feed, feed.close, len(tl)))
+        raise InputError(
+            f"cannot value {currency} in {self.currency}: add data for {currency}/{self.currency} "
+            "or set backtest.quote_currency"
+        )
+
+    def _unrealized(self, venue: SimulatedExchange, tl: Timeline, n: int) -> F64:
+        total = np.zeros(n)
+        for iid, feed in self.kernel.exec_feed.items():
+            if feed.instrument.venue != venue.venue:
+                continue
+            rows = [(s, q, a) for s, i, q, a in self.position_log if i == iid]
+            if not rows:
+                continue
+            qty = self._series([(s, q) for s, q, _ in rows], 0.0, n)
+            avg = self._series([(s, a) for s, _, a in rows], 0.0, n)
+            close = np.nan_to_num(forward_fill_on_steps(feed, feed.close, n))
+            total += qty * (close - avg) * self._rate(feed.instrument.quote, tl)
+        return total
+
+
+def exact_equity(venues: list[SimulatedExchange], currency: str, kernel: Kernel) -> Decimal:
+    """Final equity from the exact ledger at the last marks (Decimal)."""
+    total = Decimal(0)
+    for venue in venues:
+        for cur, bal in venue.account.balances.items():
+            if cur == currency:
+                total += bal
+                continue
+            if bal == 0:
+                continue
+            total += bal * _exact_rate(cur, currency, kernel)
+        if venue.account.account_type is AccountType.MARGIN:
+            for iid, pos in venue.positions.items():
+                px = kernel.mark(iid)
+                if pos.quantity and px is not None:
+                    inst = venue.instruments[iid]
+                    total += pos.unrealized_pnl(Decimal(repr(px))) * _exact_rate(
+                        inst.quote, currency, kernel
+                    )
+    return total
+
+
+def _exact_rate(cur: str, currency: str, kernel: Kernel) -> Decimal:
+    if cur == currency:
+        return Decimal(1)
+    for iid, feed in kernel.exec_feed.items():
+        inst = feed.instrument
+        px = kernel.mark(iid)
+        if px is None:
+            continue
+        if inst.base == cur and inst.quote == currency:
+            return Decimal(repr(px))
+        if inst.quote == cur and inst.base == currency:
+            return Decimal(1) / Decimal(repr(px))
+    raise InputError(f"cannot value {cur} in {currency}")

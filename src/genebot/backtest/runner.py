@@ -1,0 +1,143 @@
+"""``genebot.backtest.run``: the public Python API behind ``genebot backtest``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from genebot.backtest.config import GenebotConfig, apply_overrides, load_config
+from genebot.backtest.recorder import EquityRecorder, exact_equity
+from genebot.backtest.result import BacktestResult, orders_frame, trades_frame
+from genebot.backtest.setup import DataInput, RunSetup, build
+from genebot.core.errors import ConfigError
+from genebot.core.precision import to_decimal
+from genebot.data.feed import build_timeline
+from genebot.reporting.statistics import compute_stats
+from genebot.system.kernel import Kernel
+from genebot.system.loops import run_fast, run_per_bar
+
+log = logging.getLogger("genebot.backtest")
+ConfigInput = GenebotConfig | Mapping[str, Any] | str | Path
+EngineMode = Literal["auto", "per_bar", "fast"]
+
+
+def run(
+    config: ConfigInput,
+    data: DataInput | None = None,
+    *,
+    engine_mode: EngineMode | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> BacktestResult:
+    """Run one backtest and return its :class:`BacktestResult`.
+
+    ``config`` is a validated :class:`GenebotConfig`, a mapping in the YAML layout, or a path to
+    a YAML file. ``data`` optionally maps symbol → OHLCV DataFrame (UTC DatetimeIndex) to use
+    instead of files. ``engine_mode`` overrides ``backtest.engine_mode``: ``per_bar`` sends every
+    bar through ``on_bar``; ``fast`` visits only bars where a signal or a working order can act
+    (signal strategies only); ``auto`` picks fast where the strategies allow it. Both give
+    identical trades, fills and equity. ``progress(done, total)`` is called as bars are processed.
+    """
+    cfg = load_config(config)
+    if engine_mode is not None:
+        cfg = apply_overrides(cfg, engine_mode=engine_mode)
+    setup = build(cfg, data)
+    kernel, recorder = _assemble(cfg, setup)
+    mode = _choose_mode(cfg.backtest.engine_mode, kernel)
+    total = len(kernel.timeline)
+    tick = (lambda done: progress(done, total)) if progress else None
+    (run_fast if mode == "fast" else run_per_bar)(kernel, tick)
+    kernel.finish()
+    return _result(cfg, setup, kernel, recorder, mode)
+
+
+def _assemble(cfg: GenebotConfig, setup: RunSetup) -> tuple[Kernel, EquityRecorder]:
+    timeline = build_timeline(setup.feeds)
+    kernel = Kernel(timeline, setup.venues, setup.instruments, setup.slots)
+    currency = cfg.backtest.quote_currency.upper()
+    cash = to_decimal(cfg.backtest.initial_cash)
+    for venue in setup.venues:
+        venue.mark = kernel.mark
+    setup.venues[0].account.deposit(0, currency, cash)
+    if len(setup.venues) > 1:
+        _split_cash(setup, currency, cash)
+    recorder = EquityRecorder(kernel, setup.venues, currency)
+    recorder.snapshot_initial()
+    kernel.prepare()
+    return kernel, recorder
+
+
+def _split_cash(setup: RunSetup, currency: str, cash: Decimal) -> None:
+    """Several venues: the initial cash is split evenly between their accounts."""
+    first = setup.venues[0].account
+    first.balances.clear()
+    first.entries.clear()
+    share = cash / len(setup.venues)
+    for venue in setup.venues:
+        venue.account.deposit(0, currency, share)
+
+
+def _choose_mode(requested: str, kernel: Kernel) -> str:
+    allowed = kernel.fast_mode_allowed()
+    if requested == "fast" and not allowed:
+        raise ConfigError(
+            "engine_mode fast needs strategies that trade vectorized signals with the default "
+            "on_bar; use engine_mode per_bar or auto"
+        )
+    if requested == "auto":
+        return "fast" if allowed else "per_bar"
+    return requested
+
+
+def _result(
+    cfg: GenebotConfig, setup: RunSetup, kernel: Kernel, recorder: EquityRecorder, mode: str
+) -> BacktestResult:
+    equity, in_market, _ = recorder.build()
+    trades = trades_frame(kernel.portfolio.trades)
+    orders = orders_frame(kernel.execution.order_log)
+    fees = sum((s.fees for s in kernel.portfolio.sleeves.values()), Decimal(0))
+    ppy = 252.0 if _looks_like_equities(setup) else 365.0
+    stats = compute_stats(
+        equity,
+        trades,
+        initial_equity=float(cfg.backtest.initial_cash),
+        fees=float(fees),
+        in_market=in_market,
+        periods_per_year=ppy,
+    )
+    errors = {s.strategy.strategy_id: s.error_messages for s in setup.slots if s.errors}
+    stats.update(
+        {
+            "engine_mode": mode,
+            "orders": len(orders),
+            "rejected_orders": int((orders["status"].isin(["REJECTED", "DENIED"])).sum())
+            if len(orders)
+            else 0,
+            "strategy_errors": sum(s.errors for s in setup.slots),
+        }
+    )
+    return BacktestResult(
+        stats=stats,
+        trades=trades,
+        orders=orders,
+        equity=equity,
+        bars=setup.bars,
+        final_equity_exact=exact_equity(setup.venues, recorder.currency, kernel),
+        strategy_errors=errors,
+        warnings=setup.warnings,
+        title=f"genebot backtest: {', '.join(s.strategy.strategy_id for s in setup.slots)}",
+    )
+
+
+def _looks_like_equities(setup: RunSetup) -> bool:
+    """Daily bars with weekday-only timestamps: annualize with 252 trading days."""
+    feed = setup.feeds[0]
+    if feed.timeframe_ns < 86_400 * 10**9 or len(feed) < 10:
+        return False
+    weekdays = pd.DatetimeIndex(pd.to_datetime(feed.ts, utc=True)).dayofweek
+    return bool(np.all(np.asarray(weekdays) < 5))

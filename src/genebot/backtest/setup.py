@@ -1,0 +1,227 @@
+"""Turn a validated config (and optional in-memory data) into feeds, venues and strategies."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from genebot.backtest.config import GenebotConfig
+from genebot.backtest.instruments import make_instrument
+from genebot.core.errors import ConfigError, DataError
+from genebot.core.precision import to_decimal
+from genebot.core.time import timeframe_to_ns
+from genebot.data.catalog import find_data_file
+from genebot.data.feed import BarFeed
+from genebot.data.readers import OhlcvData, ohlcv_from_frame, read_ohlcv
+from genebot.domain.instrument import AccountType, Instrument
+from genebot.execution.engine import Protection
+from genebot.strategies.registry import strategy_class
+from genebot.system.kernel import StrategySlot
+from genebot.trading.sizing import FixedAmount, FixedQuantity, PercentEquity, PositionSizer
+from genebot.trading.strategy import Strategy
+from genebot.venues.sim.bars import BarColumns
+from genebot.venues.sim.exchange import SimulatedExchange
+from genebot.venues.sim.models import (
+    FixedBpsSlippage,
+    MakerTakerFee,
+    NoSlippage,
+    VolumeParticipation,
+)
+
+log = logging.getLogger("genebot.backtest")
+DataInput = Mapping[str, pd.DataFrame]
+
+
+@dataclass
+class RunSetup:
+    feeds: list[BarFeed]
+    venues: list[SimulatedExchange]
+    instruments: dict[str, Instrument]
+    slots: list[StrategySlot]
+    bars: dict[str, pd.DataFrame]  # symbol → frame, for the report
+    warnings: list[str]
+
+
+def _enabled(cfg: GenebotConfig) -> dict[str, object]:
+    chosen = {k: s for k, s in cfg.strategies.items() if s.enabled}
+    if not chosen:
+        raise ConfigError("no strategy is enabled: enable one under strategies: or pass --strategy")
+    return chosen  # type: ignore[return-value]
+
+
+def _load(cfg: GenebotConfig, symbol: str, timeframe: str, data: DataInput | None) -> OhlcvData:
+    if data is not None and symbol in data:
+        return ohlcv_from_frame(data[symbol], name=f"data[{symbol!r}]", timeframe=timeframe)
+    for entry in cfg.backtest.data:
+        if entry.symbol == symbol and entry.timeframe in (None, timeframe):
+            loaded = read_ohlcv(entry.file, timeframe=entry.timeframe)
+            if entry.timeframe is None and loaded.timeframe != timeframe:
+                log.info("%s: timeframe %s inferred from the data", entry.file, loaded.timeframe)
+            return loaded
+    if data is not None:
+        raise DataError(f"no data for {symbol}: the data mapping has {', '.join(data) or 'none'}")
+    return read_ohlcv(find_data_file(cfg.backtest.data_dir, symbol, timeframe))
+
+
+def _clip(frame: pd.DataFrame, cfg: GenebotConfig, source: str) -> pd.DataFrame:
+    start, end = cfg.backtest.start_ns, cfg.backtest.end_ns
+    ts = frame.index.asi8
+    mask = np.ones(len(frame), dtype=bool)
+    if start is not None:
+        mask &= ts >= start
+    if end is not None:
+        mask &= ts < end
+    clipped = frame[mask]
+    if clipped.empty:
+        raise DataError(
+            f"{source}: no bars between {cfg.backtest.start_date or 'the start'} and "
+            f"{cfg.backtest.end_date or 'the end'} (the file covers {frame.index[0]} to "
+            f"{frame.index[-1]})"
+        )
+    return clipped
+
+
+def _venue_for(cfg: GenebotConfig, name: str, instruments: list[Instrument]) -> SimulatedExchange:
+    ex = cfg.exchanges.get(name)
+    bt = cfg.backtest
+    account = AccountType(ex.account_type) if ex else AccountType.SPOT
+    slippage = FixedBpsSlippage(to_decimal(bt.slippage_bps)) if bt.slippage_bps else NoSlippage()
+    participation = VolumeParticipation(
+        to_decimal(bt.volume_participation) if bt.volume_participation else None
+    )
+    margin = to_decimal(ex.margin_requirement) if ex else Decimal(1)
+    if ex and ex.leverage > 1:
+        margin = min(margin, Decimal(1) / to_decimal(ex.leverage))
+    return SimulatedExchange(
+        name,
+        account,
+        instruments,
+        fee_model=MakerTakerFee(),
+        slippage=slippage,
+        participation=participation,
+        fill_timing=bt.fill_timing,
+        latency_ns=int(bt.latency_ms * 1_000_000),
+        margin_requirement=margin,
+    )
+
+
+def _fees(cfg: GenebotConfig, venue: str) -> tuple[Decimal, Decimal]:
+    if cfg.backtest.fee is not None:
+        fee = to_decimal(cfg.backtest.fee)
+        return fee, fee
+    ex = cfg.exchanges.get(venue)
+    if ex is None:
+        return Decimal("0.001"), Decimal("0.001")
+    return to_decimal(ex.maker_fee), to_decimal(ex.taker_fee)
+
+
+def sizer_for(method: str, value: float) -> PositionSizer:
+    amount = to_decimal(value)
+    if method == "fixed_quantity":
+        return FixedQuantity(amount)
+    if method == "fixed_amount":
+        return FixedAmount(amount)
+    return PercentEquity(amount)
+
+
+def _protection(cfg: GenebotConfig) -> Protection:
+    """Protective exits from ``risk_management``, applied only where the config turns them on
+    explicitly (the reference semantics of a plain backtest have none)."""
+    rm = cfg.risk_management
+    sl = rm.stop_loss
+    on = "enabled" in sl.model_fields_set and sl.enabled
+    tp_on = "enabled" in rm.take_profit.model_fields_set and rm.take_profit.enabled
+    return Protection(
+        stop_loss=to_decimal(sl.default_percentage) if on and not sl.trailing_stop else None,
+        take_profit=to_decimal(rm.take_profit.default_percentage) if tp_on else None,
+        trailing=to_decimal(sl.trailing_percentage) if on and sl.trailing_stop else None,
+    )
+
+
+def build(cfg: GenebotConfig, data: DataInput | None) -> RunSetup:
+    """Load data, create instruments, venues and strategy slots."""
+    strategies = _enabled(cfg)
+    feeds: dict[tuple[str, str, str], BarFeed] = {}
+    bars: dict[str, pd.DataFrame] = {}
+    warnings: list[str] = []
+    plan: list[tuple[str, object, list[tuple[str, str, str]]]] = []
+    for key, scfg in strategies.items():
+        venue = scfg.venue or "sim"  # type: ignore[attr-defined]
+        wanted = [(venue, s, tf) for s in scfg.symbols for tf in scfg.timeframes]  # type: ignore[attr-defined]
+        plan.append((key, scfg, wanted))
+        for venue_name, symbol, tf in wanted:
+            if (venue_name, symbol, tf) in feeds:
+                continue
+            loaded = _load(cfg, symbol, tf, data)
+            warnings.extend(f"{loaded.source}: {i.detail}" for i in loaded.issues)
+            frame = _clip(loaded.frame, cfg, loaded.source)
+            bars.setdefault(symbol, frame)
+            maker, taker = _fees(cfg, venue_name)
+            inst = make_instrument(symbol, venue_name, frame["close"].to_numpy(), maker, taker)
+            feeds[(venue_name, symbol, tf)] = BarFeed(
+                inst,
+                timeframe_to_ns(loaded.timeframe if tf is None else tf),
+                frame.index.asi8.astype(np.int64),
+                *(
+                    frame[c].to_numpy(dtype=np.float64)
+                    for c in ("open", "high", "low", "close", "volume")
+                ),
+                source=loaded.source,
+            )
+    instruments = {f.instrument.id: f.instrument for f in feeds.values()}
+    venues = _venues(cfg, feeds, instruments)
+    slots = _slots(cfg, plan, feeds)
+    return RunSetup(list(feeds.values()), venues, instruments, slots, bars, warnings)
+
+
+def _venues(
+    cfg: GenebotConfig,
+    feeds: dict[tuple[str, str, str], BarFeed],
+    instruments: dict[str, Instrument],
+) -> list[SimulatedExchange]:
+    names = sorted({v for v, _, _ in feeds})
+    venues = []
+    for name in names:
+        insts = [i for i in instruments.values() if i.venue == name]
+        venue = _venue_for(cfg, name, insts)
+        for inst in insts:
+            finest = min(
+                (f for (v, _, _), f in feeds.items() if f.instrument.id == inst.id),
+                key=lambda f: f.timeframe_ns,
+            )
+            venue.attach_bars(
+                inst.id,
+                BarColumns(
+                    finest.ts, finest.open, finest.high, finest.low, finest.close, finest.volume
+                ),
+            )
+        venues.append(venue)
+    return venues
+
+
+def _slots(
+    cfg: GenebotConfig,
+    plan: list[tuple[str, object, list[tuple[str, str, str]]]],
+    feeds: dict[tuple[str, str, str], BarFeed],
+) -> list[StrategySlot]:
+    share = to_decimal(cfg.backtest.initial_cash) / len(plan)
+    protection = _protection(cfg)
+    slots = []
+    for key, scfg, wanted in plan:
+        cls = strategy_class(scfg.type or key)  # type: ignore[attr-defined]
+        strategy: Strategy = cls(scfg.parameters, strategy_id=key)  # type: ignore[attr-defined]
+        sizing = scfg.position_sizing  # type: ignore[attr-defined]
+        strategy.sizer = sizer_for(sizing.method, sizing.value)
+        strategy.protection = protection
+        slots.append(StrategySlot(strategy, [feeds[w] for w in wanted], share))
+    return slots
+
+
+def data_dir_exists(path: str) -> bool:
+    return Path(path).is_dir()

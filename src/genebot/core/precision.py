@@ -1,0 +1,40 @@
+"""Decimal helpers: money is exact, quantized to an instrument's tick, lot or currency precision."""
+
+from __future__ import annotations
+
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+
+def to_decimal(value: float | int | str | Decimal) -> Decimal:
+    """Exact decimal of a number as written (``0.1`` becomes ``Decimal('0.1')``, not its binary)."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return Decimal(value)
+
+
+def quantize(value: Decimal, quantum: Decimal, *, rounding: str = ROUND_HALF_EVEN) -> Decimal:
+    """Round ``value`` to a multiple of ``quantum`` (tick, lot or currency step)."""
+    if quantum == ZERO:
+        return value
+    steps = (value / quantum).to_integral_value(rounding=rounding)
+    return (steps * quantum).quantize(quantum)
+
+
+def floor_to(value: Decimal, quantum: Decimal) -> Decimal:
+    """Round toward zero to a multiple of ``quantum`` (used for quantities: never oversize)."""
+    return quantize(value, quantum, rounding=ROUND_DOWN)
+
+
+def ceil_to(value: Decimal, quantum: Decimal) -> Decimal:
+    """Round away from zero to a multiple of ``quantum``."""
+    return quantize(value, quantum, rounding=ROUND_UP)
+
+
+def precision_quantum(decimals: int) -> Decimal:
+    """``Decimal('0.01')`` for ``decimals=2``."""
+    return Decimal(1).scaleb(-decimals)

@@ -1,0 +1,88 @@
+"""Account balances per currency and the exact ledger behind them.
+
+Every balance change is a ledger entry; the balance is the sum of its entries, to the last
+quantum. Spot accounts settle the full notional in both currencies and may never go below zero.
+Margin accounts settle only realized PnL and fees in the quote currency; positions are held
+against a margin requirement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import NamedTuple
+
+from genebot.core.errors import LedgerError
+from genebot.domain.instrument import AccountType, Instrument
+
+ZERO = Decimal(0)
+
+
+class LedgerEntry(NamedTuple):
+    ts: int
+    currency: str
+    amount: Decimal
+    kind: str  # "deposit" | "trade" | "fee" | "realized_pnl"
+    ref: str  # client order id or note
+
+
+class Account:
+    """Balances of one account on one venue."""
+
+    __slots__ = ("account_type", "balances", "entries", "venue")
+
+    def __init__(self, venue: str, account_type: AccountType) -> None:
+        self.venue = venue
+        self.account_type = account_type
+        self.balances: dict[str, Decimal] = {}
+        self.entries: list[LedgerEntry] = []
+
+    def balance(self, currency: str) -> Decimal:
+        return self.balances.get(currency, ZERO)
+
+    def _post(self, ts: int, currency: str, amount: Decimal, kind: str, ref: str) -> None:
+        if amount == 0:
+            return
+        self.balances[currency] = self.balances.get(currency, ZERO) + amount
+        self.entries.append(LedgerEntry(ts, currency, amount, kind, ref))
+
+    def deposit(self, ts: int, currency: str, amount: Decimal, ref: str = "initial") -> None:
+        self._post(ts, currency, amount, "deposit", ref)
+
+    def settle_fill(
+        self,
+        instrument: Instrument,
+        side: str,
+        qty: Decimal,
+        px: Decimal,
+        fee: Decimal,
+        realized_pnl: Decimal,
+        ts: int,
+        ref: str,
+    ) -> None:
+        """Book one fill. ``realized_pnl`` is used by margin accounts only."""
+        if self.account_type is AccountType.SPOT:
+            notional = instrument.round_money(qty * px)
+            sign = 1 if side == "BUY" else -1
+            self._post(ts, instrument.base, qty * sign, "trade", ref)
+            self._post(ts, instrument.quote, -notional * sign, "trade", ref)
+            self._post(ts, instrument.quote, -fee, "fee", ref)
+            for currency in (instrument.base, instrument.quote):
+                if self.balances.get(currency, ZERO) < 0:
+                    raise LedgerError(
+                        f"spot balance of {currency} on {self.venue} would be "
+                        f"{self.balances[currency]} after {ref}"
+                    )
+        else:
+            self._post(
+                ts, instrument.quote, instrument.round_money(realized_pnl), "realized_pnl", ref
+            )
+            self._post(ts, instrument.quote, -fee, "fee", ref)
+
+    def totals_by_kind(self, currency: str) -> Mapping[str, Decimal]:
+        """Sum of entries per kind for one currency (used to reconcile the ledger)."""
+        totals: dict[str, Decimal] = {}
+        for entry in self.entries:
+            if entry.currency == currency:
+                totals[entry.kind] = totals.get(entry.kind, ZERO) + entry.amount
+        return totals

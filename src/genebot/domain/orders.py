@@ -1,0 +1,186 @@
+"""Orders and their lifecycle, written as data: a transition table.
+
+``TRANSITIONS[(status, event type)]`` gives the next status. Anything not in the table is an
+illegal transition and raises :class:`InvalidStateTransition`. An ``OrderFilled`` event moves to
+``PARTIALLY_FILLED`` or ``FILLED`` depending on the quantity left, which the table expresses as
+the special target ``_FILL``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from decimal import Decimal
+
+from genebot.core.errors import InvalidStateTransition
+from genebot.domain.events import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderDenied,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderInitialized,
+    OrderRejected,
+    OrderSubmitted,
+    OrderTriggered,
+    OrderUpdated,
+)
+
+
+class OrderStatus(enum.Enum):
+    INITIALIZED = "INITIALIZED"
+    DENIED = "DENIED"
+    SUBMITTED = "SUBMITTED"
+    ACCEPTED = "ACCEPTED"
+    REJECTED = "REJECTED"
+    TRIGGERED = "TRIGGERED"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    EXPIRED = "EXPIRED"
+
+
+S = OrderStatus
+_FILL = "fill"  # resolved to PARTIALLY_FILLED or FILLED by the remaining quantity
+
+TRANSITIONS: dict[tuple[OrderStatus, type], OrderStatus | str] = {
+    (S.INITIALIZED, OrderDenied): S.DENIED,
+    (S.INITIALIZED, OrderSubmitted): S.SUBMITTED,
+    (S.SUBMITTED, OrderAccepted): S.ACCEPTED,
+    (S.SUBMITTED, OrderRejected): S.REJECTED,
+    (S.SUBMITTED, OrderCanceled): S.CANCELED,
+    (S.SUBMITTED, OrderFilled): _FILL,
+    (S.ACCEPTED, OrderTriggered): S.TRIGGERED,
+    (S.ACCEPTED, OrderUpdated): S.ACCEPTED,
+    (S.ACCEPTED, OrderFilled): _FILL,
+    (S.ACCEPTED, OrderCanceled): S.CANCELED,
+    (S.ACCEPTED, OrderExpired): S.EXPIRED,
+    (S.TRIGGERED, OrderFilled): _FILL,
+    (S.TRIGGERED, OrderCanceled): S.CANCELED,
+    (S.TRIGGERED, OrderExpired): S.EXPIRED,
+    (S.PARTIALLY_FILLED, OrderFilled): _FILL,
+    (S.PARTIALLY_FILLED, OrderCanceled): S.CANCELED,
+    (S.PARTIALLY_FILLED, OrderExpired): S.EXPIRED,
+    (S.PARTIALLY_FILLED, OrderUpdated): S.PARTIALLY_FILLED,
+}
+
+TERMINAL = frozenset({S.DENIED, S.REJECTED, S.FILLED, S.CANCELED, S.EXPIRED})
+OPEN = frozenset({S.SUBMITTED, S.ACCEPTED, S.TRIGGERED, S.PARTIALLY_FILLED})
+
+
+class Order:
+    """A mutable order whose every change goes through :meth:`apply`.
+
+    Read its fields; change it only by applying events. ``Order.rebuild(events)`` gives an
+    identical order from its event history.
+    """
+
+    __slots__ = (
+        "avg_px",
+        "client_order_id",
+        "events",
+        "filled_qty",
+        "instrument_id",
+        "order_type",
+        "parent_id",
+        "price",
+        "quantity",
+        "reason",
+        "reduce_only",
+        "side",
+        "status",
+        "strategy_id",
+        "tag",
+        "time_in_force",
+        "trailing_offset",
+        "trigger_price",
+        "ts_init",
+        "ts_last",
+        "venue_order_id",
+    )
+
+    def __init__(self, init: OrderInitialized) -> None:
+        self.client_order_id = init.client_order_id
+        self.strategy_id = init.strategy_id
+        self.instrument_id = init.instrument_id
+        self.side = init.side
+        self.order_type = init.order_type
+        self.quantity = init.quantity
+        self.price = init.price
+        self.trigger_price = init.trigger_price
+        self.time_in_force = init.time_in_force
+        self.reduce_only = init.reduce_only
+        self.tag = init.tag
+        self.parent_id = init.parent_id
+        self.trailing_offset = init.trailing_offset
+        self.ts_init = init.ts_init
+        self.ts_last = init.ts_event
+        self.status = S.INITIALIZED
+        self.filled_qty = Decimal(0)
+        self.avg_px = Decimal(0)
+        self.venue_order_id: str | None = None
+        self.reason = ""
+        self.events: list[OrderEvent] = [init]
+
+    @property
+    def leaves_qty(self) -> Decimal:
+        return self.quantity - self.filled_qty
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN
+
+    @property
+    def is_buy(self) -> bool:
+        return self.side == "BUY"
+
+    def apply(self, event: OrderEvent) -> None:
+        """Move to the next status by the transition table, or raise if the move is illegal."""
+        target = TRANSITIONS.get((self.status, type(event)))
+        if target is None:
+            raise InvalidStateTransition(
+                f"order {self.client_order_id}: {type(event).__name__} is not allowed "
+                f"in status {self.status.value}"
+            )
+        if isinstance(event, OrderFilled):
+            self._apply_fill(event)
+        else:
+            self.status = target  # type: ignore[assignment]
+            if isinstance(event, OrderAccepted):
+                self.venue_order_id = event.venue_order_id
+            elif isinstance(event, OrderUpdated):
+                self.trigger_price = event.trigger_price
+            elif isinstance(event, OrderRejected | OrderDenied | OrderCanceled):
+                self.reason = event.reason
+        self.ts_last = event.ts_event
+        self.events.append(event)
+
+    def _apply_fill(self, fill: OrderFilled) -> None:
+        new_filled = self.filled_qty + fill.last_qty
+        if fill.last_qty <= 0 or new_filled > self.quantity:
+            raise InvalidStateTransition(
+                f"order {self.client_order_id}: fill of {fill.last_qty} exceeds the "
+                f"{self.leaves_qty} left"
+            )
+        self.avg_px = (self.avg_px * self.filled_qty + fill.last_px * fill.last_qty) / new_filled
+        self.filled_qty = new_filled
+        self.status = S.FILLED if new_filled == self.quantity else S.PARTIALLY_FILLED
+
+    @classmethod
+    def rebuild(cls, events: Iterable[OrderEvent]) -> Order:
+        """Replay an event history into the order it describes."""
+        iterator = iter(events)
+        first = next(iterator)
+        if not isinstance(first, OrderInitialized):
+            raise InvalidStateTransition("an order history must start with OrderInitialized")
+        order = cls(first)
+        for event in iterator:
+            order.apply(event)
+        return order
+
+    def __repr__(self) -> str:
+        return (
+            f"Order({self.client_order_id} {self.side} {self.quantity} {self.instrument_id} "
+            f"{self.order_type} {self.status.value})"
+        )

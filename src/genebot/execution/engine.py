@@ -1,0 +1,258 @@
+"""The execution engine: the one path every order takes from a strategy to a venue and back.
+
+It owns the order cache, applies venue events through each order's transition table, books fills
+in the portfolio, attaches protective orders (stop-loss, take-profit, trailing stop) once an entry
+fills, keeps them one-cancels-other, and tells the owning strategy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from genebot.core.ids import IdGenerator
+from genebot.domain.events import (
+    OrderCanceled,
+    OrderDenied,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderInitialized,
+    OrderRejected,
+    OrderSubmitted,
+)
+from genebot.domain.instrument import Instrument
+from genebot.domain.orders import Order, OrderStatus
+from genebot.domain.position import ClosedTrade
+from genebot.execution.ports import ExecutionClient
+from genebot.portfolio.portfolio import Portfolio
+
+ZERO = Decimal(0)
+PreTradeCheck = Callable[[Order], str | None]
+FillListener = Callable[[Order, OrderFilled, list[ClosedTrade]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Protection:
+    """Protective exits to attach to an entry once it fills (fractions of the fill price)."""
+
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+    trailing: Decimal | None = None
+
+    def __bool__(self) -> bool:
+        return any(v is not None for v in (self.stop_loss, self.take_profit, self.trailing))
+
+
+class ExecutionEngine:
+    """Routes orders, applies their events, and manages contingent orders."""
+
+    def __init__(self, portfolio: Portfolio, instruments: dict[str, Instrument]) -> None:
+        self.portfolio = portfolio
+        self.instruments = instruments
+        self.clients: dict[str, ExecutionClient] = {}
+        self.orders: dict[str, Order] = {}
+        self.order_log: list[Order] = []
+        self.now_ns = 0
+        self.pre_trade: PreTradeCheck | None = None
+        self._ids = IdGenerator("O")
+        self._protect: dict[str, Protection] = {}
+        self._oco: dict[str, list[str]] = {}
+        self._fill_listeners: dict[str, FillListener] = {}
+        self._observers: list[Callable[[OrderEvent], None]] = []
+        self.on_fill_hook: Callable[[Instrument, OrderFilled], None] | None = None
+
+    def register_client(self, client: ExecutionClient) -> None:
+        self.clients[client.venue] = client
+        client.set_reporter(self.on_event)
+
+    def listen(self, strategy_id: str, listener: FillListener) -> None:
+        self._fill_listeners[strategy_id] = listener
+
+    def observe(self, observer: Callable[[OrderEvent], None]) -> None:
+        """Every order event also goes to ``observer`` (journal, monitoring, API stream)."""
+        self._observers.append(observer)
+
+    # -- commands -------------------------------------------------------------------------
+    def create(
+        self,
+        strategy_id: str,
+        instrument: Instrument,
+        side: str,
+        quantity: Decimal,
+        order_type: str = "MARKET",
+        *,
+        price: Decimal | None = None,
+        trigger_price: Decimal | None = None,
+        time_in_force: str = "GTC",
+        reduce_only: bool = False,
+        tag: str = "signal",
+        parent_id: str | None = None,
+        trailing_offset: Decimal | None = None,
+        protection: Protection | None = None,
+    ) -> Order:
+        """Create, check and send one order. A refused order comes back DENIED with a reason."""
+        now = self.now_ns
+        init = OrderInitialized(
+            self._ids.next(),
+            strategy_id,
+            instrument.id,
+            side,
+            order_type,
+            quantity,
+            price,
+            trigger_price,
+            time_in_force,
+            reduce_only,
+            tag,
+            parent_id,
+            trailing_offset,
+            now,
+            now,
+        )
+        order = Order(init)
+        self.orders[order.client_order_id] = order
+        self.order_log.append(order)
+        self._emit(init)
+        reason = self.pre_trade(order) if self.pre_trade else None
+        if reason:
+            self._apply(order, OrderDenied(order.client_order_id, reason, now, now))
+            return order
+        if protection:
+            self._protect[order.client_order_id] = protection
+        self._apply(order, OrderSubmitted(order.client_order_id, now, now))
+        self.clients[instrument.venue].submit(order)
+        return order
+
+    def cancel(self, order: Order, reason: str = "canceled") -> None:
+        if order.is_open:
+            self.clients[self.instruments[order.instrument_id].venue].cancel(order, reason)
+
+    def cancel_children(self, strategy_id: str, instrument_id: str, reason: str) -> None:
+        """Cancel working protective orders of a position (it was closed another way)."""
+        for order in list(self.orders.values()):
+            if (
+                order.parent_id is not None
+                and order.strategy_id == strategy_id
+                and order.instrument_id == instrument_id
+                and order.is_open
+            ):
+                self.cancel(order, reason)
+
+    def open_orders(self, strategy_id: str | None = None) -> list[Order]:
+        return [
+            o
+            for o in self.orders.values()
+            if o.is_open and (strategy_id is None or o.strategy_id == strategy_id)
+        ]
+
+    # -- events ---------------------------------------------------------------------------
+    def on_event(self, event: OrderEvent) -> None:
+        order = self.orders[event.client_order_id]
+        self._apply(order, event)
+        if isinstance(event, OrderFilled):
+            self._on_fill(order, event)
+        elif isinstance(event, OrderCanceled | OrderExpired | OrderRejected):
+            self._forget(order)
+
+    def _apply(self, order: Order, event: OrderEvent) -> None:
+        order.apply(event)
+        self._emit(event)
+        if order.status in (
+            OrderStatus.DENIED,
+            OrderStatus.REJECTED,
+            OrderStatus.FILLED,
+            OrderStatus.CANCELED,
+            OrderStatus.EXPIRED,
+        ):
+            self.orders.pop(order.client_order_id, None)
+
+    def _emit(self, event: OrderEvent) -> None:
+        for observer in self._observers:
+            observer(event)
+
+    def _on_fill(self, order: Order, fill: OrderFilled) -> None:
+        instrument = self.instruments[order.instrument_id]
+        closed = self.portfolio.on_fill(order.strategy_id, fill, order.tag)
+        if self.on_fill_hook is not None:
+            self.on_fill_hook(instrument, fill)
+        if order.parent_id is not None:
+            self._cancel_siblings(order)
+        position = self.portfolio.position(order.strategy_id, order.instrument_id)
+        if position.is_flat and order.parent_id is None:
+            self.cancel_children(order.strategy_id, order.instrument_id, "position closed")
+        protection = self._protect.get(order.client_order_id)
+        if protection and not order.is_open:
+            self._protect.pop(order.client_order_id)
+            self._attach(order, protection, instrument)
+        listener = self._fill_listeners.get(order.strategy_id)
+        if listener is not None:
+            listener(order, fill, closed)
+
+    def _attach(self, entry: Order, protect: Protection, instrument: Instrument) -> None:
+        exit_side = "SELL" if entry.is_buy else "BUY"
+        sign = Decimal(1) if entry.is_buy else Decimal(-1)
+        px, qty = entry.avg_px, entry.filled_qty
+        children: list[Order] = []
+        common = {"reduce_only": True, "parent_id": entry.client_order_id}
+        if protect.stop_loss is not None:
+            stop = instrument.round_price(px * (1 - sign * protect.stop_loss))
+            children.append(
+                self.create(
+                    entry.strategy_id,
+                    instrument,
+                    exit_side,
+                    qty,
+                    "STOP_MARKET",
+                    trigger_price=stop,
+                    tag="stop_loss",
+                    **common,
+                )
+            )  # type: ignore[arg-type]
+        if protect.take_profit is not None:
+            target = instrument.round_price(px * (1 + sign * protect.take_profit))
+            children.append(
+                self.create(
+                    entry.strategy_id,
+                    instrument,
+                    exit_side,
+                    qty,
+                    "LIMIT",
+                    price=target,
+                    tag="take_profit",
+                    **common,
+                )
+            )  # type: ignore[arg-type]
+        if protect.trailing is not None:
+            stop = instrument.round_price(px * (1 - sign * protect.trailing))
+            children.append(
+                self.create(
+                    entry.strategy_id,
+                    instrument,
+                    exit_side,
+                    qty,
+                    "TRAILING_STOP_MARKET",
+                    price=px,
+                    trigger_price=stop,
+                    trailing_offset=protect.trailing,
+                    tag="trailing_stop",
+                    **common,
+                )
+            )  # type: ignore[arg-type]
+        ids = [c.client_order_id for c in children if c.is_open]
+        for cid in ids:
+            self._oco[cid] = [other for other in ids if other != cid]
+
+    def _cancel_siblings(self, order: Order) -> None:
+        if order.is_open:
+            return
+        for sibling_id in self._oco.pop(order.client_order_id, []):
+            sibling = self.orders.get(sibling_id)
+            if sibling is not None and sibling.is_open:
+                self.cancel(sibling, "one-cancels-other")
+            self._oco.pop(sibling_id, None)
+
+    def _forget(self, order: Order) -> None:
+        self._protect.pop(order.client_order_id, None)
+        self._oco.pop(order.client_order_id, None)

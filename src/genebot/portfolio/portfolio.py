@@ -1,0 +1,84 @@
+"""Positions per strategy and instrument, closed trades, and each strategy's capital sleeve.
+
+A sleeve is the share of the account a strategy may use: ``allocated`` capital plus its realized
+PnL, minus its fees, plus the unrealized PnL of its open positions. Strategies size orders from
+their sleeve, never from the whole account; the orchestrator later moves ``allocated``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from genebot.core.precision import to_decimal
+from genebot.domain.events import OrderFilled
+from genebot.domain.position import ClosedTrade, Position
+
+ZERO = Decimal(0)
+MarkFn = Callable[[str], float | None]
+
+
+class Sleeve:
+    """Capital held for one strategy."""
+
+    __slots__ = ("allocated", "fees", "positions", "realized_pnl", "strategy_id")
+
+    def __init__(self, strategy_id: str, allocated: Decimal) -> None:
+        self.strategy_id = strategy_id
+        self.allocated = allocated
+        self.realized_pnl = ZERO
+        self.fees = ZERO
+        self.positions: dict[str, Position] = {}
+
+    def equity(self, mark: MarkFn) -> Decimal:
+        total = self.allocated + self.realized_pnl - self.fees
+        for iid, pos in self.positions.items():
+            if pos.quantity:
+                px = mark(iid)
+                if px is not None:
+                    total += pos.unrealized_pnl(to_decimal(px))
+        return total
+
+    def exposure(self, mark: MarkFn) -> Decimal:
+        """Gross notional of open positions at current marks."""
+        total = ZERO
+        for iid, pos in self.positions.items():
+            px = mark(iid)
+            if pos.quantity and px is not None:
+                total += abs(pos.quantity) * to_decimal(px)
+        return total
+
+
+class Portfolio:
+    """All sleeves, their positions and the closed round trips."""
+
+    def __init__(self, mark: MarkFn) -> None:
+        self.mark = mark
+        self.sleeves: dict[str, Sleeve] = {}
+        self.trades: list[ClosedTrade] = []
+
+    def add_sleeve(self, strategy_id: str, allocated: Decimal) -> Sleeve:
+        sleeve = Sleeve(strategy_id, allocated)
+        self.sleeves[strategy_id] = sleeve
+        return sleeve
+
+    def position(self, strategy_id: str, instrument_id: str) -> Position:
+        positions = self.sleeves[strategy_id].positions
+        pos = positions.get(instrument_id)
+        if pos is None:
+            pos = positions[instrument_id] = Position(strategy_id, instrument_id)
+        return pos
+
+    def on_fill(self, strategy_id: str, fill: OrderFilled, tag: str) -> list[ClosedTrade]:
+        sleeve = self.sleeves[strategy_id]
+        pos = self.position(strategy_id, fill.instrument_id)
+        realized, closed = pos.apply_fill(
+            fill.side, fill.last_qty, fill.last_px, fill.fee, fill.ts_event, tag
+        )
+        sleeve.realized_pnl += realized
+        sleeve.fees += fill.fee
+        self.trades.extend(closed)
+        return closed
+
+    def open_positions(self) -> list[Position]:
+        return [p for s in self.sleeves.values() for p in s.positions.values() if p.quantity]

@@ -1,0 +1,328 @@
+"""Self-contained HTML backtest report: stats table, candles with trades, equity and drawdown.
+
+The report is one HTML file that opens without a network: plotly.js is embedded inline once
+(``include_plotlyjs=True`` on the first figure only). Every figure gets a fixed div id, so
+the same inputs give a byte-identical file. Long series are downsampled to at most
+``MAX_POINTS`` buckets (candles: first/max/min/last; equity: last; drawdown: min, so the
+deepest point survives) which keeps a year of 1-minute bars to a few megabytes.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.subplots import make_subplots
+
+MAX_POINTS = 5_000
+"""Most candles per symbol and points per equity/drawdown line drawn in a report."""
+
+_NICE_STEPS: tuple[pd.Timedelta, ...] = tuple(
+    pd.Timedelta(step)
+    for step in ("1min", "5min", "15min", "30min", "1h", "2h", "4h", "6h", "12h", "1D")
+)
+_PERCENT_KEYS = frozenset(
+    {
+        "total_return",
+        "cagr",
+        "annual_volatility",
+        "max_drawdown",
+        "avg_drawdown",
+        "win_rate",
+        "best_trade",
+        "worst_trade",
+        "avg_trade",
+        "exposure",
+    }
+)
+_LABELS = {"cagr": "CAGR", "sqn": "SQN", "bars": "Bars"}
+_TEMPLATE = "plotly_white"
+_CANDLE_HEIGHT = 520
+_EQUITY_HEIGHT = 620
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 24px; color: #222; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 28px; }
+table { border-collapse: collapse; margin-bottom: 12px; }
+th, td { border: 1px solid #ddd; padding: 3px 10px; text-align: left; font-size: 0.9em; }
+th { background: #f5f5f5; font-weight: 600; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.chart { margin-top: 8px; }
+"""
+
+
+def write_report(
+    path: str | Path,
+    *,
+    title: str,
+    bars: Mapping[str, pd.DataFrame],
+    trades: pd.DataFrame,
+    equity: pd.DataFrame,
+    stats: Mapping[str, object],
+    extra_counts: Mapping[str, int] | None = None,
+) -> Path:
+    """Write the backtest report as one self-contained HTML file and return its path.
+
+    Args:
+        path: Where to write the file; parent folders are created.
+        title: Page title and heading.
+        bars: Symbol -> OHLCV frame (UTC DatetimeIndex, open/high/low/close/volume).
+        trades: Closed trades (symbol, side, entry_time, entry_price, exit_time, exit_price,
+            pnl, exit_reason, ...); drawn as markers on their symbol's candles.
+        equity: Backtest equity frame with ``equity`` and ``drawdown`` columns.
+        stats: Output of ``compute_stats`` (any mapping of name -> value), shown as a table.
+        extra_counts: Optional name -> count table shown under the stats (e.g. risk events).
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    document = render_report(
+        title=title,
+        bars=bars,
+        trades=trades,
+        equity=equity,
+        stats=stats,
+        extra_counts=extra_counts,
+    )
+    target.write_text(document, encoding="utf-8", newline="\n")
+    return target
+
+
+def render_report(
+    *,
+    title: str,
+    bars: Mapping[str, pd.DataFrame],
+    trades: pd.DataFrame,
+    equity: pd.DataFrame,
+    stats: Mapping[str, object],
+    extra_counts: Mapping[str, int] | None = None,
+) -> str:
+    """Return the report HTML as a string (see ``write_report`` for the arguments)."""
+    sections = [f"<h1>{html.escape(title)}</h1>", "<h2>Statistics</h2>", _stats_table(stats)]
+    if extra_counts:
+        sections += ["<h2>Counts</h2>", _counts_table(extra_counts)]
+    figures: list[tuple[str, str, go.Figure, int]] = [
+        (
+            f"Candles {symbol}",
+            f"genebot-candles-{number}",
+            _candles_figure(symbol, frame, trades),
+            _CANDLE_HEIGHT,
+        )
+        for number, (symbol, frame) in enumerate(bars.items())
+    ]
+    figures.append(("Equity and drawdown", "genebot-equity", _equity_figure(equity), 0))
+    for number, (heading, div_id, figure, height) in enumerate(figures):
+        sections.append(f"<h2>{html.escape(heading)}</h2>")
+        sections.append(_figure_html(figure, div_id, height or _EQUITY_HEIGHT, number == 0))
+    body = "\n".join(sections)
+    return (
+        '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
+        f"<body>\n{body}\n</body>\n</html>\n"
+    )
+
+
+def downsample_ohlcv(frame: pd.DataFrame, max_points: int = MAX_POINTS) -> pd.DataFrame:
+    """Return ``frame`` unchanged if short, else candles of a coarser period (<= max_points).
+
+    Buckets keep the first open, the highest high, the lowest low, the last close and the
+    summed volume; each bucket is labeled with its start time.
+    """
+    rules = {"open": "first", "high": "max", "low": "min", "close": "last"}
+    if "volume" in frame.columns:
+        rules["volume"] = "sum"
+    return _downsample(frame, rules, max_points)
+
+
+def downsample_equity(equity: pd.DataFrame, max_points: int = MAX_POINTS) -> pd.DataFrame:
+    """Return the equity frame with at most ``max_points`` rows (last equity, min drawdown)."""
+    rules = {"equity": "last", "drawdown": "min"}
+    frame = equity[["equity"]].astype(float)
+    if "drawdown" in equity.columns:
+        frame["drawdown"] = equity["drawdown"].astype(float)
+    else:
+        frame["drawdown"] = frame["equity"] / frame["equity"].cummax() - 1.0
+    return _downsample(frame, rules, max_points)
+
+
+def _downsample(frame: pd.DataFrame, rules: dict[str, str], max_points: int) -> pd.DataFrame:
+    if len(frame) <= max_points:
+        return frame
+    index = pd.DatetimeIndex(frame.index)
+    span = index[-1] - index[0]
+    for step in _bucket_steps(span, max_points):
+        sampled = frame.resample(step).agg(rules).dropna(how="all")
+        if len(sampled) <= max_points:
+            return sampled
+    raise AssertionError("unreachable: a bucket as long as the span gives one row")
+
+
+def _bucket_steps(span: pd.Timedelta, max_points: int) -> Iterator[pd.Timedelta]:
+    """Yield ever coarser bucket sizes, starting from the first nice one that could fit."""
+    smallest = span / max_points
+    yield from (step for step in _NICE_STEPS if step >= smallest)
+    days = max(2, math.ceil(smallest / pd.Timedelta("1D")))
+    while True:
+        yield pd.Timedelta(days=days)
+        days *= 2
+
+
+def _candles_figure(symbol: str, frame: pd.DataFrame, trades: pd.DataFrame) -> go.Figure:
+    candles = downsample_ohlcv(frame)
+    figure = go.Figure(
+        go.Candlestick(
+            x=_utc(candles.index),
+            open=candles["open"].to_numpy(dtype=float),
+            high=candles["high"].to_numpy(dtype=float),
+            low=candles["low"].to_numpy(dtype=float),
+            close=candles["close"].to_numpy(dtype=float),
+            name=symbol,
+        )
+    )
+    mine = trades[trades["symbol"] == symbol] if len(trades) else trades
+    for marker in _trade_markers(mine):
+        figure.add_trace(marker)
+    figure.update_layout(
+        template=_TEMPLATE,
+        height=_CANDLE_HEIGHT,
+        margin={"l": 60, "r": 20, "t": 30, "b": 40},
+        xaxis_rangeslider_visible=False,
+        yaxis_title="price",
+        legend={"orientation": "h"},
+    )
+    return figure
+
+
+def _trade_markers(trades: pd.DataFrame) -> list[go.Scatter]:
+    """Return marker traces: long entries (green up), short entries (red down), exits."""
+    if len(trades) == 0:
+        return []
+    side = trades["side"].astype(str).str.lower()
+    specs = (
+        ("Long entries", trades[side == "long"], "entry", "triangle-up", "#2ca02c"),
+        ("Short entries", trades[side == "short"], "entry", "triangle-down", "#d62728"),
+        ("Exits", trades, "exit", "triangle-down", "#444444"),
+    )
+    markers = []
+    for name, rows, kind, symbol, color in specs:
+        rows = rows.dropna(subset=[f"{kind}_time", f"{kind}_price"])
+        if len(rows) == 0:
+            continue
+        markers.append(
+            go.Scatter(
+                x=_utc(rows[f"{kind}_time"]),
+                y=rows[f"{kind}_price"].to_numpy(dtype=float),
+                mode="markers",
+                name=f"{name} ({len(rows)})",
+                marker={"symbol": symbol, "color": color, "size": 10},
+                hovertext=_marker_text(rows, kind),
+                hoverinfo="x+y+text",
+            )
+        )
+    return markers
+
+
+def _marker_text(rows: pd.DataFrame, kind: str) -> list[str]:
+    if kind == "entry":
+        return [f"{side} entry" for side in rows["side"].astype(str)]
+    reasons = rows.get("exit_reason", pd.Series(["exit"] * len(rows), index=rows.index))
+    return [
+        f"{reason} pnl {pnl:.2f}"
+        for reason, pnl in zip(reasons.astype(str), rows["pnl"].astype(float), strict=True)
+    ]
+
+
+def _equity_figure(equity: pd.DataFrame) -> go.Figure:
+    sampled = downsample_equity(equity)
+    x = _utc(sampled.index)
+    figure = make_subplots(
+        rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.04
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=x,
+            y=sampled["equity"].to_numpy(dtype=float),
+            mode="lines",
+            name="equity",
+            line={"color": "#1f77b4"},
+        ),
+        row=1,
+        col=1,
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=x,
+            y=sampled["drawdown"].to_numpy(dtype=float),
+            mode="lines",
+            name="drawdown",
+            fill="tozeroy",
+            line={"color": "#d62728"},
+        ),
+        row=2,
+        col=1,
+    )
+    figure.update_layout(
+        template=_TEMPLATE,
+        height=_EQUITY_HEIGHT,
+        margin={"l": 60, "r": 20, "t": 30, "b": 40},
+        legend={"orientation": "h"},
+    )
+    figure.update_yaxes(title_text="equity", row=1, col=1)
+    figure.update_yaxes(title_text="drawdown", tickformat=".1%", row=2, col=1)
+    return figure
+
+
+def _utc(values: pd.Index | pd.Series) -> pd.DatetimeIndex:
+    index = pd.DatetimeIndex(pd.to_datetime(values, utc=True))
+    return index.tz_convert("UTC")
+
+
+def _figure_html(figure: go.Figure, div_id: str, height: int, include_plotlyjs: bool) -> str:
+    fragment = pio.to_html(
+        figure,
+        full_html=False,
+        include_plotlyjs=include_plotlyjs,
+        div_id=div_id,
+        default_height=f"{height}px",
+        config={"displaylogo": False},
+    )
+    return f'<div class="chart">{fragment}</div>'
+
+
+def _stats_table(stats: Mapping[str, object]) -> str:
+    rows = [
+        f'<tr><th>{html.escape(_label(key))}</th><td class="num">'
+        f"{html.escape(format_stat(key, value))}</td></tr>"
+        for key, value in stats.items()
+    ]
+    return '<table class="stats">\n' + "\n".join(rows) + "\n</table>"
+
+
+def _counts_table(counts: Mapping[str, int]) -> str:
+    rows = [
+        f'<tr><th>{html.escape(str(name))}</th><td class="num">{int(count)}</td></tr>'
+        for name, count in counts.items()
+    ]
+    return '<table class="counts">\n' + "\n".join(rows) + "\n</table>"
+
+
+def _label(key: str) -> str:
+    return _LABELS.get(key, key.replace("_", " ").capitalize())
+
+
+def format_stat(key: str, value: object) -> str:
+    """Format one statistic for display: fractions as percents, None as an em dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if not math.isfinite(value):
+        return "—"
+    if key in _PERCENT_KEYS:
+        return f"{value * 100:.2f}%"
+    return f"{value:,.4f}"

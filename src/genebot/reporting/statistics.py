@@ -1,0 +1,335 @@
+"""Backtest statistics: pure functions over an equity curve and a trades table.
+
+Everything here is pandas/numpy arithmetic with no I/O, so the same figures come out of a
+backtest, an optimization run or a report re-rendered later.
+
+Definitions
+-----------
+Returns (volatility, Sharpe, Sortino)
+    DAILY returns: the ``equity`` column is resampled to the last value of each UTC day, days
+    without a bar are dropped (weekends of an equity market), and each day-end value is
+    compared with the previous one. The first day is compared with ``initial_equity``, so a
+    two-day backtest already has two daily returns. Using day-end values means the bar size
+    (1 minute or 4 hours) does not change the figures. They are annualized with
+    ``periods_per_year`` (365 for crypto markets that trade every day, 252 for equities).
+Excess return
+    ``r - rf_daily`` with ``rf_daily = (1 + risk_free_rate) ** (1 / periods_per_year) - 1``.
+annual_volatility
+    ``std(daily, ddof=1) * sqrt(periods_per_year)``.
+sharpe
+    ``mean(excess) / std(daily, ddof=1) * sqrt(periods_per_year)``.
+sortino
+    ``mean(excess) / downside * sqrt(periods_per_year)`` where the downside deviation is
+    ``sqrt(mean(min(excess, 0) ** 2))`` taken over all days (the risk-free rate is the target;
+    with the default rate of 0 this is ``min(r, 0)``).
+total_return
+    ``final_equity / initial_equity - 1`` (a fraction: 0.0523 is +5.23 %).
+cagr
+    ``(final_equity / initial_equity) ** (1 / years) - 1``, ``years`` being the time from the
+    first to the last timestamp in years of 365.25 days. -1.0 when the account is wiped out.
+calmar
+    ``cagr / |max_drawdown|``.
+max_drawdown, avg_drawdown
+    The minimum of the ``drawdown`` column (``equity / cummax - 1``, a negative fraction), and
+    the mean of the deepest point of each underwater period (0.0 when never underwater).
+max_drawdown_duration
+    The longest time underwater: from the last bar at a peak to the first bar back at a peak,
+    or to the last bar when the equity never recovers.
+Trade statistics
+    A trade wins when its net ``pnl`` is > 0. ``best_trade``, ``worst_trade`` and ``avg_trade``
+    are the max, min and arithmetic mean of ``pnl_pct``. ``expectancy`` is the mean ``pnl``
+    per trade in quote currency. ``profit_factor`` is gross profit / gross loss.
+    ``sqn`` (system quality number) is ``sqrt(n) * mean(pnl) / std(pnl, ddof=1)``.
+exposure
+    The fraction of bars with any position open.
+
+Degenerate cases
+----------------
+A figure that is undefined is ``None``, never NaN or inf, so the result always passes
+``json.dumps(stats, allow_nan=False)``:
+
+- no trades: win_rate, best/worst/avg_trade, profit_factor, expectancy, sqn and
+  avg_trade_duration are ``None`` (``trades`` is 0);
+- profit_factor with no losing trade is ``None``: gross profit / 0 is infinite and no finite
+  number would rank correctly against other runs (it is 0.0 when there are only losers);
+- fewer than 2 daily returns or a zero standard deviation (flat equity): sharpe and
+  annual_volatility are ``None``; no losing day: sortino is ``None``;
+- no drawdown: calmar is ``None``; a zero-length backtest: cagr is ``None``;
+- sqn needs 2 trades and a non-zero spread of pnl.
+
+All floats are plain Python floats rounded to 10 significant digits so that the output is
+stable across platforms; timestamps are ISO-8601 UTC strings ending in ``Z`` and durations
+are pandas timedelta strings such as ``"3 days 04:05:00"``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+StatValue = float | int | str | None
+
+STAT_KEYS: tuple[str, ...] = (
+    "start",
+    "end",
+    "duration",
+    "bars",
+    "initial_equity",
+    "final_equity",
+    "total_return",
+    "cagr",
+    "annual_volatility",
+    "sharpe",
+    "sortino",
+    "calmar",
+    "max_drawdown",
+    "max_drawdown_duration",
+    "avg_drawdown",
+    "trades",
+    "win_rate",
+    "best_trade",
+    "worst_trade",
+    "avg_trade",
+    "profit_factor",
+    "expectancy",
+    "sqn",
+    "avg_trade_duration",
+    "exposure",
+    "fees",
+)
+
+_SIGNIFICANT_DIGITS = 10
+_SECONDS_PER_YEAR = 365.25 * 86_400.0
+
+
+def compute_stats(
+    equity: pd.DataFrame,
+    trades: pd.DataFrame,
+    *,
+    initial_equity: float,
+    fees: float,
+    in_market: np.ndarray,
+    periods_per_year: float = 365.0,
+    risk_free_rate: float = 0.0,
+) -> dict[str, StatValue]:
+    """Compute the backtest statistics, keyed and ordered as ``STAT_KEYS``.
+
+    Args:
+        equity: One row per bar of the backtest clock, indexed by UTC timestamps, with columns
+            ``equity``, ``cash`` and ``drawdown`` (``equity / cummax - 1``).
+        trades: Closed trades with at least ``entry_time``, ``exit_time``, ``pnl`` and
+            ``pnl_pct`` columns; may have zero rows.
+        initial_equity: Account value before the first bar.
+        fees: Total fees paid over the backtest, in quote currency.
+        in_market: Bool per equity row, true when any position is open.
+        periods_per_year: Trading days per year used to annualize daily figures.
+        risk_free_rate: Annual risk-free rate as a fraction, subtracted for Sharpe/Sortino.
+
+    Returns:
+        A JSON-serializable dict; see the module docstring for every definition.
+
+    Raises:
+        ValueError: If ``equity`` is empty, ``initial_equity`` is not positive or
+            ``in_market`` does not have one value per equity row.
+    """
+    _validate(equity, initial_equity, in_market, periods_per_year)
+    index = _utc_index(equity.index)
+    values = equity["equity"].to_numpy(dtype=float)
+    stats: dict[str, StatValue] = {
+        "start": _iso(index[0]),
+        "end": _iso(index[-1]),
+        "duration": str(index[-1] - index[0]),
+        "bars": len(equity),
+        "initial_equity": float(initial_equity),
+        "final_equity": values[-1],
+        "total_return": values[-1] / initial_equity - 1.0,
+    }
+    stats.update(_return_stats(equity, index, initial_equity, periods_per_year, risk_free_rate))
+    stats.update(_drawdown_stats(equity, index))
+    stats["calmar"] = _calmar(stats["cagr"], stats["max_drawdown"])
+    stats.update(_trade_stats(trades))
+    stats["exposure"] = float(np.count_nonzero(in_market)) / len(in_market)
+    stats["fees"] = float(fees)
+    return {key: _clean(stats[key]) for key in STAT_KEYS}
+
+
+def _validate(
+    equity: pd.DataFrame, initial_equity: float, in_market: np.ndarray, periods_per_year: float
+) -> None:
+    if equity.empty:
+        raise ValueError("equity has no rows: a backtest needs at least one bar")
+    if not initial_equity > 0:
+        raise ValueError(f"initial_equity must be > 0, got {initial_equity}")
+    if not periods_per_year > 0:
+        raise ValueError(f"periods_per_year must be > 0, got {periods_per_year}")
+    if len(in_market) != len(equity):
+        raise ValueError(
+            f"in_market has {len(in_market)} values, equity has {len(equity)} rows; "
+            "they must match one per bar"
+        )
+
+
+def _utc_index(index: pd.Index) -> pd.DatetimeIndex:
+    """Return the index as a UTC DatetimeIndex (naive timestamps are taken as UTC)."""
+    dt_index = pd.DatetimeIndex(index)
+    if dt_index.tz is None:
+        return dt_index.tz_localize("UTC")
+    return dt_index.tz_convert("UTC")
+
+
+def _iso(ts: pd.Timestamp) -> str:
+    text = ts.tz_convert("UTC").isoformat()
+    return text.removesuffix("+00:00") + "Z"
+
+
+def daily_returns(equity: pd.Series, initial_equity: float) -> pd.Series:
+    """Return the day-over-day returns of ``equity`` sampled at the last value of each UTC day.
+
+    The first day is measured against ``initial_equity``; days without a bar are skipped.
+    """
+    series = pd.Series(equity.to_numpy(dtype=float), index=_utc_index(equity.index))
+    closes = series.resample("1D").last().dropna()
+    previous = closes.shift(1)
+    previous.iloc[0] = initial_equity
+    return closes / previous - 1.0
+
+
+def _return_stats(
+    equity: pd.DataFrame,
+    index: pd.DatetimeIndex,
+    initial_equity: float,
+    periods_per_year: float,
+    risk_free_rate: float,
+) -> dict[str, StatValue]:
+    returns = daily_returns(equity["equity"], initial_equity).to_numpy()
+    rf_daily = (1.0 + risk_free_rate) ** (1.0 / periods_per_year) - 1.0
+    excess = returns - rf_daily
+    root = math.sqrt(periods_per_year)
+    std = float(np.std(returns, ddof=1)) if len(returns) >= 2 else 0.0
+    downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2)))
+    has_spread = len(returns) >= 2 and std > 0.0
+    years = (index[-1] - index[0]).total_seconds() / _SECONDS_PER_YEAR
+    return {
+        "cagr": _cagr(float(equity["equity"].iloc[-1]) / initial_equity, years),
+        "annual_volatility": std * root if has_spread else None,
+        "sharpe": float(np.mean(excess)) / std * root if has_spread else None,
+        "sortino": (
+            float(np.mean(excess)) / downside * root
+            if len(returns) >= 2 and downside > 0.0
+            else None
+        ),
+    }
+
+
+def _cagr(growth: float, years: float) -> float | None:
+    if years <= 0.0:
+        return None
+    if growth <= 0.0:
+        return -1.0
+    try:
+        return math.exp(math.log(growth) / years) - 1.0
+    except OverflowError:
+        return None
+
+
+def _calmar(cagr: StatValue, max_drawdown: StatValue) -> float | None:
+    if not isinstance(cagr, float) or not isinstance(max_drawdown, float) or max_drawdown == 0:
+        return None
+    return cagr / abs(max_drawdown)
+
+
+def _drawdown_stats(equity: pd.DataFrame, index: pd.DatetimeIndex) -> dict[str, StatValue]:
+    if "drawdown" in equity.columns:
+        drawdown = equity["drawdown"].to_numpy(dtype=float)
+    else:
+        values = equity["equity"].to_numpy(dtype=float)
+        drawdown = values / np.maximum.accumulate(values) - 1.0
+    periods = _underwater_periods(drawdown)
+    troughs = [float(drawdown[start:stop].min()) for start, stop in periods]
+    longest = max(
+        (index[min(stop, len(index) - 1)] - index[max(start - 1, 0)] for start, stop in periods),
+        default=pd.Timedelta(0),
+    )
+    return {
+        "max_drawdown": min(float(drawdown.min()), 0.0),
+        "max_drawdown_duration": str(longest),
+        "avg_drawdown": float(np.mean(troughs)) if troughs else 0.0,
+    }
+
+
+def _underwater_periods(drawdown: np.ndarray) -> list[tuple[int, int]]:
+    """Return ``(start, stop)`` row ranges where drawdown < 0; ``stop`` is the recovery row.
+
+    ``stop`` equals ``len(drawdown)`` for a period still open at the end.
+    """
+    underwater = np.concatenate(([False], drawdown < 0.0, [False]))
+    edges = np.flatnonzero(np.diff(underwater.astype(np.int8)))
+    return [(int(start), int(stop)) for start, stop in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def _trade_stats(trades: pd.DataFrame) -> dict[str, StatValue]:
+    count = len(trades)
+    empty: dict[str, StatValue] = {
+        "trades": count,
+        "win_rate": None,
+        "best_trade": None,
+        "worst_trade": None,
+        "avg_trade": None,
+        "profit_factor": None,
+        "expectancy": None,
+        "sqn": None,
+        "avg_trade_duration": None,
+    }
+    if count == 0:
+        return empty
+    pnl = trades["pnl"].to_numpy(dtype=float)
+    pnl_pct = trades["pnl_pct"].to_numpy(dtype=float)
+    return {
+        "trades": count,
+        "win_rate": float(np.count_nonzero(pnl > 0.0)) / count,
+        "best_trade": float(np.max(pnl_pct)),
+        "worst_trade": float(np.min(pnl_pct)),
+        "avg_trade": float(np.mean(pnl_pct)),
+        "profit_factor": _profit_factor(pnl),
+        "expectancy": float(np.mean(pnl)),
+        "sqn": _sqn(pnl),
+        "avg_trade_duration": _mean_duration(trades["entry_time"], trades["exit_time"]),
+    }
+
+
+def _profit_factor(pnl: np.ndarray) -> float | None:
+    gross_loss = -float(pnl[pnl < 0.0].sum())
+    if gross_loss == 0.0:
+        return None
+    return float(pnl[pnl > 0.0].sum()) / gross_loss
+
+
+def _sqn(pnl: np.ndarray) -> float | None:
+    if len(pnl) < 2:
+        return None
+    std = float(np.std(pnl, ddof=1))
+    if std == 0.0:
+        return None
+    return math.sqrt(len(pnl)) * float(np.mean(pnl)) / std
+
+
+def _mean_duration(entry: pd.Series, exit_: pd.Series) -> str | None:
+    held = pd.to_datetime(pd.Series(exit_), utc=True) - pd.to_datetime(pd.Series(entry), utc=True)
+    mean = held.dropna().mean()
+    return None if pd.isna(mean) else str(mean)
+
+
+def _clean(value: object) -> StatValue:
+    """Turn numpy scalars into Python values, NaN/inf into None and round floats."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool | np.bool_):
+        return int(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    number = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(number):
+        return None
+    return float(f"{number:.{_SIGNIFICANT_DIGITS}g}")

@@ -1,0 +1,237 @@
+"""The kernel: one wiring point and one per-bar handler for every mode.
+
+It builds the portfolio, the execution engine and the trading context, prepares each strategy
+(parameters, causal indicators, signals), and handles one bar at a time in :meth:`process_step`:
+first the venue matches working orders against the bar, then each subscribed strategy's
+``on_bar`` runs. Backtests drive it from a timeline (every bar, or in fast mode only the bars
+where something can happen); paper and live mode drive the same handler from live data.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+import numpy as np
+
+from genebot.data.feed import BarFeed, Timeline
+from genebot.domain.events import OrderFilled
+from genebot.domain.instrument import Instrument
+from genebot.execution.engine import ExecutionEngine
+from genebot.execution.ports import ExecutionClient
+from genebot.portfolio.portfolio import Portfolio
+from genebot.trading.context import TradingContext
+from genebot.trading.data import BarData, BarView
+from genebot.trading.strategy import Strategy
+
+log = logging.getLogger("genebot.kernel")
+MAX_LOGGED_ERRORS = 5
+
+
+class MatchingVenue(ExecutionClient, Protocol):
+    """A venue the kernel feeds bars to (the simulated exchange)."""
+
+    def on_bar(self, iid: str, row: int) -> None: ...
+
+    def next_event_row(self, iid: str, start: int) -> int | None: ...
+
+
+@dataclass
+class StrategySlot:
+    strategy: Strategy
+    feeds: list[BarFeed]
+    allocation: Decimal
+    enabled: bool = True
+    errors: int = 0
+    error_messages: list[str] = field(default_factory=list)
+
+
+class Kernel:
+    """Owns the trading components of one run and the per-bar handler."""
+
+    def __init__(
+        self,
+        timeline: Timeline,
+        venues: Sequence[MatchingVenue],
+        instruments: dict[str, Instrument],
+        slots: Sequence[StrategySlot],
+    ) -> None:
+        self.timeline = timeline
+        self.instruments = instruments
+        self.venues = {v.venue: v for v in venues}
+        self.slots = list(slots)
+        self.step = -1
+        self.portfolio = Portfolio(self.mark)
+        self.execution = ExecutionEngine(self.portfolio, instruments)
+        for venue in venues:
+            self.execution.register_client(venue)
+        self.ctx = TradingContext(self.execution, self.portfolio, instruments, self.mark)
+        self.exec_feed = self._execution_feeds(timeline.feeds)
+        self.fill_listeners: list[Callable[[Instrument, OrderFilled], None]] = []
+        self.execution.on_fill_hook = self._on_fill
+        self._views: dict[tuple[int, int], BarView] = {}
+        self.subscribers: list[list[tuple[StrategySlot, BarView]]] = [[] for _ in timeline.feeds]
+
+    @staticmethod
+    def _execution_feeds(feeds: list[BarFeed]) -> dict[str, BarFeed]:
+        """Orders of an instrument match against its finest-timeframe feed."""
+        chosen: dict[str, BarFeed] = {}
+        for feed in feeds:
+            iid = feed.instrument.id
+            if iid not in chosen or feed.timeframe_ns < chosen[iid].timeframe_ns:
+                chosen[iid] = feed
+        return chosen
+
+    # -- marks ----------------------------------------------------------------------------
+    def mark(self, iid: str) -> float | None:
+        """Last close of ``iid`` known at the current step (never a later one)."""
+        feed = self.exec_feed.get(iid)
+        if feed is None or self.step < 0:
+            return None
+        row = int(np.searchsorted(feed.row_to_step, self.step, side="right")) - 1
+        return float(feed.close[row]) if row >= 0 else None
+
+    def _on_fill(self, instrument: Instrument, fill: OrderFilled) -> None:
+        for listener in self.fill_listeners:
+            listener(instrument, fill)
+
+    # -- set-up ---------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Bind strategies, compute their indicators and signals, call ``on_start``."""
+        for slot in self.slots:
+            strategy = slot.strategy
+            self.portfolio.add_sleeve(strategy.strategy_id, slot.allocation)
+            strategy.bind(self.ctx, {f.instrument.symbol: f.instrument for f in slot.feeds})
+            self.execution.listen(strategy.strategy_id, self._fill_listener(slot))
+            for feed in slot.feeds:
+                prepared = self._guard(
+                    slot, "indicators", lambda f=feed, s=slot: self._prepare_feed(s, f)
+                )
+                if not prepared:
+                    break
+            if slot.enabled:
+                self._guard(slot, "on_start", strategy.on_start)
+
+    def _prepare_feed(self, slot: StrategySlot, feed: BarFeed) -> None:
+        data = BarData(
+            feed.instrument.symbol,
+            feed.timeframe_ns,
+            feed.ts,
+            feed.open,
+            feed.high,
+            feed.low,
+            feed.close,
+            feed.volume,
+        )
+        strategy = slot.strategy
+        ind = dict(strategy.indicators(data))
+        for name, values in ind.items():
+            if np.shape(values) != (len(feed),):
+                raise ValueError(
+                    f"indicator {name!r} has shape {np.shape(values)}, expected ({len(feed)},)"
+                )
+        sig = strategy.signals(data, ind)
+        if sig is not None:
+            strategy.set_signals(feed.index, sig)
+        view = BarView(feed.index, feed.instrument, feed.timeframe_ns, data, ind)
+        self._views[(id(slot), feed.index)] = view
+        self.subscribers[feed.index].append((slot, view))
+
+    def _fill_listener(self, slot: StrategySlot) -> Callable[..., None]:
+        def listener(order: object, fill: OrderFilled, closed: object) -> None:
+            if slot.enabled:
+                self._guard(slot, "on_fill", lambda: slot.strategy.on_fill(order, fill))  # type: ignore[arg-type]
+
+        return listener
+
+    def _guard(self, slot: StrategySlot, where: str, call: Callable[[], object]) -> bool:
+        """Run user code; an exception is logged, counted, and never kills the engine."""
+        try:
+            call()
+            return True
+        except Exception as exc:
+            self.strategy_error(slot, where, exc)
+            if where in ("indicators", "on_start"):
+                slot.enabled = False
+                self.subscribers = [
+                    [(s, v) for s, v in subs if s is not slot] for subs in self.subscribers
+                ]
+            return False
+
+    def strategy_error(self, slot: StrategySlot, where: str, exc: Exception) -> None:
+        slot.errors += 1
+        message = f"{slot.strategy.strategy_id}.{where}: {type(exc).__name__}: {exc}"
+        if slot.errors <= MAX_LOGGED_ERRORS:
+            slot.error_messages.append(message)
+            log.error("strategy error in %s", message, exc_info=exc)
+
+    # -- the per-bar handler (all modes) --------------------------------------------------
+    def process_step(self, step: int) -> None:
+        """Handle timeline step ``step``: match working orders, then run strategies."""
+        tl = self.timeline
+        f = int(tl.step_feed[step])
+        row = int(tl.step_row[step])
+        feed = tl.feeds[f]
+        self.step = step
+        iid = feed.instrument.id
+        if self.exec_feed[iid] is feed:
+            self.venues[feed.instrument.venue].on_bar(iid, row)
+        self.execution.now_ns = int(tl.step_known[step])
+        for slot, view in self.subscribers[f]:
+            view.i = row
+            strategy = slot.strategy
+            strategy.bar = view
+            try:
+                strategy.on_bar(view)
+            except Exception as exc:
+                self.strategy_error(slot, "on_bar", exc)
+
+    def finish(self) -> None:
+        for slot in self.slots:
+            if slot.enabled:
+                self._guard(slot, "on_stop", slot.strategy.on_stop)
+
+    # -- fast mode support ----------------------------------------------------------------
+    def fast_mode_allowed(self) -> bool:
+        """True when every strategy trades vectorized signals through the default ``on_bar``."""
+        for slot in self.slots:
+            if not slot.enabled:
+                continue
+            strategy = slot.strategy
+            if type(strategy).on_bar is not Strategy.on_bar:
+                return False
+            if any(f.index not in strategy._signals for f in slot.feeds):
+                return False
+        return True
+
+    def signal_steps(self) -> np.ndarray:
+        """Sorted timeline steps where some strategy has a signal."""
+        parts = []
+        for slot in self.slots:
+            if not slot.enabled:
+                continue
+            for feed in slot.feeds:
+                active = np.asarray(slot.strategy._signals[feed.index][0], dtype=bool)
+                parts.append(feed.row_to_step[active])
+        if not parts:
+            return np.empty(0, dtype=np.int64)
+        return np.unique(np.concatenate(parts))
+
+    def next_order_step(self, after_step: int) -> int | None:
+        """The first step after ``after_step`` at which a working order may act."""
+        best: int | None = None
+        for iid, feed in self.exec_feed.items():
+            venue = self.venues[feed.instrument.venue]
+            book = getattr(venue, "book", {}).get(iid)
+            if not book:
+                continue
+            start = int(np.searchsorted(feed.row_to_step, after_step, side="right"))
+            row = venue.next_event_row(iid, start)
+            if row is not None:
+                step = int(feed.row_to_step[row])
+                if best is None or step < best:
+                    best = step
+        return best

@@ -1,0 +1,50 @@
+"""Drive the kernel through a timeline: every bar (per_bar) or only eventful bars (fast)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from genebot.system.kernel import Kernel
+
+Progress = Callable[[int], None]
+
+
+def run_per_bar(kernel: Kernel, progress: Progress | None = None) -> None:
+    """Every bar goes through ``process_step`` and every strategy's ``on_bar``."""
+    n = len(kernel.timeline)
+    process = kernel.process_step
+    chunk = 50_000
+    for start in range(0, n, chunk):
+        for step in range(start, min(n, start + chunk)):
+            process(step)
+        if progress is not None:
+            progress(min(n, start + chunk))
+
+
+def run_fast(kernel: Kernel, progress: Progress | None = None) -> None:
+    """Visit only the steps where a signal fires or a working order can act.
+
+    Correct for strategies that trade vectorized signals through the default ``on_bar``: on
+    every skipped bar such a strategy would do nothing and no order could fill, so the result is
+    identical to :func:`run_per_bar` (a test proves it).
+    """
+    signals = kernel.signal_steps().tolist()
+    n = len(kernel.timeline)
+    process = kernel.process_step
+    p = 0
+    last = -1
+    while True:
+        next_signal = signals[p] if p < len(signals) else n
+        next_order = kernel.next_order_step(last)
+        step = next_signal if next_order is None else min(next_signal, next_order)
+        if step >= n:
+            break
+        process(step)
+        last = step
+        while p < len(signals) and signals[p] <= step:
+            p += 1
+        if progress is not None and p % 1000 == 0:
+            progress(step)
+    kernel.step = n - 1
+    if progress is not None:
+        progress(n)

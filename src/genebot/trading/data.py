@@ -1,0 +1,159 @@
+"""What a strategy sees of market data.
+
+- :class:`BarData` holds a feed's full columns for the vectorized indicator step. Indicators must
+  be causal (value *i* uses bars ``<= i``); the lookahead check proves it by prefix invariance.
+- :class:`BarView` is the bar a callback is handed. It reads only the current and past bars;
+  asking for a future one raises :class:`LookaheadError`. It is valid during the callback only
+  (the engine moves it on); keep ``bar.freeze()`` to hold on to a bar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from genebot.core.errors import LookaheadError
+from genebot.domain.instrument import Instrument
+from genebot.domain.market import Bar
+
+F64 = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class BarData:
+    """Full OHLCV columns of one feed (float64), for vectorized indicators."""
+
+    symbol: str
+    timeframe_ns: int
+    ts: npt.NDArray[np.int64]
+    open: F64
+    high: F64
+    low: F64
+    close: F64
+    volume: F64
+
+    def __len__(self) -> int:
+        return int(self.close.shape[0])
+
+
+class Signals(NamedTuple):
+    """Vectorized entries and exits (one bool per bar). A strategy that returns these can run in
+    fast mode: the engine visits only the bars where a signal or a working order can act."""
+
+    entries: BoolArray
+    exits: BoolArray
+    short_entries: BoolArray | None = None
+    short_exits: BoolArray | None = None
+
+
+class BarView:
+    """The current bar of one feed, with causal access to history and indicators."""
+
+    __slots__ = (
+        "_close",
+        "_high",
+        "_ind",
+        "_low",
+        "_open",
+        "_ts",
+        "_vol",
+        "feed_index",
+        "i",
+        "instrument",
+        "symbol",
+        "timeframe_ns",
+    )
+
+    def __init__(
+        self,
+        feed_index: int,
+        instrument: Instrument,
+        timeframe_ns: int,
+        data: BarData,
+        indicators: Mapping[str, F64],
+    ) -> None:
+        self.feed_index = feed_index
+        self.instrument = instrument
+        self.symbol = instrument.symbol
+        self.timeframe_ns = timeframe_ns
+        self.i = -1
+        self._ts = data.ts.tolist()
+        self._open = data.open.tolist()
+        self._high = data.high.tolist()
+        self._low = data.low.tolist()
+        self._close = data.close.tolist()
+        self._vol = data.volume.tolist()
+        self._ind = {k: np.asarray(v, dtype=np.float64) for k, v in indicators.items()}
+
+    @property
+    def ts(self) -> int:
+        return int(self._ts[self.i])
+
+    @property
+    def open(self) -> float:
+        return float(self._open[self.i])
+
+    @property
+    def high(self) -> float:
+        return float(self._high[self.i])
+
+    @property
+    def low(self) -> float:
+        return float(self._low[self.i])
+
+    @property
+    def close(self) -> float:
+        return float(self._close[self.i])
+
+    @property
+    def volume(self) -> float:
+        return float(self._vol[self.i])
+
+    def indicator(self, name: str, ago: int = 0) -> float:
+        """Value of indicator ``name`` ``ago`` bars back (0 = this bar). Never the future."""
+        if ago < 0:
+            raise LookaheadError(
+                f"indicator {name!r} asked {-ago} bar(s) into the future; use ago >= 0"
+            )
+        if name not in self._ind:
+            raise KeyError(f"no indicator {name!r}; defined: {', '.join(self._ind)}")
+        j = self.i - ago
+        return float(self._ind[name][j]) if j >= 0 else float("nan")
+
+    def history(self, field: str, n: int) -> F64:
+        """The last ``n`` values of ``field`` (a price column or an indicator), this bar last."""
+        if n <= 0:
+            raise ValueError("n must be positive")
+        start = max(0, self.i - n + 1)
+        if field in self._ind:
+            return self._ind[field][start : self.i + 1].copy()
+        columns = {
+            "open": self._open,
+            "high": self._high,
+            "low": self._low,
+            "close": self._close,
+            "volume": self._vol,
+        }
+        if field not in columns:
+            raise KeyError(
+                f"no field {field!r}; use open, high, low, close, volume or an indicator"
+            )
+        return np.asarray(columns[field][start : self.i + 1], dtype=np.float64)
+
+    def freeze(self) -> Bar:
+        """An immutable copy of this bar."""
+        return Bar(
+            self.instrument.id,
+            self.timeframe_ns,
+            self.ts,
+            self.open,
+            self.high,
+            self.low,
+            self.close,
+            self.volume,
+        )

@@ -1,0 +1,80 @@
+"""Strategy parameters: declared on the class with a default, hard bounds and an optimization range.
+
+class MyStrategy(Strategy):
+    period = Param(14, min=2, max=500, opt=(5, 50, 1), doc="lookback in bars")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from genebot.core.errors import ParameterError
+
+Scalar = int | float | bool | str
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter. ``min``/``max`` are enforced; ``opt`` is the optimizer's (low, high, step)."""
+
+    default: Any
+    min: float | None = None
+    max: float | None = None
+    opt: tuple[float, float, float] | None = None
+    choices: Sequence[Scalar] | None = None
+    doc: str = ""
+    name: str = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        object.__setattr__(self, "name", name)
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        return instance.params[self.name]
+
+    def coerce(self, value: Any, where: str) -> Any:
+        """Check one value against type, bounds and choices; return it in the default's type."""
+        expected = type(self.default)
+        if isinstance(self.default, bool):
+            if not isinstance(value, bool):
+                raise ParameterError(f"{where}: {self.name}={value!r} must be true or false")
+            return value
+        if isinstance(self.default, int | float) and not isinstance(self.default, bool):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ParameterError(f"{where}: {self.name}={value!r} must be a number")
+            if expected is int and float(value) != int(value):
+                raise ParameterError(f"{where}: {self.name}={value!r} must be a whole number")
+            value = expected(value)
+            if self.min is not None and value < self.min:
+                raise ParameterError(
+                    f"{where}: {self.name}={value} is below the minimum {self.min}"
+                )
+            if self.max is not None and value > self.max:
+                raise ParameterError(
+                    f"{where}: {self.name}={value} is above the maximum {self.max}"
+                )
+            return value
+        if self.choices is not None and value not in self.choices:
+            allowed = ", ".join(map(str, self.choices))
+            raise ParameterError(f"{where}: {self.name}={value!r} is not one of {allowed}")
+        if isinstance(self.default, list) and not isinstance(value, list):
+            raise ParameterError(f"{where}: {self.name}={value!r} must be a list")
+        return value
+
+
+def resolve_params(
+    declared: Mapping[str, Param], given: Mapping[str, Any] | None, where: str
+) -> dict[str, Any]:
+    """Defaults overlaid with ``given``; unknown names and bad values raise ParameterError."""
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        allowed = ", ".join(declared) or "(none)"
+        raise ParameterError(f"{where}: unknown parameter {', '.join(unknown)}; allowed: {allowed}")
+    values = {name: p.default for name, p in declared.items()}
+    for name, value in given.items():
+        values[name] = declared[name].coerce(value, where)
+    return values

@@ -1,0 +1,290 @@
+"""The ``Strategy`` base class: the small, friendly API every built-in and user strategy uses.
+
+A strategy declares :class:`Param` attributes, computes causal indicators in ``indicators``,
+optionally turns them into vectorized ``signals`` (which lets the engine run it in fast mode),
+and reacts in callbacks. The default ``on_bar`` trades the signals: enter on an entry signal when
+flat, close on an exit signal. Orders are sized from the strategy's own capital sleeve.
+
+    class Crossover(Strategy):
+        fast = Param(10, min=1, opt=(5, 30, 1))
+        slow = Param(20, min=2, opt=(10, 100, 5))
+
+        def indicators(self, data):
+            return {"fast": talib.SMA(data.close, self.fast),
+                    "slow": talib.SMA(data.close, self.slow)}
+
+        def signals(self, data, ind):
+            return Signals(crossed_above(ind["fast"], ind["slow"]),
+                           crossed_below(ind["fast"], ind["slow"]))
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
+
+from genebot.core.errors import InputError
+from genebot.core.precision import to_decimal
+from genebot.domain.instrument import Instrument
+from genebot.domain.orders import Order
+from genebot.execution.engine import Protection
+from genebot.trading.context import TradingContext
+from genebot.trading.data import F64, BarData, BarView, Signals
+from genebot.trading.params import Param, resolve_params
+from genebot.trading.sizing import PercentEquity, PositionSizer
+
+ZERO = Decimal(0)
+
+
+class PositionView(NamedTuple):
+    """Read-only view of one of the strategy's positions."""
+
+    symbol: str
+    quantity: Decimal  # signed: > 0 long, < 0 short
+    avg_price: Decimal
+    unrealized_pnl: Decimal
+
+    @property
+    def is_long(self) -> bool:
+        return self.quantity > 0
+
+    @property
+    def is_short(self) -> bool:
+        return self.quantity < 0
+
+    @property
+    def is_flat(self) -> bool:
+        return self.quantity == 0
+
+
+class CapitalView(NamedTuple):
+    """Read-only view of the strategy's capital sleeve, in the account currency."""
+
+    allocated: Decimal
+    equity: Decimal
+    realized_pnl: Decimal
+    fees: Decimal
+
+
+class Strategy:
+    """Base class of every strategy. Subclass it; override what you need."""
+
+    name: ClassVar[str] = ""  # config key, e.g. "moving_average"
+    parameters: ClassVar[dict[str, Param]] = {}
+    allow_short: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declared: dict[str, Param] = {}
+        for klass in reversed(cls.__mro__):
+            declared.update({k: v for k, v in vars(klass).items() if isinstance(v, Param)})
+        cls.parameters = declared
+
+    def __init__(self, params: Mapping[str, Any] | None = None, *, strategy_id: str = "") -> None:
+        self.strategy_id = strategy_id or self.name or type(self).__name__
+        self.params = resolve_params(self.parameters, params, f"strategy {self.strategy_id}")
+        self.validate_parameters()
+        self.sizer: PositionSizer = PercentEquity(Decimal("0.1"))
+        self.protection = Protection()
+        self.log = logging.getLogger(f"genebot.strategy.{self.strategy_id}")
+        self._ctx: TradingContext | None = None
+        self._instruments: dict[str, Instrument] = {}
+        self._signals: dict[int, tuple[list[bool], Signals]] = {}
+        self.bar: BarView | None = None
+
+    # -- to override ----------------------------------------------------------------------
+    def validate_parameters(self) -> None:
+        """Check relations between parameters; raise ParameterError with a clear message."""
+
+    def indicators(self, data: BarData) -> Mapping[str, F64]:
+        """Vectorized, causal indicators for one feed (value i may use bars <= i only)."""
+        return {}
+
+    def signals(self, data: BarData, ind: Mapping[str, F64]) -> Signals | None:
+        """Vectorized entries/exits for one feed, or None for a callback-only strategy."""
+        return None
+
+    def on_start(self) -> None:
+        """Called once before the first bar."""
+
+    def on_bar(self, bar: BarView) -> None:
+        """Called for every bar of every subscribed feed. Default: trade the signals."""
+        entry = self._signals.get(bar.feed_index)
+        if entry is None or not entry[0][bar.i]:
+            return
+        self._trade_signals(bar, entry[1])
+
+    def on_quote(self, quote: Any) -> None:
+        """Called for every quote (where quote data exists)."""
+
+    def on_fill(self, order: Order, fill: Any) -> None:
+        """Called after each fill of one of this strategy's orders."""
+
+    def on_stop(self) -> None:
+        """Called once after the last bar."""
+
+    # -- helpers --------------------------------------------------------------------------
+    def _trade_signals(self, bar: BarView, sig: Signals) -> None:
+        i = bar.i
+        qty = self._position_qty(bar.instrument)
+        if (qty > 0 and sig.exits[i]) or (
+            qty < 0 and sig.short_exits is not None and sig.short_exits[i]
+        ):
+            self.close(bar.symbol, tag="signal")
+            qty = ZERO
+        if qty == 0 and not self._has_working_entry(bar.instrument):
+            if sig.entries[i]:
+                self.buy(bar.symbol)
+            elif self.allow_short and sig.short_entries is not None and sig.short_entries[i]:
+                self.sell(bar.symbol)
+
+    def _has_working_entry(self, instrument: Instrument) -> bool:
+        return any(
+            o.instrument_id == instrument.id and o.parent_id is None and not o.reduce_only
+            for o in self.ctx.open_orders(self.strategy_id)
+        )
+
+    @property
+    def ctx(self) -> TradingContext:
+        if self._ctx is None:
+            raise InputError(f"strategy {self.strategy_id} is not attached to an engine yet")
+        return self._ctx
+
+    def bind(self, ctx: TradingContext, instruments: dict[str, Instrument]) -> None:
+        """Attach to an engine (done by the kernel)."""
+        self._ctx = ctx
+        self._instruments = instruments
+
+    def set_signals(self, feed_index: int, sig: Signals) -> None:
+        """Register a feed's vectorized signals (done by the kernel)."""
+        active = np.asarray(sig.entries, dtype=bool) | np.asarray(sig.exits, dtype=bool)
+        for extra in (sig.short_entries, sig.short_exits):
+            if extra is not None and self.allow_short:
+                active |= np.asarray(extra, dtype=bool)
+        self._signals[feed_index] = (active.tolist(), sig)
+
+    def instrument(self, symbol: str | None = None) -> Instrument:
+        if symbol is None:
+            if self.bar is not None:
+                return self.bar.instrument
+            if len(self._instruments) == 1:
+                return next(iter(self._instruments.values()))
+            raise InputError(f"strategy {self.strategy_id}: name the symbol")
+        try:
+            return self._instruments[symbol]
+        except KeyError:
+            raise InputError(
+                f"strategy {self.strategy_id} does not trade {symbol}; it has "
+                f"{', '.join(self._instruments)}"
+            ) from None
+
+    def position(self, symbol: str | None = None) -> PositionView:
+        inst = self.instrument(symbol)
+        pos = self.ctx.position(self.strategy_id, inst.id)
+        mark = self.ctx.mark(inst.id)
+        unreal = pos.unrealized_pnl(to_decimal(mark)) if mark is not None else ZERO
+        return PositionView(inst.symbol, pos.quantity, pos.avg_px, unreal)
+
+    def _position_qty(self, inst: Instrument) -> Decimal:
+        return self.ctx.position(self.strategy_id, inst.id).quantity
+
+    @property
+    def capital(self) -> CapitalView:
+        sleeve = self.ctx.sleeve(self.strategy_id)
+        return CapitalView(
+            sleeve.allocated, sleeve.equity(self.ctx.mark), sleeve.realized_pnl, sleeve.fees
+        )
+
+    def buy(
+        self, symbol: str | None = None, quantity: float | Decimal | None = None, **kwargs: Any
+    ) -> Order | None:
+        """Buy (market unless ``limit``/``stop`` given). Size from the sleeve if no quantity."""
+        return self._entry("BUY", symbol, quantity, **kwargs)
+
+    def sell(
+        self, symbol: str | None = None, quantity: float | Decimal | None = None, **kwargs: Any
+    ) -> Order | None:
+        """Sell (to open a short on margin venues, or to reduce a long)."""
+        return self._entry("SELL", symbol, quantity, **kwargs)
+
+    def close(self, symbol: str | None = None, *, tag: str = "close") -> Order | None:
+        """Close the whole position in ``symbol`` with a reduce-only market order."""
+        inst = self.instrument(symbol)
+        qty = self._position_qty(inst)
+        if qty == 0:
+            return None
+        side = "SELL" if qty > 0 else "BUY"
+        return self.ctx.submit(
+            self.strategy_id,
+            inst,
+            side,
+            abs(qty),
+            "MARKET",
+            price=None,
+            trigger_price=None,
+            time_in_force="GTC",
+            reduce_only=True,
+            tag=tag,
+            protection=None,
+        )
+
+    def cancel(self, order: Order) -> None:
+        self.ctx.cancel(order, "canceled by strategy")
+
+    def _entry(
+        self,
+        side: str,
+        symbol: str | None,
+        quantity: float | Decimal | None,
+        *,
+        limit: float | None = None,
+        stop: float | None = None,
+        tif: str = "GTC",
+        stop_loss: float | None = None,
+        take_profit: float | None = None,
+        trailing: float | None = None,
+        tag: str = "signal",
+    ) -> Order | None:
+        inst = self.instrument(symbol)
+        price = inst.round_price(to_decimal(limit)) if limit is not None else None
+        trigger = inst.round_price(to_decimal(stop)) if stop is not None else None
+        if quantity is None:
+            ref = price or trigger or to_decimal(self.ctx.mark(inst.id) or 0)
+            qty = self.sizer.quantity(inst, ref, self.capital.equity)
+        else:
+            qty = inst.round_quantity(to_decimal(quantity))
+        if qty <= 0:
+            self.log.debug("%s %s sized to zero; no order", side, inst.symbol)
+            return None
+        order_type = {
+            (False, False): "MARKET",
+            (True, False): "LIMIT",
+            (False, True): "STOP_MARKET",
+            (True, True): "STOP_LIMIT",
+        }[(price is not None, trigger is not None)]
+        protection = self._protection(stop_loss, take_profit, trailing)
+        return self.ctx.submit(
+            self.strategy_id,
+            inst,
+            side,
+            qty,
+            order_type,
+            price=price,
+            trigger_price=trigger,
+            time_in_force=tif,
+            reduce_only=False,
+            tag=tag,
+            protection=protection or None,
+        )
+
+    def _protection(self, sl: float | None, tp: float | None, tr: float | None) -> Protection:
+        base = self.protection
+        return Protection(
+            to_decimal(sl) if sl is not None else base.stop_loss,
+            to_decimal(tp) if tp is not None else base.take_profit,
+            to_decimal(tr) if tr is not None else base.trailing,
+        )

@@ -1,0 +1,442 @@
+"""The simulated exchange: accepts orders, matches them against bars, books fills to its account.
+
+Fill timing (documented contract, identical in backtest and paper mode):
+
+- A market order decided on bar *i* (at its close) fills at the OPEN of the instrument's next bar
+  (``fill_timing="next_open"``, the default), or at bar *i*'s close with ``fill_timing="close"``.
+- Limit and stop orders rest from the next bar on and fill when a bar's range crosses them: at the
+  order's price, or at the open when the bar gaps through it (the better price for limits, the
+  worse for stops).
+- Within one bar, market orders fill first (at the open), then stop-type orders, then limits: when
+  one bar touches both a protective stop and a target, the adverse stop is assumed to come first.
+- Fees: limit fills pay the maker fee, everything else the taker fee. Slippage applies to taker
+  fills only. With ``participation`` set, at most that share of a bar's volume fills per
+  instrument and bar; the rest stays working (IOC orders cancel the rest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import numpy as np
+
+from genebot.core.ids import IdGenerator
+from genebot.core.precision import to_decimal
+from genebot.domain.account import Account
+from genebot.domain.events import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderTriggered,
+    OrderUpdated,
+)
+from genebot.domain.instrument import AccountType, Instrument
+from genebot.domain.orders import Order, OrderStatus
+from genebot.domain.position import Position
+from genebot.venues.sim.bars import BarColumns, scan_level, scan_trailing
+from genebot.venues.sim.models import (
+    FeeModel,
+    MakerTakerFee,
+    NoSlippage,
+    SlippageModel,
+    VolumeParticipation,
+)
+
+ZERO = Decimal(0)
+_PRIORITY = {"MARKET": 0, "STOP_MARKET": 1, "TRAILING_STOP_MARKET": 1, "STOP_LIMIT": 1, "LIMIT": 2}
+
+
+class SimulatedExchange:
+    """One simulated venue with one account (spot or margin)."""
+
+    def __init__(
+        self,
+        venue: str,
+        account_type: AccountType,
+        instruments: list[Instrument],
+        *,
+        fee_model: FeeModel | None = None,
+        slippage: SlippageModel | None = None,
+        participation: VolumeParticipation | None = None,
+        fill_timing: str = "next_open",
+        latency_ns: int = 0,
+        margin_requirement: Decimal = Decimal(1),
+        mark: Callable[[str], float | None] | None = None,
+    ) -> None:
+        self.venue = venue
+        self.account = Account(venue, account_type)
+        self.instruments = {i.id: i for i in instruments}
+        self.fee_model = fee_model or MakerTakerFee()
+        self.slippage = slippage or NoSlippage()
+        self.participation = participation or VolumeParticipation()
+        self.fill_timing = fill_timing
+        self.latency_ns = latency_ns
+        self.margin_requirement = margin_requirement
+        self.book: dict[str, list[Order]] = {iid: [] for iid in self.instruments}
+        self.positions: dict[str, Position] = {
+            iid: Position("venue", iid) for iid in self.instruments
+        }
+        self.mark: Callable[[str], float | None] = mark or (lambda iid: None)
+        self._bars: dict[str, BarColumns] = {}
+        self._trail_row: dict[str, int] = {}
+        self._active_from: dict[str, int] = {}
+        self._watermark: dict[str, Decimal] = {}
+        self._venue_ids = IdGenerator(f"{venue}-V")
+        self._trade_ids = IdGenerator(f"{venue}-T")
+        self._report: Callable[[OrderEvent], None] = lambda event: None
+        self.now_ns = 0
+
+    def set_reporter(self, report: Callable[[OrderEvent], None]) -> None:
+        """Where the venue sends order events (the execution engine)."""
+        self._report = report
+
+    # -- commands -------------------------------------------------------------------------
+    def submit(self, order: Order) -> None:
+        instrument = self.instruments.get(order.instrument_id)
+        now = self.now_ns
+        if instrument is None:
+            self._report(OrderRejected(order.client_order_id, "unknown instrument", now, now))
+            return
+        problem = self._pre_accept_problem(instrument, order)
+        if problem:
+            self._report(OrderRejected(order.client_order_id, problem, now, now))
+            return
+        self._report(OrderAccepted(order.client_order_id, self._venue_ids.next(), now, now))
+        if order.order_type == "TRAILING_STOP_MARKET":
+            self._init_trailing(instrument, order)
+            self._trail_row[order.client_order_id] = self._current_row(instrument.id)
+        if order.order_type == "MARKET" and self.fill_timing == "close" and self.latency_ns == 0:
+            close = self.mark(order.instrument_id)
+            if close is not None:
+                self._fill(instrument, order, to_decimal(close), "TAKER", None, now)
+                return
+        self._active_from[order.client_order_id] = now + self.latency_ns
+        book = self.book[order.instrument_id]
+        book.append(order)
+        book.sort(key=lambda o: _PRIORITY[o.order_type])
+
+    def cancel(self, order: Order, reason: str = "canceled") -> None:
+        book = self.book.get(order.instrument_id, [])
+        if order in book:
+            book.remove(order)
+            self._active_from.pop(order.client_order_id, None)
+            self._watermark.pop(order.client_order_id, None)
+            self._trail_row.pop(order.client_order_id, None)
+            self._report(OrderCanceled(order.client_order_id, reason, self.now_ns, self.now_ns))
+
+    def _pre_accept_problem(self, instrument: Instrument, order: Order) -> str | None:
+        ref_px = self.mark(instrument.id)
+        est = order.price or order.trigger_price or (to_decimal(ref_px) if ref_px else None)
+        if est is not None and not order.reduce_only:
+            minimum = instrument.minimum_problem(order.quantity, est)
+            if minimum:
+                return minimum
+        if order.reduce_only or est is None:
+            return None
+        if self.account.account_type is AccountType.SPOT:
+            return self._spot_funds_problem(instrument, order, est)
+        return self._margin_problem(instrument, order, est)
+
+    def _spot_funds_problem(self, instrument: Instrument, order: Order, est: Decimal) -> str | None:
+        if order.is_buy:
+            need = order.quantity * est * (1 + instrument.taker_fee)
+            free = self.account.balance(instrument.quote) - self._reserved(instrument.quote)
+            if need > free:
+                return f"insufficient {instrument.quote}: need {need:.8f}, free {free:.8f}"
+        else:
+            free = self.account.balance(instrument.base) - self._reserved(instrument.base)
+            if order.quantity > free:
+                return (
+                    f"insufficient {instrument.base}: need {order.quantity}, free {free} "
+                    "(spot accounts cannot sell short)"
+                )
+        return None
+
+    def _margin_problem(self, instrument: Instrument, order: Order, est: Decimal) -> str | None:
+        position = self.positions[instrument.id].quantity
+        signed = order.quantity if order.is_buy else -order.quantity
+        if abs(position + signed) <= abs(position):
+            return None  # reduces exposure
+        need = abs(position + signed) * est * self.margin_requirement
+        equity = self.equity_in(instrument.quote)
+        used = sum(
+            (
+                abs(p.quantity) * to_decimal(self.mark(iid) or 0) * self.margin_requirement
+                for iid, p in self.positions.items()
+                if iid != instrument.id and p.quantity
+            ),
+            ZERO,
+        )
+        if need > equity - used:
+            return f"insufficient margin: need {need:.2f}, free {equity - used:.2f}"
+        return None
+
+    def _reserved(self, currency: str) -> Decimal:
+        total = ZERO
+        for iid, orders in self.book.items():
+            instrument = self.instruments[iid]
+            for o in orders:
+                if o.reduce_only:
+                    continue
+                if o.is_buy and instrument.quote == currency:
+                    px = o.price or o.trigger_price or to_decimal(self.mark(iid) or 0)
+                    total += o.leaves_qty * px * (1 + instrument.taker_fee)
+                elif not o.is_buy and instrument.base == currency:
+                    total += o.leaves_qty
+        return total
+
+    def equity_in(self, currency: str) -> Decimal:
+        """Balance plus unrealized PnL of margin positions quoted in ``currency``."""
+        total = self.account.balance(currency)
+        for iid, pos in self.positions.items():
+            px = self.mark(iid) if pos.quantity else None
+            if px is not None and self.instruments[iid].quote == currency:
+                total += pos.unrealized_pnl(to_decimal(px))
+        return total
+
+    # -- matching -------------------------------------------------------------------------
+    def attach_bars(self, iid: str, columns: BarColumns) -> None:
+        """Give the venue the bars it matches ``iid`` against (its finest feed)."""
+        self._bars[iid] = columns
+
+    def on_bar(self, iid: str, row: int) -> None:
+        """Match this instrument's resting orders against bar ``row``."""
+        book = self.book[iid]
+        if not book:
+            return
+        bars = self._bars[iid]
+        ts = bars.ts_list[row]
+        self.now_ns = ts
+        if self._trail_row:
+            self._catch_up_trailing(iid, row)
+        snapshot = list(book)
+        inst = self.instruments[iid]
+        self._match(inst, snapshot, ts, bars.o[row], bars.h[row], bars.l[row], bars.v[row])
+        # Protective orders attached to an entry that filled at this bar's open live through
+        # the rest of this bar: check them against it too (adverse first, as always).
+        children = [o for o in book if o not in snapshot and o.parent_id is not None]
+        if children:
+            self._match(inst, children, ts, bars.o[row], bars.h[row], bars.l[row], bars.v[row])
+        for order in book:
+            if order.client_order_id in self._trail_row:
+                self._trail_row[order.client_order_id] = row
+
+    def _catch_up_trailing(self, iid: str, row: int) -> None:
+        # In fast mode bars between visits were skipped; none of them could trigger the stop
+        # (the scan guarantees it), so only the watermark has to move by their extremes.
+        bars = self._bars[iid]
+        inst = self.instruments[iid]
+        for order in self.book[iid]:
+            last = self._trail_row.get(order.client_order_id)
+            if last is None or last >= row - 1:
+                continue
+            if order.is_buy:
+                extreme = to_decimal(float(bars.low[last + 1 : row].min()))
+                better = extreme < self._watermark[order.client_order_id]
+            else:
+                extreme = to_decimal(float(bars.high[last + 1 : row].max()))
+                better = extreme > self._watermark[order.client_order_id]
+            if better:
+                self._watermark[order.client_order_id] = extreme
+                self._set_trailing_stop(inst, order, extreme)
+
+    def _match(
+        self,
+        inst: Instrument,
+        orders: list[Order],
+        ts: int,
+        o: float,
+        h: float,
+        low: float,
+        v: float,
+    ) -> None:
+        capacity = self.participation.capacity(inst, v)
+        for order in orders:
+            if not order.is_open or self._active_from.get(order.client_order_id, 0) > ts:
+                continue
+            hit = self._trigger_price(inst, order, o, h, low)
+            if hit is None:
+                if order.time_in_force == "IOC":
+                    self._expire(order, ts)
+                continue
+            px, liquidity = hit
+            capacity = self._fill(inst, order, px, liquidity, capacity, ts, v)
+            if order.is_open and order.time_in_force == "IOC":
+                self._expire(order, ts)
+
+    def _trigger_price(
+        self, inst: Instrument, order: Order, o: float, h: float, low: float
+    ) -> tuple[Decimal, str] | None:
+        kind = order.order_type
+        if kind == "MARKET":
+            return to_decimal(o), "TAKER"
+        buy = order.is_buy
+        if kind == "LIMIT":
+            limit = float(order.price)  # type: ignore[arg-type]
+            if (buy and low <= limit) or (not buy and h >= limit):
+                better = min(o, limit) if buy else max(o, limit)
+                return to_decimal(better), "MAKER"
+            return None
+        if kind == "TRAILING_STOP_MARKET":
+            return self._trailing_hit(inst, order, o, h, low)
+        trigger = float(order.trigger_price)  # type: ignore[arg-type]
+        if (buy and h < trigger) or (not buy and low > trigger):
+            return None
+        worse = max(o, trigger) if buy else min(o, trigger)
+        if kind == "STOP_MARKET":
+            return to_decimal(worse), "TAKER"
+        if order.status is not OrderStatus.TRIGGERED:
+            self._report(OrderTriggered(order.client_order_id, self.now_ns, self.now_ns))
+        limit = float(order.price)  # type: ignore[arg-type]
+        if (buy and limit >= worse) or (not buy and limit <= worse):
+            return to_decimal(worse), "TAKER"
+        if (buy and low <= limit) or (not buy and h >= limit):
+            return to_decimal(limit), "MAKER"
+        return None
+
+    def _init_trailing(self, inst: Instrument, order: Order) -> None:
+        ref = order.price or to_decimal(self.mark(inst.id) or 0)
+        self._watermark[order.client_order_id] = ref
+        self._set_trailing_stop(inst, order, ref)
+
+    def _set_trailing_stop(self, inst: Instrument, order: Order, mark: Decimal) -> None:
+        offset = order.trailing_offset or ZERO
+        stop = inst.round_price(mark * (1 - offset) if not order.is_buy else mark * (1 + offset))
+        if stop != order.trigger_price:
+            self._report(OrderUpdated(order.client_order_id, stop, self.now_ns, self.now_ns))
+
+    def _trailing_hit(
+        self, inst: Instrument, order: Order, o: float, h: float, low: float
+    ) -> tuple[Decimal, str] | None:
+        # Adverse first: test the stop set by earlier bars before this bar may raise it.
+        stop = float(order.trigger_price)  # type: ignore[arg-type]
+        if order.is_buy and h >= stop:
+            return to_decimal(max(o, stop)), "TAKER"
+        if not order.is_buy and low <= stop:
+            return to_decimal(min(o, stop)), "TAKER"
+        mark = self._watermark[order.client_order_id]
+        extreme = to_decimal(low if order.is_buy else h)
+        if (order.is_buy and extreme < mark) or (not order.is_buy and extreme > mark):
+            self._watermark[order.client_order_id] = extreme
+            self._set_trailing_stop(inst, order, extreme)
+        return None
+
+    def _expire(self, order: Order, ts: int) -> None:
+        self.book[order.instrument_id].remove(order)
+        self._report(OrderExpired(order.client_order_id, ts, ts))
+
+    def _fill(
+        self,
+        inst: Instrument,
+        order: Order,
+        px: Decimal,
+        liquidity: str,
+        capacity: Decimal | None,
+        ts: int,
+        volume: float = 0.0,
+    ) -> Decimal | None:
+        qty = order.leaves_qty
+        if order.reduce_only:
+            qty = min(qty, self._reducible(inst, order))
+            if qty <= 0:
+                self._remove(order)
+                self._report(OrderCanceled(order.client_order_id, "nothing to reduce", ts, ts))
+                return capacity
+        if capacity is not None:
+            qty = min(qty, capacity)
+            if qty <= 0:
+                return capacity
+            capacity -= qty
+        px = inst.round_price(px)
+        if liquidity == "TAKER":
+            px = self.slippage.adjust(inst, order.side, px, qty, volume)
+        fee = self.fee_model.fee(inst, qty, px, liquidity)
+        if order.is_buy and self.account.account_type is AccountType.SPOT:
+            affordable = self.account.balance(inst.quote) >= qty * px + fee
+            if not affordable:
+                self._remove(order)
+                self._report(
+                    OrderCanceled(order.client_order_id, "insufficient funds at fill", ts, ts)
+                )
+                return capacity
+        realized, _ = self.positions[inst.id].apply_fill(order.side, qty, px, fee, ts, order.tag)
+        self.account.settle_fill(
+            inst, order.side, qty, px, fee, realized, ts, order.client_order_id
+        )
+        if qty == order.leaves_qty:
+            self._remove(order)
+        self._report(
+            OrderFilled(
+                order.client_order_id,
+                self._trade_ids.next(),
+                inst.id,
+                order.side,
+                qty,
+                px,
+                fee,
+                inst.quote,
+                liquidity,
+                ts,
+                ts,
+            )
+        )
+        return capacity
+
+    def _reducible(self, inst: Instrument, order: Order) -> Decimal:
+        held = self.positions[inst.id].quantity
+        if order.is_buy:
+            return -held if held < 0 else ZERO
+        return held if held > 0 else ZERO
+
+    def _remove(self, order: Order) -> None:
+        book = self.book[order.instrument_id]
+        if order in book:
+            book.remove(order)
+        self._active_from.pop(order.client_order_id, None)
+        self._watermark.pop(order.client_order_id, None)
+        self._trail_row.pop(order.client_order_id, None)
+
+    def _current_row(self, iid: str) -> int:
+        bars = self._bars.get(iid)
+        if bars is None:
+            return -1
+        return int(np.searchsorted(bars.ts, self.now_ns, side="right")) - 1
+
+    # -- fast mode ------------------------------------------------------------------------
+    def next_event_row(self, iid: str, start: int) -> int | None:
+        """First bar row >= ``start`` at which a working order of ``iid`` may act (fast mode
+        visits only such bars). Conservative: it may name a bar where nothing happens."""
+        bars = self._bars[iid]
+        best: int | None = None
+        for order in self.book[iid]:
+            row = self._order_event_row(bars, order, start)
+            if row is not None and (best is None or row < best):
+                best = row
+                if best == start:
+                    break
+        return best
+
+    def _order_event_row(self, bars: BarColumns, order: Order, start: int) -> int | None:
+        active = self._active_from.get(order.client_order_id, 0)
+        if active > 0 and start < len(bars) and bars.ts_list[start] < active:
+            start = int(np.searchsorted(bars.ts, active, side="left"))
+        if start >= len(bars):
+            return None
+        kind = order.order_type
+        if kind == "MARKET" or order.time_in_force == "IOC":
+            return start
+        if kind == "LIMIT" or (kind == "STOP_LIMIT" and order.status is OrderStatus.TRIGGERED):
+            return scan_level(bars, start, order.price, above=not order.is_buy)  # type: ignore[arg-type]
+        if kind == "TRAILING_STOP_MARKET":
+            return scan_trailing(
+                bars,
+                start,
+                self._watermark[order.client_order_id],
+                order.trailing_offset or ZERO,
+                order.is_buy,
+            )
+        return scan_level(bars, start, order.trigger_price, above=order.is_buy)  # type: ignore[arg-type]
