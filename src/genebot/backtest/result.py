@@ -134,7 +134,7 @@ def orders_frame(orders: list[Order]) -> pd.DataFrame:
             o.time_in_force,
             o.status.value,
             str(o.filled_qty),
-            text(o.avg_px.normalize() if o.filled_qty else None),
+            f"{o.avg_px.normalize():f}" if o.filled_qty else "",
             o.tag,
             o.parent_id or "",
             ns_to_iso(o.ts_init),

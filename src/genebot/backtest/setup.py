@@ -20,7 +20,6 @@ from genebot.data.catalog import find_data_file
 from genebot.data.feed import BarFeed
 from genebot.data.readers import OhlcvData, ohlcv_from_frame, read_ohlcv
 from genebot.domain.instrument import AccountType, Instrument
-from genebot.execution.engine import Protection
 from genebot.strategies.registry import strategy_class
 from genebot.system.kernel import StrategySlot
 from genebot.trading.sizing import FixedAmount, FixedQuantity, PercentEquity, PositionSizer
@@ -130,20 +129,6 @@ def sizer_for(method: str, value: float) -> PositionSizer:
     return PercentEquity(amount)
 
 
-def _protection(cfg: GenebotConfig) -> Protection:
-    """Protective exits from ``risk_management``, applied only where the config turns them on
-    explicitly (the reference semantics of a plain backtest have none)."""
-    rm = cfg.risk_management
-    sl = rm.stop_loss
-    on = "enabled" in sl.model_fields_set and sl.enabled
-    tp_on = "enabled" in rm.take_profit.model_fields_set and rm.take_profit.enabled
-    return Protection(
-        stop_loss=to_decimal(sl.default_percentage) if on and not sl.trailing_stop else None,
-        take_profit=to_decimal(rm.take_profit.default_percentage) if tp_on else None,
-        trailing=to_decimal(sl.trailing_percentage) if on and sl.trailing_stop else None,
-    )
-
-
 def build(cfg: GenebotConfig, data: DataInput | None) -> RunSetup:
     """Load data, create instruments, venues and strategy slots."""
     strategies = _enabled(cfg)
@@ -211,14 +196,12 @@ def _slots(
     feeds: dict[tuple[str, str, str], BarFeed],
 ) -> list[StrategySlot]:
     share = to_decimal(cfg.backtest.initial_cash) / len(plan)
-    protection = _protection(cfg)
     slots = []
     for key, scfg, wanted in plan:
         cls = strategy_class(scfg.type or key)  # type: ignore[attr-defined]
         strategy: Strategy = cls(scfg.parameters, strategy_id=key)  # type: ignore[attr-defined]
         sizing = scfg.position_sizing  # type: ignore[attr-defined]
         strategy.sizer = sizer_for(sizing.method, sizing.value)
-        strategy.protection = protection
         slots.append(StrategySlot(strategy, [feeds[w] for w in wanted], share))
     return slots
 

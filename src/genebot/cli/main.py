@@ -1,0 +1,207 @@
+"""The ``genebot`` command line: a thin layer over the public Python API."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from genebot.backtest.config import GenebotConfig, apply_overrides, load_config
+from genebot.core.errors import GenebotError, InputError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="genebot: backtest, paper trade and trade live with one engine.",
+)
+check_app = typer.Typer(no_args_is_help=True, help="Checks a strategy must pass.")
+app.add_typer(check_app, name="check")
+console = Console()
+err = Console(stderr=True)
+DEFAULT_CONFIG = Path("config/backtest.yaml")
+T = TypeVar("T")
+
+
+def _guarded(call: Callable[[], T]) -> T:
+    """One clear line and exit code 2 for bad input; never a traceback for the user."""
+    try:
+        return call()
+    except InputError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except GenebotError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _config(path: Path | None, **overrides: object) -> GenebotConfig:
+    if path is not None and not path.is_file():
+        raise InputError(f"--config {path}: file not found")
+    source = path if path is not None else (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else {})
+    return apply_overrides(load_config(source), **overrides)  # type: ignore[arg-type]
+
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="YAML config file (default: config/backtest.yaml when present)"
+    ),
+]
+
+
+@app.command()
+def backtest(
+    config: ConfigOpt = None,
+    strategy: Annotated[str | None, typer.Option(help="run only this strategy")] = None,
+    strategies: Annotated[str | None, typer.Option(help="comma-separated strategies")] = None,
+    symbols: Annotated[str | None, typer.Option(help="e.g. BTC/USDT,ETH/USDT")] = None,
+    timeframe: Annotated[str | None, typer.Option(help="e.g. 5m, 1h")] = None,
+    start_date: Annotated[str | None, typer.Option(help="ISO date, inclusive")] = None,
+    end_date: Annotated[str | None, typer.Option(help="ISO date, exclusive")] = None,
+    data_dir: Annotated[str | None, typer.Option(help="folder with OHLCV files")] = None,
+    data_file: Annotated[
+        str | None, typer.Option(help="one OHLCV file (symbol from --symbols)")
+    ] = None,
+    output_dir: Annotated[str | None, typer.Option(help="where results are written")] = None,
+    fee: Annotated[float | None, typer.Option(help="fee fraction per fill, e.g. 0.001")] = None,
+    initial_cash: Annotated[float | None, typer.Option(help="starting cash")] = None,
+    engine_mode: Annotated[str | None, typer.Option(help="auto | per_bar | fast")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Backtest the configured strategies; print stats and write stats.json, trades.csv,
+    orders.csv, equity.csv and report.html to the output directory."""
+    from genebot.backtest.runner import run
+
+    cfg = _guarded(
+        lambda: _config(
+            config,
+            strategy=strategy,
+            strategies=_split(strategies),
+            symbols=_split(symbols),
+            timeframe=timeframe,
+            start_date=start_date,
+            end_date=end_date,
+            data_dir=data_dir,
+            data_file=data_file,
+            output_dir=output_dir,
+            fee=fee,
+            initial_cash=initial_cash,
+            engine_mode=engine_mode,
+        )
+    )
+    logging.basicConfig(level=cfg.logging.level, format="%(levelname)s %(name)s: %(message)s")
+    show = not quiet and sys.stderr.isatty()
+    with Progress(
+        TextColumn("backtest"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} bars"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not show,
+    ) as bar:
+        task = bar.add_task("run", total=None)
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = _guarded(lambda: run(cfg, progress=tick))
+    for warning in result.warnings[:10]:
+        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+    for sid, messages in result.strategy_errors.items():
+        err.print(
+            f"[red]strategy {sid} raised {len(messages)}+ error(s):[/red] {messages[0]}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    _print_stats(result.stats)
+    paths = _guarded(lambda: result.write(cfg.backtest.output_dir))
+    console.print(
+        f"results written to {Path(cfg.backtest.output_dir)}/: " + ", ".join(p.name for p in paths)
+    )
+
+
+def _print_stats(stats: dict[str, object]) -> None:
+    table = Table(title="Backtest statistics", show_header=False)
+    table.add_column("stat", style="bold")
+    table.add_column("value", justify="right")
+    for key, value in stats.items():
+        if isinstance(value, float):
+            text = (
+                f"{value:,.4f}"
+                if abs(value) >= 1
+                else f"{value:.4%}"
+                if key in _PCT
+                else f"{value:.6g}"
+            )
+        else:
+            text = "—" if value is None else str(value)
+        table.add_row(key, text)
+    console.print(table)
+
+
+_PCT = {
+    "total_return",
+    "cagr",
+    "annual_volatility",
+    "max_drawdown",
+    "avg_drawdown",
+    "win_rate",
+    "best_trade",
+    "worst_trade",
+    "avg_trade",
+    "exposure",
+}
+
+
+@check_app.command("lookahead")
+def lookahead(
+    strategy: Annotated[str, typer.Option(help="strategy config key or class name")],
+    config: ConfigOpt = None,
+    symbols: Annotated[str | None, typer.Option(help="e.g. BTC/USDT")] = None,
+    timeframe: Annotated[str | None, typer.Option(help="e.g. 5m")] = None,
+    data_file: Annotated[str | None, typer.Option(help="one OHLCV file")] = None,
+) -> None:
+    """Prove a strategy never reads the future: runs on prefixes must match the full run."""
+    from genebot.backtest.lookahead import check_lookahead
+
+    logging.basicConfig(level=logging.CRITICAL)
+    cfg = _guarded(
+        lambda: _config(
+            config,
+            strategy=strategy,
+            symbols=_split(symbols),
+            timeframe=timeframe,
+            data_file=data_file,
+        )
+    )
+    report = _guarded(lambda: check_lookahead(cfg))
+    if report.passed:
+        console.print(
+            f"[green]PASS[/green] {report.strategy}: no lookahead over {report.bars:,} "
+            f"bars (cut-offs {', '.join(report.cutoffs)})"
+        )
+        return
+    for problem in report.problems:
+        err.print(f"[red]FAIL[/red] {problem}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""Strategies used by the acceptance tests (importable by config ``type: module:Class``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+import numpy as np
+
+from genebot.execution.engine import Protection
+from genebot.strategies.moving_average import MovingAverageStrategy
+from genebot.trading.data import F64, BarData, BarView
+
+
+class ProtectedMA(MovingAverageStrategy):
+    """The crossover with a stop-loss, a take-profit and a trailing stop on every entry."""
+
+    def on_start(self) -> None:
+        self.protection = Protection(
+            stop_loss=Decimal("0.004"), take_profit=Decimal("0.008"), trailing=Decimal("0.006")
+        )
+
+
+class LimitEntryMA(MovingAverageStrategy):
+    """Callback strategy: enters with a limit below the close (per-bar only)."""
+
+    def on_bar(self, bar: BarView) -> None:
+        if self.position().is_flat and not self.ctx.open_orders(self.strategy_id):
+            if bar.indicator("fast") > bar.indicator("slow"):
+                self.buy(limit=bar.close * 0.999, tif="GTC")
+        elif self.position().is_long and bar.indicator("fast") < bar.indicator("slow"):
+            self.close()
+
+
+class PeeksIndicator(MovingAverageStrategy):
+    """Cheats: its 'fast' indicator is tomorrow's close."""
+
+    def indicators(self, data: BarData) -> Mapping[str, F64]:
+        ind = dict(super().indicators(data))
+        ind["fast"] = np.append(data.close[1:], np.nan)
+        return ind
+
+
+class PeeksInCallback(MovingAverageStrategy):
+    """Cheats in on_bar by asking for a future indicator value."""
+
+    def on_bar(self, bar: BarView) -> None:
+        if bar.indicator("fast", ago=-1) > bar.indicator("slow"):
+            self.buy()
+
+
+class Explodes(MovingAverageStrategy):
+    """Raises on every 100th bar; the engine must survive and count."""
+
+    def on_bar(self, bar: BarView) -> None:
+        if bar.i % 100 == 0:
+            raise RuntimeError("boom")
+        super().on_bar(bar)
