@@ -314,7 +314,7 @@ def _report(args: argparse.Namespace, runs: dict[str, dict[str, Any]], ref: dict
         ):
             same = a[key] == b[key]
             ok &= same
-            print(f"  per_bar vs fast {label + ':':14s} {_verdict(same)} "
+            print(f"  {'per_bar vs fast ' + label + ':':30s} {_verdict(same)} "
                   f"({a[key]} / {b[key]})")
     for mode, r in runs.items():
         mine = float(Decimal(r["final_equity_exact"]))
@@ -322,9 +322,9 @@ def _report(args: argparse.Namespace, runs: dict[str, dict[str, Any]], ref: dict
         same = rel <= REL_TOL
         count = r["trades"] == ref["trades"]
         ok &= same and count
-        print(f"  {mode} vs numpy final equity: {_verdict(same)} (relative difference "
+        print(f"  {mode + ' vs numpy final equity:':30s} {_verdict(same)} (relative difference "
               f"{rel:.3e}, tolerance {REL_TOL:g})")
-        print(f"  {mode} vs numpy trade count:  {_verdict(count)} "
+        print(f"  {mode + ' vs numpy trade count:':30s} {_verdict(count)} "
               f"({r['trades']:,} / {ref['trades']:,})")
     print(f"\noverall: {_verdict(ok)}  (timings are reported, never asserted)")
     return ok

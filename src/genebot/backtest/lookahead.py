@@ -97,8 +97,8 @@ def _compare_indicators(
                     bar = int(np.flatnonzero(~same)[0])
                     when = pd.Timestamp(int(feed.ts[bar]), tz="UTC").isoformat()
                     report.problems.append(
-                        f"{slot.strategy.strategy_id}: indicator {name!r} on {feed.instrument.symbol}"
-                        f" changes at bar {bar} ({when}) when later bars are added: it reads the "
+                        f"{slot.strategy.strategy_id}: indicator {name!r} on "
+                        f"{feed.instrument.symbol} changes at bar {bar} ({when}) when later bars are added: it reads the "
                         "future"
                     )
 
@@ -125,7 +125,10 @@ def _compare_orders(
         if frame.empty:
             return frame.reindex(columns=_ORDER_KEYS)
         created = pd.to_datetime(frame["created"], utc=True)
-        return frame.loc[created <= cut_iso, _ORDER_KEYS].reset_index(drop=True)
+        chosen = frame.loc[created <= cut_iso, _ORDER_KEYS].reset_index(drop=True)
+        # A trailing stop's trigger moves after creation; its creation is fixed by ``price``.
+        chosen.loc[chosen["type"] == "TRAILING_STOP_MARKET", "trigger_price"] = ""
+        return chosen
 
     a, b = before(full), before(part)
     if len(a) != len(b) or not a.equals(b):

@@ -119,6 +119,7 @@ def _result(
             if len(orders)
             else 0,
             "strategy_errors": sum(s.errors for s in setup.slots),
+        "open_positions": len(kernel.portfolio.open_positions()),
         }
     )
     return BacktestResult(

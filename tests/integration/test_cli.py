@@ -1,0 +1,93 @@
+"""The genebot command line, run as a user runs it (a real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from genebot.testkit import gbm_bars
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def genebot(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "genebot.cli.main", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_default_backtest_prints_stats_and_writes_all_outputs(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = genebot("backtest", "--output-dir", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "final_equity" in proc.stdout
+    for name in ("stats.json", "trades.csv", "orders.csv", "equity.csv", "report.html"):
+        assert (out / name).stat().st_size > 0
+    stats = json.loads((out / "stats.json").read_text())
+    required = {"total_return", "cagr", "sharpe", "sortino", "calmar", "max_drawdown",
+                "max_drawdown_duration", "win_rate", "profit_factor", "expectancy", "trades",
+                "exposure", "fees", "initial_equity", "final_equity", "start", "end", "bars"}
+    assert required <= set(stats)
+    header = (out / "trades.csv").read_text().splitlines()[0]
+    assert header == ("strategy,symbol,side,entry_time,entry_price,exit_time,exit_price,"
+                      "quantity,pnl,pnl_pct,fees,exit_reason")
+    assert (out / "equity.csv").read_text().startswith("timestamp,equity,cash,drawdown\n")
+
+
+def test_flags_override_config(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    proc = genebot("backtest", "--symbols", "ETH/USDT", "--start-date", "2021-05-10",
+                   "--end-date", "2021-05-12", "--initial-cash", "50000", "--fee", "0.0005",
+                   "--output-dir", str(out), "-q")
+    assert proc.returncode == 0, proc.stderr
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["initial_equity"] == 50000
+    assert stats["start"] == "2021-05-10T00:00:00Z"
+    assert stats["end"] == "2021-05-11T23:55:00Z"
+    assert set(line.split(",")[1] for line in (out / "trades.csv").read_text().splitlines()[1:]) \
+        <= {"ETH/USDT"}
+
+
+def test_data_file_runs_one_file_with_inferred_timeframe(tmp_path: Path) -> None:
+    path = tmp_path / "syn.csv"
+    gbm_bars(3_000, freq="15min").to_csv(path)
+    proc = genebot("backtest", "--data-file", str(path), "--symbols", "SYN/USDT",
+                   "--timeframe", "15m", "--output-dir", str(tmp_path / "o"), "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "o" / "stats.json").read_text())["bars"] == 3_000
+
+
+def test_bad_config_is_one_clear_line_and_exit_code_2(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml.safe_dump({"backtest": {"inital_cash": 5}}))
+    proc = genebot("backtest", "--config", str(cfg), "-q")
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "backtest.inital_cash" in proc.stderr and "initial_cash" in proc.stderr
+
+
+def test_broken_data_names_file_and_row_and_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "broken.csv"
+    frame = gbm_bars(100)
+    frame.iloc[10, frame.columns.get_loc("high")] = frame.iloc[10]["low"] - 1
+    frame.to_csv(path)
+    proc = genebot("backtest", "--data-file", str(path), "--symbols", "SYN/USDT",
+                   "--timeframe", "1m", "-q", "--output-dir", str(tmp_path / "o"))
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "broken.csv" in proc.stderr and "11" in proc.stderr
+
+
+def test_unknown_strategy_is_refused_with_the_list(tmp_path: Path) -> None:
+    proc = genebot("backtest", "--strategy", "nope", "-q", "--output-dir", str(tmp_path))
+    assert proc.returncode == 2
+    assert "moving_average" in proc.stderr
+
+
+def test_check_lookahead_passes_for_the_builtin() -> None:
+    proc = genebot("check", "lookahead", "--strategy", "moving_average")
+    assert proc.returncode == 0, proc.stderr
+    assert "PASS" in proc.stdout
