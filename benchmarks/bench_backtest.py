@@ -18,6 +18,7 @@ equity must match the numpy reference to 1e-9 relative. The exit status is 1 on 
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import json
 import os
@@ -113,7 +114,10 @@ def _reset_peak_rss() -> bool:
 
 # -- genebot ----------------------------------------------------------------------------------
 def _digest(frame: pd.DataFrame) -> str:
-    return hashlib.sha256(frame.to_csv(lineterminator="\n").encode()).hexdigest()[:16]
+    """A short fingerprint of a frame's values, index and column names."""
+    h = hashlib.sha256(repr(list(frame.columns)).encode())
+    h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def run_genebot(bars: pd.DataFrame, mode: str, repeat: int, trace: bool) -> dict[str, Any]:
@@ -126,17 +130,22 @@ def run_genebot(bars: pd.DataFrame, mode: str, repeat: int, trace: bool) -> dict
     out["process_peak_before_run_mb"] = _maxrss_mb()
     out["rss_before_run_mb"] = (_status_kb("VmRSS") or 0.0) / 1024
     reset = _reset_peak_rss()
-    times = []
+    times: list[float] = []
+    peaks: list[float | None] = []
+    maxrss: list[float] = []
     result = None
     for _ in range(repeat):
-        result = None  # let the previous result go before the next run
+        result = None  # free the previous run (and its reference cycles) before the next
+        gc.collect()
         t0 = time.perf_counter()
         result = run(cfg, data, engine_mode=mode)  # type: ignore[arg-type]
         times.append(time.perf_counter() - t0)
+        hwm = _status_kb("VmHWM")  # read before anything else allocates
+        peaks.append(hwm / 1024 if reset and hwm is not None else None)
+        maxrss.append(_maxrss_mb())
     assert result is not None
-    hwm = _status_kb("VmHWM")
-    out["run_peak_rss_mb"] = hwm / 1024 if reset and hwm is not None else None
-    out["process_peak_rss_mb"] = max(_maxrss_mb(), out["process_peak_before_run_mb"])
+    out["run_peak_rss_mb"] = None if None in peaks else max(peaks)  # type: ignore[type-var]
+    out["process_peak_rss_mb"] = max(*maxrss, out["process_peak_before_run_mb"])
     out["times_s"] = times
     out["best_s"] = min(times)
     out["engine_mode"] = result.stats["engine_mode"]
@@ -252,6 +261,29 @@ def _in_subprocess(args: argparse.Namespace, mode: str) -> dict[str, Any]:
     raise SystemExit(f"{mode} worker printed no result:\n{proc.stdout}{proc.stderr}")
 
 
+def _source_state(package_dir: str) -> str:
+    """The git commit of the genebot sources benchmarked, and whether they have local changes."""
+
+    def git(*cmd: str) -> str:
+        try:
+            done = subprocess.run(
+                ["git", "-C", package_dir, *cmd],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=10,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD")
+    if not commit:
+        return "not a git checkout"
+    dirty = git("status", "--porcelain", "--", ".")
+    return f"git {commit}" + (" with uncommitted changes" if dirty else ", clean")
+
+
 def _fmt_rate(rate: float) -> str:
     return f"{rate:>13,.0f} bars/s"
 
@@ -267,40 +299,62 @@ def _verdict(ok: bool) -> str:
 def _report(args: argparse.Namespace, runs: dict[str, dict[str, Any]], ref: dict[str, Any]) -> bool:
     n = args.bars
     ok = True
-    print(f"\ngenebot backtest benchmark: {n:,} bars of {SYMBOL} 1m (seed {args.seed}), "
-          f"SMA {SHORT}/{LONG}, {QUANTITY:g} units, fee {FEE:.1%}, best of {args.repeat}")
-    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, pandas {pd.__version__}, "
-          f"{os.cpu_count()} CPU(s)\n")
+    print(
+        f"\ngenebot backtest benchmark: {n:,} bars of {SYMBOL} 1m (seed {args.seed}), "
+        f"SMA {SHORT}/{LONG}, {QUANTITY:g} units, fee {FEE:.1%}, best of {args.repeat}"
+    )
+    print(
+        f"python {sys.version.split()[0]}, numpy {np.__version__}, pandas {pd.__version__}, "
+        f"{os.cpu_count()} CPU(s)\n"
+    )
     ref_rate = n / ref["best_s"]
     for mode, r in runs.items():
         rate = n / r["best_s"]
         target = TARGETS[mode]
         peak = r["process_peak_rss_mb"]
         print(f"[genebot {mode}]  (engine_mode reported: {r['engine_mode']})")
-        print(f"  wall time        {r['best_s']:10.3f} s   (runs: "
-              f"{', '.join(f'{t:.3f}' for t in r['times_s'])}; data generation "
-              f"{r['generate_s']:.2f} s, not timed)")
-        print(f"  throughput     {_fmt_rate(rate)}   target >= {target:,.0f}: "
-              f"{'met' if rate >= target else 'NOT met'} ({rate / target:.1%} of target)")
-        print(f"  trades           {r['trades']:,} closed round trips, {r['orders']:,} orders "
-              f"({r['rejected_orders']} rejected), strategy errors {r['strategy_errors']}")
-        print(f"  final equity     {Decimal(r['final_equity_exact']):,.8f} "
-              f"(equity curve last: {r['final_equity_curve']:,.8f})")
-        print(f"  peak RSS         {_fmt_mb(peak)} whole process (ru_maxrss)   target <= "
-              f"{RSS_TARGET_MB:.0f} MB: {'met' if peak <= RSS_TARGET_MB else 'NOT met'}")
-        print(f"                   {_fmt_mb(r['run_peak_rss_mb'])} high-water mark during the run "
-              f"(RSS before it: {_fmt_mb(r['rss_before_run_mb'])})")
+        print(
+            f"  wall time        {r['best_s']:10.3f} s   (runs: "
+            f"{', '.join(f'{t:.3f}' for t in r['times_s'])}; data generation "
+            f"{r['generate_s']:.2f} s, not timed)"
+        )
+        print(
+            f"  throughput     {_fmt_rate(rate)}   target >= {target:,.0f}: "
+            f"{'met' if rate >= target else 'NOT met'} ({rate / target:.1%} of target)"
+        )
+        print(
+            f"  trades           {r['trades']:,} closed round trips, {r['orders']:,} orders "
+            f"({r['rejected_orders']} rejected), strategy errors {r['strategy_errors']}"
+        )
+        print(
+            f"  final equity     {Decimal(r['final_equity_exact']):,.8f} "
+            f"(equity curve last: {r['final_equity_curve']:,.8f})"
+        )
+        print(
+            f"  peak RSS         {_fmt_mb(peak)} whole process (ru_maxrss)   target <= "
+            f"{RSS_TARGET_MB:.0f} MB: {'met' if peak <= RSS_TARGET_MB else 'NOT met'}"
+        )
+        print(
+            f"                   {_fmt_mb(r['run_peak_rss_mb'])} high-water mark during the run "
+            f"(RSS before it: {_fmt_mb(r['rss_before_run_mb'])})"
+        )
         if r["tracemalloc_peak_mb"] is not None:
-            print(f"                   {_fmt_mb(r['tracemalloc_peak_mb'])} tracemalloc peak of "
-                  "one run (Python + numpy allocations)")
-        print(f"  vs numpy         genebot is {ref_rate / rate:,.1f}x slower than the numpy "
-              f"reference (speed ratio genebot/numpy = {rate / ref_rate:.5f})")
+            print(
+                f"                   {_fmt_mb(r['tracemalloc_peak_mb'])} tracemalloc peak of "
+                "one run (Python + numpy allocations)"
+            )
+        print(
+            f"  vs numpy         genebot is {ref_rate / rate:,.1f}x slower than the numpy "
+            f"reference (speed ratio genebot/numpy = {rate / ref_rate:.5f})"
+        )
         print()
     print("[numpy reference]")
     print(f"  wall time        {ref['best_s']:10.4f} s")
     print(f"  throughput     {_fmt_rate(ref_rate)}")
-    print(f"  trades           {ref['trades']:,} closed round trips, {ref['fills']:,} fills"
-          f"{', position open at the end' if ref['open_at_end'] else ''}")
+    print(
+        f"  trades           {ref['trades']:,} closed round trips, {ref['fills']:,} fills"
+        f"{', position open at the end' if ref['open_at_end'] else ''}"
+    )
     print(f"  final equity     {ref['final_equity']:,.8f}\n")
 
     print("[checks]")
@@ -314,18 +368,23 @@ def _report(args: argparse.Namespace, runs: dict[str, dict[str, Any]], ref: dict
         ):
             same = a[key] == b[key]
             ok &= same
-            print(f"  {'per_bar vs fast ' + label + ':':30s} {_verdict(same)} "
-                  f"({a[key]} / {b[key]})")
+            print(
+                f"  {'per_bar vs fast ' + label + ':':30s} {_verdict(same)} ({a[key]} / {b[key]})"
+            )
     for mode, r in runs.items():
         mine = float(Decimal(r["final_equity_exact"]))
         rel = abs(mine - ref["final_equity"]) / abs(ref["final_equity"])
         same = rel <= REL_TOL
         count = r["trades"] == ref["trades"]
         ok &= same and count
-        print(f"  {mode + ' vs numpy final equity:':30s} {_verdict(same)} (relative difference "
-              f"{rel:.3e}, tolerance {REL_TOL:g})")
-        print(f"  {mode + ' vs numpy trade count:':30s} {_verdict(count)} "
-              f"({r['trades']:,} / {ref['trades']:,})")
+        print(
+            f"  {mode + ' vs numpy final equity:':30s} {_verdict(same)} (relative difference "
+            f"{rel:.3e}, tolerance {REL_TOL:g})"
+        )
+        print(
+            f"  {mode + ' vs numpy trade count:':30s} {_verdict(count)} "
+            f"({r['trades']:,} / {ref['trades']:,})"
+        )
     print(f"\noverall: {_verdict(ok)}  (timings are reported, never asserted)")
     return ok
 
@@ -359,6 +418,10 @@ def main(argv: list[str] | None = None) -> int:
         print(_RESULT_TAG + json.dumps(_worker(args, args.worker)), flush=True)
         return 0
     modes = ["per_bar", "fast"] if args.mode == "both" else [args.mode]
+    import genebot
+
+    where = os.path.dirname(os.path.abspath(genebot.__file__))
+    print(f"genebot from {where} ({_source_state(where)})", flush=True)
     if args.in_process:
         runs = {m: _worker(args, m) for m in modes}
     else:

@@ -15,8 +15,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def genebot(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "genebot.cli.main", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "genebot.cli.main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_default_backtest_prints_stats_and_writes_all_outputs(tmp_path: Path) -> None:
@@ -27,35 +32,78 @@ def test_default_backtest_prints_stats_and_writes_all_outputs(tmp_path: Path) ->
     for name in ("stats.json", "trades.csv", "orders.csv", "equity.csv", "report.html"):
         assert (out / name).stat().st_size > 0
     stats = json.loads((out / "stats.json").read_text())
-    required = {"total_return", "cagr", "sharpe", "sortino", "calmar", "max_drawdown",
-                "max_drawdown_duration", "win_rate", "profit_factor", "expectancy", "trades",
-                "exposure", "fees", "initial_equity", "final_equity", "start", "end", "bars"}
+    required = {
+        "total_return",
+        "cagr",
+        "sharpe",
+        "sortino",
+        "calmar",
+        "max_drawdown",
+        "max_drawdown_duration",
+        "win_rate",
+        "profit_factor",
+        "expectancy",
+        "trades",
+        "exposure",
+        "fees",
+        "initial_equity",
+        "final_equity",
+        "start",
+        "end",
+        "bars",
+    }
     assert required <= set(stats)
     header = (out / "trades.csv").read_text().splitlines()[0]
-    assert header == ("strategy,symbol,side,entry_time,entry_price,exit_time,exit_price,"
-                      "quantity,pnl,pnl_pct,fees,exit_reason")
+    assert header == (
+        "strategy,symbol,side,entry_time,entry_price,exit_time,exit_price,"
+        "quantity,pnl,pnl_pct,fees,exit_reason"
+    )
     assert (out / "equity.csv").read_text().startswith("timestamp,equity,cash,drawdown\n")
 
 
 def test_flags_override_config(tmp_path: Path) -> None:
     out = tmp_path / "o"
-    proc = genebot("backtest", "--symbols", "ETH/USDT", "--start-date", "2021-05-10",
-                   "--end-date", "2021-05-12", "--initial-cash", "50000", "--fee", "0.0005",
-                   "--output-dir", str(out), "-q")
+    proc = genebot(
+        "backtest",
+        "--symbols",
+        "ETH/USDT",
+        "--start-date",
+        "2021-05-10",
+        "--end-date",
+        "2021-05-12",
+        "--initial-cash",
+        "50000",
+        "--fee",
+        "0.0005",
+        "--output-dir",
+        str(out),
+        "-q",
+    )
     assert proc.returncode == 0, proc.stderr
     stats = json.loads((out / "stats.json").read_text())
     assert stats["initial_equity"] == 50000
     assert stats["start"] == "2021-05-10T00:00:00Z"
     assert stats["end"] == "2021-05-11T23:55:00Z"
-    assert set(line.split(",")[1] for line in (out / "trades.csv").read_text().splitlines()[1:]) \
-        <= {"ETH/USDT"}
+    assert set(
+        line.split(",")[1] for line in (out / "trades.csv").read_text().splitlines()[1:]
+    ) <= {"ETH/USDT"}
 
 
 def test_data_file_runs_one_file_with_inferred_timeframe(tmp_path: Path) -> None:
     path = tmp_path / "syn.csv"
     gbm_bars(3_000, freq="15min").to_csv(path)
-    proc = genebot("backtest", "--data-file", str(path), "--symbols", "SYN/USDT",
-                   "--timeframe", "15m", "--output-dir", str(tmp_path / "o"), "-q")
+    proc = genebot(
+        "backtest",
+        "--data-file",
+        str(path),
+        "--symbols",
+        "SYN/USDT",
+        "--timeframe",
+        "15m",
+        "--output-dir",
+        str(tmp_path / "o"),
+        "-q",
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads((tmp_path / "o" / "stats.json").read_text())["bars"] == 3_000
 
@@ -74,8 +122,18 @@ def test_broken_data_names_file_and_row_and_exits_2(tmp_path: Path) -> None:
     frame = gbm_bars(100)
     frame.iloc[10, frame.columns.get_loc("high")] = frame.iloc[10]["low"] - 1
     frame.to_csv(path)
-    proc = genebot("backtest", "--data-file", str(path), "--symbols", "SYN/USDT",
-                   "--timeframe", "1m", "-q", "--output-dir", str(tmp_path / "o"))
+    proc = genebot(
+        "backtest",
+        "--data-file",
+        str(path),
+        "--symbols",
+        "SYN/USDT",
+        "--timeframe",
+        "1m",
+        "-q",
+        "--output-dir",
+        str(tmp_path / "o"),
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "broken.csv" in proc.stderr and "11" in proc.stderr

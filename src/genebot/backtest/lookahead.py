@@ -98,8 +98,8 @@ def _compare_indicators(
                     when = pd.Timestamp(int(feed.ts[bar]), tz="UTC").isoformat()
                     report.problems.append(
                         f"{slot.strategy.strategy_id}: indicator {name!r} on "
-                        f"{feed.instrument.symbol} changes at bar {bar} ({when}) when later bars are added: it reads the "
-                        "future"
+                        f"{feed.instrument.symbol} changes at bar {bar} ({when}) when later "
+                        "bars are added: it reads the future"
                     )
 
 

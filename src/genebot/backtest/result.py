@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from genebot.core.time import ns_to_iso
 from genebot.domain.orders import Order
 from genebot.domain.position import ClosedTrade
 from genebot.reporting.report import write_report
@@ -74,7 +73,7 @@ class BacktestResult:
         self.trades.to_csv(paths[1], index=False, lineterminator="\n")
         self.orders.to_csv(paths[2], index=False, lineterminator="\n")
         equity = self.equity.copy()
-        equity.index = [ns_to_iso(int(t)) for t in equity.index.asi8]
+        equity.index = iso_times(equity.index.asi8)
         equity.index.name = "timestamp"
         equity.to_csv(paths[3], lineterminator="\n", float_format="%.8f")
         paths.append(
@@ -91,6 +90,14 @@ class BacktestResult:
         return paths
 
 
+def iso_times(ns: object) -> list[str]:
+    """ISO-8601 UTC text with a Z suffix for many nanosecond timestamps at once."""
+    index = pd.DatetimeIndex(pd.to_datetime(ns, utc=True))  # type: ignore[arg-type]
+    whole = (index.asi8 % 1_000_000_000 == 0).all()
+    fmt = "%Y-%m-%dT%H:%M:%SZ" if whole else "%Y-%m-%dT%H:%M:%S.%fZ"
+    return list(index.strftime(fmt))
+
+
 def _symbol(iid: str) -> str:
     return iid.split("@", 1)[0]
 
@@ -101,9 +108,9 @@ def trades_frame(trades: list[ClosedTrade]) -> pd.DataFrame:
             t.strategy_id,
             _symbol(t.instrument_id),
             t.side,
-            ns_to_iso(t.entry_ts),
+            t.entry_ts,
             float(t.entry_price),
-            ns_to_iso(t.exit_ts),
+            t.exit_ts,
             float(t.exit_price),
             float(t.quantity),
             float(t.pnl),
@@ -113,7 +120,7 @@ def trades_frame(trades: list[ClosedTrade]) -> pd.DataFrame:
         ]
         for t in trades
     ]
-    return pd.DataFrame(rows, columns=TRADE_COLUMNS)
+    return _with_iso(pd.DataFrame(rows, columns=TRADE_COLUMNS), ("entry_time", "exit_time"))
 
 
 def orders_frame(orders: list[Order]) -> pd.DataFrame:
@@ -137,10 +144,16 @@ def orders_frame(orders: list[Order]) -> pd.DataFrame:
             f"{o.avg_px.normalize():f}" if o.filled_qty else "",
             o.tag,
             o.parent_id or "",
-            ns_to_iso(o.ts_init),
-            ns_to_iso(o.ts_last),
+            o.ts_init,
+            o.ts_last,
             o.reason,
         ]
         for o in orders
     ]
-    return pd.DataFrame(rows, columns=ORDER_COLUMNS)
+    return _with_iso(pd.DataFrame(rows, columns=ORDER_COLUMNS), ("created", "updated"))
+
+
+def _with_iso(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    for col in columns:
+        frame[col] = iso_times(frame[col].to_numpy(dtype="int64")) if len(frame) else []
+    return frame

@@ -35,6 +35,21 @@ class BarFeed:
     index: int = 0  # position in the timeline's feed list
     row_to_step: I64 = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
+    _lists: dict[str, list[float]] | None = field(default=None, repr=False)
+
+    def as_lists(self) -> dict[str, list[float]]:
+        """The columns as Python lists (fast scalar access on the hot path), built once."""
+        if self._lists is None:
+            self._lists = {
+                "ts": self.ts.tolist(),
+                "open": self.open.tolist(),
+                "high": self.high.tolist(),
+                "low": self.low.tolist(),
+                "close": self.close.tolist(),
+                "volume": self.volume.tolist(),
+            }
+        return self._lists
+
     @property
     def key(self) -> str:
         return f"{self.instrument.id}:{self.timeframe_ns}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from genebot.core.errors import InputError
@@ -44,11 +44,10 @@ class Instrument:
     maker_fee: Decimal = Decimal("0.001")
     taker_fee: Decimal = Decimal("0.001")
     quote_decimals: int = 8
+    id: str = field(init=False, compare=False)  # unique key across venues: ``BTC/USDT@binance``
 
-    @property
-    def id(self) -> str:
-        """Unique key across venues: ``BTC/USDT@binance``."""
-        return f"{self.symbol}@{self.venue}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", f"{self.symbol}@{self.venue}")
 
     @property
     def money_quantum(self) -> Decimal:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from genebot.core.precision import quantize
+
 ZERO = Decimal(0)
+DEFAULT_QUANTUM = Decimal("0.00000001")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +36,12 @@ class ClosedTrade:
 class Position:
     """A netted position. ``quantity`` is signed: > 0 long, < 0 short, 0 flat.
 
-    ``realized_pnl`` is gross (before fees); fees are tracked separately so that
-    ``start + realized_pnl - fees`` reconciles with the ledger to the last quantum.
+    ``realized_pnl`` is gross (before fees), booked rounded to the money ``quantum``; fees are
+    tracked separately. ``cost`` is the exact signed cost basis of the open quantity (what was
+    paid, less what realized PnL has already accounted for), so rounding never leaks:
+    ``start + realized_pnl - fees - cost == quote balance`` exactly on a spot account, and
+    ``start + realized_pnl - fees == balance`` on a margin account. ``avg_px`` (cost / quantity)
+    is for marks and display only.
     """
 
     __slots__ = (
@@ -46,17 +53,23 @@ class Position:
         "_trade_fees",
         "_trade_pnl",
         "avg_px",
+        "cost",
         "fees",
         "instrument_id",
         "quantity",
+        "quantum",
         "realized_pnl",
         "strategy_id",
     )
 
-    def __init__(self, strategy_id: str, instrument_id: str) -> None:
+    def __init__(
+        self, strategy_id: str, instrument_id: str, quantum: Decimal = DEFAULT_QUANTUM
+    ) -> None:
         self.strategy_id = strategy_id
         self.instrument_id = instrument_id
+        self.quantum = quantum
         self.quantity = ZERO
+        self.cost = ZERO
         self.avg_px = ZERO
         self.realized_pnl = ZERO
         self.fees = ZERO
@@ -88,7 +101,7 @@ class Position:
             self._increase(signed, px, fee, ts)
             return ZERO, []
         closing = min(qty, abs(self.quantity))
-        closing_fee = fee * closing / qty if closing != qty else fee
+        closing_fee = quantize(fee * closing / qty, self.quantum) if closing != qty else fee
         realized = self._reduce(closing, px, closing_fee)
         closed: list[ClosedTrade] = []
         if self.quantity == 0:
@@ -102,17 +115,20 @@ class Position:
         if self.quantity == 0:
             self._reset_trade(ts)
             self._long = signed > 0
-        new_qty = self.quantity + signed
-        self.avg_px = (self.avg_px * abs(self.quantity) + px * abs(signed)) / abs(new_qty)
-        self.quantity = new_qty
+        self.quantity += signed
+        self.cost += signed * px
+        self.avg_px = self.cost / self.quantity
         self._entry_qty += abs(signed)
         self._trade_fees += fee
         self._trade_pnl -= fee
 
     def _reduce(self, closing: Decimal, px: Decimal, fee: Decimal) -> Decimal:
         direction = 1 if self.quantity > 0 else -1
-        realized = (px - self.avg_px) * closing * direction
+        realized = quantize((px - self.avg_px) * closing * direction, self.quantum)
+        self.cost -= direction * closing * px - realized
         self.quantity -= closing * direction
+        if self.quantity:
+            self.avg_px = self.cost / self.quantity
         self.realized_pnl += realized
         self._exit_qty += closing
         self._exit_notional += px * closing

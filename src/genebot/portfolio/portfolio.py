@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from genebot.core.precision import to_decimal
 from genebot.domain.events import OrderFilled
-from genebot.domain.position import ClosedTrade, Position
+from genebot.domain.position import DEFAULT_QUANTUM, ClosedTrade, Position
 
 ZERO = Decimal(0)
 MarkFn = Callable[[str], float | None]
@@ -52,8 +52,9 @@ class Sleeve:
 class Portfolio:
     """All sleeves, their positions and the closed round trips."""
 
-    def __init__(self, mark: MarkFn) -> None:
+    def __init__(self, mark: MarkFn, quanta: dict[str, Decimal] | None = None) -> None:
         self.mark = mark
+        self.quanta = quanta or {}  # money quantum per instrument id (default 1e-8)
         self.sleeves: dict[str, Sleeve] = {}
         self.trades: list[ClosedTrade] = []
 
@@ -66,7 +67,8 @@ class Portfolio:
         positions = self.sleeves[strategy_id].positions
         pos = positions.get(instrument_id)
         if pos is None:
-            pos = positions[instrument_id] = Position(strategy_id, instrument_id)
+            quantum = self.quanta.get(instrument_id, DEFAULT_QUANTUM)
+            pos = positions[instrument_id] = Position(strategy_id, instrument_id, quantum)
         return pos
 
     def on_fill(self, strategy_id: str, fill: OrderFilled, tag: str) -> list[ClosedTrade]:

@@ -64,7 +64,7 @@ class Kernel:
         self.venues = {v.venue: v for v in venues}
         self.slots = list(slots)
         self.step = -1
-        self.portfolio = Portfolio(self.mark)
+        self.portfolio = Portfolio(self.mark, {k: i.money_quantum for k, i in instruments.items()})
         self.execution = ExecutionEngine(self.portfolio, instruments)
         for venue in venues:
             self.execution.register_client(venue)
@@ -114,6 +114,7 @@ class Kernel:
                     break
             if slot.enabled:
                 self._guard(slot, "on_start", strategy.on_start)
+        self._compile()
 
     def _prepare_feed(self, slot: StrategySlot, feed: BarFeed) -> None:
         data = BarData(
@@ -136,7 +137,7 @@ class Kernel:
         sig = strategy.signals(data, ind)
         if sig is not None:
             strategy.set_signals(feed.index, sig)
-        view = BarView(feed.index, feed.instrument, feed.timeframe_ns, data, ind)
+        view = BarView(feed.index, feed.instrument, feed.timeframe_ns, data, ind, feed.as_lists())
         self._views[(id(slot), feed.index)] = view
         self.subscribers[feed.index].append((slot, view))
 
@@ -169,24 +170,38 @@ class Kernel:
             log.error("strategy error in %s", message, exc_info=exc)
 
     # -- the per-bar handler (all modes) --------------------------------------------------
+    def _compile(self) -> None:
+        """Precompute per-step and per-feed lookups so the per-bar handler stays lean."""
+        tl = self.timeline
+        self._step_feed: list[int] = tl.step_feed.tolist()
+        self._step_row: list[int] = tl.step_row.tolist()
+        self._step_known: list[int] = tl.step_known.tolist()
+        self._feed_venue: list[tuple[list[object], Callable[[str, int], None], str] | None] = []
+        for feed in tl.feeds:
+            iid = feed.instrument.id
+            if self.exec_feed[iid] is feed:
+                venue = self.venues[feed.instrument.venue]
+                book = getattr(venue, "book", {}).get(iid)
+                self._feed_venue.append((book if book is not None else [None], venue.on_bar, iid))
+            else:
+                self._feed_venue.append(None)
+
     def process_step(self, step: int) -> None:
         """Handle timeline step ``step``: match working orders, then run strategies."""
-        tl = self.timeline
-        f = int(tl.step_feed[step])
-        row = int(tl.step_row[step])
-        feed = tl.feeds[f]
+        f = self._step_feed[step]
+        row = self._step_row[step]
         self.step = step
-        iid = feed.instrument.id
-        if self.exec_feed[iid] is feed:
-            self.venues[feed.instrument.venue].on_bar(iid, row)
-        self.execution.now_ns = int(tl.step_known[step])
+        venue = self._feed_venue[f]
+        if venue is not None and venue[0]:
+            venue[1](venue[2], row)
+        self.execution.now_ns = self._step_known[step]
         for slot, view in self.subscribers[f]:
             view.i = row
             strategy = slot.strategy
             strategy.bar = view
             try:
                 strategy.on_bar(view)
-            except Exception as exc:
+            except Exception as exc:  # the boundary around user strategy code
                 self.strategy_error(slot, "on_bar", exc)
 
     def finish(self) -> None:

@@ -76,18 +76,27 @@ class BarView:
         timeframe_ns: int,
         data: BarData,
         indicators: Mapping[str, F64],
+        lists: Mapping[str, list[float]] | None = None,
     ) -> None:
         self.feed_index = feed_index
         self.instrument = instrument
         self.symbol = instrument.symbol
         self.timeframe_ns = timeframe_ns
         self.i = -1
-        self._ts = data.ts.tolist()
-        self._open = data.open.tolist()
-        self._high = data.high.tolist()
-        self._low = data.low.tolist()
-        self._close = data.close.tolist()
-        self._vol = data.volume.tolist()
+        cols = lists or {
+            "ts": data.ts.tolist(),
+            "open": data.open.tolist(),
+            "high": data.high.tolist(),
+            "low": data.low.tolist(),
+            "close": data.close.tolist(),
+            "volume": data.volume.tolist(),
+        }
+        self._ts = cols["ts"]
+        self._open = cols["open"]
+        self._high = cols["high"]
+        self._low = cols["low"]
+        self._close = cols["close"]
+        self._vol = cols["volume"]
         self._ind = {k: np.asarray(v, dtype=np.float64) for k, v in indicators.items()}
 
     @property

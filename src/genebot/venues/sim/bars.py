@@ -26,12 +26,22 @@ class BarColumns:
     l: list[float] = field(init=False)  # noqa: E741
     v: list[float] = field(init=False)
 
+    lists: dict[str, list[float]] | None = None
+
     def __post_init__(self) -> None:
-        self.ts_list = self.ts.tolist()
-        self.o = self.open.tolist()
-        self.h = self.high.tolist()
-        self.l = self.low.tolist()
-        self.v = self.volume.tolist()
+        cols = self.lists or {
+            "ts": self.ts.tolist(),
+            "open": self.open.tolist(),
+            "high": self.high.tolist(),
+            "low": self.low.tolist(),
+            "volume": self.volume.tolist(),
+        }
+        self.ts_list = cols["ts"]  # type: ignore[assignment]
+        self.o = cols["open"]
+        self.h = cols["high"]
+        self.l = cols["low"]
+        self.v = cols["volume"]
+        self.lists = None
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])
@@ -61,22 +71,28 @@ def scan_level(bars: BarColumns, start: int, level: Decimal, above: bool) -> int
 
 
 def scan_trailing(
-    bars: BarColumns, start: int, watermark: Decimal, offset: Decimal, buy: bool
+    bars: BarColumns,
+    start: int,
+    watermark: Decimal,
+    offset: Decimal,
+    buy: bool,
+    tick: Decimal = Decimal(0),
 ) -> int | None:
-    """First row >= start where a trailing stop (watermark moved by earlier bars) is hit."""
+    """First row >= start where a trailing stop (watermark moved by earlier bars) is hit.
+    The matcher rounds the stop to the tick, so the scan allows one tick of slack."""
     n = len(bars)
-    wm, off = float(watermark), float(offset)
+    wm, off, slack = float(watermark), float(offset), float(tick)
     lo = start
     window = 64
     while lo < n:
         hi = min(n, lo + window)
         if buy:
             marks = np.minimum.accumulate(np.concatenate(([wm], bars.low[lo : hi - 1])))
-            hits = np.flatnonzero(bars.high[lo:hi] >= marks * (1 + off) * (1 - _REL_TOL))
+            hits = np.flatnonzero(bars.high[lo:hi] >= marks * (1 + off) * (1 - _REL_TOL) - slack)
             wm = min(wm, float(bars.low[lo:hi].min()))
         else:
             marks = np.maximum.accumulate(np.concatenate(([wm], bars.high[lo : hi - 1])))
-            hits = np.flatnonzero(bars.low[lo:hi] <= marks * (1 - off) * (1 + _REL_TOL))
+            hits = np.flatnonzero(bars.low[lo:hi] <= marks * (1 - off) * (1 + _REL_TOL) + slack)
             wm = max(wm, float(bars.high[lo:hi].max()))
         if hits.size:
             return lo + int(hits[0])

@@ -78,7 +78,8 @@ class SimulatedExchange:
         self.margin_requirement = margin_requirement
         self.book: dict[str, list[Order]] = {iid: [] for iid in self.instruments}
         self.positions: dict[str, Position] = {
-            iid: Position("venue", iid) for iid in self.instruments
+            iid: Position("venue", iid, inst.money_quantum)
+            for iid, inst in self.instruments.items()
         }
         self.mark: Callable[[str], float | None] = mark or (lambda iid: None)
         self._bars: dict[str, BarColumns] = {}
@@ -89,6 +90,13 @@ class SimulatedExchange:
         self._trade_ids = IdGenerator(f"{venue}-T")
         self._report: Callable[[OrderEvent], None] = lambda event: None
         self.now_ns = 0
+        self._matching = False
+        # Time of commands (submit, cancel): the engine's decision time, set by the kernel.
+        self.clock: Callable[[], int] = lambda: self.now_ns
+
+    def _now(self) -> int:
+        """Bar time while matching a bar; otherwise the engine clock."""
+        return self.now_ns if self._matching else self.clock()
 
     def set_reporter(self, report: Callable[[OrderEvent], None]) -> None:
         """Where the venue sends order events (the execution engine)."""
@@ -97,7 +105,7 @@ class SimulatedExchange:
     # -- commands -------------------------------------------------------------------------
     def submit(self, order: Order) -> None:
         instrument = self.instruments.get(order.instrument_id)
-        now = self.now_ns
+        now = self._now()
         if instrument is None:
             self._report(OrderRejected(order.client_order_id, "unknown instrument", now, now))
             return
@@ -126,7 +134,8 @@ class SimulatedExchange:
             self._active_from.pop(order.client_order_id, None)
             self._watermark.pop(order.client_order_id, None)
             self._trail_row.pop(order.client_order_id, None)
-            self._report(OrderCanceled(order.client_order_id, reason, self.now_ns, self.now_ns))
+            now = self._now()
+            self._report(OrderCanceled(order.client_order_id, reason, now, now))
 
     def _pre_accept_problem(self, instrument: Instrument, order: Order) -> str | None:
         ref_px = self.mark(instrument.id)
@@ -211,6 +220,16 @@ class SimulatedExchange:
         bars = self._bars[iid]
         ts = bars.ts_list[row]
         self.now_ns = ts
+        self._matching = True
+        try:
+            self._match_bar(iid, row, book, bars, ts)
+        finally:
+            self._matching = False
+        for order in book:
+            if order.client_order_id in self._trail_row:
+                self._trail_row[order.client_order_id] = row
+
+    def _match_bar(self, iid: str, row: int, book: list[Order], bars: BarColumns, ts: int) -> None:
         if self._trail_row:
             self._catch_up_trailing(iid, row)
         snapshot = list(book)
@@ -221,9 +240,6 @@ class SimulatedExchange:
         children = [o for o in book if o not in snapshot and o.parent_id is not None]
         if children:
             self._match(inst, children, ts, bars.o[row], bars.h[row], bars.l[row], bars.v[row])
-        for order in book:
-            if order.client_order_id in self._trail_row:
-                self._trail_row[order.client_order_id] = row
 
     def _catch_up_trailing(self, iid: str, row: int) -> None:
         # In fast mode bars between visits were skipped; none of them could trigger the stop
@@ -275,7 +291,7 @@ class SimulatedExchange:
         if kind == "MARKET":
             return to_decimal(o), "TAKER"
         buy = order.is_buy
-        if kind == "LIMIT":
+        if kind == "LIMIT" or (kind == "STOP_LIMIT" and order.status is OrderStatus.TRIGGERED):
             limit = float(order.price)  # type: ignore[arg-type]
             if (buy and low <= limit) or (not buy and h >= limit):
                 better = min(o, limit) if buy else max(o, limit)
@@ -290,7 +306,7 @@ class SimulatedExchange:
         if kind == "STOP_MARKET":
             return to_decimal(worse), "TAKER"
         if order.status is not OrderStatus.TRIGGERED:
-            self._report(OrderTriggered(order.client_order_id, self.now_ns, self.now_ns))
+            self._report(OrderTriggered(order.client_order_id, self._now(), self._now()))
         limit = float(order.price)  # type: ignore[arg-type]
         if (buy and limit >= worse) or (not buy and limit <= worse):
             return to_decimal(worse), "TAKER"
@@ -307,7 +323,8 @@ class SimulatedExchange:
         offset = order.trailing_offset or ZERO
         stop = inst.round_price(mark * (1 - offset) if not order.is_buy else mark * (1 + offset))
         if stop != order.trigger_price:
-            self._report(OrderUpdated(order.client_order_id, stop, self.now_ns, self.now_ns))
+            now = self._now()
+            self._report(OrderUpdated(order.client_order_id, stop, now, now))
 
     def _trailing_hit(
         self, inst: Instrument, order: Order, o: float, h: float, low: float
@@ -404,7 +421,7 @@ class SimulatedExchange:
         bars = self._bars.get(iid)
         if bars is None:
             return -1
-        return int(np.searchsorted(bars.ts, self.now_ns, side="right")) - 1
+        return int(np.searchsorted(bars.ts, self._now(), side="right")) - 1
 
     # -- fast mode ------------------------------------------------------------------------
     def next_event_row(self, iid: str, start: int) -> int | None:
@@ -438,5 +455,6 @@ class SimulatedExchange:
                 self._watermark[order.client_order_id],
                 order.trailing_offset or ZERO,
                 order.is_buy,
+                self.instruments[order.instrument_id].tick_size,
             )
         return scan_level(bars, start, order.trigger_price, above=order.is_buy)  # type: ignore[arg-type]

@@ -1,0 +1,437 @@
+"""Matching rules of the simulated exchange, one scenario row per rule, and protective orders.
+
+Every scenario decides on bar 0 (close 100, the mark) and matches against bar 1 onwards.
+Bars are (open, high, low, close); bar ``i`` opens at ``i`` minutes.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from genebot.domain.events import OrderEvent, OrderFilled
+from genebot.domain.instrument import AccountType, Instrument
+from genebot.domain.orders import Order, OrderStatus
+from genebot.execution.engine import ExecutionEngine, Protection
+from genebot.portfolio.portfolio import Portfolio
+from genebot.venues.sim.bars import BarColumns
+from genebot.venues.sim.exchange import SimulatedExchange
+from genebot.venues.sim.models import FixedBpsSlippage, VolumeParticipation
+
+D = Decimal
+S = OrderStatus
+MIN = 60_000_000_000
+FLAT = (100, 100, 100, 100)
+Bar = tuple[float, float, float, float]
+
+
+class Venue:
+    """One instrument on a simulated venue, with an execution engine; ``step`` plays a bar."""
+
+    def __init__(
+        self,
+        bars: list[Bar],
+        account: AccountType = AccountType.MARGIN,
+        volume: float = 1e9,
+        **venue: Any,
+    ) -> None:
+        self.inst = Instrument.create(
+            "BTC/USDT", "sim", tick_size="0.01", lot_size="0.001", maker_fee="0.0002"
+        )
+        a = np.array(bars, dtype=float)
+        ts = np.arange(len(a), dtype=np.int64) * MIN  # the venue clock starts at bar 0's time
+        self.bars = BarColumns(ts, a[:, 0], a[:, 1], a[:, 2], a[:, 3], np.full(len(a), volume))
+        self.row = 0
+        self.ex = SimulatedExchange("sim", account, [self.inst], mark=self.mark, **venue)
+        self.ex.attach_bars(self.inst.id, self.bars)
+        self.ex.account.deposit(0, "USDT", D("1000000"))
+        self.portfolio = Portfolio(self.mark)
+        self.engine = ExecutionEngine(self.portfolio, {self.inst.id: self.inst})
+        self.engine.register_client(self.ex)
+        self.portfolio.add_sleeve("s", D("1000000"))
+        self.events: list[tuple[int, OrderEvent]] = []
+        self.engine.observe(lambda e: self.events.append((self.row, e)))
+
+    def mark(self, iid: str) -> float:
+        return float(self.bars.close[self.row])
+
+    def place(self, spec: str, **kw: Any) -> Order:
+        """``"BUY STOP_LIMIT stop=105 px=104 tif=IOC qty=2"``; the type defaults to MARKET."""
+        side, *rest = spec.split()
+        kind = rest.pop(0) if rest and "=" not in rest[0] else "MARKET"
+        fields = dict(word.split("=") for word in rest)
+        qty = D(fields.pop("qty", "1"))
+        for short, name in (("px", "price"), ("stop", "trigger_price")):
+            if short in fields:
+                kw[name] = D(fields.pop(short))
+        kw["time_in_force"] = fields.pop("tif", "GTC")
+        return self.engine.create("s", self.inst, side, qty, kind, **kw)
+
+    def step(self, rows: int = 1) -> None:
+        for _ in range(rows):
+            self.row += 1
+            self.ex.on_bar(self.inst.id, self.row)
+
+    def fills(self, order: Order | None = None) -> list[tuple[int, OrderFilled]]:
+        mine = {order.client_order_id} if order else {e.client_order_id for _, e in self.events}
+        return [(r, e) for r, e in self.events if isinstance(e, OrderFilled) and e[0] in mine]
+
+    def working(self) -> list[Order]:
+        return list(self.ex.book[self.inst.id])
+
+
+# -- fill rules -----------------------------------------------------------------------------
+FILL_RULES = [
+    # id, order, bar 1, outcome after bar 1: status [fill price, liquidity]
+    ("market-buy-next-open", "BUY", (101, 102, 99, 100), "FILLED 101 TAKER"),
+    ("market-sell-next-open", "SELL", (99, 102, 98, 100), "FILLED 99 TAKER"),
+    ("buy-limit-touched", "BUY LIMIT px=95", (100, 101, 94, 98), "FILLED 95 MAKER"),
+    ("buy-limit-low-equals", "BUY LIMIT px=95", (100, 101, 95, 98), "FILLED 95 MAKER"),
+    ("sell-limit-touched", "SELL LIMIT px=105", (100, 106, 99, 104), "FILLED 105 MAKER"),
+    ("buy-limit-gap-better-open", "BUY LIMIT px=95", (90, 96, 89, 92), "FILLED 90 MAKER"),
+    ("sell-limit-gap-better-open", "SELL LIMIT px=105", (110, 111, 104, 108), "FILLED 110 MAKER"),
+    ("buy-limit-untouched", "BUY LIMIT px=95", (100, 101, 96, 99), "ACCEPTED"),
+    ("sell-limit-untouched", "SELL LIMIT px=105", (100, 104, 99, 101), "ACCEPTED"),
+    ("buy-stop-touched", "BUY STOP_MARKET stop=105", (100, 106, 99, 104), "FILLED 105 TAKER"),
+    ("sell-stop-touched", "SELL STOP_MARKET stop=95", (100, 101, 94, 96), "FILLED 95 TAKER"),
+    ("buy-stop-gap-open", "BUY STOP_MARKET stop=105", (110, 111, 108, 109), "FILLED 110 TAKER"),
+    ("sell-stop-gap-open", "SELL STOP_MARKET stop=95", (90, 92, 88, 91), "FILLED 90 TAKER"),
+    ("buy-stop-untouched", "BUY STOP_MARKET stop=105", (100, 104, 99, 101), "ACCEPTED"),
+    ("stoplim-trigger", "BUY STOP_LIMIT stop=105 px=106", (100, 107, 99, 106), "FILLED 105 TAKER"),
+    ("stoplim-at-limit", "BUY STOP_LIMIT stop=105 px=104", (100, 106, 99, 103), "FILLED 104 MAKER"),
+    ("stoplim-triggered-only", "BUY STOP_LIMIT stop=105 px=104", (106, 107, 105, 106), "TRIGGERED"),
+    ("sell-stoplim-triggered-only", "SELL STOP_LIMIT stop=95 px=96", (94, 95, 93, 94), "TRIGGERED"),
+    ("stoplim-untouched", "BUY STOP_LIMIT stop=105 px=104", (100, 104, 99, 101), "ACCEPTED"),
+    ("ioc-limit-unfillable", "BUY LIMIT px=95 tif=IOC", (100, 101, 96, 99), "EXPIRED"),
+    ("ioc-limit-fillable", "BUY LIMIT px=95 tif=IOC", (100, 101, 94, 99), "FILLED 95 MAKER"),
+]
+FEE_RATE = {"MAKER": D("0.0002"), "TAKER": D("0.001")}  # the instrument's maker and taker fee
+
+
+@pytest.mark.parametrize(
+    ("spec", "bar", "outcome"), [r[1:] for r in FILL_RULES], ids=[r[0] for r in FILL_RULES]
+)
+def test_fill_rule(spec: str, bar: Bar, outcome: str) -> None:
+    """Limits pay the maker fee, every other fill the taker fee (2 units: fee = 2 × px × rate)."""
+    status, *fill_at = outcome.split()
+    venue = Venue([FLAT, bar])
+    order = venue.place(f"{spec} qty=2")
+    assert order.status is S.ACCEPTED  # nothing fills on the bar the order was decided on
+    venue.step()
+    assert order.status is S[status]
+    fills = [(f.last_px, f.liquidity, f.last_qty, f.fee) for _, f in venue.fills(order)]
+    if fill_at:
+        px, liquidity = D(fill_at[0]), fill_at[1]
+        assert fills == [(px, liquidity, 2, 2 * px * FEE_RATE[liquidity])]
+        assert venue.ex.account.totals_by_kind("USDT")["fee"] == -2 * px * FEE_RATE[liquidity]
+    else:
+        assert fills == []
+    assert venue.working() == ([order] if order.is_open else [])
+
+
+def test_fill_timing_close_fills_at_the_current_mark() -> None:
+    venue = Venue([(99, 101, 98, 100.5), (103, 104, 102, 103)], fill_timing="close")
+    order = venue.place("BUY")
+    assert order.status is S.FILLED
+    [(row, fill)] = venue.fills()
+    assert (row, fill.last_px, fill.liquidity) == (0, D("100.5"), "TAKER")
+
+
+def test_cancel_removes_a_working_order() -> None:
+    venue = Venue([FLAT, (100, 101, 90, 95)])
+    order = venue.place("BUY LIMIT px=95")
+    venue.engine.cancel(order)
+    assert (order.status, order.reason) == (S.CANCELED, "canceled")
+    venue.step()  # a bar that would have filled it
+    assert venue.fills() == [] and venue.working() == []
+
+
+# -- slippage ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("spec", "px"),
+    [
+        ("BUY", "100.14"),  # 100.03 + 0.10003 = 100.13003, up to the tick
+        ("SELL", "99.92"),  # 100.03 − 0.10003 = 99.92997, down to the tick
+        ("BUY STOP_MARKET stop=101", "101.11"),  # 101.101, up
+        ("SELL STOP_MARKET stop=99", "98.9"),  # 98.901, down
+        ("BUY LIMIT px=99", "99"),  # maker: no slippage
+        ("SELL LIMIT px=101", "101"),
+    ],
+    ids=["market-buy", "market-sell", "stop-buy", "stop-sell", "limit-buy", "limit-sell"],
+)
+def test_fixed_bps_slippage_hits_takers_only_rounded_adversely(spec: str, px: str) -> None:
+    venue = Venue([FLAT, (100.03, 102, 98, 100)], slippage=FixedBpsSlippage(D(10)))
+    venue.place(spec)
+    venue.step()
+    [(_, fill)] = venue.fills()
+    assert fill.last_px == D(px)
+
+
+# -- volume participation and latency -------------------------------------------------------
+def test_participation_fills_across_bars() -> None:
+    bars = [FLAT, (101, 102, 100, 101), (102, 103, 101, 102), (103, 104, 102, 103)]
+    venue = Venue(bars, volume=5, participation=VolumeParticipation(D("0.1")))  # 0.5 a bar
+    order = venue.place("BUY qty=1.2")
+    seen = []
+    for _ in range(3):
+        venue.step()
+        seen.append((order.status, order.filled_qty))
+    assert seen == [(S.PARTIALLY_FILLED, D("0.5")), (S.PARTIALLY_FILLED, 1), (S.FILLED, D("1.2"))]
+    assert [(r, f.last_qty, f.last_px) for r, f in venue.fills()] == [
+        (1, D("0.5"), 101), (2, D("0.5"), 102), (3, D("0.2"), 103)
+    ]  # fmt: skip
+    assert order.avg_px == D("101.75")  # (50.5 + 51 + 20.6) / 1.2
+
+
+def test_participation_is_shared_by_the_orders_of_a_bar_and_ioc_expires_the_rest() -> None:
+    venue = Venue(
+        [FLAT, (101, 102, 100, 101)], volume=5, participation=VolumeParticipation(D("0.1"))
+    )
+    first = venue.place("BUY qty=0.4 tif=IOC")
+    second = venue.place("BUY qty=0.4 tif=IOC")
+    venue.step()
+    assert (first.status, first.filled_qty) == (S.FILLED, D("0.4"))
+    assert (second.status, second.filled_qty) == (S.EXPIRED, D("0.1"))
+    assert venue.working() == []
+
+
+@pytest.mark.parametrize(
+    ("latency_s", "row"),
+    [(0, 1), (60, 1), (90, 2), (120, 2), (121, 3)],
+    ids=["none", "one-bar", "between-bars", "exactly-two-bars", "just-over-two-bars"],
+)
+def test_latency_fills_on_the_first_bar_opening_at_or_after_submit_plus_latency(
+    latency_s: int, row: int
+) -> None:
+    bars = [FLAT] + [(100 + i, 110, 90, 100) for i in range(1, 5)]
+    venue = Venue(bars, latency_ns=latency_s * 1_000_000_000)
+    venue.place("BUY")  # submitted at the venue time 0
+    assert venue.ex.next_event_row(venue.inst.id, 1) == row
+    venue.step(4)
+    [(filled_row, fill)] = venue.fills()
+    assert (filled_row, fill.last_px, fill.ts_event) == (row, 100 + row, row * MIN)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: SimulatedExchange.on_bar returns before setting now_ns when the book is empty "
+    "(venues/sim/exchange.py on_bar), so an order submitted after bars with no working orders "
+    "is stamped with a stale venue time and its latency runs from that time",
+)
+def test_latency_counts_from_the_bar_the_order_was_sent_on() -> None:
+    bars = [FLAT] + [(100 + i, 110, 90, 100) for i in range(1, 7)]
+    venue = Venue(bars, latency_ns=90 * 1_000_000_000)
+    venue.step(3)  # the kernel plays every bar through the venue, working orders or not
+    venue.place("BUY")  # sent at 3 min: active from 4.5 min → bar 5
+    venue.step(3)
+    assert [row for row, _ in venue.fills()] == [5]
+
+
+# -- protective orders through the execution engine -----------------------------------------
+BRACKET = Protection(stop_loss=D("0.02"), take_profit=D("0.05"))
+
+
+def children(venue: Venue, entry: Order) -> dict[str, Order]:
+    return {o.order_type: o for o in venue.engine.order_log if o.parent_id == entry.client_order_id}
+
+
+@pytest.mark.parametrize(
+    ("account", "side", "exit_side", "stop", "target"),
+    [
+        (AccountType.SPOT, "BUY", "SELL", "98.00", "105.00"),
+        (AccountType.MARGIN, "SELL", "BUY", "102.00", "95.00"),
+    ],
+    ids=["long-spot", "short-margin"],
+)
+def test_bracket_children_follow_the_entry_fill(
+    account: AccountType, side: str, exit_side: str, stop: str, target: str
+) -> None:
+    venue = Venue([FLAT, (100, 100.5, 99.5, 100)], account=account)
+    entry = venue.place(f"{side} qty=2", protection=BRACKET)
+    assert children(venue, entry) == {}  # nothing is attached before the entry fills
+    venue.step()
+    kids = children(venue, entry)
+    assert set(kids) == {"STOP_MARKET", "LIMIT"}
+    sl, tp = kids["STOP_MARKET"], kids["LIMIT"]
+    assert (sl.trigger_price, sl.tag) == (D(stop), "stop_loss")
+    assert (tp.price, tp.tag) == (D(target), "take_profit")
+    for child in (sl, tp):
+        assert (child.side, child.quantity, child.reduce_only, child.status) == (
+            exit_side, 2, True, S.ACCEPTED
+        )  # fmt: skip
+    assert set(venue.working()) == {sl, tp}
+
+
+@pytest.mark.parametrize(
+    ("account", "side", "bar", "exit_px"),
+    [
+        (AccountType.SPOT, "BUY", (100, 106, 97, 100), "98"),
+        (AccountType.MARGIN, "SELL", (100, 103, 94, 100), "102"),
+    ],
+    ids=["long-spot", "short-margin"],
+)
+def test_bar_touching_both_exits_fills_the_stop_and_cancels_the_target(
+    account: AccountType, side: str, bar: Bar, exit_px: str
+) -> None:
+    venue = Venue([FLAT, (100, 100.5, 99.5, 100), bar], account=account)
+    entry = venue.place(side, protection=BRACKET)
+    venue.step(2)
+    kids = children(venue, entry)
+    sl, tp = kids["STOP_MARKET"], kids["LIMIT"]
+    assert (sl.status, sl.avg_px) == (S.FILLED, D(exit_px))
+    assert (tp.status, tp.reason) == (S.CANCELED, "one-cancels-other")
+    assert venue.portfolio.position("s", venue.inst.id).is_flat
+    assert venue.portfolio.trades[-1].exit_reason == "stop_loss"
+    assert venue.working() == []
+
+
+def test_take_profit_alone_fills_as_maker_and_cancels_the_stop() -> None:
+    venue = Venue([FLAT, (100, 100.5, 99.5, 100), (101, 106, 99, 104)], account=AccountType.SPOT)
+    entry = venue.place("BUY", protection=BRACKET)
+    venue.step(2)
+    kids = children(venue, entry)
+    assert (kids["LIMIT"].status, kids["LIMIT"].avg_px) == (S.FILLED, 105)
+    assert venue.fills(kids["LIMIT"])[0][1].liquidity == "MAKER"
+    assert (kids["STOP_MARKET"].status, kids["STOP_MARKET"].reason) == (
+        S.CANCELED, "one-cancels-other"
+    )  # fmt: skip
+
+
+def test_children_also_match_the_rest_of_the_entry_bar() -> None:
+    venue = Venue([FLAT, (100, 100.5, 97, 99)], account=AccountType.SPOT)
+    entry = venue.place("BUY", protection=BRACKET)
+    venue.step()
+    assert children(venue, entry)["STOP_MARKET"].status is S.FILLED
+    assert [(row, f.last_px) for row, f in venue.fills()] == [(1, 100), (1, 98)]
+
+
+# -- trailing stop --------------------------------------------------------------------------
+TRAIL_BARS = [
+    (50_000, 50_000, 50_000, 50_000),
+    (50_000, 50_000, 49_800, 49_900),  # entry fills at 50,000
+    (50_000, 52_000, 49_900, 51_500),  # high 52,000 → stop 52,000 × 0.97 = 50,440
+    (51_500, 55_000, 51_000, 54_500),  # high 55,000 → stop 53,350
+    (54_000, 54_500, 53_000, 53_200),  # low reaches 53,350 from above: exit there
+]
+
+
+def test_trailing_stop_seed_example() -> None:
+    venue = Venue(TRAIL_BARS, account=AccountType.SPOT)
+    entry = venue.place("BUY", protection=Protection(trailing=D("0.03")))
+    venue.step()
+    [stop] = children(venue, entry).values()
+    assert (stop.order_type, stop.trigger_price) == ("TRAILING_STOP_MARKET", D("48500"))
+    assert venue.ex.next_event_row(venue.inst.id, 2) == 4  # the fast-mode scan agrees
+    triggers = []
+    for _ in range(2):
+        venue.step()
+        triggers.append(stop.trigger_price)
+    assert triggers == [D("50440"), D("53350")]
+    assert stop.status is S.ACCEPTED
+    venue.step()
+    [(row, fill)] = venue.fills(stop)
+    assert (row, fill.last_px, fill.liquidity) == (4, D("53350"), "TAKER")
+    assert venue.portfolio.trades[-1].exit_reason == "trailing_stop"
+
+
+# -- the fast-mode scan ---------------------------------------------------------------------
+SCAN_BARS = [FLAT, (100, 101, 99, 100), (100, 102, 97, 101), (101, 103, 96, 102)]
+SCAN_BARS += [(102, 106, 94, 104), (104, 104, 93, 94)]
+SCAN_RULES = [
+    ("market", "BUY", 1),
+    ("ioc-limit", "BUY LIMIT px=50 tif=IOC", 1),
+    ("buy-limit", "BUY LIMIT px=95", 4),
+    ("buy-limit-exact-low", "BUY LIMIT px=96", 3),
+    ("sell-limit", "SELL LIMIT px=103", 3),
+    ("buy-stop", "BUY STOP_MARKET stop=104", 4),
+    ("sell-stop", "SELL STOP_MARKET stop=97", 2),
+    ("stop-limit", "BUY STOP_LIMIT stop=105 px=104", 4),
+    ("limit-never", "BUY LIMIT px=50", None),
+    ("stop-never", "SELL STOP_MARKET stop=10", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("spec", "row"), [r[1:] for r in SCAN_RULES], ids=[r[0] for r in SCAN_RULES]
+)
+def test_next_event_row_is_where_the_order_first_acts(spec: str, row: int | None) -> None:
+    venue = Venue(SCAN_BARS)
+    order = venue.place(spec)
+    assert venue.ex.next_event_row(venue.inst.id, 1) == row
+    acted = None
+    while acted is None and venue.row < len(SCAN_BARS) - 1:
+        before = len(order.events)
+        venue.step()
+        acted = venue.row if len(order.events) > before else None
+    assert acted == row
+
+
+def trailing_run(bars: list[Bar], side: str, offset: str) -> tuple[int | None, int | None]:
+    """The row the fast-mode scan names after the entry bar, and the row per-bar play exits."""
+    venue = Venue(bars)
+    entry = venue.place(side, protection=Protection(trailing=D(offset)))
+    venue.step()
+    [stop] = children(venue, entry).values()
+    scanned = venue.ex.next_event_row(venue.inst.id, 2) if stop.is_open else 1
+    while stop.is_open and venue.row < len(bars) - 1:
+        venue.step()
+    return scanned, venue.row if stop.status is S.FILLED else None
+
+
+@st.composite
+def integer_walks(draw: st.DrawFn) -> list[Bar]:
+    """Whole-number prices: with a 3 % offset every stop lies exactly on the 0.01 tick."""
+    price, bars = 1000, [(1000, 1000, 1000, 1000)]
+    for _ in range(draw(st.integers(2, 40))):
+        o = price + draw(st.integers(-20, 20))
+        c = o + draw(st.integers(-40, 40))
+        h, low = max(o, c) + draw(st.integers(0, 30)), min(o, c) - draw(st.integers(0, 30))
+        bars.append((o, h, low, c))
+        price = c
+    return bars
+
+
+@settings(max_examples=200, deadline=None)
+@given(integer_walks(), st.sampled_from(["BUY", "SELL"]))
+def test_trailing_scan_names_the_row_where_per_bar_play_exits(bars: list[Bar], side: str) -> None:
+    scanned, exited = trailing_run(bars, side, "0.03")
+    if exited == 1:
+        return  # stopped out on the entry bar itself: nothing left to scan
+    assert scanned == exited
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: scan_trailing (venues/sim/bars.py) tests the unrounded stop watermark×(1−offset) "
+    "with a 1e-9 relative tolerance, but the matcher uses the stop rounded to the tick "
+    "(exchange.py _set_trailing_stop); when rounding moves the stop up by more than the "
+    "tolerance the scan misses the exit bar, so fast mode exits later than per-bar mode",
+)
+def test_trailing_scan_sees_a_stop_rounded_up_to_the_tick() -> None:
+    bars = [
+        (50_000, 50_000, 50_000, 50_000),
+        (50_000, 50_000.02, 49_990, 50_000),  # watermark 50,000.02 → stop 48,500.0194 → 48,500.02
+        (49_000, 49_000, 48_500.02, 48_600),  # the low touches the rounded stop
+    ]
+    assert trailing_run(bars, "BUY", "0.03") == (2, 2)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a TRIGGERED stop-limit still needs its trigger price reached again to fill "
+    "(exchange.py _trigger_price checks high/low against trigger_price before the status); "
+    "once triggered it should rest as a plain limit, as next_event_row already assumes",
+)
+def test_triggered_stop_limit_rests_as_a_limit() -> None:
+    venue = Venue([FLAT, (106, 107, 105, 106), (104.5, 104.8, 103, 104)])
+    order = venue.place("BUY STOP_LIMIT stop=105 px=104")
+    venue.step()
+    assert order.status is S.TRIGGERED
+    assert venue.ex.next_event_row(venue.inst.id, 2) == 2
+    venue.step()  # never reaches 105 again, but trades through the 104 limit
+    assert (order.status, order.avg_px) == (S.FILLED, 104)
