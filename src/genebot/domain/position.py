@@ -97,35 +97,47 @@ class Position:
         """Apply a fill; return the gross PnL it realized and the trades it closed."""
         self.fees += fee
         signed = qty if side == "BUY" else -qty
+        notional = quantize(qty * px, self.quantum)  # as the ledger books it
         if self.quantity == 0 or (self.quantity > 0) == (signed > 0):
-            self._increase(signed, px, fee, ts)
+            self._increase(signed, notional, fee, ts)
             return ZERO, []
         closing = min(qty, abs(self.quantity))
-        closing_fee = quantize(fee * closing / qty, self.quantum) if closing != qty else fee
-        realized = self._reduce(closing, px, closing_fee)
+        if closing == qty:
+            closing_fee, closing_notional = fee, notional
+        else:  # a flip: split fee and notional exactly (the parts add up to the whole)
+            closing_fee = quantize(fee * closing / qty, self.quantum)
+            closing_notional = quantize(notional * closing / qty, self.quantum)
+        realized = self._reduce(closing, px, closing_notional, closing_fee)
         closed: list[ClosedTrade] = []
         if self.quantity == 0:
             closed.append(self._close_trade(ts, tag))
         remainder = qty - closing
         if remainder > 0:
-            self._increase(remainder if side == "BUY" else -remainder, px, fee - closing_fee, ts)
+            signed_rest = remainder if side == "BUY" else -remainder
+            self._increase(signed_rest, notional - closing_notional, fee - closing_fee, ts)
         return realized, closed
 
-    def _increase(self, signed: Decimal, px: Decimal, fee: Decimal, ts: int) -> None:
+    def _increase(self, signed: Decimal, notional: Decimal, fee: Decimal, ts: int) -> None:
         if self.quantity == 0:
             self._reset_trade(ts)
             self._long = signed > 0
         self.quantity += signed
-        self.cost += signed * px
+        self.cost += notional if signed > 0 else -notional
         self.avg_px = self.cost / self.quantity
         self._entry_qty += abs(signed)
         self._trade_fees += fee
         self._trade_pnl -= fee
 
-    def _reduce(self, closing: Decimal, px: Decimal, fee: Decimal) -> Decimal:
+    def _reduce(self, closing: Decimal, px: Decimal, notional: Decimal, fee: Decimal) -> Decimal:
+        """Realized PnL = what the closed part fetched − its share of the cost basis; both are
+        on the money grid, so the ledger (which books the same rounded notional) reconciles."""
         direction = 1 if self.quantity > 0 else -1
-        realized = quantize((px - self.avg_px) * closing * direction, self.quantum)
-        self.cost -= direction * closing * px - realized
+        if closing == abs(self.quantity):
+            share = self.cost
+        else:
+            share = quantize(self.cost * closing / abs(self.quantity), self.quantum)
+        realized = direction * notional - share
+        self.cost -= share
         self.quantity -= closing * direction
         if self.quantity:
             self.avg_px = self.cost / self.quantity
