@@ -35,20 +35,14 @@ class BarFeed:
     index: int = 0  # position in the timeline's feed list
     row_to_step: I64 = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
-    _lists: dict[str, list[float]] | None = field(default=None, repr=False)
+    _lists: dict[str, list[float]] = field(default_factory=dict, repr=False)
 
-    def as_lists(self) -> dict[str, list[float]]:
-        """The columns as Python lists (fast scalar access on the hot path), built once."""
-        if self._lists is None:
-            self._lists = {
-                "ts": self.ts.tolist(),
-                "open": self.open.tolist(),
-                "high": self.high.tolist(),
-                "low": self.low.tolist(),
-                "close": self.close.tolist(),
-                "volume": self.volume.tolist(),
-            }
-        return self._lists
+    def column_list(self, name: str) -> list[float]:
+        """One column as a Python list (fast scalar access), built on first use only."""
+        cached = self._lists.get(name)
+        if cached is None:
+            cached = self._lists[name] = getattr(self, name).tolist()
+        return cached
 
     @property
     def key(self) -> str:

@@ -137,7 +137,7 @@ class Kernel:
         sig = strategy.signals(data, ind)
         if sig is not None:
             strategy.set_signals(feed.index, sig)
-        view = BarView(feed.index, feed.instrument, feed.timeframe_ns, data, ind, feed.as_lists())
+        view = BarView(feed.index, feed.instrument, feed.timeframe_ns, data, ind, feed.column_list)
         self._views[(id(slot), feed.index)] = view
         self.subscribers[feed.index].append((slot, view))
 
@@ -173,8 +173,10 @@ class Kernel:
     def _compile(self) -> None:
         """Precompute per-step and per-feed lookups so the per-bar handler stays lean."""
         tl = self.timeline
-        self._step_feed: list[int] = tl.step_feed.tolist()
-        self._step_row: list[int] = tl.step_row.tolist()
+        # One feed: step == row and the feed is always 0, so no per-step lists are needed.
+        self._single = tl.single
+        self._step_feed: list[int] = [] if tl.single else tl.step_feed.tolist()
+        self._step_row: list[int] = [] if tl.single else tl.step_row.tolist()
         self._step_known: list[int] = tl.step_known.tolist()
         self._feed_venue: list[tuple[list[object], Callable[[str, int], None], str] | None] = []
         for feed in tl.feeds:
@@ -188,8 +190,12 @@ class Kernel:
 
     def process_step(self, step: int) -> None:
         """Handle timeline step ``step``: match working orders, then run strategies."""
-        f = self._step_feed[step]
-        row = self._step_row[step]
+        if self._single:
+            f = 0
+            row = step
+        else:
+            f = self._step_feed[step]
+            row = self._step_row[step]
         self.step = step
         venue = self._feed_venue[f]
         if venue is not None and venue[0]:

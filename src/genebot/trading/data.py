@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -55,13 +55,10 @@ class BarView:
     """The current bar of one feed, with causal access to history and indicators."""
 
     __slots__ = (
-        "_close",
-        "_high",
+        "_cols",
+        "_data",
         "_ind",
-        "_low",
-        "_open",
-        "_ts",
-        "_vol",
+        "_lists",
         "feed_index",
         "i",
         "instrument",
@@ -76,52 +73,49 @@ class BarView:
         timeframe_ns: int,
         data: BarData,
         indicators: Mapping[str, F64],
-        lists: Mapping[str, list[float]] | None = None,
+        lists: Callable[[str], list[float]] | None = None,
     ) -> None:
         self.feed_index = feed_index
         self.instrument = instrument
         self.symbol = instrument.symbol
         self.timeframe_ns = timeframe_ns
         self.i = -1
-        cols = lists or {
-            "ts": data.ts.tolist(),
-            "open": data.open.tolist(),
-            "high": data.high.tolist(),
-            "low": data.low.tolist(),
-            "close": data.close.tolist(),
-            "volume": data.volume.tolist(),
-        }
-        self._ts = cols["ts"]
-        self._open = cols["open"]
-        self._high = cols["high"]
-        self._low = cols["low"]
-        self._close = cols["close"]
-        self._vol = cols["volume"]
+        self._data = data
+        self._lists = lists or (lambda name: getattr(data, name).tolist())
+        self._cols: dict[str, list[float]] = {}
         self._ind = {k: np.asarray(v, dtype=np.float64) for k, v in indicators.items()}
+
+    def _col(self, name: str) -> list[float]:
+        # Columns become Python lists on first use: fast per-bar access for strategies that
+        # read prices, no memory for those that trade vectorized signals.
+        col = self._cols.get(name)
+        if col is None:
+            col = self._cols[name] = self._lists(name)
+        return col
 
     @property
     def ts(self) -> int:
-        return int(self._ts[self.i])
+        return int(self._col("ts")[self.i])
 
     @property
     def open(self) -> float:
-        return float(self._open[self.i])
+        return self._col("open")[self.i]
 
     @property
     def high(self) -> float:
-        return float(self._high[self.i])
+        return self._col("high")[self.i]
 
     @property
     def low(self) -> float:
-        return float(self._low[self.i])
+        return self._col("low")[self.i]
 
     @property
     def close(self) -> float:
-        return float(self._close[self.i])
+        return self._col("close")[self.i]
 
     @property
     def volume(self) -> float:
-        return float(self._vol[self.i])
+        return self._col("volume")[self.i]
 
     def indicator(self, name: str, ago: int = 0) -> float:
         """Value of indicator ``name`` ``ago`` bars back (0 = this bar). Never the future."""

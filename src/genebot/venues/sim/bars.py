@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
@@ -20,28 +20,6 @@ class BarColumns:
     low: F64
     close: F64
     volume: F64
-    ts_list: list[int] = field(init=False)
-    o: list[float] = field(init=False)
-    h: list[float] = field(init=False)
-    l: list[float] = field(init=False)  # noqa: E741
-    v: list[float] = field(init=False)
-
-    lists: dict[str, list[float]] | None = None
-
-    def __post_init__(self) -> None:
-        cols = self.lists or {
-            "ts": self.ts.tolist(),
-            "open": self.open.tolist(),
-            "high": self.high.tolist(),
-            "low": self.low.tolist(),
-            "volume": self.volume.tolist(),
-        }
-        self.ts_list = cols["ts"]  # type: ignore[assignment]
-        self.o = cols["open"]
-        self.h = cols["high"]
-        self.l = cols["low"]
-        self.v = cols["volume"]
-        self.lists = None
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])

@@ -218,7 +218,7 @@ class SimulatedExchange:
         if not book:
             return
         bars = self._bars[iid]
-        ts = bars.ts_list[row]
+        ts = int(bars.ts[row])
         self.now_ns = ts
         self._matching = True
         try:
@@ -234,12 +234,18 @@ class SimulatedExchange:
             self._catch_up_trailing(iid, row)
         snapshot = list(book)
         inst = self.instruments[iid]
-        self._match(inst, snapshot, ts, bars.o[row], bars.h[row], bars.l[row], bars.v[row])
+        o, h, low, v = (
+            float(bars.open[row]),
+            float(bars.high[row]),
+            float(bars.low[row]),
+            float(bars.volume[row]),
+        )
+        self._match(inst, snapshot, ts, o, h, low, v)
         # Protective orders attached to an entry that filled at this bar's open live through
         # the rest of this bar: check them against it too (adverse first, as always).
         children = [o for o in book if o not in snapshot and o.parent_id is not None]
         if children:
-            self._match(inst, children, ts, bars.o[row], bars.h[row], bars.l[row], bars.v[row])
+            self._match(inst, children, ts, o, h, low, v)
 
     def _catch_up_trailing(self, iid: str, row: int) -> None:
         # In fast mode bars between visits were skipped; none of them could trigger the stop
@@ -439,7 +445,7 @@ class SimulatedExchange:
 
     def _order_event_row(self, bars: BarColumns, order: Order, start: int) -> int | None:
         active = self._active_from.get(order.client_order_id, 0)
-        if active > 0 and start < len(bars) and bars.ts_list[start] < active:
+        if active > 0 and start < len(bars) and int(bars.ts[start]) < active:
             start = int(np.searchsorted(bars.ts, active, side="left"))
         if start >= len(bars):
             return None
