@@ -46,7 +46,7 @@ class EquityRecorder:
             )
         pos = venue.positions[instrument.id]
         self.position_log.append((step, instrument.id, float(pos.quantity), float(pos.avg_px)))
-        self.open_log.append((step, len(self.kernel.portfolio.open_positions())))
+        self.open_log.append((step, self.kernel.portfolio.open_count))
 
     # -- assembly -------------------------------------------------------------------------
     def build(self) -> tuple[pd.DataFrame, npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
@@ -55,13 +55,11 @@ class EquityRecorder:
         n = len(tl)
         equity = np.zeros(n)
         cash = np.zeros(n)
-        keys = set(self.initial) | {(v, c) for _, v, c, _ in self.balance_log}
-        for venue, currency in sorted(keys):
-            series = self._series(
-                [(s, b) for s, v, c, b in self.balance_log if v == venue and c == currency],
-                self.initial.get((venue, currency), 0.0),
-                n,
-            )
+        grouped: dict[tuple[str, str], list[tuple[int, float]]] = {k: [] for k in self.initial}
+        for step, venue_name, currency, balance in self.balance_log:
+            grouped.setdefault((venue_name, currency), []).append((step, balance))
+        for (venue, currency), changes in sorted(grouped.items()):
+            series = self._series(changes, self.initial.get((venue, currency), 0.0), n)
             if currency == self.currency:
                 cash += series
             if np.any(series != 0):
@@ -81,15 +79,19 @@ class EquityRecorder:
 
     @staticmethod
     def _series(changes: list[tuple[int, float]], initial: float, n: int) -> F64:
-        out = np.full(n, np.nan)
-        for step, value in changes:  # later entries of the same step win
-            out[step] = value
-        if n:
-            if np.isnan(out[0]):
-                out[0] = initial
-            idx = np.where(np.isnan(out), 0, np.arange(n))
-            np.maximum.accumulate(idx, out=idx)
-            out = out[idx]
+        """A value per step from (step, value) changes: the last change of a step wins, later
+        steps carry it forward, steps before the first change hold ``initial``."""
+        out = np.full(n, initial)
+        if not changes or not n:
+            return out
+        steps = np.fromiter((c[0] for c in changes), dtype=np.int64, count=len(changes))
+        values = np.fromiter((c[1] for c in changes), dtype=np.float64, count=len(changes))
+        last = np.ones(len(steps), dtype=bool)  # keep the last change of each step
+        last[:-1] = steps[1:] != steps[:-1]
+        steps, values = steps[last], values[last]
+        where = np.searchsorted(steps, np.arange(n), side="right") - 1
+        has = where >= 0
+        out[has] = values[where[has]]
         return out
 
     def _rate(self, currency: str, tl: Timeline) -> F64 | float:

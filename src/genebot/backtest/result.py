@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from genebot.domain.orders import Order
@@ -90,12 +93,16 @@ class BacktestResult:
         return paths
 
 
-def iso_times(ns: object) -> list[str]:
+def iso_times(ns: Sequence[int] | npt.NDArray[np.int64]) -> list[str]:
     """ISO-8601 UTC text with a Z suffix for many nanosecond timestamps at once."""
-    index = pd.DatetimeIndex(pd.to_datetime(ns, utc=True))  # type: ignore[arg-type]
-    whole = (index.asi8 % 1_000_000_000 == 0).all()
-    fmt = "%Y-%m-%dT%H:%M:%SZ" if whole else "%Y-%m-%dT%H:%M:%S.%fZ"
-    return list(index.strftime(fmt))
+    values = np.asarray(ns, dtype=np.int64)
+    if not values.size:
+        return []
+    unit = "s" if not np.any(values % 1_000_000_000) else "us"
+    text = np.datetime_as_string(
+        values.view("datetime64[ns]").astype(f"datetime64[{unit}]"), unit=unit
+    )
+    return [t + "Z" for t in text.tolist()]
 
 
 def _symbol(iid: str) -> str:
@@ -103,57 +110,52 @@ def _symbol(iid: str) -> str:
 
 
 def trades_frame(trades: list[ClosedTrade]) -> pd.DataFrame:
-    rows = [
-        [
-            t.strategy_id,
-            _symbol(t.instrument_id),
-            t.side,
-            t.entry_ts,
-            float(t.entry_price),
-            t.exit_ts,
-            float(t.exit_price),
-            float(t.quantity),
-            float(t.pnl),
-            float(t.pnl_pct),
-            float(t.fees),
-            t.exit_reason,
-        ]
-        for t in trades
-    ]
-    return _with_iso(pd.DataFrame(rows, columns=TRADE_COLUMNS), ("entry_time", "exit_time"))
+    """One row per closed round trip (column-wise: much faster than row lists)."""
+    names = {iid: _symbol(iid) for iid in {t.instrument_id for t in trades}}
+    columns: dict[str, list[object]] = {
+        "strategy": [t.strategy_id for t in trades],
+        "symbol": [names[t.instrument_id] for t in trades],
+        "side": [t.side for t in trades],
+        "entry_time": iso_times([t.entry_ts for t in trades]),
+        "entry_price": [float(t.entry_price) for t in trades],
+        "exit_time": iso_times([t.exit_ts for t in trades]),
+        "exit_price": [float(t.exit_price) for t in trades],
+        "quantity": [float(t.quantity) for t in trades],
+        "pnl": [float(t.pnl) for t in trades],
+        "pnl_pct": [float(t.pnl_pct) for t in trades],
+        "fees": [float(t.fees) for t in trades],
+        "exit_reason": [t.exit_reason for t in trades],
+    }
+    return pd.DataFrame(columns, columns=TRADE_COLUMNS)
+
+
+def _text(value: Decimal | None) -> str:
+    return "" if value is None else str(value)
 
 
 def orders_frame(orders: list[Order]) -> pd.DataFrame:
-    def text(value: Decimal | None) -> str:
-        return "" if value is None else str(value)
-
-    rows = [
-        [
-            o.client_order_id,
-            o.strategy_id,
-            _symbol(o.instrument_id),
-            o.instrument_id.split("@", 1)[1],
-            o.side,
-            o.order_type,
-            str(o.quantity),
-            text(o.price),
-            text(o.trigger_price),
-            o.time_in_force,
-            o.status.value,
-            str(o.filled_qty),
-            f"{o.avg_px.normalize():f}" if o.filled_qty else "",
-            o.tag,
-            o.parent_id or "",
-            o.ts_init,
-            o.ts_last,
-            o.reason,
-        ]
-        for o in orders
-    ]
-    return _with_iso(pd.DataFrame(rows, columns=ORDER_COLUMNS), ("created", "updated"))
-
-
-def _with_iso(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
-    for col in columns:
-        frame[col] = iso_times(frame[col].to_numpy(dtype="int64")) if len(frame) else []
-    return frame
+    """One row per order with its final state (exact values written as text)."""
+    ids = {o.instrument_id for o in orders}
+    symbol = {iid: _symbol(iid) for iid in ids}
+    venue = {iid: iid.split("@", 1)[1] for iid in ids}
+    columns: dict[str, list[object]] = {
+        "client_order_id": [o.client_order_id for o in orders],
+        "strategy": [o.strategy_id for o in orders],
+        "symbol": [symbol[o.instrument_id] for o in orders],
+        "venue": [venue[o.instrument_id] for o in orders],
+        "side": [o.side for o in orders],
+        "type": [o.order_type for o in orders],
+        "quantity": [str(o.quantity) for o in orders],
+        "price": [_text(o.price) for o in orders],
+        "trigger_price": [_text(o.trigger_price) for o in orders],
+        "time_in_force": [o.time_in_force for o in orders],
+        "status": [o.status.value for o in orders],
+        "filled_qty": [str(o.filled_qty) for o in orders],
+        "avg_price": [f"{o.avg_px.normalize():f}" if o.filled_qty else "" for o in orders],
+        "tag": [o.tag for o in orders],
+        "parent_id": [o.parent_id or "" for o in orders],
+        "created": iso_times([o.ts_init for o in orders]),
+        "updated": iso_times([o.ts_last for o in orders]),
+        "reason": [o.reason for o in orders],
+    }
+    return pd.DataFrame(columns, columns=ORDER_COLUMNS)

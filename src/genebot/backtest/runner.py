@@ -55,8 +55,8 @@ def run(
     tick = (lambda done: progress(done, total)) if progress else None
     with _gc_paused():
         (run_fast if mode == "fast" else run_per_bar)(kernel, tick)
-    kernel.finish()
-    return _result(cfg, setup, kernel, recorder, mode)
+        kernel.finish()
+        return _result(cfg, setup, kernel, recorder, mode)
 
 
 @contextmanager
@@ -79,7 +79,7 @@ def _assemble(cfg: GenebotConfig, setup: RunSetup) -> tuple[Kernel, EquityRecord
     cash = to_decimal(cfg.backtest.initial_cash)
     for venue in setup.venues:
         venue.mark = kernel.mark
-        venue.clock = lambda: kernel.execution.now_ns
+        venue.clock = kernel.now
     setup.venues[0].account.deposit(0, currency, cash)
     if len(setup.venues) > 1:
         _split_cash(setup, currency, cash)

@@ -6,6 +6,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+_POWER_OF_TEN: dict[Decimal, bool] = {}
 
 
 def to_decimal(value: float | int | str | Decimal) -> Decimal:
@@ -21,6 +22,11 @@ def quantize(value: Decimal, quantum: Decimal, *, rounding: str = ROUND_HALF_EVE
     """Round ``value`` to a multiple of ``quantum`` (tick, lot or currency step)."""
     if quantum == ZERO:
         return value
+    power = _POWER_OF_TEN.get(quantum)
+    if power is None:
+        power = _POWER_OF_TEN[quantum] = quantum.as_tuple().digits == (1,)
+    if power:  # 0.01, 1, 1E+2 ...: one native quantize does it
+        return value.quantize(quantum, rounding=rounding)
     steps = (value / quantum).to_integral_value(rounding=rounding)
     return (steps * quantum).quantize(quantum)
 

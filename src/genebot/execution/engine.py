@@ -23,7 +23,7 @@ from genebot.domain.events import (
     OrderSubmitted,
 )
 from genebot.domain.instrument import Instrument
-from genebot.domain.orders import Order, OrderStatus
+from genebot.domain.orders import TERMINAL, Order
 from genebot.domain.position import ClosedTrade
 from genebot.execution.ports import ExecutionClient
 from genebot.portfolio.portfolio import Portfolio
@@ -42,7 +42,11 @@ class Protection:
     trailing: Decimal | None = None
 
     def __bool__(self) -> bool:
-        return any(v is not None for v in (self.stop_loss, self.take_profit, self.trailing))
+        return (
+            self.stop_loss is not None
+            or self.take_profit is not None
+            or (self.trailing is not None)
+        )
 
 
 class ExecutionEngine:
@@ -54,7 +58,7 @@ class ExecutionEngine:
         self.clients: dict[str, ExecutionClient] = {}
         self.orders: dict[str, Order] = {}
         self.order_log: list[Order] = []
-        self.now_ns = 0
+        self.clock: Callable[[], int] = lambda: 0
         self.pre_trade: PreTradeCheck | None = None
         self._ids = IdGenerator("O")
         self._protect: dict[str, Protection] = {}
@@ -62,6 +66,15 @@ class ExecutionEngine:
         self._fill_listeners: dict[str, FillListener] = {}
         self._observers: list[Callable[[OrderEvent], None]] = []
         self.on_fill_hook: Callable[[Instrument, OrderFilled], None] | None = None
+
+    @property
+    def now_ns(self) -> int:
+        """The engine's current time (the decision time of the bar being handled)."""
+        return self.clock()
+
+    @now_ns.setter
+    def now_ns(self, value: int) -> None:
+        self.clock = lambda: value
 
     def register_client(self, client: ExecutionClient) -> None:
         self.clients[client.venue] = client
@@ -159,13 +172,7 @@ class ExecutionEngine:
     def _apply(self, order: Order, event: OrderEvent) -> None:
         order.apply(event)
         self._emit(event)
-        if order.status in (
-            OrderStatus.DENIED,
-            OrderStatus.REJECTED,
-            OrderStatus.FILLED,
-            OrderStatus.CANCELED,
-            OrderStatus.EXPIRED,
-        ):
+        if order.status in TERMINAL:
             self.orders.pop(order.client_order_id, None)
 
     def _emit(self, event: OrderEvent) -> None:

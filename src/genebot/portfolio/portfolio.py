@@ -57,6 +57,7 @@ class Portfolio:
         self.quanta = quanta or {}  # money quantum per instrument id (default 1e-8)
         self.sleeves: dict[str, Sleeve] = {}
         self.trades: list[ClosedTrade] = []
+        self.open_count = 0  # positions not flat, kept up to date at every fill
 
     def add_sleeve(self, strategy_id: str, allocated: Decimal) -> Sleeve:
         sleeve = Sleeve(strategy_id, allocated)
@@ -74,12 +75,14 @@ class Portfolio:
     def on_fill(self, strategy_id: str, fill: OrderFilled, tag: str) -> list[ClosedTrade]:
         sleeve = self.sleeves[strategy_id]
         pos = self.position(strategy_id, fill.instrument_id)
+        was_open = pos.quantity != 0
         realized, closed = pos.apply_fill(
             fill.side, fill.last_qty, fill.last_px, fill.fee, fill.ts_event, tag
         )
         sleeve.realized_pnl += realized
         sleeve.fees += fill.fee
         self.trades.extend(closed)
+        self.open_count += (pos.quantity != 0) - was_open
         return closed
 
     def open_positions(self) -> list[Position]:

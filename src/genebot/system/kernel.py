@@ -64,8 +64,10 @@ class Kernel:
         self.venues = {v.venue: v for v in venues}
         self.slots = list(slots)
         self.step = -1
+        self._single = timeline.single
         self.portfolio = Portfolio(self.mark, {k: i.money_quantum for k, i in instruments.items()})
         self.execution = ExecutionEngine(self.portfolio, instruments)
+        self.execution.clock = self.now
         for venue in venues:
             self.execution.register_client(venue)
         self.ctx = TradingContext(self.execution, self.portfolio, instruments, self.mark)
@@ -91,8 +93,14 @@ class Kernel:
         feed = self.exec_feed.get(iid)
         if feed is None or self.step < 0:
             return None
+        if self._single:
+            return float(feed.close[self.step])
         row = int(np.searchsorted(feed.row_to_step, self.step, side="right")) - 1
         return float(feed.close[row]) if row >= 0 else None
+
+    def now(self) -> int:
+        """Decision time: the close of the bar being handled (ns)."""
+        return int(self.timeline.step_known[self.step]) if self.step >= 0 else 0
 
     def _on_fill(self, instrument: Instrument, fill: OrderFilled) -> None:
         for listener in self.fill_listeners:
@@ -105,7 +113,8 @@ class Kernel:
             strategy = slot.strategy
             self.portfolio.add_sleeve(strategy.strategy_id, slot.allocation)
             strategy.bind(self.ctx, {f.instrument.symbol: f.instrument for f in slot.feeds})
-            self.execution.listen(strategy.strategy_id, self._fill_listener(slot))
+            if type(strategy).on_fill is not Strategy.on_fill:  # only strategies that listen
+                self.execution.listen(strategy.strategy_id, self._fill_listener(slot))
             for feed in slot.feeds:
                 prepared = self._guard(
                     slot, "indicators", lambda f=feed, s=slot: self._prepare_feed(s, f)
@@ -177,7 +186,6 @@ class Kernel:
         self._single = tl.single
         self._step_feed: list[int] = [] if tl.single else tl.step_feed.tolist()
         self._step_row: list[int] = [] if tl.single else tl.step_row.tolist()
-        self._step_known: list[int] = tl.step_known.tolist()
         self._feed_venue: list[tuple[list[object], Callable[[str, int], None], str] | None] = []
         for feed in tl.feeds:
             iid = feed.instrument.id
@@ -200,7 +208,6 @@ class Kernel:
         venue = self._feed_venue[f]
         if venue is not None and venue[0]:
             venue[1](venue[2], row)
-        self.execution.now_ns = self._step_known[step]
         for slot, view in self.subscribers[f]:
             view.i = row
             strategy = slot.strategy

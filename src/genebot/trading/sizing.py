@@ -10,6 +10,8 @@ from genebot.domain.instrument import Instrument
 
 
 class PositionSizer(Protocol):
+    needs_equity: bool  # False lets the engine skip valuing the sleeve
+
     def quantity(self, instrument: Instrument, price: Decimal, sleeve_equity: Decimal) -> Decimal:
         """Units to trade, rounded down to the instrument's lot."""
 
@@ -17,6 +19,7 @@ class PositionSizer(Protocol):
 @dataclass(frozen=True, slots=True)
 class FixedQuantity:
     units: Decimal
+    needs_equity = False
 
     def quantity(self, instrument: Instrument, price: Decimal, sleeve_equity: Decimal) -> Decimal:
         return instrument.round_quantity(self.units)
@@ -27,6 +30,7 @@ class PercentEquity:
     """A fraction of the strategy's sleeve equity, in quote currency, converted at ``price``."""
 
     fraction: Decimal
+    needs_equity = True
 
     def quantity(self, instrument: Instrument, price: Decimal, sleeve_equity: Decimal) -> Decimal:
         if price <= 0 or sleeve_equity <= 0:
@@ -39,6 +43,7 @@ class FixedAmount:
     """A fixed amount of quote currency per entry."""
 
     amount: Decimal
+    needs_equity = False
 
     def quantity(self, instrument: Instrument, price: Decimal, sleeve_equity: Decimal) -> Decimal:
         if price <= 0:

@@ -254,7 +254,8 @@ class Strategy:
         trigger = inst.round_price(to_decimal(stop)) if stop is not None else None
         if quantity is None:
             ref = price or trigger or to_decimal(self.ctx.mark(inst.id) or 0)
-            qty = self.sizer.quantity(inst, ref, self.capital.equity)
+            equity = self.capital.equity if self.sizer.needs_equity else ZERO
+            qty = self.sizer.quantity(inst, ref, equity)
         else:
             qty = inst.round_quantity(to_decimal(quantity))
         if qty <= 0:
@@ -266,7 +267,10 @@ class Strategy:
             (False, True): "STOP_MARKET",
             (True, True): "STOP_LIMIT",
         }[(price is not None, trigger is not None)]
-        protection = self._protection(stop_loss, take_profit, trailing)
+        if stop_loss is None and take_profit is None and trailing is None:
+            protection = self.protection
+        else:
+            protection = self._protection(stop_loss, take_profit, trailing)
         return self.ctx.submit(
             self.strategy_id,
             inst,

@@ -72,6 +72,8 @@ class SimulatedExchange:
         self.instruments = {i.id: i for i in instruments}
         self.fee_model = fee_model or MakerTakerFee()
         self.slippage = slippage or NoSlippage()
+        self._slips = not isinstance(self.slippage, NoSlippage)
+        self._margin = account_type is AccountType.MARGIN
         self.participation = participation or VolumeParticipation()
         self.fill_timing = fill_timing
         self.latency_ns = latency_ns
@@ -125,7 +127,8 @@ class SimulatedExchange:
         self._active_from[order.client_order_id] = now + self.latency_ns
         book = self.book[order.instrument_id]
         book.append(order)
-        book.sort(key=lambda o: _PRIORITY[o.order_type])
+        if len(book) > 1:
+            book.sort(key=lambda o: _PRIORITY[o.order_type])
 
     def cancel(self, order: Order, reason: str = "canceled") -> None:
         book = self.book.get(order.instrument_id, [])
@@ -375,7 +378,7 @@ class SimulatedExchange:
                 return capacity
             capacity -= qty
         px = inst.round_price(px)
-        if liquidity == "TAKER":
+        if liquidity == "TAKER" and self._slips:
             px = self.slippage.adjust(inst, order.side, px, qty, volume)
         fee = self.fee_model.fee(inst, qty, px, liquidity)
         if order.is_buy and self.account.account_type is AccountType.SPOT:
@@ -386,7 +389,11 @@ class SimulatedExchange:
                     OrderCanceled(order.client_order_id, "insufficient funds at fill", ts, ts)
                 )
                 return capacity
-        realized, _ = self.positions[inst.id].apply_fill(order.side, qty, px, fee, ts, order.tag)
+        realized = ZERO
+        if self._margin:  # spot holdings live in the balances; margin needs the venue position
+            realized, _ = self.positions[inst.id].apply_fill(
+                order.side, qty, px, fee, ts, order.tag
+            )
         self.account.settle_fill(
             inst, order.side, qty, px, fee, realized, ts, order.client_order_id
         )
@@ -410,6 +417,8 @@ class SimulatedExchange:
         return capacity
 
     def _reducible(self, inst: Instrument, order: Order) -> Decimal:
+        if not self._margin:  # spot: only a sell reduces, up to the base held
+            return ZERO if order.is_buy else max(self.account.balance(inst.base), ZERO)
         held = self.positions[inst.id].quantity
         if order.is_buy:
             return -held if held < 0 else ZERO
