@@ -68,31 +68,34 @@ class EquityRecorder:
             if venue.account.account_type is AccountType.MARGIN:
                 equity += self._unrealized(venue, tl, n)
         opened = self._series([(s, float(k)) for s, k in self.open_log], 0.0, n)
-        keep = np.flatnonzero(np.diff(tl.step_known, append=np.iinfo(np.int64).max) != 0)
-        eq, csh = equity[keep], cash[keep]
+        if tl.single:  # every step is its own bar time
+            keep = np.arange(n, dtype=np.int64)
+            eq, csh, ts = equity, cash, tl.step_ts
+        else:
+            keep = np.flatnonzero(np.diff(tl.step_known, append=np.iinfo(np.int64).max) != 0)
+            eq, csh, ts = equity[keep], cash[keep], tl.step_ts[keep]
         peak = np.maximum.accumulate(eq)
         frame = pd.DataFrame(
             {"equity": eq, "cash": csh, "drawdown": np.where(peak > 0, eq / peak - 1.0, 0.0)},
-            index=pd.DatetimeIndex(pd.to_datetime(tl.step_ts[keep], utc=True), name="timestamp"),
+            index=pd.DatetimeIndex(pd.to_datetime(ts, utc=True), name="timestamp"),
         )
-        return frame, opened[keep] > 0, keep
+        in_market = (opened > 0) if tl.single else (opened[keep] > 0)
+        return frame, in_market, keep
 
     @staticmethod
     def _series(changes: list[tuple[int, float]], initial: float, n: int) -> F64:
         """A value per step from (step, value) changes: the last change of a step wins, later
         steps carry it forward, steps before the first change hold ``initial``."""
-        out = np.full(n, initial)
         if not changes or not n:
-            return out
+            return np.full(n, initial)
         steps = np.fromiter((c[0] for c in changes), dtype=np.int64, count=len(changes))
         values = np.fromiter((c[1] for c in changes), dtype=np.float64, count=len(changes))
         last = np.ones(len(steps), dtype=bool)  # keep the last change of each step
         last[:-1] = steps[1:] != steps[:-1]
         steps, values = steps[last], values[last]
-        where = np.searchsorted(steps, np.arange(n), side="right") - 1
-        has = where >= 0
-        out[has] = values[where[has]]
-        return out
+        # Piecewise constant: repeat each value until the next change (one n-sized array).
+        bounds = np.concatenate(([0], steps, [n]))
+        return np.repeat(np.concatenate(([initial], values)), np.diff(bounds))
 
     def _rate(self, currency: str, tl: Timeline) -> F64 | float:
         if currency == self.currency:

@@ -70,6 +70,8 @@ def _load(cfg: GenebotConfig, symbol: str, timeframe: str, data: DataInput | Non
 
 def _clip(frame: pd.DataFrame, cfg: GenebotConfig, source: str) -> pd.DataFrame:
     start, end = cfg.backtest.start_ns, cfg.backtest.end_ns
+    if start is None and end is None:
+        return frame
     ts = frame.index.asi8
     mask = np.ones(len(frame), dtype=bool)
     if start is not None:

@@ -29,6 +29,10 @@ from genebot.domain.events import (
 
 
 class OrderStatus(enum.Enum):
+    # Members are singletons compared by identity; identity hashing keeps transition-table and
+    # status-set lookups in C (Enum.__hash__ is Python code on the hot path).
+    __hash__ = object.__hash__
+
     INITIALIZED = "INITIALIZED"
     DENIED = "DENIED"
     SUBMITTED = "SUBMITTED"
