@@ -56,3 +56,28 @@ class Explodes(MovingAverageStrategy):
         if bar.i % 100 == 0:
             raise RuntimeError("boom")
         super().on_bar(bar)
+
+
+class ShortMA(MovingAverageStrategy):
+    """Long and short: shorts on the cross down, covers on the cross up (margin venues)."""
+
+    allow_short = True
+
+    def signals(self, data, ind):  # type: ignore[no-untyped-def]
+        from genebot.indicators import crossed_above, crossed_below
+        from genebot.trading.data import Signals
+
+        up, down = crossed_above(ind["fast"], ind["slow"]), crossed_below(ind["fast"], ind["slow"])
+        return Signals(entries=up, exits=down, short_entries=down, short_exits=up)
+
+
+SEEN: list[tuple[str, int, int]] = []
+
+
+class Recorder(MovingAverageStrategy):
+    """Records every bar it is handed (symbol, timeframe, open time) and buys on 1h bars."""
+
+    def on_bar(self, bar: BarView) -> None:
+        SEEN.append((bar.symbol, bar.timeframe_ns, bar.ts))
+        if bar.timeframe_ns == 3_600_000_000_000 and self.position().is_flat and bar.i % 24 == 0:
+            self.buy(quantity=0.01)

@@ -215,6 +215,12 @@ class BacktestConfig(FrozenModel):
     slippage_bps: Annotated[
         float, AfterValidator(_ranged(0, 10_000, low_inclusive=True, high_inclusive=False))
     ] = 0.0
+    slippage_model: Literal["fixed_bps", "volume_share"] = Field(
+        default="fixed_bps",
+        description="fixed_bps: slippage_bps on every taker fill; volume_share: "
+        "price_impact × (quantity / bar volume)², capped at 5 %",
+    )
+    price_impact: Annotated[float, Field(gt=0, le=10)] = 0.1
     fill_timing: Literal["next_open", "close"] = "next_open"
     engine_mode: Literal["auto", "per_bar", "fast"] = "auto"
     start_date: IsoDate | None = None

@@ -30,7 +30,9 @@ from genebot.venues.sim.models import (
     FixedBpsSlippage,
     MakerTakerFee,
     NoSlippage,
+    SlippageModel,
     VolumeParticipation,
+    VolumeShareSlippage,
 )
 
 log = logging.getLogger("genebot.backtest")
@@ -92,7 +94,11 @@ def _venue_for(cfg: GenebotConfig, name: str, instruments: list[Instrument]) -> 
     ex = cfg.exchanges.get(name)
     bt = cfg.backtest
     account = AccountType(ex.account_type) if ex else AccountType.SPOT
-    slippage = FixedBpsSlippage(to_decimal(bt.slippage_bps)) if bt.slippage_bps else NoSlippage()
+    slippage: SlippageModel = NoSlippage()
+    if bt.slippage_model == "volume_share":
+        slippage = VolumeShareSlippage(price_impact=to_decimal(bt.price_impact))
+    elif bt.slippage_bps:
+        slippage = FixedBpsSlippage(to_decimal(bt.slippage_bps))
     participation = VolumeParticipation(
         to_decimal(bt.volume_participation) if bt.volume_participation else None
     )

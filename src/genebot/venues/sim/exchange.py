@@ -188,18 +188,24 @@ class SimulatedExchange:
         return None
 
     def _reserved(self, currency: str) -> Decimal:
+        """What working orders already promise to spend of ``currency``. Protective exits of
+        one entry (one-cancels-other) sell the same units, so each group counts once."""
         total = ZERO
+        exits: dict[str, Decimal] = {}
         for iid, orders in self.book.items():
             instrument = self.instruments[iid]
             for o in orders:
                 if o.reduce_only:
+                    if not o.is_buy and instrument.base == currency:
+                        group = o.parent_id or o.client_order_id
+                        exits[group] = max(exits.get(group, ZERO), o.leaves_qty)
                     continue
                 if o.is_buy and instrument.quote == currency:
                     px = o.price or o.trigger_price or to_decimal(self.mark(iid) or 0)
                     total += o.leaves_qty * px * (1 + instrument.taker_fee)
                 elif not o.is_buy and instrument.base == currency:
                     total += o.leaves_qty
-        return total
+        return total + sum(exits.values(), ZERO)
 
     def equity_in(self, currency: str) -> Decimal:
         """Balance plus unrealized PnL of margin positions quoted in ``currency``."""
@@ -381,8 +387,11 @@ class SimulatedExchange:
         if liquidity == "TAKER" and self._slips:
             px = self.slippage.adjust(inst, order.side, px, qty, volume)
         fee = self.fee_model.fee(inst, qty, px, liquidity)
-        if order.is_buy and self.account.account_type is AccountType.SPOT:
-            affordable = self.account.balance(inst.quote) >= qty * px + fee
+        if not self._margin:  # never let a spot balance go below zero: cancel instead
+            if order.is_buy:
+                affordable = self.account.balance(inst.quote) >= qty * px + fee
+            else:
+                affordable = self.account.balance(inst.base) >= qty
             if not affordable:
                 self._remove(order)
                 self._report(
