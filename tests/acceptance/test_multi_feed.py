@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import strategies_for_tests as sft
 
 import genebot.backtest as bt
-import strategies_for_tests as sft
 from genebot.testkit import gbm_bars, ma_config
 
 HOUR = 3_600_000_000_000
