@@ -63,16 +63,24 @@ class Account:
         """Book one fill. ``realized_pnl`` is used by margin accounts only."""
         if self.account_type is AccountType.SPOT:
             notional = instrument.round_money(qty * px)
-            sign = 1 if side == "BUY" else -1
-            self._post(ts, instrument.base, qty * sign, "trade", ref)
-            self._post(ts, instrument.quote, -notional * sign, "trade", ref)
-            self._post(ts, instrument.quote, -fee, "fee", ref)
-            for currency in (instrument.base, instrument.quote):
-                if self.balances.get(currency, ZERO) < 0:
-                    raise LedgerError(
-                        f"spot balance of {currency} on {self.venue} would be "
-                        f"{self.balances[currency]} after {ref}"
-                    )
+            base, quote = instrument.base, instrument.quote
+            if side == "SELL":
+                qty, notional = -qty, -notional
+            balances = self.balances
+            new_base = balances.get(base, ZERO) + qty
+            new_quote = balances.get(quote, ZERO) - notional - fee
+            if new_base < 0 or new_quote < 0:  # checked before anything is booked
+                short = base if new_base < 0 else quote
+                raise LedgerError(
+                    f"spot balance of {short} on {self.venue} would be "
+                    f"{new_base if new_base < 0 else new_quote} after {ref}"
+                )
+            balances[base], balances[quote] = new_base, new_quote
+            self.entries += (
+                LedgerEntry(ts, base, qty, "trade", ref),
+                LedgerEntry(ts, quote, -notional, "trade", ref),
+                LedgerEntry(ts, quote, -fee, "fee", ref),
+            )
         else:
             self._post(
                 ts, instrument.quote, instrument.round_money(realized_pnl), "realized_pnl", ref

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from genebot.core.precision import quantize
 
@@ -11,8 +11,7 @@ ZERO = Decimal(0)
 DEFAULT_QUANTUM = Decimal("0.00000001")
 
 
-@dataclass(frozen=True, slots=True)
-class ClosedTrade:
+class ClosedTrade(NamedTuple):
     """One round trip, from flat to flat (or to a flip). ``pnl`` is net of entry and exit fees."""
 
     strategy_id: str
