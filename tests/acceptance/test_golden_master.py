@@ -48,7 +48,9 @@ def test_pinned_stats(result: bt.BacktestResult, key: str) -> None:
 
 def test_pinned_trade_list(result: bt.BacktestResult) -> None:
     cols = ["entry_time", "entry_price", "exit_time", "exit_price", "pnl"]
-    trades = result.trades
+    trades = result.trades.copy()
+    for col in ("entry_time", "exit_time"):
+        trades[col] = trades[col].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert tuple(trades.iloc[0][cols]) == pytest.approx(FIRST_TRADE)
     assert tuple(trades.iloc[-1][cols]) == pytest.approx(LAST_TRADE)
     assert set(trades["exit_reason"]) == {"signal"}

@@ -44,8 +44,9 @@ class EquityRecorder:
             self.balance_log.append(
                 (step, venue.venue, currency, float(venue.account.balance(currency)))
             )
-        pos = venue.positions[instrument.id]
-        self.position_log.append((step, instrument.id, float(pos.quantity), float(pos.avg_px)))
+        if venue.account.account_type is AccountType.MARGIN:  # spot holdings are balances
+            pos = venue.positions[instrument.id]
+            self.position_log.append((step, instrument.id, float(pos.quantity), float(pos.cost)))
         self.open_log.append((step, self.kernel.portfolio.open_count))
 
     # -- assembly -------------------------------------------------------------------------
@@ -116,13 +117,13 @@ class EquityRecorder:
         for iid, feed in self.kernel.exec_feed.items():
             if feed.instrument.venue != venue.venue:
                 continue
-            rows = [(s, q, a) for s, i, q, a in self.position_log if i == iid]
+            rows = [(s, q, c) for s, i, q, c in self.position_log if i == iid]
             if not rows:
                 continue
             qty = self._series([(s, q) for s, q, _ in rows], 0.0, n)
-            avg = self._series([(s, a) for s, _, a in rows], 0.0, n)
+            cost = self._series([(s, c) for s, _, c in rows], 0.0, n)
             close = np.nan_to_num(forward_fill_on_steps(feed, feed.close, n))
-            total += qty * (close - avg) * self._rate(feed.instrument.quote, tl)
+            total += (qty * close - cost) * self._rate(feed.instrument.quote, tl)
         return total
 
 

@@ -54,11 +54,16 @@ ORDER_COLUMNS = [
 
 @dataclass
 class BacktestResult:
-    """Result of :func:`genebot.backtest.run`. ``write(dir)`` produces the output files."""
+    """Result of :func:`genebot.backtest.run`. ``write(dir)`` produces the output files.
+
+    ``trades`` has UTC datetime columns ``entry_time``/``exit_time``; ``orders`` (one row per
+    order, exact values as text) is built on first use, so an optimizer that reads only the
+    stats does not pay for it.
+    """
 
     stats: dict[str, object]
     trades: pd.DataFrame
-    orders: pd.DataFrame
+    order_log: list[Order] = field(repr=False)
     equity: pd.DataFrame
     bars: dict[str, pd.DataFrame] = field(repr=False)
     final_equity_exact: Decimal = Decimal(0)
@@ -66,6 +71,13 @@ class BacktestResult:
     warnings: list[str] = field(default_factory=list)
     extra_counts: dict[str, int] = field(default_factory=dict)
     title: str = "genebot backtest"
+    _orders: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def orders(self) -> pd.DataFrame:
+        if self._orders is None:
+            self._orders = orders_frame(self.order_log)
+        return self._orders
 
     def write(self, output_dir: str | Path) -> list[Path]:
         """Write stats.json, trades.csv, orders.csv, equity.csv and report.html."""
@@ -73,7 +85,10 @@ class BacktestResult:
         out.mkdir(parents=True, exist_ok=True)
         paths = [out / n for n in ("stats.json", "trades.csv", "orders.csv", "equity.csv")]
         paths[0].write_text(json.dumps(self.stats, indent=2, allow_nan=False) + "\n")
-        self.trades.to_csv(paths[1], index=False, lineterminator="\n")
+        trades = self.trades.copy()
+        for col in ("entry_time", "exit_time"):
+            trades[col] = iso_times(trades[col].to_numpy(dtype="datetime64[ns]").view("int64"))
+        trades.to_csv(paths[1], index=False, lineterminator="\n")
         self.orders.to_csv(paths[2], index=False, lineterminator="\n")
         equity = self.equity.copy()
         equity.index = iso_times(equity.index.asi8)
@@ -116,9 +131,9 @@ def trades_frame(trades: list[ClosedTrade]) -> pd.DataFrame:
         "strategy": [t.strategy_id for t in trades],
         "symbol": [names[t.instrument_id] for t in trades],
         "side": [t.side for t in trades],
-        "entry_time": iso_times([t.entry_ts for t in trades]),
+        "entry_time": _utc([t.entry_ts for t in trades]),
         "entry_price": [float(t.entry_price) for t in trades],
-        "exit_time": iso_times([t.exit_ts for t in trades]),
+        "exit_time": _utc([t.exit_ts for t in trades]),
         "exit_price": [float(t.exit_price) for t in trades],
         "quantity": [float(t.quantity) for t in trades],
         "pnl": [float(t.pnl) for t in trades],
@@ -127,6 +142,10 @@ def trades_frame(trades: list[ClosedTrade]) -> pd.DataFrame:
         "exit_reason": [t.exit_reason for t in trades],
     }
     return pd.DataFrame(columns, columns=TRADE_COLUMNS)
+
+
+def _utc(ns: list[int]) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(np.asarray(ns, dtype="datetime64[ns]"), tz="UTC")
 
 
 def _text(value: Decimal | None) -> str:

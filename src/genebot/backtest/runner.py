@@ -15,11 +15,12 @@ import pandas as pd
 
 from genebot.backtest.config import GenebotConfig, apply_overrides, load_config
 from genebot.backtest.recorder import EquityRecorder, exact_equity
-from genebot.backtest.result import BacktestResult, orders_frame, trades_frame
+from genebot.backtest.result import BacktestResult, trades_frame
 from genebot.backtest.setup import DataInput, RunSetup, build
 from genebot.core.errors import ConfigError
 from genebot.core.precision import to_decimal
 from genebot.data.feed import build_timeline
+from genebot.domain.orders import OrderStatus
 from genebot.reporting.statistics import compute_stats
 from genebot.system.kernel import Kernel
 from genebot.system.loops import run_fast, run_per_bar
@@ -116,7 +117,6 @@ def _result(
 ) -> BacktestResult:
     equity, in_market, _ = recorder.build()
     trades = trades_frame(kernel.portfolio.trades)
-    orders = orders_frame(kernel.execution.order_log)
     fees = sum((s.fees for s in kernel.portfolio.sleeves.values()), Decimal(0))
     ppy = 252.0 if _looks_like_equities(setup) else 365.0
     stats = compute_stats(
@@ -131,10 +131,11 @@ def _result(
     stats.update(
         {
             "engine_mode": mode,
-            "orders": len(orders),
-            "rejected_orders": int((orders["status"].isin(["REJECTED", "DENIED"])).sum())
-            if len(orders)
-            else 0,
+            "orders": len(kernel.execution.order_log),
+            "rejected_orders": sum(
+                o.status in (OrderStatus.REJECTED, OrderStatus.DENIED)
+                for o in kernel.execution.order_log
+            ),
             "strategy_errors": sum(s.errors for s in setup.slots),
             "open_positions": len(kernel.portfolio.open_positions()),
         }
@@ -142,7 +143,7 @@ def _result(
     return BacktestResult(
         stats=stats,
         trades=trades,
-        orders=orders,
+        order_log=kernel.execution.order_log,
         equity=equity,
         bars=setup.bars,
         final_equity_exact=exact_equity(setup.venues, recorder.currency, kernel),

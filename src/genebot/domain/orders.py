@@ -69,6 +69,7 @@ TRANSITIONS: dict[tuple[OrderStatus, type], OrderStatus | str] = {
     (S.PARTIALLY_FILLED, OrderUpdated): S.PARTIALLY_FILLED,
 }
 
+_WITH_REASON = frozenset({OrderRejected, OrderDenied, OrderCanceled})
 TERMINAL = frozenset({S.DENIED, S.REJECTED, S.FILLED, S.CANCELED, S.EXPIRED})
 OPEN = frozenset({S.SUBMITTED, S.ACCEPTED, S.TRIGGERED, S.PARTIALLY_FILLED})
 
@@ -141,22 +142,23 @@ class Order:
 
     def apply(self, event: OrderEvent) -> None:
         """Move to the next status by the transition table, or raise if the move is illegal."""
-        target = TRANSITIONS.get((self.status, type(event)))
+        kind = type(event)
+        target = TRANSITIONS.get((self.status, kind))
         if target is None:
             raise InvalidStateTransition(
-                f"order {self.client_order_id}: {type(event).__name__} is not allowed "
+                f"order {self.client_order_id}: {kind.__name__} is not allowed "
                 f"in status {self.status.value}"
             )
-        if isinstance(event, OrderFilled):
-            self._apply_fill(event)
+        if kind is OrderFilled:
+            self._apply_fill(event)  # type: ignore[arg-type]
         else:
             self.status = target  # type: ignore[assignment]
-            if isinstance(event, OrderAccepted):
-                self.venue_order_id = event.venue_order_id
-            elif isinstance(event, OrderUpdated):
-                self.trigger_price = event.trigger_price
-            elif isinstance(event, OrderRejected | OrderDenied | OrderCanceled):
-                self.reason = event.reason
+            if kind is OrderAccepted:
+                self.venue_order_id = event.venue_order_id  # type: ignore[union-attr]
+            elif kind is OrderUpdated:
+                self.trigger_price = event.trigger_price  # type: ignore[union-attr]
+            elif kind in _WITH_REASON:
+                self.reason = event.reason  # type: ignore[union-attr]
         self.ts_last = event.ts_event
         self.events.append(event)
 

@@ -44,6 +44,7 @@ class Position:
     """
 
     __slots__ = (
+        "_entry_notional",
         "_entry_qty",
         "_entry_ts",
         "_exit_notional",
@@ -51,7 +52,6 @@ class Position:
         "_long",
         "_trade_fees",
         "_trade_pnl",
-        "avg_px",
         "cost",
         "fees",
         "instrument_id",
@@ -69,7 +69,6 @@ class Position:
         self.quantum = quantum
         self.quantity = ZERO
         self.cost = ZERO
-        self.avg_px = ZERO
         self.realized_pnl = ZERO
         self.fees = ZERO
         self._reset_trade(0)
@@ -77,6 +76,7 @@ class Position:
     def _reset_trade(self, ts: int) -> None:
         self._entry_ts = ts
         self._entry_qty = ZERO
+        self._entry_notional = ZERO
         self._trade_fees = ZERO
         self._long = True
         self._exit_qty = ZERO
@@ -87,8 +87,13 @@ class Position:
     def is_flat(self) -> bool:
         return self.quantity == 0
 
+    @property
+    def avg_px(self) -> Decimal:
+        """Average cost of the open quantity (for display; the books use ``cost``)."""
+        return self.cost / self.quantity if self.quantity else ZERO
+
     def unrealized_pnl(self, price: Decimal) -> Decimal:
-        return (price - self.avg_px) * self.quantity
+        return price * self.quantity - self.cost
 
     def apply_fill(
         self, side: str, qty: Decimal, px: Decimal, fee: Decimal, ts: int, tag: str
@@ -122,7 +127,7 @@ class Position:
             self._long = signed > 0
         self.quantity += signed
         self.cost += notional if signed > 0 else -notional
-        self.avg_px = self.cost / self.quantity
+        self._entry_notional += notional
         self._entry_qty += abs(signed)
         self._trade_fees += fee
         self._trade_pnl -= fee
@@ -138,8 +143,6 @@ class Position:
         realized = direction * notional - share
         self.cost -= share
         self.quantity -= closing * direction
-        if self.quantity:
-            self.avg_px = self.cost / self.quantity
         self.realized_pnl += realized
         self._exit_qty += closing
         self._exit_notional += px * closing
@@ -148,7 +151,7 @@ class Position:
         return realized
 
     def _close_trade(self, ts: int, tag: str) -> ClosedTrade:
-        entry_price = self.avg_px
+        entry_price = self._entry_notional / self._entry_qty
         trade = ClosedTrade(
             strategy_id=self.strategy_id,
             instrument_id=self.instrument_id,
@@ -162,6 +165,5 @@ class Position:
             fees=self._trade_fees,
             exit_reason=tag,
         )
-        self.avg_px = ZERO
         self._reset_trade(ts)
         return trade

@@ -29,6 +29,7 @@ from genebot.execution.ports import ExecutionClient
 from genebot.portfolio.portfolio import Portfolio
 
 ZERO = Decimal(0)
+_ENDED = frozenset({OrderCanceled, OrderExpired, OrderRejected})
 PreTradeCheck = Callable[[Order], str | None]
 FillListener = Callable[[Order, OrderFilled, list[ClosedTrade]], None]
 
@@ -164,9 +165,10 @@ class ExecutionEngine:
     def on_event(self, event: OrderEvent) -> None:
         order = self.orders[event.client_order_id]
         self._apply(order, event)
-        if isinstance(event, OrderFilled):
-            self._on_fill(order, event)
-        elif isinstance(event, OrderCanceled | OrderExpired | OrderRejected):
+        kind = type(event)
+        if kind is OrderFilled:
+            self._on_fill(order, event)  # type: ignore[arg-type]
+        elif kind in _ENDED:
             self._forget(order)
 
     def _apply(self, order: Order, event: OrderEvent) -> None:

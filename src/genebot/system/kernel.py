@@ -256,7 +256,10 @@ class Kernel:
             book = getattr(venue, "book", {}).get(iid)
             if not book:
                 continue
-            start = int(np.searchsorted(feed.row_to_step, after_step, side="right"))
+            if self._single:
+                start = after_step + 1
+            else:
+                start = int(np.searchsorted(feed.row_to_step, after_step, side="right"))
             row = venue.next_event_row(iid, start)
             if row is not None:
                 step = int(feed.row_to_step[row])
