@@ -83,8 +83,8 @@ def test_margin_venue_trades_short_and_spot_refuses() -> None:
     cfg["exchanges"] = {"sim": {"account_type": "spot"}}
     spot = bt.run(cfg, data)
     assert set(spot.trades["side"]) == {"long"}
-    rejected = spot.orders[spot.orders["status"] == "REJECTED"]
-    assert len(rejected) > 0 and rejected["reason"].str.contains("cannot sell short").all()
+    denied = spot.orders[spot.orders["status"] == "DENIED"]
+    assert len(denied) > 0 and denied["reason"].str.contains("no shorting on spot").all()
 
 
 def test_volume_share_slippage_costs_more_on_thin_bars() -> None:

@@ -79,7 +79,7 @@ def test_defaults_without_source() -> None:
     assert rm.global_.max_portfolio_risk == 0.02
     assert rm.global_.position_sizing_method == "fixed_fractional"
     assert rm.stop_loss.enabled and rm.stop_loss.default_percentage == 0.02
-    assert not rm.take_profit.enabled and rm.take_profit.default_percentage == 0.05
+    assert rm.take_profit.enabled and rm.take_profit.default_percentage == 0.05
     assert rm.position_limits.max_position_size == 0.10 and rm.position_limits.max_positions == 5
     assert cfg.logging.level == "INFO"
 
@@ -361,7 +361,7 @@ UNKNOWN_CASES = [
         "risk_management.stop_loss.trailing",
         "enabled, default_percentage, trailing_stop, trailing_percentage",
     ),
-    ("risk_management:\n  globals: {}\n", "risk_management.globals", "global, stop_loss"),
+    ("risk_management:\n  globals: {}\n", "risk_management.globals", "enabled, global, stop_loss"),
     (
         "backtest:\n  data:\n    - {file: a.csv, symbol: BTC/USDT, tf: 5m}\n",
         "backtest.data[0].tf",

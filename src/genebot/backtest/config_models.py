@@ -12,9 +12,8 @@ Cross-field checks raise :class:`KeyedValueError` so the error formatter can nam
 from __future__ import annotations
 
 import re
-import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -23,27 +22,27 @@ from pydantic import (
     AfterValidator,
     AliasChoices,
     BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     field_validator,
     model_validator,
 )
 
+from genebot.core.config import (
+    FeeRate,
+    Fraction,
+    FrozenModel,
+    KeyedValueError,
+    drop_empty_sections,
+    ranged,
+    unwrap,
+)
 from genebot.core.errors import InputError
 from genebot.core.time import parse_datetime, timeframe_to_ns
+from genebot.risk.config import RiskManagementConfig
 
 SIM_VENUE = "sim"
 """Venue name used when no exchange is configured: the built-in simulated venue."""
-
-
-class KeyedValueError(ValueError):
-    """A validation problem that belongs to ``key`` (a path relative to the failing model)."""
-
-    def __init__(self, key: str | tuple[str | int, ...], message: str) -> None:
-        self.key: tuple[str | int, ...] = (key,) if isinstance(key, str) else key
-        self.message = message
-        super().__init__(f"{'.'.join(map(str, self.key))}: {message}")
 
 
 class EnvStr(str):
@@ -51,30 +50,6 @@ class EnvStr(str):
 
     __slots__ = ()
 
-
-def _ranged(
-    low: float, high: float, *, low_inclusive: bool, high_inclusive: bool
-) -> Callable[[float], float]:
-    """A validator that states the whole allowed range in its message."""
-    low_text = f">= {low:g}" if low_inclusive else f"> {low:g}"
-    high_text = f"<= {high:g}" if high_inclusive else f"< {high:g}"
-
-    def check(value: float) -> float:
-        above = value >= low if low_inclusive else value > low
-        below = value <= high if high_inclusive else value < high
-        if not (above and below):
-            raise ValueError(f"must be {low_text} and {high_text}")
-        return value
-
-    return check
-
-
-Fraction = Annotated[float, AfterValidator(_ranged(0, 1, low_inclusive=False, high_inclusive=True))]
-"""A fraction in (0, 1]."""
-FeeRate = Annotated[
-    float, AfterValidator(_ranged(0, 0.1, low_inclusive=True, high_inclusive=False))
-]
-"""A fee rate in [0, 0.1)."""
 
 _SYMBOL_RE = re.compile(r"^[A-Za-z0-9._-]+/[A-Za-z0-9._:-]+$")
 
@@ -133,32 +108,6 @@ def _date_to_text(value: object) -> object:
     return value
 
 
-def _drop_empty_sections(data: Any) -> Any:
-    """A section left empty in YAML (``exchanges:`` with nothing under it) means its defaults."""
-    if isinstance(data, Mapping):  # returns a new dict: callers may fill it in
-        return {k: v for k, v in data.items() if v is not None}
-    return data
-
-
-class FrozenModel(BaseModel):
-    """Base of every config model: immutable, unknown keys rejected, finite numbers only."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_bools_for_numbers(cls, data: Any) -> Any:
-        # pydantic's lax mode reads `initial_cash: yes` as 1.0; a number field wants a number.
-        if isinstance(data, Mapping):
-            for name, field in cls.model_fields.items():
-                value = data.get(field.alias or name)
-                if isinstance(value, bool) and _unwrap(field.annotation) in (int, float):
-                    raise KeyedValueError(
-                        field.alias or name, f"must be a number (got {str(value).lower()})"
-                    )
-        return data
-
-
 class ExchangeConfig(FrozenModel):
     """One venue: credentials for live/paper trading and fee/margin terms for simulation."""
 
@@ -213,7 +162,7 @@ class BacktestConfig(FrozenModel):
         default=None, description="overrides every venue's maker and taker fee"
     )
     slippage_bps: Annotated[
-        float, AfterValidator(_ranged(0, 10_000, low_inclusive=True, high_inclusive=False))
+        float, AfterValidator(ranged(0, 10_000, low_inclusive=True, high_inclusive=False))
     ] = 0.0
     slippage_model: Literal["fixed_bps", "volume_share"] = Field(
         default="fixed_bps",
@@ -343,55 +292,6 @@ class StrategyConfig(FrozenModel):
         return checked
 
 
-class GlobalRiskConfig(FrozenModel):
-    """Portfolio-wide risk limits (seed: ``risk_management.global``)."""
-
-    max_portfolio_risk: Fraction = 0.02
-    max_daily_loss: Fraction = 0.05
-    max_drawdown: Fraction | None = Field(
-        default=None, description="halt trading beyond this drawdown"
-    )
-    position_sizing_method: Literal["fixed_fractional", "kelly", "equal_weight"] = (
-        "fixed_fractional"
-    )
-
-
-class StopLossConfig(FrozenModel):
-    """Protective stop placed with every entry."""
-
-    enabled: bool = True
-    default_percentage: Fraction = 0.02
-    trailing_stop: bool = False
-    trailing_percentage: Fraction = 0.03
-
-
-class TakeProfitConfig(FrozenModel):
-    """Profit target placed with every entry."""
-
-    enabled: bool = False
-    default_percentage: Fraction = 0.05
-
-
-class PositionLimitsConfig(FrozenModel):
-    """Limits per position and on the number of positions."""
-
-    max_position_size: Fraction = 0.10
-    max_positions: Annotated[int, Field(ge=1)] = 5
-    max_daily_loss: Fraction = 0.05
-    min_trade_amount: Annotated[float, Field(ge=0)] = 0.0
-
-
-class RiskManagementConfig(FrozenModel):
-    """The ``risk_management:`` section."""
-
-    _empty = model_validator(mode="before")(_drop_empty_sections)
-
-    global_: GlobalRiskConfig = Field(default_factory=GlobalRiskConfig, alias="global")
-    stop_loss: StopLossConfig = Field(default_factory=StopLossConfig)
-    take_profit: TakeProfitConfig = Field(default_factory=TakeProfitConfig)
-    position_limits: PositionLimitsConfig = Field(default_factory=PositionLimitsConfig)
-
-
 class LoggingConfig(FrozenModel):
     """The ``logging:`` section."""
 
@@ -441,7 +341,7 @@ class GenebotConfig(FrozenModel):
         """Default ``exchange_type`` to the exchange key and ``venue`` to the first enabled one."""
         if not isinstance(data, Mapping):
             return data
-        data = dict(_drop_empty_sections(data))
+        data = dict(drop_empty_sections(data))
         default_venue = SIM_VENUE
         exchanges = data.get("exchanges")
         if isinstance(exchanges, Mapping):
@@ -492,21 +392,6 @@ class GenebotConfig(FrozenModel):
 # Schema introspection for the error formatter in genebot.backtest.config.
 
 
-def _unwrap(tp: Any) -> Any:
-    """Strip Annotated and Optional so the walk sees the underlying type."""
-    while True:
-        origin = typing.get_origin(tp)
-        if origin is typing.Annotated:
-            tp = typing.get_args(tp)[0]
-        elif origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(tp) if a is not type(None)]
-            if len(args) != 1:
-                return tp
-            tp = args[0]
-        else:
-            return tp
-
-
 def _field_keys(model: type[BaseModel]) -> dict[str, str]:
     """Map every accepted key (name, alias, alias choices) to the field name."""
     keys: dict[str, str] = {}
@@ -535,7 +420,7 @@ def type_at(loc: tuple[str | int, ...]) -> Any:
     """The declared type at an error location in GenebotConfig; None if it leaves the schema."""
     tp: Any = GenebotConfig
     for part in loc:
-        tp = _unwrap(tp)
+        tp = unwrap(tp)
         origin = typing.get_origin(tp)
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             name = _field_keys(tp).get(str(part))
@@ -548,4 +433,4 @@ def type_at(loc: tuple[str | int, ...]) -> Any:
             tp = typing.get_args(tp)[0]
         else:
             return None
-    return _unwrap(tp)
+    return unwrap(tp)

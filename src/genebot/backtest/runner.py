@@ -18,7 +18,7 @@ from genebot.backtest.recorder import EquityRecorder, exact_equity
 from genebot.backtest.result import BacktestResult, trades_frame
 from genebot.backtest.setup import DataInput, RunSetup, build
 from genebot.core.errors import ConfigError
-from genebot.core.precision import to_decimal
+from genebot.core.precision import split_evenly, to_decimal
 from genebot.data.feed import build_timeline
 from genebot.domain.orders import OrderStatus
 from genebot.reporting.statistics import compute_stats
@@ -95,8 +95,7 @@ def _split_cash(setup: RunSetup, currency: str, cash: Decimal) -> None:
     first = setup.venues[0].account
     first.balances.clear()
     first.entries.clear()
-    share = cash / len(setup.venues)
-    for venue in setup.venues:
+    for venue, share in zip(setup.venues, split_evenly(cash, len(setup.venues)), strict=True):
         venue.account.deposit(0, currency, share)
 
 

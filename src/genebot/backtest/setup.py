@@ -14,7 +14,7 @@ import pandas as pd
 from genebot.backtest.config import GenebotConfig
 from genebot.backtest.instruments import make_instrument
 from genebot.core.errors import ConfigError, DataError
-from genebot.core.precision import to_decimal
+from genebot.core.precision import split_evenly, to_decimal
 from genebot.core.time import timeframe_to_ns
 from genebot.data.catalog import find_data_file
 from genebot.data.feed import BarFeed
@@ -203,9 +203,9 @@ def _slots(
     plan: list[tuple[str, object, list[tuple[str, str, str]]]],
     feeds: dict[tuple[str, str, str], BarFeed],
 ) -> list[StrategySlot]:
-    share = to_decimal(cfg.backtest.initial_cash) / len(plan)
+    shares = split_evenly(to_decimal(cfg.backtest.initial_cash), len(plan))
     slots = []
-    for key, scfg, wanted in plan:
+    for (key, scfg, wanted), share in zip(plan, shares, strict=True):
         cls = strategy_class(scfg.type or key)  # type: ignore[attr-defined]
         strategy: Strategy = cls(scfg.parameters, strategy_id=key)  # type: ignore[attr-defined]
         sizing = scfg.position_sizing  # type: ignore[attr-defined]

@@ -44,3 +44,22 @@ def ceil_to(value: Decimal, quantum: Decimal) -> Decimal:
 def precision_quantum(decimals: int) -> Decimal:
     """``Decimal('0.01')`` for ``decimals=2``."""
     return Decimal(1).scaleb(-decimals)
+
+
+def split_evenly(
+    amount: Decimal, parts: int, quantum: Decimal = Decimal("0.00000001")
+) -> list[Decimal]:
+    """Split ``amount`` into ``parts`` shares on the ``quantum`` grid that add up exactly; the
+    first shares take the remainder, one quantum each."""
+    if parts <= 0:
+        raise ValueError("parts must be positive")
+    base = floor_to(amount / parts, quantum)
+    shares = [base] * parts
+    remainder = amount - base * parts
+    i = 0
+    while remainder >= quantum:
+        shares[i % parts] += quantum
+        remainder -= quantum
+        i += 1
+    shares[0] += remainder  # below one quantum: only when amount itself is off the grid
+    return shares

@@ -29,6 +29,7 @@ from genebot.execution.ports import ExecutionClient
 from genebot.portfolio.portfolio import Portfolio
 
 ZERO = Decimal(0)
+_TIME_IN_FORCE = frozenset({"GTC", "IOC"})
 _ENDED = frozenset({OrderCanceled, OrderExpired, OrderRejected})
 PreTradeCheck = Callable[[Order], str | None]
 FillListener = Callable[[Order, OrderFilled, list[ClosedTrade]], None]
@@ -67,6 +68,7 @@ class ExecutionEngine:
         self._fill_listeners: dict[str, FillListener] = {}
         self._observers: list[Callable[[OrderEvent], None]] = []
         self.on_fill_hook: Callable[[Instrument, OrderFilled], None] | None = None
+        self.spot_venues: set[str] = set()
 
     @property
     def now_ns(self) -> int:
@@ -129,7 +131,9 @@ class ExecutionEngine:
         self.orders[order.client_order_id] = order
         self.order_log.append(order)
         self._emit(init)
-        reason = self.pre_trade(order) if self.pre_trade else None
+        reason = self._basic_problem(order, instrument)
+        if reason is None and self.pre_trade:
+            reason = self.pre_trade(order)
         if reason:
             self._apply(order, OrderDenied(order.client_order_id, reason, now, now))
             return order
@@ -138,6 +142,36 @@ class ExecutionEngine:
         self._apply(order, OrderSubmitted(order.client_order_id, now, now))
         self.clients[instrument.venue].submit(order)
         return order
+
+    def _basic_problem(self, order: Order, instrument: Instrument) -> str | None:
+        """Hard rules no configuration turns off."""
+        if order.time_in_force not in _TIME_IN_FORCE:
+            return f"time in force {order.time_in_force!r} is not supported; use GTC or IOC"
+        if order.quantity <= 0:
+            return f"quantity {order.quantity} must be positive"
+        if instrument.venue in self.spot_venues and not order.is_buy:
+            # On a spot account a strategy can only sell what it holds itself: never another
+            # strategy's coins, and never short.
+            held = self.portfolio.position(order.strategy_id, order.instrument_id).quantity
+            selling = sum(
+                (
+                    o.leaves_qty
+                    for o in self.orders.values()
+                    if o.strategy_id == order.strategy_id
+                    and o.instrument_id == order.instrument_id
+                    and not o.is_buy
+                    and o.is_open
+                    and o.parent_id is None
+                ),
+                ZERO,
+            )
+            if order.quantity > held - selling and order.parent_id is None:
+                return (
+                    f"spot account: strategy {order.strategy_id} holds {held} "
+                    f"{instrument.base} ({selling} already being sold); cannot sell "
+                    f"{order.quantity} (no shorting on spot)"
+                )
+        return None
 
     def cancel(self, order: Order, reason: str = "canceled") -> None:
         if order.is_open:
@@ -169,6 +203,10 @@ class ExecutionEngine:
         if kind is OrderFilled:
             self._on_fill(order, event)  # type: ignore[arg-type]
         elif kind in _ENDED:
+            protection = self._protect.get(order.client_order_id)
+            if protection and order.filled_qty > 0:  # protect what did fill
+                self._protect.pop(order.client_order_id)
+                self._attach(order, protection, self.instruments[order.instrument_id])
             self._forget(order)
 
     def _apply(self, order: Order, event: OrderEvent) -> None:

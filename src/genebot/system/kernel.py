@@ -19,7 +19,7 @@ import numpy as np
 
 from genebot.data.feed import BarFeed, Timeline
 from genebot.domain.events import OrderFilled
-from genebot.domain.instrument import Instrument
+from genebot.domain.instrument import AccountType, Instrument
 from genebot.execution.engine import ExecutionEngine
 from genebot.execution.ports import ExecutionClient
 from genebot.portfolio.portfolio import Portfolio
@@ -72,6 +72,12 @@ class Kernel:
             self.execution.register_client(venue)
         self.ctx = TradingContext(self.execution, self.portfolio, instruments, self.mark)
         self.exec_feed = self._execution_feeds(timeline.feeds)
+        self._known_ns = {iid: f.ts + f.timeframe_ns for iid, f in self.exec_feed.items()}
+        self.execution.spot_venues = {
+            v.venue
+            for v in venues
+            if getattr(getattr(v, "account", None), "account_type", None) is AccountType.SPOT
+        }
         self.fill_listeners: list[Callable[[Instrument, OrderFilled], None]] = []
         self.execution.on_fill_hook = self._on_fill
         self._views: dict[tuple[int, int], BarView] = {}
@@ -95,7 +101,10 @@ class Kernel:
             return None
         if self._single:
             return float(feed.close[self.step])
-        row = int(np.searchsorted(feed.row_to_step, self.step, side="right")) - 1
+        # The last bar of that instrument that has CLOSED by now (its bar closing at this very
+        # moment included, even if the timeline hands it to strategies a little later).
+        known = self._known_ns[iid]
+        row = int(np.searchsorted(known, self.timeline.step_known[self.step], side="right")) - 1
         return float(feed.close[row]) if row >= 0 else None
 
     def now(self) -> int:

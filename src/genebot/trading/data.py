@@ -135,18 +135,12 @@ class BarView:
         start = max(0, self.i - n + 1)
         if field in self._ind:
             return self._ind[field][start : self.i + 1].copy()
-        columns = {
-            "open": self._open,
-            "high": self._high,
-            "low": self._low,
-            "close": self._close,
-            "volume": self._vol,
-        }
-        if field not in columns:
+        if field not in ("open", "high", "low", "close", "volume"):
             raise KeyError(
                 f"no field {field!r}; use open, high, low, close, volume or an indicator"
             )
-        return np.asarray(columns[field][start : self.i + 1], dtype=np.float64)
+        column: F64 = getattr(self._data, field)
+        return column[start : self.i + 1].copy()
 
     def freeze(self) -> Bar:
         """An immutable copy of this bar."""

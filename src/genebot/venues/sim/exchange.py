@@ -93,6 +93,7 @@ class SimulatedExchange:
         self._report: Callable[[OrderEvent], None] = lambda event: None
         self.now_ns = 0
         self._matching = False
+        self._matching_row = -1
         # Time of commands (submit, cancel): the engine's decision time, set by the kernel.
         self.clock: Callable[[], int] = lambda: self.now_ns
 
@@ -230,6 +231,7 @@ class SimulatedExchange:
         ts = int(bars.ts[row])
         self.now_ns = ts
         self._matching = True
+        self._matching_row = row
         try:
             self._match_bar(iid, row, book, bars, ts)
         finally:
@@ -445,7 +447,11 @@ class SimulatedExchange:
         bars = self._bars.get(iid)
         if bars is None:
             return -1
-        return int(np.searchsorted(bars.ts, self._now(), side="right")) - 1
+        if self._matching:
+            return self._matching_row
+        # A decision is taken at a bar's close, which is the next bar's open time: the current
+        # bar is the last one that opened strictly before now.
+        return int(np.searchsorted(bars.ts, self._now(), side="left")) - 1
 
     # -- fast mode ------------------------------------------------------------------------
     def next_event_row(self, iid: str, start: int) -> int | None:

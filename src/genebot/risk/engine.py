@@ -1,0 +1,242 @@
+"""The risk engine: every order a strategy wants passes here before any venue sees it.
+
+It approves, resizes or denies; each decision is a :class:`RiskEvent` with the rule and the
+numbers. Automatic triggers move the trading state (ACTIVE → REDUCING → HALTED); leaving HALTED
+needs :meth:`RiskEngine.reset` with a reason, except a daily-loss halt, which lifts at the daily
+reset. Exits that only reduce a position (protective stops, targets, closes) always pass.
+
+State is evaluated at decision points — before every order, after every fill, and at each daily
+boundary — never per bar, so a backtest gives the same decisions whether it visits every bar or
+only the eventful ones. Equity peaks between decision points are still seen: the view reports
+the highest marked equity over the bars in between.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from genebot.domain.position import ClosedTrade
+from genebot.risk.config import RiskManagementConfig
+from genebot.risk.monitors import Monitor, default_monitors
+from genebot.risk.types import (
+    OrderIntent,
+    PreTradeCheck,
+    RiskEvent,
+    RiskView,
+    TradingState,
+    Verdict,
+)
+
+ZERO = Decimal(0)
+NS_PER_MINUTE = 60_000_000_000
+
+
+class RiskEngine:
+    """Trading state, counters and the pre-trade pipeline for one account."""
+
+    def __init__(
+        self,
+        config: RiskManagementConfig,
+        view: RiskView,
+        checks: Sequence[PreTradeCheck],
+        monitors: Sequence[Monitor] | None = None,
+    ) -> None:
+        self.config = config
+        self.view = view
+        self.checks = list(checks)
+        self.monitors = list(monitors) if monitors is not None else default_monitors(config)
+        self.state = TradingState.ACTIVE
+        self.halt_rule = ""
+        self.halt_detail = ""
+        self.events: list[RiskEvent] = []
+        self.start_of_day_equity: Decimal | None = None
+        self.peak_equity: Decimal | None = None
+        self.consecutive_losses = 0
+        self.errors: deque[int] = deque()
+        self._exits: list[tuple[int, str, str, Decimal]] = []
+        self._orders: deque[tuple[int, str]] = deque()
+        self._trades: list[ClosedTrade] = []
+        self._next_boundary: int | None = None
+        self._last_seen_ns: int | None = None
+        self._zone = ZoneInfo(config.daily_reset.timezone)
+        hh, mm = config.daily_reset.time.split(":")
+        self._reset_at = (int(hh), int(mm))
+
+    # -- views for checks ------------------------------------------------------------------
+    @property
+    def recent_exits(self) -> Sequence[tuple[int, str, str, Decimal]]:
+        return self._exits
+
+    @property
+    def order_times(self) -> Sequence[tuple[int, str]]:
+        return self._orders
+
+    @property
+    def trades(self) -> Sequence[ClosedTrade]:
+        return self._trades
+
+    # -- the pipeline ----------------------------------------------------------------------
+    def evaluate(self, intent: OrderIntent) -> Verdict | None:
+        """Approve (None), resize or deny one intended order; every outcome is recorded."""
+        now = self.view.now_ns
+        self.refresh(now)
+        position = self.view.position_qty(intent.strategy_id, intent.instrument.id)
+        if intent.reduces(position):
+            self._record(intent, "exit", "approve", "reduces exposure: always allowed")
+            return None
+        if self.state is TradingState.HALTED:
+            return self._deny(
+                intent,
+                Verdict.deny(
+                    "kill_switch", f"trading is halted by {self.halt_rule}: {self.halt_detail}"
+                ),
+            )
+        if self.state is TradingState.REDUCING:
+            return self._deny(
+                intent,
+                Verdict.deny("reducing", f"only exposure-reducing orders pass ({self.halt_rule})"),
+            )
+        final: Verdict | None = None
+        for check in self.checks:
+            verdict = check.check(intent, self.view, self)
+            if verdict is None:
+                continue
+            if verdict.action == "deny":
+                return self._deny(intent, verdict)
+            if verdict.action == "resize":
+                self._record(intent, verdict.rule, "resize", verdict.detail)
+                intent = intent.with_quantity(verdict.quantity)
+                final = verdict
+            elif verdict.as_limit is not None:
+                self._record(intent, verdict.rule, "limit", verdict.detail)
+                final = Verdict(
+                    verdict.action, verdict.rule, verdict.detail, intent.quantity, verdict.as_limit
+                )
+        self._orders.append((now, intent.strategy_id))
+        self._record(intent, "all", "approve", f"quantity {intent.quantity}")
+        if final is not None and final.quantity != intent.quantity:
+            final = Verdict(final.action, final.rule, final.detail, intent.quantity, final.as_limit)
+        return final
+
+    def _deny(self, intent: OrderIntent, verdict: Verdict) -> Verdict:
+        self._record(intent, verdict.rule, "deny", verdict.detail)
+        return verdict
+
+    def _record(self, intent: OrderIntent | None, rule: str, action: str, detail: str) -> None:
+        strategy = intent.strategy_id if intent else ""
+        symbol = intent.instrument.symbol if intent else ""
+        self.events.append(RiskEvent(self.view.now_ns, strategy, symbol, rule, action, detail))
+
+    # -- state ------------------------------------------------------------------------------
+    def refresh(self, now: int | None = None) -> None:
+        """Roll the trading day if a boundary passed, then run the state monitors."""
+        now = self.view.now_ns if now is None else now
+        self.roll_day(now)
+        equity = self.view.equity()
+        peak = self.view.peak_equity_since(self._last_seen_ns, now)
+        self._last_seen_ns = now
+        for value in (peak, equity):
+            if value is not None and (self.peak_equity is None or value > self.peak_equity):
+                self.peak_equity = value
+        for monitor in self.monitors:
+            outcome = monitor.evaluate(self, equity)
+            if outcome is not None:
+                target, rule, detail = outcome
+                self.move_to(target, rule, detail)
+
+    def roll_day(self, now: int) -> None:
+        """At each daily boundary: new start-of-day equity; a daily-loss halt lifts."""
+        if self._next_boundary is None:
+            start = self._boundary_at_or_before(now)
+            self.start_of_day_equity = self.view.equity_at(start)
+            self._next_boundary = self._next_after(start)
+            return
+        if now < self._next_boundary:
+            return
+        start = self._boundary_at_or_before(now)
+        self.start_of_day_equity = self.view.equity_at(start)
+        self._next_boundary = self._next_after(start)
+        if self.state is not TradingState.ACTIVE and self.halt_rule == "daily_loss":
+            self.state = TradingState.ACTIVE
+            self.events.append(
+                RiskEvent(
+                    start, "", "", "daily_loss", "resume", "daily reset: the daily-loss halt lifts"
+                )
+            )
+            self.halt_rule = self.halt_detail = ""
+
+    def _boundary_at_or_before(self, now: int) -> int:
+        local = datetime.fromtimestamp(now / 1e9, tz=self._zone)
+        hh, mm = self._reset_at
+        boundary = local.replace(hour=hh, minute=mm, second=0, microsecond=0)
+        if boundary > local:
+            boundary = (boundary - timedelta(days=1)).replace(hour=hh, minute=mm)
+        return int(boundary.timestamp()) * 1_000_000_000
+
+    def _next_after(self, boundary_ns: int) -> int:
+        local = datetime.fromtimestamp(boundary_ns / 1e9, tz=self._zone)
+        hh, mm = self._reset_at
+        # Add a calendar day in local time, so the boundary keeps its wall-clock time across
+        # daylight-saving changes.
+        nxt = (local + timedelta(days=1)).replace(hour=hh, minute=mm, tzinfo=self._zone)
+        return int(nxt.timestamp()) * 1_000_000_000
+
+    def move_to(self, target: TradingState, rule: str, detail: str) -> None:
+        """Escalate the trading state (never de-escalates: that is :meth:`reset`)."""
+        order = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
+        if order[target] <= order[self.state]:
+            return
+        self.state = target
+        self.halt_rule, self.halt_detail = rule, detail
+        action = "halt" if target is TradingState.HALTED else "reducing"
+        self.events.append(RiskEvent(self.view.now_ns, "", "", rule, action, detail))
+
+    def reset(self, reason: str, who: str = "admin") -> None:
+        """Explicit admin reset out of HALTED or REDUCING, with a reason (recorded)."""
+        if not reason.strip():
+            raise ValueError("a reset needs a reason")
+        previous = self.state
+        self.state = TradingState.ACTIVE
+        self.consecutive_losses = 0
+        self.errors.clear()
+        self.peak_equity = self.view.equity()
+        self.events.append(
+            RiskEvent(
+                self.view.now_ns,
+                "",
+                "",
+                self.halt_rule or "manual",
+                "reset",
+                f"{who}: {reason} (was {previous.value})",
+            )
+        )
+        self.halt_rule = self.halt_detail = ""
+
+    # -- inputs from the engine ---------------------------------------------------------
+    def on_trade_closed(self, trade: ClosedTrade) -> None:
+        self._trades.append(trade)
+        self._exits.append((trade.exit_ts, trade.instrument_id, trade.exit_reason, trade.pnl_pct))
+        self.consecutive_losses = self.consecutive_losses + 1 if trade.pnl < 0 else 0
+
+    def on_fill(self) -> None:
+        self.refresh()
+
+    def on_error(self, source: str, detail: str) -> None:
+        """A strategy exception or a rejected order: counted by the circuit breaker."""
+        now = self.view.now_ns
+        self.errors.append(now)
+        window = int(self.config.circuit_breaker.window_minutes * NS_PER_MINUTE)
+        while self.errors and self.errors[0] < now - window:
+            self.errors.popleft()
+        limit = self.config.circuit_breaker.max_errors
+        if len(self.errors) >= limit:
+            self.move_to(
+                TradingState.HALTED,
+                "error_circuit_breaker",
+                f"{len(self.errors)} errors in {self.config.circuit_breaker.window_minutes:g}"
+                f" min (limit {limit}); last: {source}: {detail}",
+            )
