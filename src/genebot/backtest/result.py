@@ -15,6 +15,7 @@ import pandas as pd
 from genebot.domain.orders import Order
 from genebot.domain.position import ClosedTrade
 from genebot.reporting.report import write_report
+from genebot.risk.types import RiskEvent
 
 TRADE_COLUMNS = [
     "strategy",
@@ -30,6 +31,7 @@ TRADE_COLUMNS = [
     "fees",
     "exit_reason",
 ]
+RISK_COLUMNS = ["timestamp", "strategy", "symbol", "rule", "action", "detail"]
 ORDER_COLUMNS = [
     "client_order_id",
     "strategy",
@@ -71,7 +73,32 @@ class BacktestResult:
     warnings: list[str] = field(default_factory=list)
     extra_counts: dict[str, int] = field(default_factory=dict)
     title: str = "genebot backtest"
+    risk_events: list[RiskEvent] = field(default_factory=list, repr=False)
     _orders: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def risk_table(self) -> pd.DataFrame:
+        """Every risk decision: timestamp, strategy, symbol, rule, action, detail."""
+        events = self.risk_events
+        return pd.DataFrame(
+            {
+                "timestamp": iso_times([e.ts for e in events]),
+                "strategy": [e.strategy for e in events],
+                "symbol": [e.symbol for e in events],
+                "rule": [e.rule for e in events],
+                "action": [e.action for e in events],
+                "detail": [e.detail for e in events],
+            },
+            columns=RISK_COLUMNS,
+        )
+
+    def risk_counts(self) -> dict[str, int]:
+        """Decisions per rule and action (approvals summed), for the report."""
+        counts: dict[str, int] = {}
+        for e in self.risk_events:
+            key = "approved orders" if e.action == "approve" else f"{e.rule}: {e.action}"
+            counts[key] = counts.get(key, 0) + 1
+        return dict(sorted(counts.items()))
 
     @property
     def orders(self) -> pd.DataFrame:
@@ -83,7 +110,8 @@ class BacktestResult:
         """Write stats.json, trades.csv, orders.csv, equity.csv and report.html."""
         out = Path(output_dir)
         out.mkdir(parents=True, exist_ok=True)
-        paths = [out / n for n in ("stats.json", "trades.csv", "orders.csv", "equity.csv")]
+        names = ("stats.json", "trades.csv", "orders.csv", "equity.csv", "risk_events.csv")
+        paths = [out / n for n in names]
         paths[0].write_text(json.dumps(self.stats, indent=2, allow_nan=False) + "\n")
         trades = self.trades.copy()
         for col in ("entry_time", "exit_time"):
@@ -94,6 +122,7 @@ class BacktestResult:
         equity.index = iso_times(equity.index.asi8)
         equity.index.name = "timestamp"
         equity.to_csv(paths[3], lineterminator="\n", float_format="%.8f")
+        self.risk_table.to_csv(paths[4], index=False, lineterminator="\n")
         paths.append(
             write_report(
                 out / "report.html",
@@ -102,7 +131,7 @@ class BacktestResult:
                 trades=self.trades,
                 equity=self.equity,
                 stats=self.stats,
-                extra_counts=self.extra_counts or None,
+                extra_counts={**self.risk_counts(), **self.extra_counts} or None,
             )
         )
         return paths

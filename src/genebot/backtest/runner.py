@@ -22,8 +22,11 @@ from genebot.core.precision import split_evenly, to_decimal
 from genebot.data.feed import build_timeline
 from genebot.domain.orders import OrderStatus
 from genebot.reporting.statistics import compute_stats
+from genebot.risk.checks import default_checks
+from genebot.risk.engine import RiskEngine
 from genebot.system.kernel import Kernel
 from genebot.system.loops import run_fast, run_per_bar
+from genebot.system.risk_view import KernelRiskView
 
 log = logging.getLogger("genebot.backtest")
 ConfigInput = GenebotConfig | Mapping[str, Any] | str | Path
@@ -86,6 +89,11 @@ def _assemble(cfg: GenebotConfig, setup: RunSetup) -> tuple[Kernel, EquityRecord
         _split_cash(setup, currency, cash)
     recorder = EquityRecorder(kernel, setup.venues, currency)
     recorder.snapshot_initial()
+    if cfg.risk_management.enabled:
+        view = KernelRiskView(kernel, currency)
+        risk = RiskEngine(cfg.risk_management, view, default_checks(cfg.risk_management))
+        kernel.attach_risk(risk)
+        risk.roll_day(int(timeline.step_ts[0]))
     kernel.prepare()
     return kernel, recorder
 
@@ -147,6 +155,7 @@ def _result(
         bars=setup.bars,
         final_equity_exact=exact_equity(setup.venues, recorder.currency, kernel),
         strategy_errors=errors,
+        risk_events=list(kernel.risk.events) if kernel.risk else [],
         warnings=setup.warnings,
         title=f"genebot backtest: {', '.join(s.strategy.strategy_id for s in setup.slots)}",
     )

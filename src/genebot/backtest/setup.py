@@ -20,6 +20,7 @@ from genebot.data.catalog import find_data_file
 from genebot.data.feed import BarFeed
 from genebot.data.readers import OhlcvData, ohlcv_from_frame, read_ohlcv
 from genebot.domain.instrument import AccountType, Instrument
+from genebot.execution.engine import Protection
 from genebot.strategies.registry import strategy_class
 from genebot.system.kernel import StrategySlot
 from genebot.trading.sizing import FixedAmount, FixedQuantity, PercentEquity, PositionSizer
@@ -137,6 +138,21 @@ def sizer_for(method: str, value: float) -> PositionSizer:
     return PercentEquity(amount)
 
 
+def _protection(cfg: GenebotConfig) -> Protection:
+    """Protective exits attached to every entry, from ``risk_management`` (when it is on)."""
+    rm = cfg.risk_management
+    if not rm.enabled:
+        return Protection()
+    sl, tp = rm.stop_loss, rm.take_profit
+    return Protection(
+        stop_loss=to_decimal(sl.default_percentage)
+        if sl.enabled and not sl.trailing_stop
+        else None,
+        take_profit=to_decimal(tp.default_percentage) if tp.enabled else None,
+        trailing=to_decimal(sl.trailing_percentage) if sl.enabled and sl.trailing_stop else None,
+    )
+
+
 def build(cfg: GenebotConfig, data: DataInput | None) -> RunSetup:
     """Load data, create instruments, venues and strategy slots."""
     strategies = _enabled(cfg)
@@ -203,6 +219,7 @@ def _slots(
     plan: list[tuple[str, object, list[tuple[str, str, str]]]],
     feeds: dict[tuple[str, str, str], BarFeed],
 ) -> list[StrategySlot]:
+    protection = _protection(cfg)
     shares = split_evenly(to_decimal(cfg.backtest.initial_cash), len(plan))
     slots = []
     for (key, scfg, wanted), share in zip(plan, shares, strict=True):
@@ -210,6 +227,7 @@ def _slots(
         strategy: Strategy = cls(scfg.parameters, strategy_id=key)  # type: ignore[attr-defined]
         sizing = scfg.position_sizing  # type: ignore[attr-defined]
         strategy.sizer = sizer_for(sizing.method, sizing.value)
+        strategy.protection = protection
         slots.append(StrategySlot(strategy, [feeds[w] for w in wanted], share))
     return slots
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from genebot.core.ids import IdGenerator
+from genebot.core.precision import to_decimal
 from genebot.domain.events import (
     OrderCanceled,
     OrderDenied,
@@ -27,11 +28,11 @@ from genebot.domain.orders import TERMINAL, Order
 from genebot.domain.position import ClosedTrade
 from genebot.execution.ports import ExecutionClient
 from genebot.portfolio.portfolio import Portfolio
+from genebot.risk.types import OrderIntent, Verdict
 
 ZERO = Decimal(0)
 _TIME_IN_FORCE = frozenset({"GTC", "IOC"})
 _ENDED = frozenset({OrderCanceled, OrderExpired, OrderRejected})
-PreTradeCheck = Callable[[Order], str | None]
 FillListener = Callable[[Order, OrderFilled, list[ClosedTrade]], None]
 
 
@@ -61,7 +62,7 @@ class ExecutionEngine:
         self.orders: dict[str, Order] = {}
         self.order_log: list[Order] = []
         self.clock: Callable[[], int] = lambda: 0
-        self.pre_trade: PreTradeCheck | None = None
+        self.risk_gate: Callable[[OrderIntent], Verdict | None] | None = None
         self._ids = IdGenerator("O")
         self._protect: dict[str, Protection] = {}
         self._oco: dict[str, list[str]] = {}
@@ -108,8 +109,36 @@ class ExecutionEngine:
         trailing_offset: Decimal | None = None,
         protection: Protection | None = None,
     ) -> Order:
-        """Create, check and send one order. A refused order comes back DENIED with a reason."""
+        """Create, check and send one order. A refused order comes back DENIED with a reason;
+        the risk gate may also resize it or turn a market order into a protective limit."""
         now = self.now_ns
+        denial = None
+        if self.risk_gate is not None and not reduce_only:
+            ref = price or trigger_price or to_decimal(self.portfolio.mark(instrument.id) or 0)
+            stop = None
+            if protection is not None and protection.stop_loss is not None:
+                sign = 1 if side == "BUY" else -1
+                stop = ref * (1 - sign * protection.stop_loss)
+            verdict = self.risk_gate(
+                OrderIntent(
+                    strategy_id,
+                    instrument,
+                    side,
+                    quantity,
+                    order_type,
+                    ref,
+                    reduce_only,
+                    tag,
+                    stop_price=stop,
+                )
+            )
+            if verdict is not None:
+                if verdict.action == "deny":
+                    denial = f"{verdict.rule}: {verdict.detail}"
+                else:
+                    quantity = verdict.quantity
+                    if verdict.as_limit is not None:
+                        order_type, price = "LIMIT", verdict.as_limit
         init = OrderInitialized(
             self._ids.next(),
             strategy_id,
@@ -131,9 +160,7 @@ class ExecutionEngine:
         self.orders[order.client_order_id] = order
         self.order_log.append(order)
         self._emit(init)
-        reason = self._basic_problem(order, instrument)
-        if reason is None and self.pre_trade:
-            reason = self.pre_trade(order)
+        reason = denial or self._basic_problem(order, instrument)
         if reason:
             self._apply(order, OrderDenied(order.client_order_id, reason, now, now))
             return order

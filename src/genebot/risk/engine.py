@@ -79,14 +79,18 @@ class RiskEngine:
     def trades(self) -> Sequence[ClosedTrade]:
         return self._trades
 
+    @property
+    def next_boundary(self) -> int | None:
+        """When the current trading day ends (ns), once the engine has seen its first day."""
+        return self._next_boundary
+
     # -- the pipeline ----------------------------------------------------------------------
     def evaluate(self, intent: OrderIntent) -> Verdict | None:
         """Approve (None), resize or deny one intended order; every outcome is recorded."""
         now = self.view.now_ns
         self.refresh(now)
         position = self.view.position_qty(intent.strategy_id, intent.instrument.id)
-        if intent.reduces(position):
-            self._record(intent, "exit", "approve", "reduces exposure: always allowed")
+        if intent.reduces(position):  # exits always pass, even when halted
             return None
         if self.state is TradingState.HALTED:
             return self._deny(

@@ -18,11 +18,12 @@ from typing import Protocol
 import numpy as np
 
 from genebot.data.feed import BarFeed, Timeline
-from genebot.domain.events import OrderFilled
+from genebot.domain.events import OrderFilled, OrderRejected
 from genebot.domain.instrument import AccountType, Instrument
 from genebot.execution.engine import ExecutionEngine
 from genebot.execution.ports import ExecutionClient
 from genebot.portfolio.portfolio import Portfolio
+from genebot.risk.engine import RiskEngine
 from genebot.trading.context import TradingContext
 from genebot.trading.data import BarData, BarView
 from genebot.trading.strategy import Strategy
@@ -64,6 +65,7 @@ class Kernel:
         self.venues = {v.venue: v for v in venues}
         self.slots = list(slots)
         self.step = -1
+        self.risk: RiskEngine | None = None
         self._single = timeline.single
         self.portfolio = Portfolio(self.mark, {k: i.money_quantum for k, i in instruments.items()})
         self.execution = ExecutionEngine(self.portfolio, instruments)
@@ -106,6 +108,28 @@ class Kernel:
         known = self._known_ns[iid]
         row = int(np.searchsorted(known, self.timeline.step_known[self.step], side="right")) - 1
         return float(feed.close[row]) if row >= 0 else None
+
+    # -- risk ---------------------------------------------------------------------------------
+    def attach_risk(self, risk: RiskEngine) -> None:
+        """Every new order passes ``risk`` first; fills, errors and day boundaries feed it."""
+        self.risk = risk
+        self.execution.risk_gate = risk.evaluate
+        self.fill_listeners.append(self._risk_after_fill)
+        self.execution.observe(self._risk_watch_rejections)
+        self._seen_trades = 0
+
+    def _risk_after_fill(self, instrument: Instrument, fill: OrderFilled) -> None:
+        risk = self.risk
+        assert risk is not None
+        trades = self.portfolio.trades
+        for trade in trades[self._seen_trades :]:
+            risk.on_trade_closed(trade)
+        self._seen_trades = len(trades)
+        risk.on_fill()
+
+    def _risk_watch_rejections(self, event: object) -> None:
+        if type(event) is OrderRejected and self.risk is not None:
+            self.risk.on_error("venue", event.reason)  # type: ignore[attr-defined]
 
     def now(self) -> int:
         """Decision time: the close of the bar being handled (ns)."""
@@ -183,6 +207,8 @@ class Kernel:
     def strategy_error(self, slot: StrategySlot, where: str, exc: Exception) -> None:
         slot.errors += 1
         message = f"{slot.strategy.strategy_id}.{where}: {type(exc).__name__}: {exc}"
+        if self.risk is not None:
+            self.risk.on_error(f"strategy {slot.strategy.strategy_id}", message)
         if slot.errors <= MAX_LOGGED_ERRORS:
             slot.error_messages.append(message)
             log.error("strategy error in %s", message, exc_info=exc)
@@ -213,6 +239,11 @@ class Kernel:
         else:
             f = self._step_feed[step]
             row = self._step_row[step]
+        risk = self.risk
+        if risk is not None:  # a new trading day starts before this bar's fills
+            boundary = risk.next_boundary
+            if boundary is not None and self.timeline.step_ts[step] >= boundary:
+                risk.roll_day(int(self.timeline.step_ts[step]))
         self.step = step
         venue = self._feed_venue[f]
         if venue is not None and venue[0]:

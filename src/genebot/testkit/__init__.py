@@ -36,9 +36,14 @@ def gbm_bars(
     return frame.round(2)
 
 
-def ma_config(symbol: str, timeframe: str, quantity: float, **backtest: object) -> dict:
-    """The reference MovingAverage 10/20 configuration with fixed-quantity sizing."""
+def ma_config(
+    symbol: str, timeframe: str, quantity: float, *, risk: dict | bool = False, **backtest: object
+) -> dict:
+    """The reference MovingAverage 10/20 configuration with fixed-quantity sizing. The risk
+    engine is off unless ``risk`` is True (seed defaults) or a ``risk_management`` mapping."""
+    risk_section = risk if isinstance(risk, dict) else {"enabled": bool(risk)}
     return {
+        "risk_management": risk_section,
         "backtest": {"initial_cash": 100_000, "fee": 0.001, **backtest},
         "strategies": {
             "moving_average": {

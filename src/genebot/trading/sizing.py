@@ -183,4 +183,6 @@ class AtrRisk:
         return self.size(SizingContext(instrument, price, sleeve_equity))
 
     def size(self, ctx: SizingContext) -> Decimal:
-        return risk_quantity(ctx.instrument, ctx.equity, self.risk_fraction, self.stop_distance(ctx))
+        return risk_quantity(
+            ctx.instrument, ctx.equity, self.risk_fraction, self.stop_distance(ctx)
+        )

@@ -20,7 +20,10 @@ ZERO = Decimal(0)
 
 
 def _money(x: Decimal) -> str:
-    return f"{x:,.2f}"
+    """Two decimals, or every digit where rounding would hide why a limit was crossed."""
+    if x == x.quantize(Decimal("0.01")):
+        return f"{x:,.2f}"
+    return f"{x.normalize():,f}"
 
 
 def _pct(x: Decimal) -> str:

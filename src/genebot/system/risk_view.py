@@ -1,0 +1,168 @@
+"""The risk engine's read-only view of a running kernel (the same in every mode)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from genebot.core.precision import to_decimal
+from genebot.domain.instrument import AccountType
+from genebot.domain.position import ClosedTrade
+
+if TYPE_CHECKING:
+    from genebot.system.kernel import Kernel
+
+ZERO = Decimal(0)
+DAY_NS = 86_400_000_000_000
+_STOPS = frozenset({"STOP_MARKET", "TRAILING_STOP_MARKET", "STOP_LIMIT"})
+
+
+class KernelRiskView:
+    """Equity, positions, marks and returns as of the kernel's current step."""
+
+    def __init__(self, kernel: Kernel, currency: str) -> None:
+        self.kernel = kernel
+        self.currency = currency
+
+    @property
+    def now_ns(self) -> int:
+        return self.kernel.now()
+
+    # -- equity ------------------------------------------------------------------------------
+    def _holdings(self) -> tuple[Decimal, list[tuple[str, Decimal, Decimal]]]:
+        """(constant, [(instrument id, quantity, offset)]) so that equity = constant +
+        Σ quantity × close × rate(quote) − offset × rate(quote); spot holdings are currency
+        balances valued through their X/account instrument."""
+        constant = ZERO
+        terms: list[tuple[str, Decimal, Decimal]] = []
+        for venue in self.kernel.venues.values():
+            account = venue.account  # type: ignore[attr-defined]
+            for currency, balance in account.balances.items():
+                if currency == self.currency:
+                    constant += balance
+                elif balance:
+                    iid = self._pricing_instrument(currency)
+                    if iid is not None:
+                        terms.append((iid, balance, ZERO))
+            if account.account_type is AccountType.MARGIN:
+                for iid, pos in venue.positions.items():  # type: ignore[attr-defined]
+                    if pos.quantity:
+                        terms.append((iid, pos.quantity, pos.cost))
+        return constant, terms
+
+    def _pricing_instrument(self, currency: str) -> str | None:
+        for iid, feed in self.kernel.exec_feed.items():
+            if feed.instrument.base == currency and feed.instrument.quote == self.currency:
+                return iid
+        return None
+
+    def equity(self) -> Decimal:
+        return self._equity_with(self.mark)
+
+    def equity_at(self, ts_ns: int) -> Decimal:
+        return self._equity_with(lambda iid: self._mark_at(iid, ts_ns))
+
+    def _equity_with(self, mark: object) -> Decimal:
+        constant, terms = self._holdings()
+        total = constant
+        for iid, qty, offset in terms:
+            px = mark(iid)  # type: ignore[operator]
+            if px is not None:
+                total += qty * px - offset
+        return total
+
+    def _mark_at(self, iid: str, ts_ns: int) -> Decimal | None:
+        feed = self.kernel.exec_feed[iid]
+        row = int(np.searchsorted(feed.ts + feed.timeframe_ns, ts_ns, side="right")) - 1
+        return to_decimal(float(feed.close[row])) if row >= 0 else None
+
+    def peak_equity_since(self, since_ns: int | None, now_ns: int) -> Decimal | None:
+        """Highest equity over bar closes in (since, now], holdings as now (they did not change
+        in between: every fill is a decision point)."""
+        if since_ns is None or now_ns <= since_ns:
+            return None
+        constant, terms = self._holdings()
+        series: npt.NDArray[np.float64] | None = None
+        for iid, qty, offset in terms:
+            feed = self.kernel.exec_feed[iid]
+            known = feed.ts + feed.timeframe_ns
+            lo = int(np.searchsorted(known, since_ns, side="right"))
+            hi = int(np.searchsorted(known, now_ns, side="right"))
+            if hi <= lo:
+                continue
+            values = feed.close[lo:hi] * float(qty) - float(offset)
+            best = float(values.max())
+            series = np.array([best]) if series is None else series + best
+        if series is None:
+            return None
+        # Per-instrument maxima may not coincide; their sum bounds the true peak from above
+        # only when several instruments are held. Exact for one holding (the common case).
+        return constant + to_decimal(float(series[0]))
+
+    # -- positions and prices --------------------------------------------------------------
+    def sleeve_equity(self, strategy_id: str) -> Decimal:
+        return self.kernel.portfolio.sleeves[strategy_id].equity(self.kernel.mark)
+
+    def position_qty(self, strategy_id: str, instrument_id: str) -> Decimal:
+        return self.kernel.portfolio.position(strategy_id, instrument_id).quantity
+
+    def open_positions(self) -> Sequence[tuple[str, str, Decimal, Decimal]]:
+        return [
+            (p.strategy_id, p.instrument_id, p.quantity, p.avg_px)
+            for p in self.kernel.portfolio.open_positions()
+        ]
+
+    def mark(self, instrument_id: str) -> Decimal | None:
+        px = self.kernel.mark(instrument_id)
+        return None if px is None else to_decimal(px)
+
+    def quote_balance(self) -> Decimal:
+        return sum(
+            (
+                v.account.balance(self.currency)  # type: ignore[attr-defined]
+                for v in self.kernel.venues.values()
+            ),
+            ZERO,
+        )
+
+    def closed_trades(self) -> Sequence[ClosedTrade]:
+        return self.kernel.portfolio.trades
+
+    def returns(self, instrument_id: str, bars: int) -> Sequence[float]:
+        feed = self.kernel.exec_feed[instrument_id]
+        known = feed.ts + feed.timeframe_ns
+        row = int(np.searchsorted(known, self.kernel.now(), side="right"))
+        closes = feed.close[max(0, row - bars - 1) : row]
+        if len(closes) < 2:
+            return []
+        return (np.diff(closes) / closes[:-1]).tolist()
+
+    def bars_per_day(self, instrument_id: str) -> float:
+        return DAY_NS / self.kernel.exec_feed[instrument_id].timeframe_ns
+
+    def stop_for(self, strategy_id: str, instrument_id: str) -> Decimal | None:
+        for order in self.kernel.execution.orders.values():
+            if (
+                order.strategy_id == strategy_id
+                and order.instrument_id == instrument_id
+                and order.parent_id is not None
+                and order.order_type in _STOPS
+                and order.trigger_price is not None
+            ):
+                return order.trigger_price
+        return None
+
+    def working_entries(self, strategy_id: str, instrument_id: str) -> int:
+        return sum(
+            1
+            for o in self.kernel.execution.orders.values()
+            if o.strategy_id == strategy_id
+            and o.instrument_id == instrument_id
+            and o.parent_id is None
+            and not o.reduce_only
+            and o.is_open
+        )
