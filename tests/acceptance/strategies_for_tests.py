@@ -81,3 +81,44 @@ class Recorder(MovingAverageStrategy):
         SEEN.append((bar.symbol, bar.timeframe_ns, bar.ts))
         if bar.timeframe_ns == 3_600_000_000_000 and self.position().is_flat and bar.i % 24 == 0:
             self.buy(quantity=0.01)
+
+
+class Scripted(MovingAverageStrategy):
+    """Buys on the bars listed in ``buy_at`` and closes on ``close_at`` (bar indices)."""
+
+    from genebot.trading.params import Param as _P
+
+    buy_at = _P([0], doc="bars to buy on")
+    close_at = _P([1], doc="bars to close on")
+    short_period = _P(1, min=1)
+    long_period = _P(2, min=2)
+
+    def on_bar(self, bar: BarView) -> None:
+        if bar.i in self.close_at and not self.position().is_flat:
+            self.close()
+        if bar.i in self.buy_at and self.position().is_flat:
+            self.buy()
+
+
+class RandomTrader(MovingAverageStrategy):
+    """Random entries, adds and exits on two symbols, seeded: fuel for the property test."""
+
+    from genebot.trading.params import Param as _P
+
+    seed = _P(1, min=0)
+    short_period = _P(1, min=1)
+    long_period = _P(2, min=2)
+
+    def on_start(self) -> None:
+        import random
+
+        self.rng = random.Random(self.seed)
+
+    def on_bar(self, bar: BarView) -> None:
+        roll = self.rng.random()
+        if roll < 0.15:
+            self.buy(bar.symbol, quantity=round(self.rng.uniform(0.1, 20), 2))
+        elif roll < 0.25 and self.allow_short:
+            self.sell(bar.symbol, quantity=round(self.rng.uniform(0.1, 20), 2))
+        elif roll < 0.32 and not self.position(bar.symbol).is_flat:
+            self.close(bar.symbol)

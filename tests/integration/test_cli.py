@@ -29,7 +29,14 @@ def test_default_backtest_prints_stats_and_writes_all_outputs(tmp_path: Path) ->
     proc = genebot("backtest", "--output-dir", str(out), "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert "final_equity" in proc.stdout
-    for name in ("stats.json", "trades.csv", "orders.csv", "equity.csv", "report.html"):
+    for name in (
+        "stats.json",
+        "trades.csv",
+        "orders.csv",
+        "equity.csv",
+        "report.html",
+        "risk_events.csv",
+    ):
         assert (out / name).stat().st_size > 0
     stats = json.loads((out / "stats.json").read_text())
     required = {
@@ -59,6 +66,10 @@ def test_default_backtest_prints_stats_and_writes_all_outputs(tmp_path: Path) ->
         "quantity,pnl,pnl_pct,fees,exit_reason"
     )
     assert (out / "equity.csv").read_text().startswith("timestamp,equity,cash,drawdown\n")
+    risk = (out / "risk_events.csv").read_text().splitlines()
+    assert risk[0] == "timestamp,strategy,symbol,rule,action,detail"
+    assert any(",approve," in line for line in risk[1:])
+    assert "approved orders" in (out / "report.html").read_text()
 
 
 def test_flags_override_config(tmp_path: Path) -> None:

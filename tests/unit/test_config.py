@@ -136,7 +136,12 @@ def test_shipped_full_example_loads_with_and_without_secrets() -> None:
     path = REPO / "config" / "example_full.yaml"
     cfg = load_config(path, env={})
     assert cfg.exchanges["binance"].api_key is None  # ${BINANCE_API_KEY:-} → unset
-    assert set(cfg.strategies) == {"moving_average", "rsi_fixed_quantity", "breakout_fixed_amount"}
+    assert set(cfg.strategies) == {
+        "moving_average",
+        "rsi_fixed_quantity",
+        "breakout_fixed_amount",
+        "atr_sized",
+    }
     assert cfg.strategies["breakout_fixed_amount"].parameters == {"lookbacks": [20, 55]}
     assert cfg.backtest.data[0].timeframe == "5m"
     assert cfg.risk_management.global_.max_drawdown == 0.15

@@ -207,10 +207,22 @@ class BacktestConfig(FrozenModel):
 class PositionSizingConfig(FrozenModel):
     """How much a strategy buys per entry; ``method`` picks which amount field applies."""
 
-    method: Literal["fixed_quantity", "percent_equity", "fixed_amount"]
+    method: Literal[
+        "fixed_quantity", "percent_equity", "fixed_amount", "fixed_fractional", "atr", "staged"
+    ]
     quantity: Annotated[float, Field(gt=0)] | None = Field(default=None, description="base units")
-    fraction: Fraction | None = Field(default=None, description="share of current equity")
+    fraction: Fraction | None = Field(
+        default=None,
+        description="percent_equity: share of equity; fixed_fractional/atr: equity risked per "
+        "trade (divided by the stop distance)",
+    )
     amount: Annotated[float, Field(gt=0)] | None = Field(default=None, description="quote currency")
+    atr_multiple: Annotated[float, Field(gt=0)] | None = Field(
+        default=None, description="atr: the stop sits this many ATRs away (default 2)"
+    )
+    atr_period: Annotated[int, Field(ge=2)] | None = Field(
+        default=None, description="atr: ATR bars (default 14)"
+    )
 
     @model_validator(mode="after")
     def _matching_field(self) -> PositionSizingConfig:
@@ -218,13 +230,22 @@ class PositionSizingConfig(FrozenModel):
             "fixed_quantity": "quantity",
             "percent_equity": "fraction",
             "fixed_amount": "amount",
+            "fixed_fractional": "fraction",
+            "atr": "fraction",
+            "staged": None,
         }
         wanted = needed[self.method]
-        if getattr(self, wanted) is None:
+        if wanted is not None and getattr(self, wanted) is None:
             raise KeyedValueError(wanted, f"is required when method is {self.method}")
-        for other in needed.values():
+        for other in ("quantity", "fraction", "amount"):
             if other != wanted and getattr(self, other) is not None:
-                raise KeyedValueError(other, f"is not used by method {self.method}; use {wanted}")
+                raise KeyedValueError(
+                    other,
+                    f"is not used by method {self.method}" + (f"; use {wanted}" if wanted else ""),
+                )
+        for extra in ("atr_multiple", "atr_period"):
+            if self.method != "atr" and getattr(self, extra) is not None:
+                raise KeyedValueError(extra, f"is only used by method atr, not {self.method}")
         return self
 
     @property
@@ -234,6 +255,9 @@ class PositionSizingConfig(FrozenModel):
             "fixed_quantity": self.quantity,
             "percent_equity": self.fraction,
             "fixed_amount": self.amount,
+            "fixed_fractional": self.fraction,
+            "atr": self.fraction,
+            "staged": 0.0,
         }[self.method]
         assert result is not None  # guaranteed by _matching_field
         return result

@@ -23,7 +23,15 @@ from genebot.domain.instrument import AccountType, Instrument
 from genebot.execution.engine import Protection
 from genebot.strategies.registry import strategy_class
 from genebot.system.kernel import StrategySlot
-from genebot.trading.sizing import FixedAmount, FixedQuantity, PercentEquity, PositionSizer
+from genebot.trading.sizing import (
+    AtrRisk,
+    FixedAmount,
+    FixedFractional,
+    FixedQuantity,
+    PercentEquity,
+    PositionSizer,
+)
+from genebot.trading.staged import StagedRamp
 from genebot.trading.strategy import Strategy
 from genebot.venues.sim.bars import BarColumns
 from genebot.venues.sim.exchange import SimulatedExchange
@@ -129,12 +137,18 @@ def _fees(cfg: GenebotConfig, venue: str) -> tuple[Decimal, Decimal]:
     return to_decimal(ex.maker_fee), to_decimal(ex.taker_fee)
 
 
-def sizer_for(method: str, value: float) -> PositionSizer:
+def sizer_for(method: str, value: float, atr_multiple: float | None = None) -> PositionSizer:
     amount = to_decimal(value)
     if method == "fixed_quantity":
         return FixedQuantity(amount)
     if method == "fixed_amount":
         return FixedAmount(amount)
+    if method == "fixed_fractional":
+        return FixedFractional(amount)
+    if method == "atr":
+        return AtrRisk(amount, to_decimal(atr_multiple or 2))
+    if method == "staged":
+        return StagedRamp()
     return PercentEquity(amount)
 
 
@@ -226,7 +240,8 @@ def _slots(
         cls = strategy_class(scfg.type or key)  # type: ignore[attr-defined]
         strategy: Strategy = cls(scfg.parameters, strategy_id=key)  # type: ignore[attr-defined]
         sizing = scfg.position_sizing  # type: ignore[attr-defined]
-        strategy.sizer = sizer_for(sizing.method, sizing.value)
+        strategy.sizer = sizer_for(sizing.method, sizing.value, sizing.atr_multiple)
+        strategy.atr_period = sizing.atr_period or 14
         strategy.protection = protection
         slots.append(StrategySlot(strategy, [feeds[w] for w in wanted], share))
     return slots

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Protocol
 
 import numpy as np
+import talib
 
 from genebot.data.feed import BarFeed, Timeline
 from genebot.domain.events import OrderFilled, OrderRejected
@@ -72,7 +73,8 @@ class Kernel:
         self.execution.clock = self.now
         for venue in venues:
             self.execution.register_client(venue)
-        self.ctx = TradingContext(self.execution, self.portfolio, instruments, self.mark)
+        self.ctx = TradingContext(self.execution, self.portfolio, instruments, self.mark, self.atr)
+        self._atr_cache: dict[tuple[str, int], np.ndarray] = {}
         self.exec_feed = self._execution_feeds(timeline.feeds)
         self._known_ns = {iid: f.ts + f.timeframe_ns for iid, f in self.exec_feed.items()}
         self.execution.spot_venues = {
@@ -130,6 +132,27 @@ class Kernel:
     def _risk_watch_rejections(self, event: object) -> None:
         if type(event) is OrderRejected and self.risk is not None:
             self.risk.on_error("venue", event.reason)  # type: ignore[attr-defined]
+
+    def atr(self, iid: str, period: int) -> float | None:
+        """Average true range of ``iid`` over the last ``period`` closed bars (its finest feed);
+        computed once per run with TA-Lib, read at the current bar."""
+        feed = self.exec_feed.get(iid)
+        if feed is None or self.step < 0:
+            return None
+        values = self._atr_cache.get((iid, period))
+        if values is None:
+            values = talib.ATR(feed.high, feed.low, feed.close, timeperiod=period)
+            self._atr_cache[(iid, period)] = values
+        row = (
+            int(
+                np.searchsorted(
+                    self._known_ns[iid], self.timeline.step_known[self.step], side="right"
+                )
+            )
+            - 1
+        )
+        value = float(values[row]) if row >= 0 else float("nan")
+        return None if value != value else value
 
     def now(self) -> int:
         """Decision time: the close of the bar being handled (ns)."""

@@ -21,11 +21,13 @@ class TradingContext:
         portfolio: Portfolio,
         instruments: dict[str, Instrument],
         mark: Callable[[str], float | None],
+        atr: Callable[[str, int], float | None] | None = None,
     ) -> None:
         self.execution = execution
         self.portfolio = portfolio
         self.instruments = instruments
         self.mark = mark
+        self.atr = atr or (lambda iid, period: None)
 
     @property
     def now_ns(self) -> int:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, ClassVar, NamedTuple
 
@@ -35,7 +36,7 @@ from genebot.execution.engine import Protection
 from genebot.trading.context import TradingContext
 from genebot.trading.data import F64, BarData, BarView, Signals
 from genebot.trading.params import Param, resolve_params
-from genebot.trading.sizing import PercentEquity, PositionSizer
+from genebot.trading.sizing import PercentEquity, PositionSizer, SizingContext
 
 ZERO = Decimal(0)
 
@@ -95,6 +96,8 @@ class Strategy:
         self._instruments: dict[str, Instrument] = {}
         self._signals: dict[int, tuple[list[bool], Signals]] = {}
         self.bar: BarView | None = None
+        self.atr_period = 14
+        self._equity_peak: Decimal | None = None
 
     # -- to override ----------------------------------------------------------------------
     def validate_parameters(self) -> None:
@@ -252,10 +255,16 @@ class Strategy:
         inst = self.instrument(symbol)
         price = inst.round_price(to_decimal(limit)) if limit is not None else None
         trigger = inst.round_price(to_decimal(stop)) if stop is not None else None
+        if stop_loss is None and take_profit is None and trailing is None:
+            protection = self.protection
+        else:
+            protection = self._protection(stop_loss, take_profit, trailing)
         if quantity is None:
             ref = price or trigger or to_decimal(self.ctx.mark(inst.id) or 0)
-            equity = self.capital.equity if self.sizer.needs_equity else ZERO
-            qty = self.sizer.quantity(inst, ref, equity)
+            if self.sizer.needs_equity:
+                qty, protection = self._risk_size(inst, ref, protection)
+            else:
+                qty = self.sizer.quantity(inst, ref, ZERO)
         else:
             qty = inst.round_quantity(to_decimal(quantity))
         if qty <= 0:
@@ -267,10 +276,6 @@ class Strategy:
             (False, True): "STOP_MARKET",
             (True, True): "STOP_LIMIT",
         }[(price is not None, trigger is not None)]
-        if stop_loss is None and take_profit is None and trailing is None:
-            protection = self.protection
-        else:
-            protection = self._protection(stop_loss, take_profit, trailing)
         return self.ctx.submit(
             self.strategy_id,
             inst,
@@ -284,6 +289,35 @@ class Strategy:
             tag=tag,
             protection=protection or None,
         )
+
+    def _risk_size(
+        self, inst: Instrument, ref: Decimal, protection: Protection
+    ) -> tuple[Decimal, Protection]:
+        """Size from the sleeve with the stop the entry will carry; an ATR sizer also decides
+        where that stop goes (k × ATR), and the protective stop follows it."""
+        equity = self.capital.equity
+        stop_pct = protection.stop_loss or protection.trailing
+        atr = (
+            self.ctx.atr(inst.id, self.atr_period) if hasattr(self.sizer, "atr_multiple") else None
+        )
+        trades = [t for t in self.ctx.portfolio.trades if t.strategy_id == self.strategy_id]
+        self._equity_peak = max(self._equity_peak or equity, equity)
+        sizing = SizingContext(
+            inst,
+            ref,
+            equity,
+            ref * stop_pct if stop_pct else None,
+            to_decimal(atr) if atr is not None else None,
+            self.ctx.now_ns,
+            trades,
+            self._equity_peak,
+        )
+        qty = self.sizer.size(sizing)
+        rule = getattr(self.sizer, "stop_distance", None)
+        distance = rule(sizing) if callable(rule) and atr is not None else None
+        if distance and ref > 0 and not protection.trailing:
+            protection = replace(protection, stop_loss=distance / ref)
+        return qty, protection
 
     def _protection(self, sl: float | None, tp: float | None, tr: float | None) -> Protection:
         base = self.protection

@@ -1,0 +1,1 @@
+"""Risk and safety: the risk engine, its checks, monitors and configuration."""
