@@ -71,8 +71,11 @@ def make_bars(n: int, seed: int = 42) -> pd.DataFrame:
 
 
 def genebot_config() -> dict[str, Any]:
-    """No ``exchanges`` section: the strategy trades on the default margin-free spot venue."""
+    """No ``exchanges`` section: the strategy trades on the default margin-free spot venue.
+    The risk engine is off: the benchmark measures the reference semantics the numpy version
+    implements (risk limits would resize and halt)."""
     return {
+        "risk_management": {"enabled": False},
         "strategies": {
             "moving_average": {
                 "parameters": {"short_period": SHORT, "long_period": LONG},

@@ -106,7 +106,7 @@ def test_seed_daily_loss_trips_the_kill_switch_and_lifts_at_the_reset() -> None:
 def test_seed_consecutive_losses(losses: int, halted: bool) -> None:
     prices: list[float] = [100.0]
     buys, closes = [], []
-    for k in range(losses):
+    for _ in range(losses):
         buys.append(len(prices))
         prices += [100.0]
         closes.append(len(prices))
