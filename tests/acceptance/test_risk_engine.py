@@ -230,3 +230,91 @@ def test_no_fill_ever_violates_an_active_limit(
             assert notional <= size * equity * 1.002 + 1e-6  # fees move equity a hair
             stop = 0.02 * notional
             assert stop <= heat * equity * 1.002 + 1e-6
+
+
+def test_break_even_moves_the_stop_to_the_entry() -> None:
+    # Entry 100 at bar 1; +1 % reached on bar 2 moves the stop from 98 to 100; bar 4 falls
+    # through 100 and the position exits at break-even instead of the old 2 % stop.
+    prices = [100.0, 100.0, 101.5, 101.0, 99.0, 97.0]
+    risk = with_quiet(
+        stop_loss={"enabled": True, "default_percentage": 0.02, "break_even_trigger": 0.01}
+    )
+    result = bt.run(
+        scripted(1.0, [0], [], risk, fill="next_open"), {"BTC/USDT": flat_frame(prices)}
+    )
+    trade = result.trades.iloc[0]
+    assert trade["exit_reason"] == "stop_loss"
+    assert trade["entry_price"] == 100.0 and trade["exit_price"] == 100.0
+
+
+@pytest.mark.parametrize("bars", [1, 3])
+def test_time_exit_closes_after_n_bars(bars: int) -> None:
+    prices = [100.0 + i * 0.1 for i in range(12)]
+    risk = with_quiet(
+        stop_loss={"enabled": True, "time_exit_bars": bars, "default_percentage": 0.5}
+    )
+    result = bt.run(
+        scripted(1.0, [0], [], risk, fill="next_open"), {"BTC/USDT": flat_frame(prices)}
+    )
+    trade = result.trades.iloc[0]
+    held = pd.Timestamp(trade["exit_time"]) - pd.Timestamp(trade["entry_time"])
+    assert trade["exit_reason"] == "time_exit" and held == pd.Timedelta(hours=bars)
+    stop = result.orders[result.orders["tag"] == "stop_loss"].iloc[0]
+    assert stop["status"] == "CANCELED" and stop["reason"] == "one-cancels-other"
+
+
+def test_trailing_by_atr_multiple_fixes_the_distance_at_entry() -> None:
+    import talib
+
+    frame = gbm_bars(300, seed=21, freq="1h")
+    risk = with_quiet(
+        stop_loss={"enabled": True, "trailing_stop": True, "trailing_atr_multiple": 2.0}
+    )
+    result = bt.run(scripted(1.0, [20], [], risk, fill="next_open"), {"BTC/USDT": frame})
+    trail = next(o for o in result.order_log if o.tag == "trailing_stop")
+    atr = talib.ATR(frame.high.to_numpy(), frame.low.to_numpy(), frame.close.to_numpy(), 14)
+    offset = 2 * atr[20] / frame.close.iloc[20]  # k × ATR at the decision bar, as a fraction
+    entry = float(trail.events[0].price)  # the trail starts from the entry fill
+    assert float(trail.trailing_offset) == pytest.approx(offset, rel=1e-9)
+    assert float(trail.events[0].trigger_price) == pytest.approx(entry * (1 - offset), abs=0.006)
+
+
+def test_realized_slippage_beyond_tolerance_is_flagged() -> None:
+    prices = [100.0, 100.0, 100.0]
+    frame = flat_frame(prices)
+    frame.loc[frame.index[2], "open"] = 102.0  # the next open gaps 2 % above the decision
+    frame["high"] = frame[["open", "close", "high"]].max(axis=1)
+    result = bt.run(scripted(1.0, [1], [], with_quiet(), fill="next_open"), {"BTC/USDT": frame})
+    flags = events(result, "flag")
+    assert flags["rule"].tolist() == ["slippage"]
+    assert "slippage 2.00% > tolerance 0.50%" in flags["detail"].iloc[0]
+
+
+def test_fast_equals_per_bar_with_break_even_time_exit_and_atr_trailing() -> None:
+    data = {"SYN/USDT": gbm_bars(15_000, seed=31)}
+    for stop in (
+        {"default_percentage": 0.004, "break_even_trigger": 0.002, "time_exit_bars": 40},
+        {"trailing_stop": True, "trailing_atr_multiple": 3.0, "time_exit_bars": 60},
+    ):
+        cfg = {
+            "backtest": {"initial_cash": 100_000, "fee": 0.001},
+            "strategies": {
+                "moving_average": {
+                    "symbols": ["SYN/USDT"],
+                    "timeframes": ["1m"],
+                    "position_sizing": {"method": "percent_equity", "fraction": 0.2},
+                }
+            },
+            "risk_management": {
+                "stop_loss": {"enabled": True, **stop},
+                "take_profit": {"enabled": False},
+                "limits": {"max_consecutive_losses": 99},
+                "performance": {"enabled": False},
+                "position_limits": {"max_position_size": 0.5},
+            },
+        }
+        per_bar = bt.run(cfg, data, engine_mode="per_bar")
+        fast = bt.run(cfg, data, engine_mode="fast")
+        assert "time_exit" in set(per_bar.trades["exit_reason"])
+        pd.testing.assert_frame_equal(per_bar.trades, fast.trades)
+        pd.testing.assert_frame_equal(per_bar.equity, fast.equity)

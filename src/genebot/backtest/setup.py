@@ -164,6 +164,10 @@ def _protection(cfg: GenebotConfig) -> Protection:
         else None,
         take_profit=to_decimal(tp.default_percentage) if tp.enabled else None,
         trailing=to_decimal(sl.trailing_percentage) if sl.enabled and sl.trailing_stop else None,
+        break_even=to_decimal(sl.break_even_trigger)
+        if sl.enabled and sl.break_even_trigger and not sl.trailing_stop
+        else None,
+        time_exit_bars=sl.time_exit_bars,
     )
 
 
@@ -243,6 +247,8 @@ def _slots(
         strategy.sizer = sizer_for(sizing.method, sizing.value, sizing.atr_multiple)
         strategy.atr_period = sizing.atr_period or 14
         strategy.protection = protection
+        if cfg.risk_management.enabled:
+            strategy.trailing_atr_multiple = cfg.risk_management.stop_loss.trailing_atr_multiple
         slots.append(StrategySlot(strategy, [feeds[w] for w in wanted], share))
     return slots
 

@@ -14,5 +14,11 @@ class IdGenerator:
         self._prefix = prefix
         self._counter = itertools.count(1)
 
+    def peek(self) -> str:
+        """The id the next call to :meth:`next` returns, without using it up."""
+        upcoming = next(self._counter)
+        self._counter = itertools.count(upcoming)
+        return f"{self._prefix}-{upcoming:08d}"
+
     def next(self) -> str:
         return f"{self._prefix}-{next(self._counter):08d}"

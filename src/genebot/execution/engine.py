@@ -43,12 +43,15 @@ class Protection:
     stop_loss: Decimal | None = None
     take_profit: Decimal | None = None
     trailing: Decimal | None = None
+    break_even: Decimal | None = None  # move the stop to the entry after this favourable move
+    time_exit_bars: int | None = None  # close after this many bars of the instrument
 
     def __bool__(self) -> bool:
         return (
             self.stop_loss is not None
             or self.take_profit is not None
-            or (self.trailing is not None)
+            or self.trailing is not None
+            or self.time_exit_bars is not None
         )
 
 
@@ -70,6 +73,8 @@ class ExecutionEngine:
         self._observers: list[Callable[[OrderEvent], None]] = []
         self.on_fill_hook: Callable[[Instrument, OrderFilled], None] | None = None
         self.spot_venues: set[str] = set()
+        self.decision_px: dict[str, Decimal] = {}
+        self.bar_ns: dict[str, int] = {}  # bar length per instrument (time exits)
 
     @property
     def now_ns(self) -> int:
@@ -108,11 +113,13 @@ class ExecutionEngine:
         parent_id: str | None = None,
         trailing_offset: Decimal | None = None,
         protection: Protection | None = None,
+        signal_price: Decimal | None = None,
     ) -> Order:
         """Create, check and send one order. A refused order comes back DENIED with a reason;
         the risk gate may also resize it or turn a market order into a protective limit."""
         now = self.now_ns
         denial = None
+        decision: Decimal | None = None
         if self.risk_gate is not None and not reduce_only:
             ref = price or trigger_price or to_decimal(self.portfolio.mark(instrument.id) or 0)
             stop = None
@@ -130,8 +137,10 @@ class ExecutionEngine:
                     reduce_only,
                     tag,
                     stop_price=stop,
+                    signal_price=signal_price,
                 )
             )
+            decision = signal_price or ref
             if verdict is not None:
                 if verdict.action == "deny":
                     denial = f"{verdict.rule}: {verdict.detail}"
@@ -157,6 +166,8 @@ class ExecutionEngine:
             now,
         )
         order = Order(init)
+        if decision and order_type == "MARKET":  # what the strategy decided at (slippage)
+            self.decision_px[order.client_order_id] = decision
         self.orders[order.client_order_id] = order
         self.order_log.append(order)
         self._emit(init)
@@ -265,55 +276,51 @@ class ExecutionEngine:
             listener(order, fill, closed)
 
     def _attach(self, entry: Order, protect: Protection, instrument: Instrument) -> None:
+        """Protective exits for a filled entry (long or short), one-cancels-other."""
         exit_side = "SELL" if entry.is_buy else "BUY"
         sign = Decimal(1) if entry.is_buy else Decimal(-1)
         px, qty = entry.avg_px, entry.filled_qty
+        client = self.clients[instrument.venue]
+
+        def child(order_type: str, tag: str, **fields: object) -> Order:
+            return self.create(
+                entry.strategy_id,
+                instrument,
+                exit_side,
+                qty,
+                order_type,
+                tag=tag,
+                reduce_only=True,
+                parent_id=entry.client_order_id,
+                **fields,
+            )  # type: ignore[arg-type]
+
         children: list[Order] = []
-        common = {"reduce_only": True, "parent_id": entry.client_order_id}
         if protect.stop_loss is not None:
             stop = instrument.round_price(px * (1 - sign * protect.stop_loss))
-            children.append(
-                self.create(
-                    entry.strategy_id,
-                    instrument,
-                    exit_side,
-                    qty,
-                    "STOP_MARKET",
-                    trigger_price=stop,
-                    tag="stop_loss",
-                    **common,
-                )
-            )  # type: ignore[arg-type]
+            children.append(child("STOP_MARKET", "stop_loss", trigger_price=stop))
+            if protect.break_even is not None and hasattr(client, "set_break_even"):
+                level = instrument.round_price(px * (1 + sign * protect.break_even))
+                client.set_break_even(children[-1], level, instrument.round_price(px))
         if protect.take_profit is not None:
             target = instrument.round_price(px * (1 + sign * protect.take_profit))
-            children.append(
-                self.create(
-                    entry.strategy_id,
-                    instrument,
-                    exit_side,
-                    qty,
-                    "LIMIT",
-                    price=target,
-                    tag="take_profit",
-                    **common,
-                )
-            )  # type: ignore[arg-type]
+            children.append(child("LIMIT", "take_profit", price=target))
         if protect.trailing is not None:
             stop = instrument.round_price(px * (1 - sign * protect.trailing))
             children.append(
-                self.create(
-                    entry.strategy_id,
-                    instrument,
-                    exit_side,
-                    qty,
+                child(
                     "TRAILING_STOP_MARKET",
+                    "trailing_stop",
                     price=px,
                     trigger_price=stop,
                     trailing_offset=protect.trailing,
-                    tag="trailing_stop",
-                    **common,
                 )
-            )  # type: ignore[arg-type]
+            )
+        bar_ns = self.bar_ns.get(instrument.id)
+        if protect.time_exit_bars is not None and bar_ns and hasattr(client, "hold_until"):
+            # Entry filled at a bar's open: exit at the open N bars later.
+            client.hold_until(self._ids.peek(), entry.ts_last + protect.time_exit_bars * bar_ns)
+            children.append(child("MARKET", "time_exit"))
         ids = [c.client_order_id for c in children if c.is_open]
         for cid in ids:
             self._oco[cid] = [other for other in ids if other != cid]

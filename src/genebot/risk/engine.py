@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from genebot.domain.events import OrderFilled
+from genebot.domain.instrument import Instrument
 from genebot.domain.position import ClosedTrade
 from genebot.risk.config import RiskManagementConfig
 from genebot.risk.monitors import Monitor, default_monitors
@@ -228,6 +230,28 @@ class RiskEngine:
 
     def on_fill(self) -> None:
         self.refresh()
+
+    def on_fill_slippage(self, instrument: Instrument, fill: OrderFilled, decided: Decimal) -> None:
+        """Record the realized slippage of a market fill against the decision price when it is
+        beyond the tolerance (a gap, thin liquidity, a slow venue)."""
+        if decided <= 0:
+            return
+        sign = 1 if fill.side == "BUY" else -1
+        slip = sign * (fill.last_px - decided) / decided
+        tolerance = Decimal(str(self.config.limits.slippage_tolerance))
+        if slip > tolerance:
+            strategy = fill.client_order_id  # the order id ties it to its strategy in orders.csv
+            self.events.append(
+                RiskEvent(
+                    self.view.now_ns,
+                    "",
+                    instrument.symbol,
+                    "slippage",
+                    "flag",
+                    f"order {strategy} filled at {fill.last_px} vs decision {decided}: slippage "
+                    f"{float(slip):.2%} > tolerance {float(tolerance):.2%}",
+                )
+            )
 
     def on_error(self, source: str, detail: str) -> None:
         """A strategy exception or a rejected order: counted by the circuit breaker."""

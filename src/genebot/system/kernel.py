@@ -77,6 +77,7 @@ class Kernel:
         self._atr_cache: dict[tuple[str, int], np.ndarray] = {}
         self.exec_feed = self._execution_feeds(timeline.feeds)
         self._known_ns = {iid: f.ts + f.timeframe_ns for iid, f in self.exec_feed.items()}
+        self.execution.bar_ns = {iid: f.timeframe_ns for iid, f in self.exec_feed.items()}
         self.execution.spot_venues = {
             v.venue
             for v in venues
@@ -127,6 +128,9 @@ class Kernel:
         for trade in trades[self._seen_trades :]:
             risk.on_trade_closed(trade)
         self._seen_trades = len(trades)
+        decided = self.execution.decision_px.pop(fill.client_order_id, None)
+        if decided is not None:
+            risk.on_fill_slippage(instrument, fill, decided)
         risk.on_fill()
 
     def _risk_watch_rejections(self, event: object) -> None:

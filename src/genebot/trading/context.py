@@ -47,6 +47,7 @@ class TradingContext:
         reduce_only: bool,
         tag: str,
         protection: Protection | None,
+        signal_price: Decimal | None = None,
     ) -> Order:
         return self.execution.create(
             strategy_id,
@@ -60,6 +61,7 @@ class TradingContext:
             reduce_only=reduce_only,
             tag=tag,
             protection=protection,
+            signal_price=signal_price,
         )
 
     def cancel(self, order: Order, reason: str) -> None:

@@ -97,6 +97,7 @@ class Strategy:
         self._signals: dict[int, tuple[list[bool], Signals]] = {}
         self.bar: BarView | None = None
         self.atr_period = 14
+        self.trailing_atr_multiple: float | None = None
         self._equity_peak: Decimal | None = None
 
     # -- to override ----------------------------------------------------------------------
@@ -251,6 +252,7 @@ class Strategy:
         take_profit: float | None = None,
         trailing: float | None = None,
         tag: str = "signal",
+        signal_price: float | None = None,
     ) -> Order | None:
         inst = self.instrument(symbol)
         price = inst.round_price(to_decimal(limit)) if limit is not None else None
@@ -259,6 +261,8 @@ class Strategy:
             protection = self.protection
         else:
             protection = self._protection(stop_loss, take_profit, trailing)
+        if self.trailing_atr_multiple is not None and protection.trailing is not None:
+            protection = self._atr_trailing(inst, price or trigger, protection)
         if quantity is None:
             ref = price or trigger or to_decimal(self.ctx.mark(inst.id) or 0)
             if self.sizer.needs_equity:
@@ -288,7 +292,19 @@ class Strategy:
             reduce_only=False,
             tag=tag,
             protection=protection or None,
+            signal_price=to_decimal(signal_price) if signal_price is not None else None,
         )
+
+    def _atr_trailing(
+        self, inst: Instrument, price: Decimal | None, protection: Protection
+    ) -> Protection:
+        """Trail by k × ATR: the distance is fixed at entry as a fraction of the price."""
+        atr = self.ctx.atr(inst.id, self.atr_period)
+        ref = price or to_decimal(self.ctx.mark(inst.id) or 0)
+        if atr is None or ref <= 0:
+            return protection
+        fraction = to_decimal(atr) * to_decimal(self.trailing_atr_multiple) / ref
+        return replace(protection, trailing=min(fraction, Decimal("0.99")))
 
     def _risk_size(
         self, inst: Instrument, ref: Decimal, protection: Protection

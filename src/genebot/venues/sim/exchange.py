@@ -86,6 +86,8 @@ class SimulatedExchange:
         self.mark: Callable[[str], float | None] = mark or (lambda iid: None)
         self._bars: dict[str, BarColumns] = {}
         self._trail_row: dict[str, int] = {}
+        self._hold: dict[str, int] = {}  # client order id → not before (time exits)
+        self._break_even: dict[str, tuple[Decimal, Decimal]] = {}  # id → (level, new stop)
         self._active_from: dict[str, int] = {}
         self._watermark: dict[str, Decimal] = {}
         self._venue_ids = IdGenerator(f"{venue}-V")
@@ -120,24 +122,33 @@ class SimulatedExchange:
         if order.order_type == "TRAILING_STOP_MARKET":
             self._init_trailing(instrument, order)
             self._trail_row[order.client_order_id] = self._current_row(instrument.id)
-        if order.order_type == "MARKET" and self.fill_timing == "close" and self.latency_ns == 0:
+        hold = self._hold.pop(order.client_order_id, 0)
+        immediate = self.fill_timing == "close" and self.latency_ns == 0 and not hold
+        if order.order_type == "MARKET" and immediate:
             close = self.mark(order.instrument_id)
             if close is not None:
                 self._fill(instrument, order, to_decimal(close), "TAKER", None, now)
                 return
-        self._active_from[order.client_order_id] = now + self.latency_ns
+        self._active_from[order.client_order_id] = max(now + self.latency_ns, hold)
         book = self.book[order.instrument_id]
         book.append(order)
         if len(book) > 1:
             book.sort(key=lambda o: _PRIORITY[o.order_type])
 
+    def hold_until(self, client_order_id: str, not_before_ns: int) -> None:
+        """The order with this id (about to be submitted) may not fill before ``not_before_ns``:
+        a time exit is a market order held until its time."""
+        self._hold[client_order_id] = not_before_ns
+
+    def set_break_even(self, order: Order, level: Decimal, new_stop: Decimal) -> None:
+        """Once price reaches ``level``, move this stop to ``new_stop`` (the entry price)."""
+        if order.is_open:
+            self._break_even[order.client_order_id] = (level, new_stop)
+
     def cancel(self, order: Order, reason: str = "canceled") -> None:
         book = self.book.get(order.instrument_id, [])
         if order in book:
-            book.remove(order)
-            self._active_from.pop(order.client_order_id, None)
-            self._watermark.pop(order.client_order_id, None)
-            self._trail_row.pop(order.client_order_id, None)
+            self._remove(order)
             now = self._now()
             self._report(OrderCanceled(order.client_order_id, reason, now, now))
 
@@ -295,6 +306,8 @@ class SimulatedExchange:
             if hit is None:
                 if order.time_in_force == "IOC":
                     self._expire(order, ts)
+                elif self._break_even:
+                    self._maybe_break_even(inst, order, h, low)
                 continue
             px, liquidity = hit
             capacity = self._fill(inst, order, px, liquidity, capacity, ts, v)
@@ -358,6 +371,18 @@ class SimulatedExchange:
             self._watermark[order.client_order_id] = extreme
             self._set_trailing_stop(inst, order, extreme)
         return None
+
+    def _maybe_break_even(self, inst: Instrument, order: Order, h: float, low: float) -> None:
+        # Adverse first: the stop was tested at its old level before this bar may move it.
+        rule = self._break_even.get(order.client_order_id)
+        if rule is None:
+            return
+        level, new_stop = rule
+        reached = low <= float(level) if order.is_buy else h >= float(level)
+        if reached:
+            del self._break_even[order.client_order_id]
+            now = self._now()
+            self._report(OrderUpdated(order.client_order_id, new_stop, now, now))
 
     def _expire(self, order: Order, ts: int) -> None:
         self.book[order.instrument_id].remove(order)
@@ -442,6 +467,7 @@ class SimulatedExchange:
         self._active_from.pop(order.client_order_id, None)
         self._watermark.pop(order.client_order_id, None)
         self._trail_row.pop(order.client_order_id, None)
+        self._break_even.pop(order.client_order_id, None)
 
     def _current_row(self, iid: str) -> int:
         bars = self._bars.get(iid)
@@ -487,4 +513,10 @@ class SimulatedExchange:
                 order.is_buy,
                 self.instruments[order.instrument_id].tick_size,
             )
-        return scan_level(bars, start, order.trigger_price, above=order.is_buy)  # type: ignore[arg-type]
+        row = scan_level(bars, start, order.trigger_price, above=order.is_buy)  # type: ignore[arg-type]
+        rule = self._break_even.get(order.client_order_id)
+        if rule is not None:  # the bar that moves the stop to break-even is an event too
+            moved = scan_level(bars, start, rule[0], above=not order.is_buy)
+            if moved is not None and (row is None or moved < row):
+                row = moved
+        return row
