@@ -14,11 +14,13 @@ from genebot.domain.events import (
     OrderAccepted,
     OrderCanceled,
     OrderDenied,
+    OrderEmulated,
     OrderEvent,
     OrderExpired,
     OrderFilled,
     OrderInitialized,
     OrderRejected,
+    OrderReleased,
     OrderSubmitted,
     OrderTriggered,
     OrderUpdated,
@@ -56,6 +58,8 @@ EVENTS: dict[type, Callable[[int], OrderEvent]] = {
     OrderFilled: lambda ts: fill("1", ts=ts),
     OrderCanceled: lambda ts: OrderCanceled(CID, "user", ts, ts),
     OrderExpired: lambda ts: OrderExpired(CID, ts, ts),
+    OrderEmulated: lambda ts: OrderEmulated(CID, ts, ts),
+    OrderReleased: lambda ts: OrderReleased(CID, f"O-{ts}", ts, ts),
 }
 
 # How to reach each status from INITIALIZED (fills are 1 of the order's 2).
@@ -70,6 +74,8 @@ PATHS: dict[OrderStatus, list[type]] = {
     S.FILLED: [OrderSubmitted, OrderAccepted, OrderFilled, OrderFilled],
     S.CANCELED: [OrderSubmitted, OrderAccepted, OrderCanceled],
     S.EXPIRED: [OrderSubmitted, OrderAccepted, OrderExpired],
+    S.EMULATED: [OrderEmulated],
+    S.RELEASED: [OrderEmulated, OrderReleased],
 }
 
 # Every legal move, written out by hand (a fill of 1 from a status with 2 left).
@@ -92,6 +98,10 @@ LEGAL: dict[tuple[OrderStatus, type], OrderStatus] = {
     (S.PARTIALLY_FILLED, OrderCanceled): S.CANCELED,
     (S.PARTIALLY_FILLED, OrderExpired): S.EXPIRED,
     (S.PARTIALLY_FILLED, OrderUpdated): S.PARTIALLY_FILLED,
+    (S.INITIALIZED, OrderEmulated): S.EMULATED,
+    (S.EMULATED, OrderUpdated): S.EMULATED,
+    (S.EMULATED, OrderCanceled): S.CANCELED,
+    (S.EMULATED, OrderReleased): S.RELEASED,
 }
 ILLEGAL = [(s, e) for s in S for e in EVENTS if (s, e) not in LEGAL]
 

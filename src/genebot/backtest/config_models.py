@@ -126,6 +126,11 @@ class ExchangeConfig(FrozenModel):
     taker_fee: FeeRate = 0.001
     leverage: Annotated[float, Field(ge=1, le=125)] = 1.0
     margin_requirement: Fraction = 1.0
+    native_stops: bool = Field(
+        default=True,
+        description="the venue holds stop/target orders itself; false: genebot emulates them "
+        "locally and sends a market order on trigger",
+    )
 
     @field_validator("api_key", "api_secret", "passphrase", mode="before")
     @classmethod

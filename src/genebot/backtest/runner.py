@@ -89,6 +89,9 @@ def _assemble(cfg: GenebotConfig, setup: RunSetup) -> tuple[Kernel, EquityRecord
         _split_cash(setup, currency, cash)
     recorder = EquityRecorder(kernel, setup.venues, currency)
     recorder.snapshot_initial()
+    kernel.execution.emulated_venues = {
+        name for name, ex in cfg.exchanges.items() if not ex.native_stops
+    }
     if cfg.risk_management.enabled:
         view = KernelRiskView(kernel, currency)
         risk = RiskEngine(cfg.risk_management, view, default_checks(cfg.risk_management))

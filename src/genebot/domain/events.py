@@ -86,6 +86,23 @@ class OrderFilled(NamedTuple):
     ts_init: int
 
 
+class OrderEmulated(NamedTuple):
+    """Held by the local stop emulator instead of resting on a venue without native stops."""
+
+    client_order_id: str
+    ts_event: int
+    ts_init: int
+
+
+class OrderReleased(NamedTuple):
+    """The emulator's trigger fired: the order is released as ``released_id`` (a market order)."""
+
+    client_order_id: str
+    released_id: str
+    ts_event: int
+    ts_init: int
+
+
 class OrderCanceled(NamedTuple):
     client_order_id: str
     reason: str
@@ -110,4 +127,6 @@ OrderEvent = (
     | OrderFilled
     | OrderCanceled
     | OrderExpired
+    | OrderEmulated
+    | OrderReleased
 )

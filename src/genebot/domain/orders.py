@@ -17,11 +17,13 @@ from genebot.domain.events import (
     OrderAccepted,
     OrderCanceled,
     OrderDenied,
+    OrderEmulated,
     OrderEvent,
     OrderExpired,
     OrderFilled,
     OrderInitialized,
     OrderRejected,
+    OrderReleased,
     OrderSubmitted,
     OrderTriggered,
     OrderUpdated,
@@ -43,6 +45,8 @@ class OrderStatus(enum.Enum):
     FILLED = "FILLED"
     CANCELED = "CANCELED"
     EXPIRED = "EXPIRED"
+    EMULATED = "EMULATED"  # held locally by the stop emulator
+    RELEASED = "RELEASED"  # the emulator's trigger fired; a market order took over
 
 
 S = OrderStatus
@@ -51,6 +55,10 @@ _FILL = "fill"  # resolved to PARTIALLY_FILLED or FILLED by the remaining quanti
 TRANSITIONS: dict[tuple[OrderStatus, type], OrderStatus | str] = {
     (S.INITIALIZED, OrderDenied): S.DENIED,
     (S.INITIALIZED, OrderSubmitted): S.SUBMITTED,
+    (S.INITIALIZED, OrderEmulated): S.EMULATED,
+    (S.EMULATED, OrderUpdated): S.EMULATED,
+    (S.EMULATED, OrderCanceled): S.CANCELED,
+    (S.EMULATED, OrderReleased): S.RELEASED,
     (S.SUBMITTED, OrderAccepted): S.ACCEPTED,
     (S.SUBMITTED, OrderRejected): S.REJECTED,
     (S.SUBMITTED, OrderCanceled): S.CANCELED,
@@ -70,8 +78,8 @@ TRANSITIONS: dict[tuple[OrderStatus, type], OrderStatus | str] = {
 }
 
 _WITH_REASON = frozenset({OrderRejected, OrderDenied, OrderCanceled})
-TERMINAL = frozenset({S.DENIED, S.REJECTED, S.FILLED, S.CANCELED, S.EXPIRED})
-OPEN = frozenset({S.SUBMITTED, S.ACCEPTED, S.TRIGGERED, S.PARTIALLY_FILLED})
+TERMINAL = frozenset({S.DENIED, S.REJECTED, S.FILLED, S.CANCELED, S.EXPIRED, S.RELEASED})
+OPEN = frozenset({S.SUBMITTED, S.ACCEPTED, S.TRIGGERED, S.PARTIALLY_FILLED, S.EMULATED})
 
 
 class Order:
@@ -159,6 +167,8 @@ class Order:
                 self.trigger_price = event.trigger_price  # type: ignore[union-attr]
             elif kind in _WITH_REASON:
                 self.reason = event.reason  # type: ignore[union-attr]
+            elif kind is OrderReleased:
+                self.reason = f"released as {event.released_id}"  # type: ignore[union-attr]
         self.ts_last = event.ts_event
         self.events.append(event)
 

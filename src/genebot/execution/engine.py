@@ -21,11 +21,13 @@ from genebot.domain.events import (
     OrderFilled,
     OrderInitialized,
     OrderRejected,
+    OrderReleased,
     OrderSubmitted,
 )
 from genebot.domain.instrument import Instrument
-from genebot.domain.orders import TERMINAL, Order
+from genebot.domain.orders import TERMINAL, Order, OrderStatus
 from genebot.domain.position import ClosedTrade
+from genebot.execution.emulator import StopEmulator
 from genebot.execution.ports import ExecutionClient
 from genebot.portfolio.portfolio import Portfolio
 from genebot.risk.types import OrderIntent, Verdict
@@ -75,6 +77,9 @@ class ExecutionEngine:
         self.spot_venues: set[str] = set()
         self.decision_px: dict[str, Decimal] = {}
         self.bar_ns: dict[str, int] = {}  # bar length per instrument (time exits)
+        self.emulator: StopEmulator | None = None
+        self.emulated_venues: set[str] = set()
+        self.current_row: Callable[[str], int] = lambda iid: -1
 
     @property
     def now_ns(self) -> int:
@@ -212,7 +217,9 @@ class ExecutionEngine:
         return None
 
     def cancel(self, order: Order, reason: str = "canceled") -> None:
-        if order.is_open:
+        if order.status is OrderStatus.EMULATED and self.emulator is not None:
+            self.emulator.cancel(order, reason)
+        elif order.is_open:
             self.clients[self.instruments[order.instrument_id].venue].cancel(order, reason)
 
     def cancel_children(self, strategy_id: str, instrument_id: str, reason: str) -> None:
@@ -282,7 +289,11 @@ class ExecutionEngine:
         px, qty = entry.avg_px, entry.filled_qty
         client = self.clients[instrument.venue]
 
+        emulate = self.emulator is not None and instrument.venue in self.emulated_venues
+
         def child(order_type: str, tag: str, **fields: object) -> Order:
+            if emulate and order_type != "MARKET":
+                return self._emulated(entry, instrument, exit_side, qty, order_type, tag, fields)
             return self.create(
                 entry.strategy_id,
                 instrument,
@@ -299,7 +310,8 @@ class ExecutionEngine:
         if protect.stop_loss is not None:
             stop = instrument.round_price(px * (1 - sign * protect.stop_loss))
             children.append(child("STOP_MARKET", "stop_loss", trigger_price=stop))
-            if protect.break_even is not None and hasattr(client, "set_break_even"):
+            native = hasattr(client, "set_break_even") and not emulate
+            if protect.break_even is not None and native:
                 level = instrument.round_price(px * (1 + sign * protect.break_even))
                 client.set_break_even(children[-1], level, instrument.round_price(px))
         if protect.take_profit is not None:
@@ -324,6 +336,59 @@ class ExecutionEngine:
         ids = [c.client_order_id for c in children if c.is_open]
         for cid in ids:
             self._oco[cid] = [other for other in ids if other != cid]
+
+    def _emulated(
+        self,
+        entry: Order,
+        instrument: Instrument,
+        side: str,
+        qty: Decimal,
+        order_type: str,
+        tag: str,
+        fields: dict[str, object],
+    ) -> Order:
+        """A protective order held by the local emulator (the venue has no native stops)."""
+        now = self.now_ns
+        init = OrderInitialized(
+            self._ids.next(),
+            entry.strategy_id,
+            instrument.id,
+            side,
+            order_type,
+            qty,
+            fields.get("price"),  # type: ignore[arg-type]
+            fields.get("trigger_price"),  # type: ignore[arg-type]
+            "GTC",
+            True,
+            tag,
+            entry.client_order_id,
+            fields.get("trailing_offset"),  # type: ignore[arg-type]
+            now,
+            now,
+        )
+        order = Order(init)
+        self.orders[order.client_order_id] = order
+        self.order_log.append(order)
+        self._emit(init)
+        assert self.emulator is not None
+        self.emulator.hold(order, self.current_row(instrument.id))
+        return order
+
+    def apply_event(self, order: Order, event: OrderEvent) -> None:
+        """Apply an event produced inside the engine (the emulator) like a venue's."""
+        self._apply(order, event)
+        if type(event) in _ENDED or type(event) is OrderReleased:
+            self._forget(order)
+
+    def next_order_id(self) -> str:
+        return self._ids.peek()
+
+    def cancel_siblings_of(self, order: Order, reason: str) -> None:
+        for sibling_id in self._oco.pop(order.client_order_id, []):
+            sibling = self.orders.get(sibling_id)
+            if sibling is not None and sibling.is_open:
+                self.cancel(sibling, reason)
+            self._oco.pop(sibling_id, None)
 
     def _cancel_siblings(self, order: Order) -> None:
         if order.is_open:

@@ -21,6 +21,7 @@ import talib
 from genebot.data.feed import BarFeed, Timeline
 from genebot.domain.events import OrderFilled, OrderRejected
 from genebot.domain.instrument import AccountType, Instrument
+from genebot.execution.emulator import StopEmulator
 from genebot.execution.engine import ExecutionEngine
 from genebot.execution.ports import ExecutionClient
 from genebot.portfolio.portfolio import Portfolio
@@ -78,6 +79,11 @@ class Kernel:
         self.exec_feed = self._execution_feeds(timeline.feeds)
         self._known_ns = {iid: f.ts + f.timeframe_ns for iid, f in self.exec_feed.items()}
         self.execution.bar_ns = {iid: f.timeframe_ns for iid, f in self.exec_feed.items()}
+        self.emulator = StopEmulator(self.execution, self.now)
+        self.execution.emulator = self.emulator
+        self.execution.current_row = self.current_row
+        for iid, feed in self.exec_feed.items():
+            self.emulator.attach_bars(iid, feed)
         self.execution.spot_venues = {
             v.venue
             for v in venues
@@ -157,6 +163,13 @@ class Kernel:
         )
         value = float(values[row]) if row >= 0 else float("nan")
         return None if value != value else value
+
+    def current_row(self, iid: str) -> int:
+        """Row of ``iid``'s execution feed that has closed by now."""
+        if self._single:
+            return self.step
+        known = self._known_ns[iid]
+        return int(np.searchsorted(known, self.timeline.step_known[self.step], side="right")) - 1
 
     def now(self) -> int:
         """Decision time: the close of the bar being handled (ns)."""
@@ -273,8 +286,11 @@ class Kernel:
                 risk.roll_day(int(self.timeline.step_ts[step]))
         self.step = step
         venue = self._feed_venue[f]
-        if venue is not None and venue[0]:
-            venue[1](venue[2], row)
+        if venue is not None:
+            if venue[0]:
+                venue[1](venue[2], row)
+            if self.emulator.held.get(venue[2]):  # local protective orders see the bar close
+                self.emulator.on_bar(venue[2], row)
         for slot, view in self.subscribers[f]:
             view.i = row
             strategy = slot.strategy
@@ -321,13 +337,16 @@ class Kernel:
         for iid, feed in self.exec_feed.items():
             venue = self.venues[feed.instrument.venue]
             book = getattr(venue, "book", {}).get(iid)
-            if not book:
+            if not book and not self.emulator.held.get(iid):
                 continue
             if self._single:
                 start = after_step + 1
             else:
                 start = int(np.searchsorted(feed.row_to_step, after_step, side="right"))
             row = venue.next_event_row(iid, start)
+            emulated = self.emulator.next_event_row(iid, start)
+            if emulated is not None and (row is None or emulated < row):
+                row = emulated
             if row is not None:
                 step = int(feed.row_to_step[row])
                 if best is None or step < best:

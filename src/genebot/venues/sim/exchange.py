@@ -37,7 +37,8 @@ from genebot.domain.events import (
 from genebot.domain.instrument import AccountType, Instrument
 from genebot.domain.orders import Order, OrderStatus
 from genebot.domain.position import Position
-from genebot.venues.sim.bars import BarColumns, scan_level, scan_trailing
+from genebot.engine.scan import scan_level, scan_trailing
+from genebot.venues.sim.bars import BarColumns
 from genebot.venues.sim.models import (
     FeeModel,
     MakerTakerFee,
