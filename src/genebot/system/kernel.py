@@ -77,7 +77,7 @@ class Kernel:
         self.ctx = TradingContext(self.execution, self.portfolio, instruments, self.mark, self.atr)
         self._atr_cache: dict[tuple[str, int], np.ndarray] = {}
         self.exec_feed = self._execution_feeds(timeline.feeds)
-        self._known_ns = {iid: f.ts + f.timeframe_ns for iid, f in self.exec_feed.items()}
+        self.known_ns = {iid: f.ts + f.timeframe_ns for iid, f in self.exec_feed.items()}
         self.execution.bar_ns = {iid: f.timeframe_ns for iid, f in self.exec_feed.items()}
         self.emulator = StopEmulator(self.execution, self.now)
         self.execution.emulator = self.emulator
@@ -114,7 +114,7 @@ class Kernel:
             return float(feed.close[self.step])
         # The last bar of that instrument that has CLOSED by now (its bar closing at this very
         # moment included, even if the timeline hands it to strategies a little later).
-        known = self._known_ns[iid]
+        known = self.known_ns[iid]
         row = int(np.searchsorted(known, self.timeline.step_known[self.step], side="right")) - 1
         return float(feed.close[row]) if row >= 0 else None
 
@@ -156,7 +156,7 @@ class Kernel:
         row = (
             int(
                 np.searchsorted(
-                    self._known_ns[iid], self.timeline.step_known[self.step], side="right"
+                    self.known_ns[iid], self.timeline.step_known[self.step], side="right"
                 )
             )
             - 1
@@ -168,7 +168,7 @@ class Kernel:
         """Row of ``iid``'s execution feed that has closed by now."""
         if self._single:
             return self.step
-        known = self._known_ns[iid]
+        known = self.known_ns[iid]
         return int(np.searchsorted(known, self.timeline.step_known[self.step], side="right")) - 1
 
     def now(self) -> int:

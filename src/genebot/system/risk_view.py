@@ -77,7 +77,7 @@ class KernelRiskView:
 
     def _mark_at(self, iid: str, ts_ns: int) -> Decimal | None:
         feed = self.kernel.exec_feed[iid]
-        row = int(np.searchsorted(feed.ts + feed.timeframe_ns, ts_ns, side="right")) - 1
+        row = int(np.searchsorted(self.kernel.known_ns[iid], ts_ns, side="right")) - 1
         return to_decimal(float(feed.close[row])) if row >= 0 else None
 
     def peak_equity_since(self, since_ns: int | None, now_ns: int) -> Decimal | None:
@@ -89,7 +89,7 @@ class KernelRiskView:
         series: npt.NDArray[np.float64] | None = None
         for iid, qty, offset in terms:
             feed = self.kernel.exec_feed[iid]
-            known = feed.ts + feed.timeframe_ns
+            known = self.kernel.known_ns[iid]
             lo = int(np.searchsorted(known, since_ns, side="right"))
             hi = int(np.searchsorted(known, now_ns, side="right"))
             if hi <= lo:
@@ -134,7 +134,7 @@ class KernelRiskView:
 
     def returns(self, instrument_id: str, bars: int) -> Sequence[float]:
         feed = self.kernel.exec_feed[instrument_id]
-        known = feed.ts + feed.timeframe_ns
+        known = self.kernel.known_ns[instrument_id]
         row = int(np.searchsorted(known, self.kernel.now(), side="right"))
         closes = feed.close[max(0, row - bars - 1) : row]
         if len(closes) < 2:

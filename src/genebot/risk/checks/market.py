@@ -7,9 +7,10 @@ only for orders that add exposure. :func:`market_checks` builds them from the co
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Sequence
 from decimal import Decimal
+
+import numpy as np
 
 from genebot.core.precision import to_decimal
 from genebot.risk.config import RiskManagementConfig
@@ -124,7 +125,7 @@ class VolatilityCheck:
         if len(returns) < self.window:
             return None
         bars_per_day = view.bars_per_day(instrument_id)
-        daily = statistics.stdev(returns) * math.sqrt(bars_per_day)
+        daily = float(np.std(np.asarray(returns, dtype=float), ddof=1)) * math.sqrt(bars_per_day)
         if daily > self.limit:
             return Verdict.deny(
                 self.rule,
@@ -148,7 +149,7 @@ def correlation(a: Sequence[float], b: Sequence[float]) -> float | None:
         return None
     xs = [x for x, _ in pairs]
     ys = [y for _, y in pairs]
-    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    mx, my = math.fsum(xs) / len(xs), math.fsum(ys) / len(ys)
     sxx = sum((x - mx) ** 2 for x in xs)
     syy = sum((y - my) ** 2 for y in ys)
     if sxx == 0 or syy == 0:
