@@ -15,6 +15,7 @@ from rich.table import Table
 
 from genebot.backtest.config import GenebotConfig, apply_overrides, load_config
 from genebot.core.errors import GenebotError, InputError
+from genebot.reporting.report import format_stat
 
 app = typer.Typer(
     add_completion=False,
@@ -137,32 +138,8 @@ def _print_stats(stats: dict[str, object]) -> None:
     table.add_column("stat", style="bold")
     table.add_column("value", justify="right")
     for key, value in stats.items():
-        if isinstance(value, float):
-            text = (
-                f"{value:,.4f}"
-                if abs(value) >= 1
-                else f"{value:.4%}"
-                if key in _PCT
-                else f"{value:.6g}"
-            )
-        else:
-            text = "—" if value is None else str(value)
-        table.add_row(key, text)
+        table.add_row(key, format_stat(key, value))
     console.print(table)
-
-
-_PCT = {
-    "total_return",
-    "cagr",
-    "annual_volatility",
-    "max_drawdown",
-    "avg_drawdown",
-    "win_rate",
-    "best_trade",
-    "worst_trade",
-    "avg_trade",
-    "exposure",
-}
 
 
 @check_app.command("lookahead")

@@ -19,26 +19,14 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.subplots import make_subplots
 
+from genebot.reporting.statistics import PERCENT_KEYS
+
 MAX_POINTS = 5_000
 """Most candles per symbol and points per equity/drawdown line drawn in a report."""
 
 _NICE_STEPS: tuple[pd.Timedelta, ...] = tuple(
     pd.Timedelta(step)
     for step in ("1min", "5min", "15min", "30min", "1h", "2h", "4h", "6h", "12h", "1D")
-)
-_PERCENT_KEYS = frozenset(
-    {
-        "total_return",
-        "cagr",
-        "annual_volatility",
-        "max_drawdown",
-        "avg_drawdown",
-        "win_rate",
-        "best_trade",
-        "worst_trade",
-        "avg_trade",
-        "exposure",
-    }
 )
 _LABELS = {"cagr": "CAGR", "sqn": "SQN", "bars": "Bars"}
 _TEMPLATE = "plotly_white"
@@ -323,6 +311,6 @@ def format_stat(key: str, value: object) -> str:
         return f"{value:,}"
     if not math.isfinite(value):
         return "—"
-    if key in _PERCENT_KEYS:
+    if key in PERCENT_KEYS:
         return f"{value * 100:.2f}%"
     return f"{value:,.4f}"
