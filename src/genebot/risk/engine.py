@@ -35,6 +35,7 @@ from genebot.risk.types import (
 
 ZERO = Decimal(0)
 NS_PER_MINUTE = 60_000_000_000
+_SEVERITY = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
 
 
 class RiskEngine:
@@ -54,6 +55,8 @@ class RiskEngine:
         self.state = TradingState.ACTIVE
         self.halt_rule = ""
         self.halt_detail = ""
+        self.active: dict[str, tuple[TradingState, str]] = {}  # rule → (state, detail)
+        self._reset_index = 0
         self.events: list[RiskEvent] = []
         self.start_of_day_equity: Decimal | None = None
         self.peak_equity: Decimal | None = None
@@ -82,13 +85,19 @@ class RiskEngine:
         return self._trades
 
     @property
+    def trades_since_reset(self) -> Sequence[ClosedTrade]:
+        """Closed trades since the last admin reset (the performance monitor's window)."""
+        return self._trades[self._reset_index :]
+
+    @property
     def next_boundary(self) -> int | None:
         """When the current trading day ends (ns), once the engine has seen its first day."""
         return self._next_boundary
 
     # -- the pipeline ----------------------------------------------------------------------
     def evaluate(self, intent: OrderIntent) -> Verdict | None:
-        """Approve (None), resize or deny one intended order; every outcome is recorded."""
+        """Approve (None), resize or deny one intended order. Every decision on an order that
+        adds exposure is recorded; exits (which always pass) are not, to keep the log useful."""
         now = self.view.now_ns
         self.refresh(now)
         position = self.view.position_qty(intent.strategy_id, intent.instrument.id)
@@ -166,17 +175,19 @@ class RiskEngine:
         start = self._boundary_at_or_before(now)
         self.start_of_day_equity = self.view.equity_at(start)
         self._next_boundary = self._next_after(start)
-        if self.state is not TradingState.ACTIVE and self.halt_rule == "daily_loss":
-            self.state = TradingState.ACTIVE
+        if "daily_loss" in self.active:
+            del self.active["daily_loss"]
             self.events.append(
                 RiskEvent(
                     start, "", "", "daily_loss", "resume", "daily reset: the daily-loss halt lifts"
                 )
             )
-            self.halt_rule = self.halt_detail = ""
+            self._settle_state()
 
     def _boundary_at_or_before(self, now: int) -> int:
-        local = datetime.fromtimestamp(now / 1e9, tz=self._zone)
+        # Whole seconds, floored: a float division could round a time just before the boundary
+        # up onto it and skip a trading day.
+        local = datetime.fromtimestamp(now // 1_000_000_000, tz=self._zone)
         hh, mm = self._reset_at
         boundary = local.replace(hour=hh, minute=mm, second=0, microsecond=0)
         if boundary > local:
@@ -192,35 +203,45 @@ class RiskEngine:
         return int(nxt.timestamp()) * 1_000_000_000
 
     def move_to(self, target: TradingState, rule: str, detail: str) -> None:
-        """Escalate the trading state (never de-escalates: that is :meth:`reset`)."""
-        order = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
-        if order[target] <= order[self.state]:
+        """Add an active trigger. The state is the most severe trigger still active; each one
+        is recorded once, and only :meth:`reset` (or, for daily loss, the daily reset) clears
+        it — so a daily-loss lift never clears a halt that needs an admin reset."""
+        if rule in self.active and _SEVERITY[self.active[rule][0]] >= _SEVERITY[target]:
             return
-        self.state = target
-        self.halt_rule, self.halt_detail = rule, detail
+        self.active[rule] = (target, detail)
         action = "halt" if target is TradingState.HALTED else "reducing"
         self.events.append(RiskEvent(self.view.now_ns, "", "", rule, action, detail))
+        self._settle_state()
+
+    def _settle_state(self) -> None:
+        if not self.active:
+            self.state, self.halt_rule, self.halt_detail = TradingState.ACTIVE, "", ""
+            return
+        rule, (state, detail) = max(self.active.items(), key=lambda kv: _SEVERITY[kv[1][0]])
+        self.state, self.halt_rule, self.halt_detail = state, rule, detail
 
     def reset(self, reason: str, who: str = "admin") -> None:
         """Explicit admin reset out of HALTED or REDUCING, with a reason (recorded)."""
         if not reason.strip():
             raise ValueError("a reset needs a reason")
         previous = self.state
-        self.state = TradingState.ACTIVE
+        cleared = ", ".join(self.active) or "manual"
+        self.active.clear()
         self.consecutive_losses = 0
         self.errors.clear()
         self.peak_equity = self.view.equity()
+        self._reset_index = len(self._trades)  # the performance window starts afresh
         self.events.append(
             RiskEvent(
                 self.view.now_ns,
                 "",
                 "",
-                self.halt_rule or "manual",
+                cleared,
                 "reset",
                 f"{who}: {reason} (was {previous.value})",
             )
         )
-        self.halt_rule = self.halt_detail = ""
+        self._settle_state()
 
     # -- inputs from the engine ---------------------------------------------------------
     def on_trade_closed(self, trade: ClosedTrade) -> None:

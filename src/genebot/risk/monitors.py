@@ -105,7 +105,7 @@ class PerformanceMonitor:
         self.target = TradingState.HALTED if perf.action == "halted" else TradingState.REDUCING
 
     def evaluate(self, engine: RiskEngine, equity: Decimal) -> Outcome:
-        trades = engine.trades[-self.window :]
+        trades = engine.trades_since_reset[-self.window :]
         if len(trades) < self.window:
             return None
         wins = sum(1 for t in trades if t.pnl > 0)
