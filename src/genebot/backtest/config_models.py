@@ -358,6 +358,9 @@ def _fill_venue(strategy: object, venue: str) -> object:
 class GenebotConfig(FrozenModel):
     """The whole configuration file. Every section is optional."""
 
+    strategies_path: str | None = Field(
+        default=None, description="folder with the user's own strategy files (*.py)"
+    )
     exchanges: dict[str, ExchangeConfig] = Field(default_factory=dict)
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
     strategies: dict[str, StrategyConfig] = Field(default_factory=dict)

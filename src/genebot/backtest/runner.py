@@ -79,7 +79,7 @@ def _gc_paused() -> Iterator[None]:
 def _assemble(cfg: GenebotConfig, setup: RunSetup) -> tuple[Kernel, EquityRecorder]:
     timeline = build_timeline(setup.feeds)
     kernel = Kernel(timeline, setup.venues, setup.instruments, setup.slots)
-    currency = cfg.backtest.quote_currency.upper()
+    currency = _account_currency(cfg.backtest.quote_currency.upper(), setup)
     cash = to_decimal(cfg.backtest.initial_cash)
     for venue in setup.venues:
         venue.mark = kernel.mark
@@ -99,6 +99,17 @@ def _assemble(cfg: GenebotConfig, setup: RunSetup) -> tuple[Kernel, EquityRecord
         risk.roll_day(int(timeline.step_ts[0]))
     kernel.prepare()
     return kernel, recorder
+
+
+def _account_currency(configured: str, setup: RunSetup) -> str:
+    """The configured account currency, or — when no instrument is quoted in it and all share
+    one quote currency (EUR/USD, GBP/USD ...) — that quote currency."""
+    quotes = {i.quote for i in setup.instruments.values()}
+    if configured in quotes or len(quotes) != 1:
+        return configured
+    (quote,) = quotes
+    log.info("account currency %s (no instrument is quoted in %s)", quote, configured)
+    return quote
 
 
 def _split_cash(setup: RunSetup, currency: str, cash: Decimal) -> None:

@@ -21,7 +21,7 @@ from genebot.data.feed import BarFeed
 from genebot.data.readers import OhlcvData, ohlcv_from_frame, read_ohlcv
 from genebot.domain.instrument import AccountType, Instrument
 from genebot.execution.engine import Protection
-from genebot.strategies.registry import strategy_class
+from genebot.strategies.registry import catalog_for, strategy_class
 from genebot.system.kernel import StrategySlot
 from genebot.trading.sizing import (
     AtrRisk,
@@ -238,10 +238,13 @@ def _slots(
     feeds: dict[tuple[str, str, str], BarFeed],
 ) -> list[StrategySlot]:
     protection = _protection(cfg)
+    catalog = catalog_for(cfg.strategies_path)
+    for problem in catalog.problems:
+        log.warning("%s", problem)
     shares = split_evenly(to_decimal(cfg.backtest.initial_cash), len(plan))
     slots = []
     for (key, scfg, wanted), share in zip(plan, shares, strict=True):
-        cls = strategy_class(scfg.type or key)  # type: ignore[attr-defined]
+        cls = strategy_class(scfg.type or key, catalog)  # type: ignore[attr-defined]
         strategy: Strategy = cls(scfg.parameters, strategy_id=key)  # type: ignore[attr-defined]
         sizing = scfg.position_sizing  # type: ignore[attr-defined]
         strategy.sizer = sizer_for(sizing.method, sizing.value, sizing.atr_multiple)

@@ -16,6 +16,7 @@ from rich.table import Table
 from genebot.backtest.config import GenebotConfig, apply_overrides, load_config
 from genebot.core.errors import GenebotError, InputError
 from genebot.reporting.report import format_stat
+from genebot.strategies.registry import catalog_for, strategy_class
 
 app = typer.Typer(
     add_completion=False,
@@ -24,6 +25,8 @@ app = typer.Typer(
 )
 check_app = typer.Typer(no_args_is_help=True, help="Checks a strategy must pass.")
 app.add_typer(check_app, name="check")
+strategy_app = typer.Typer(no_args_is_help=True, help="Strategies: list, show, compare.")
+app.add_typer(strategy_app, name="strategy")
 console = Console()
 err = Console(stderr=True)
 DEFAULT_CONFIG = Path("config/backtest.yaml")
@@ -150,19 +153,28 @@ def lookahead(
     timeframe: Annotated[str | None, typer.Option(help="e.g. 5m")] = None,
     data_file: Annotated[str | None, typer.Option(help="one OHLCV file")] = None,
 ) -> None:
-    """Prove a strategy never reads the future: runs on prefixes must match the full run."""
+    """Prove a strategy never reads the future: runs on prefixes must match the full run.
+    With no data flags, a strategy not in the config runs on the bundled data it declares."""
     from genebot.backtest.lookahead import check_lookahead
 
     logging.basicConfig(level=logging.CRITICAL)
-    cfg = _guarded(
-        lambda: _config(
-            config,
+
+    def build() -> GenebotConfig:
+        base = _config(config)
+        if not (symbols or timeframe or data_file) and not _configured(base, strategy):
+            cls = strategy_class(strategy, catalog_for(base.strategies_path))
+            if cls.default_data is not None:
+                sym, tf = cls.default_data
+                return apply_overrides(base, strategy=strategy, symbols=[sym], timeframe=tf)
+        return apply_overrides(
+            base,
             strategy=strategy,
             symbols=_split(symbols),
             timeframe=timeframe,
             data_file=data_file,
         )
-    )
+
+    cfg = _guarded(build)
     report = _guarded(lambda: check_lookahead(cfg))
     if report.passed:
         console.print(
@@ -173,6 +185,105 @@ def lookahead(
     for problem in report.problems:
         err.print(f"[red]FAIL[/red] {problem}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
+
+
+def _configured(cfg: GenebotConfig, name: str) -> bool:
+    return name in cfg.strategies or any(s.type == name for s in cfg.strategies.values())
+
+
+@strategy_app.command("list")
+def strategy_list(config: ConfigOpt = None) -> None:
+    """Every strategy genebot can run (built-in and from strategies_path), with parameters."""
+    cfg = _guarded(lambda: _config(config))
+    catalog = catalog_for(cfg.strategies_path)
+    table = Table(title="Strategies")
+    for column in ("name", "class", "parameters (defaults)", "suits", "source"):
+        table.add_column(column)
+    for cls in catalog.classes:
+        params = ", ".join(f"{k}={p.default!r}" for k, p in cls.parameters.items())
+        suits = " ".join(cls.default_data) if cls.default_data else "—"
+        table.add_row(cls.name, cls.__name__, params, suits, catalog.sources[cls])
+    console.print(table)
+    for problem in catalog.problems:
+        err.print(f"[yellow]skipped:[/yellow] {problem}", highlight=False, soft_wrap=True)
+
+
+@strategy_app.command("show")
+def strategy_show(
+    name: Annotated[str, typer.Argument(help="config key or class name")],
+    config: ConfigOpt = None,
+) -> None:
+    """A strategy's documentation and its parameters with bounds and optimization ranges."""
+    import inspect
+    import sys as _sys
+
+    cfg = _guarded(lambda: _config(config))
+    cls = _guarded(lambda: strategy_class(name, catalog_for(cfg.strategies_path)))
+    module_doc = inspect.getdoc(_sys.modules.get(cls.__module__)) or ""
+    console.print(f"[bold]{cls.__name__}[/bold] (config key: {cls.name})\n")
+    console.print(module_doc or inspect.getdoc(cls) or "(no documentation)", highlight=False)
+    table = Table(title="Parameters")
+    for column in ("parameter", "default", "min", "max", "optimize (low, high, step)", "about"):
+        table.add_column(column)
+    for key, p in cls.parameters.items():
+        table.add_row(key, repr(p.default), _text(p.min), _text(p.max), _text(p.opt), p.doc or "")
+    console.print(table)
+
+
+def _text(value: object) -> str:
+    return "—" if value is None else str(value)
+
+
+@strategy_app.command("compare")
+def strategy_compare(
+    names: Annotated[list[str], typer.Argument(help="strategies to compare")],
+    config: ConfigOpt = None,
+    symbols: Annotated[str | None, typer.Option(help="e.g. BTC/USDT,ETH/USDT")] = None,
+    timeframe: Annotated[str | None, typer.Option(help="e.g. 5m")] = None,
+    start_date: Annotated[str | None, typer.Option(help="ISO date, inclusive")] = None,
+    end_date: Annotated[str | None, typer.Option(help="ISO date, exclusive")] = None,
+) -> None:
+    """Backtest each strategy on the same data and print one table of their stats."""
+    from genebot.backtest.runner import run
+
+    logging.basicConfig(level=logging.WARNING)
+    results = {}
+    for name in names:
+        cfg = _guarded(
+            lambda n=name: _config(  # type: ignore[misc]
+                config,
+                strategy=n,
+                symbols=_split(symbols),
+                timeframe=timeframe,
+                start_date=start_date,
+                end_date=end_date,
+            )
+        )
+        results[name] = _guarded(lambda c=cfg: run(c)).stats  # type: ignore[misc]
+    table = Table(title="Strategy comparison")
+    table.add_column("stat", style="bold")
+    for name in names:
+        table.add_column(name, justify="right")
+    for key in _COMPARE:
+        table.add_row(key, *(format_stat(key, results[n].get(key)) for n in names))
+    console.print(table)
+
+
+_COMPARE = (
+    "total_return",
+    "cagr",
+    "sharpe",
+    "sortino",
+    "calmar",
+    "max_drawdown",
+    "win_rate",
+    "profit_factor",
+    "expectancy",
+    "trades",
+    "exposure",
+    "fees",
+    "final_equity",
+)
 
 
 def main() -> None:

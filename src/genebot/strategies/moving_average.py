@@ -25,6 +25,7 @@ class MovingAverageStrategy(Strategy):
     """SMA crossover, long only."""
 
     name = "moving_average"
+    default_data = ("BTC/USDT", "5m")
     short_period = Param(10, min=1, max=10_000, opt=(5, 50, 1), doc="bars in the fast SMA")
     long_period = Param(20, min=2, max=10_000, opt=(10, 200, 5), doc="bars in the slow SMA")
 

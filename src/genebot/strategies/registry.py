@@ -1,25 +1,137 @@
-"""Built-in strategies by config key and by class name."""
+"""Every strategy genebot knows: the built-ins and the user's own, by config key or class name.
+
+Built-ins are imported lazily, one module each, so one broken module never hides the others.
+User strategies are classes inheriting :class:`Strategy` in ``.py`` files of the folder named
+by ``strategies_path``; a file that fails to import, or a class that fails its own parameter
+check, is reported in one line and skipped — the rest still load.
+"""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import inspect
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from genebot.core.errors import InputError
-from genebot.strategies.moving_average import MovingAverageStrategy
+from genebot.core.errors import GenebotError, InputError
 from genebot.trading.strategy import Strategy
 
-BUILTIN: tuple[type[Strategy], ...] = (MovingAverageStrategy,)
+BUILTIN_MODULES: tuple[tuple[str, str], ...] = (
+    ("genebot.strategies.moving_average", "MovingAverageStrategy"),
+    ("genebot.strategies.rsi_strategy", "RSIStrategy"),
+    ("genebot.strategies.mean_reversion", "MeanReversionStrategy"),
+    ("genebot.strategies.multi_indicator", "MultiIndicatorStrategy"),
+    ("genebot.strategies.momentum", "AdvancedMomentumStrategy"),
+    ("genebot.strategies.atr_volatility", "ATRVolatilityStrategy"),
+    ("genebot.strategies.ml_pattern", "MLPatternStrategy"),
+    ("genebot.strategies.forex_session", "ForexSessionStrategy"),
+    ("genebot.strategies.forex_news", "ForexNewsStrategy"),
+    ("genebot.strategies.swing_trend_momentum", "SwingTrendMomentumStrategy"),
+)
 
 
-def strategy_class(name: str) -> type[Strategy]:
+@dataclass
+class Catalog:
+    """The strategies found, where each came from, and what could not be loaded."""
+
+    classes: list[type[Strategy]] = field(default_factory=list)
+    sources: dict[type[Strategy], str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def find(self, name: str) -> type[Strategy] | None:
+        for cls in self.classes:
+            if name in (cls.name, cls.__name__):
+                return cls
+        return None
+
+
+def builtin_catalog() -> Catalog:
+    catalog = Catalog()
+    for module_name, class_name in BUILTIN_MODULES:
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue  # not shipped in this build
+            catalog.problems.append(f"built-in {class_name}: {type(exc).__name__}: {exc}")
+            continue
+        except Exception as exc:  # a broken module must not hide the other strategies
+            catalog.problems.append(f"built-in {class_name}: {type(exc).__name__}: {exc}")
+            continue
+        catalog.classes.append(cls)
+        catalog.sources[cls] = "built-in"
+    return catalog
+
+
+def load_user_strategies(path: str | Path, catalog: Catalog | None = None) -> Catalog:
+    """Import every ``*.py`` in ``path`` and collect the Strategy subclasses defined there."""
+    catalog = catalog or Catalog()
+    folder = Path(path)
+    if not folder.is_dir():
+        catalog.problems.append(f"strategies_path {folder}: folder not found")
+        return catalog
+    for file in sorted(folder.glob("*.py")):
+        if file.name.startswith("_"):
+            continue
+        module_name = f"genebot_user_strategies.{file.stem}"
+        try:
+            spec = importlib.util.spec_from_file_location(module_name, file)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = module
+            spec.loader.exec_module(module)
+        except Exception as exc:  # any error in user code: report it, keep going
+            catalog.problems.append(f"{file}: cannot be imported: {type(exc).__name__}: {exc}")
+            continue
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, Strategy) and cls is not Strategy and cls.__module__ == module_name:
+                _add_user_class(catalog, cls, file)
+    return catalog
+
+
+def _add_user_class(catalog: Catalog, cls: type[Strategy], file: Path) -> None:
+    if not cls.name:
+        cls.name = cls.__name__
+    try:
+        cls()  # the defaults must pass the class's own parameter checks
+    except GenebotError as exc:
+        catalog.problems.append(f"{file}: {cls.__name__}: {exc}")
+        return
+    except Exception as exc:
+        catalog.problems.append(
+            f"{file}: {cls.__name__} fails to start: {type(exc).__name__}: {exc}"
+        )
+        return
+    clash = catalog.find(cls.name) or catalog.find(cls.__name__)
+    if clash is not None:
+        catalog.problems.append(
+            f"{file}: {cls.__name__} ({cls.name}) clashes with {clash.__name__} from "
+            f"{catalog.sources[clash]}; rename it"
+        )
+        return
+    catalog.classes.append(cls)
+    catalog.sources[cls] = str(file)
+
+
+def catalog_for(strategies_path: str | Path | None) -> Catalog:
+    catalog = builtin_catalog()
+    if strategies_path:
+        load_user_strategies(strategies_path, catalog)
+    return catalog
+
+
+def strategy_class(name: str, catalog: Catalog | None = None) -> type[Strategy]:
     """Find a strategy by config key (``moving_average``), class name, or import path
     (``package.module:ClassName``)."""
     if ":" in name:
         return _import(name)
-    for cls in BUILTIN:
-        if name in (cls.name, cls.__name__):
-            return cls
-    known = ", ".join(f"{c.name} ({c.__name__})" for c in BUILTIN)
+    catalog = catalog or builtin_catalog()
+    found = catalog.find(name)
+    if found is not None:
+        return found
+    known = ", ".join(f"{c.name} ({c.__name__})" for c in catalog.classes)
     raise InputError(f"unknown strategy {name!r}; available: {known}")
 
 

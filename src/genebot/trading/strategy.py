@@ -77,6 +77,7 @@ class Strategy:
     name: ClassVar[str] = ""  # config key, e.g. "moving_average"
     parameters: ClassVar[dict[str, Param]] = {}
     allow_short: ClassVar[bool] = False
+    default_data: ClassVar[tuple[str, str] | None] = None  # (symbol, timeframe) it suits
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
