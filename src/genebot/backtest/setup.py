@@ -248,7 +248,7 @@ def _slots(
         strategy: Strategy = cls(scfg.parameters, strategy_id=key)  # type: ignore[attr-defined]
         sizing = scfg.position_sizing  # type: ignore[attr-defined]
         strategy.sizer = sizer_for(sizing.method, sizing.value, sizing.atr_multiple)
-        strategy.atr_period = sizing.atr_period or 14
+        strategy.sizing_atr_period = sizing.atr_period or 14
         strategy.protection = protection
         if cfg.risk_management.enabled:
             strategy.trailing_atr_multiple = cfg.risk_management.stop_loss.trailing_atr_multiple

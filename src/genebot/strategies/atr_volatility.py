@@ -49,15 +49,23 @@ class ATRVolatilityStrategy(Strategy):
         50, min=2, max=10_000, opt=(20, 200, 10), doc="bars in the ATR's own mean (calm-down exit)"
     )
 
+    # The base class keeps its own ``atr_period`` instance attribute (the ATR sizer's and ATR
+    # trailing stop's period), which shadows this parameter on the instance: read it from params.
+    @property
+    def breakout_atr_period(self) -> int:
+        """The ``atr_period`` parameter (bars in this strategy's ATR)."""
+        return int(self.params["atr_period"])
+
     def validate_parameters(self) -> None:
-        if self.atr_mean_period <= self.atr_period:
+        if self.atr_mean_period <= self.breakout_atr_period:
             raise ParameterError(
                 f"strategy {self.strategy_id}: atr_mean_period ({self.atr_mean_period}) must be "
-                f"longer than atr_period ({self.atr_period})"
+                f"longer than atr_period ({self.breakout_atr_period})"
             )
 
     def indicators(self, data: BarData) -> Mapping[str, F64]:
-        atr = talib.ATR(data.high, data.low, data.close, timeperiod=self.atr_period)
+        period = self.breakout_atr_period
+        atr = talib.ATR(data.high, data.low, data.close, timeperiod=period)
         band = self.volatility_threshold * _previous(atr)
         prev_close = _previous(data.close)
         return {

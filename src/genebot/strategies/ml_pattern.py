@@ -42,7 +42,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 import talib
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import RandomForestClassifier  # type: ignore[import-untyped]
 
 from genebot.core.errors import ParameterError
 from genebot.trading.data import F64, BarData, Signals
@@ -158,7 +158,7 @@ class MLPatternStrategy(Strategy):
         n = len(data)
         x = feature_matrix(data, list(self.features))
         y = up_labels(data.close, self.horizon)
-        finite = np.isfinite(x).all(axis=1)
+        finite = np.asarray(np.isfinite(x).all(axis=1), dtype=bool)
         p_up = np.full(n, np.nan)
         for t in retrain_points(n, self.training_period, self.retrain_every):
             rows = np.asarray(training_samples(t, self.training_period, self.horizon))
@@ -198,8 +198,8 @@ class MLPatternStrategy(Strategy):
 def _predict_up(model: RandomForestClassifier | float, x: F64) -> F64:
     if isinstance(model, float):
         return np.full(x.shape[0], model)
-    proba = model.predict_proba(x)
-    return proba[:, list(model.classes_).index(1)].astype(np.float64)
+    proba: F64 = np.asarray(model.predict_proba(x), dtype=np.float64)
+    return proba[:, list(model.classes_).index(1)]
 
 
 def _digest(x: F64, y: F64, n_estimators: int, random_state: int) -> str:

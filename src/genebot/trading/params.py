@@ -35,6 +35,12 @@ class Param:
             return self
         return instance.params[self.name]
 
+    def __set__(self, instance: Any, value: Any) -> None:
+        # A data descriptor: an attribute of the same name can never shadow a parameter.
+        raise AttributeError(
+            f"parameter {self.name!r} is read-only; set it through the strategy's parameters"
+        )
+
     def coerce(self, value: Any, where: str) -> Any:
         """Check one value against type, bounds and choices; return it in the default's type."""
         expected = type(self.default)

@@ -97,7 +97,7 @@ class Strategy:
         self._instruments: dict[str, Instrument] = {}
         self._signals: dict[int, tuple[list[bool], Signals]] = {}
         self.bar: BarView | None = None
-        self.atr_period = 14
+        self.sizing_atr_period = 14  # ATR bars for atr sizing / ATR trailing
         self.trailing_atr_multiple: float | None = None
         self._equity_peak: Decimal | None = None
 
@@ -300,7 +300,7 @@ class Strategy:
         self, inst: Instrument, price: Decimal | None, protection: Protection
     ) -> Protection:
         """Trail by k × ATR: the distance is fixed at entry as a fraction of the price."""
-        atr = self.ctx.atr(inst.id, self.atr_period)
+        atr = self.ctx.atr(inst.id, self.sizing_atr_period)
         ref = price or to_decimal(self.ctx.mark(inst.id) or 0)
         if atr is None or ref <= 0:
             return protection
@@ -315,7 +315,9 @@ class Strategy:
         equity = self.capital.equity
         stop_pct = protection.stop_loss or protection.trailing
         atr = (
-            self.ctx.atr(inst.id, self.atr_period) if hasattr(self.sizer, "atr_multiple") else None
+            self.ctx.atr(inst.id, self.sizing_atr_period)
+            if hasattr(self.sizer, "atr_multiple")
+            else None
         )
         trades = [t for t in self.ctx.portfolio.trades if t.strategy_id == self.strategy_id]
         self._equity_peak = max(self._equity_peak or equity, equity)
