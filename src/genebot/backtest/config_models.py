@@ -159,6 +159,16 @@ class DataFileConfig(FrozenModel):
     venue: str | None = None
 
 
+class RolloverConfig(FrozenModel):
+    """Daily swap financing of open forex positions on margin accounts (needs rates)."""
+
+    time: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "17:00"
+    timezone: str = "America/New_York"
+    markup: Annotated[float, Field(ge=0, le=0.2)] = Field(
+        default=0.0, description="broker markup on the rate differential, per year"
+    )
+
+
 class BacktestConfig(FrozenModel):
     """How a backtest runs: cash, costs, fills, period and where data and results live."""
 
@@ -185,6 +195,13 @@ class BacktestConfig(FrozenModel):
     data: tuple[DataFileConfig, ...] = ()
     volume_participation: Fraction | None = None
     latency_ms: Annotated[float, Field(ge=0)] = 0.0
+    interest_rates: dict[str, float] | None = Field(
+        default=None, description="constant annual rates per currency, e.g. {USD: 0.02}"
+    )
+    rates_file: str | None = Field(
+        default=None, description="CSV date,currency,rate of rates over time"
+    )
+    rollover: RolloverConfig = Field(default_factory=RolloverConfig)
 
     _dates = field_validator("start_date", "end_date", mode="before")(_date_to_text)
 

@@ -17,7 +17,7 @@ _KNOWN: dict[str, tuple[str, str, str]] = {
     "LTC/USDT": ("0.01", "0.001", "10"),
     "XRP/USDT": ("0.0001", "0.1", "10"),
 }
-_FIAT = {"USD": 2, "EUR": 2, "GBP": 2, "JPY": 0, "CHF": 2, "AUD": 2, "NZD": 2, "CAD": 2}
+FIAT = _FIAT = {"USD": 2, "EUR": 2, "GBP": 2, "JPY": 0, "CHF": 2, "AUD": 2, "NZD": 2, "CAD": 2}
 
 
 def infer_tick(prices: npt.NDArray[np.float64]) -> Decimal:

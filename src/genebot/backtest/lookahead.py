@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from genebot.backtest.config import GenebotConfig, apply_overrides, load_config
-from genebot.backtest.runner import ConfigInput, run
+from genebot.backtest.runner import ConfigInput, assemble, run
 from genebot.backtest.setup import DataInput, build
 from genebot.data.feed import BarFeed
 from genebot.trading.data import BarData
@@ -52,6 +52,7 @@ def check_lookahead(
     """Run the prefix-invariance check for the enabled strategies of ``config``."""
     cfg = apply_overrides(load_config(config), engine_mode="per_bar")
     setup = build(cfg, data)
+    assemble(cfg, setup)  # strategies get their context (rates, marks) as in a real run
     frames = {sym: frame for sym, frame in setup.bars.items()}
     names = ", ".join(s.strategy.strategy_id for s in setup.slots)
     report = LookaheadReport(names, max(len(f) for f in setup.feeds))

@@ -49,6 +49,11 @@ class EquityRecorder:
             self.position_log.append((step, instrument.id, float(pos.quantity), float(pos.cost)))
         self.open_log.append((step, self.kernel.portfolio.open_count))
 
+    def on_financing(self, step: int, venue: str, currency: str) -> None:
+        """A rollover booked at ``step``: log the new balance there."""
+        account = self.venues[venue].account
+        self.balance_log.append((step, venue, currency, float(account.balance(currency))))
+
     # -- assembly -------------------------------------------------------------------------
     def build(self) -> tuple[pd.DataFrame, npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
         """Equity frame (one row per distinct bar time), in-market flags and the step kept."""

@@ -17,13 +17,16 @@ from genebot.backtest.config import GenebotConfig, apply_overrides, load_config
 from genebot.backtest.recorder import EquityRecorder, exact_equity
 from genebot.backtest.result import BacktestResult, trades_frame
 from genebot.backtest.setup import DataInput, RunSetup, build
+from genebot.core.calendar import DailyBoundary
 from genebot.core.errors import ConfigError
 from genebot.core.precision import split_evenly, to_decimal
-from genebot.data.feed import build_timeline
+from genebot.data.feed import Timeline, build_timeline
+from genebot.data.rates import RatesTable
 from genebot.domain.orders import OrderStatus
 from genebot.reporting.statistics import compute_stats
 from genebot.risk.checks import default_checks
 from genebot.risk.engine import RiskEngine
+from genebot.system.financing import Rollover
 from genebot.system.kernel import Kernel
 from genebot.system.loops import run_fast, run_per_bar
 from genebot.system.risk_view import KernelRiskView
@@ -53,7 +56,7 @@ def run(
     if engine_mode is not None:
         cfg = apply_overrides(cfg, engine_mode=engine_mode)
     setup = build(cfg, data)
-    kernel, recorder = _assemble(cfg, setup)
+    kernel, recorder = assemble(cfg, setup)
     mode = _choose_mode(cfg.backtest.engine_mode, kernel)
     total = len(kernel.timeline)
     tick = (lambda done: progress(done, total)) if progress else None
@@ -76,7 +79,7 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _assemble(cfg: GenebotConfig, setup: RunSetup) -> tuple[Kernel, EquityRecorder]:
+def assemble(cfg: GenebotConfig, setup: RunSetup) -> tuple[Kernel, EquityRecorder]:
     timeline = build_timeline(setup.feeds)
     kernel = Kernel(timeline, setup.venues, setup.instruments, setup.slots)
     currency = _account_currency(cfg.backtest.quote_currency.upper(), setup)
@@ -89,6 +92,7 @@ def _assemble(cfg: GenebotConfig, setup: RunSetup) -> tuple[Kernel, EquityRecord
         _split_cash(setup, currency, cash)
     recorder = EquityRecorder(kernel, setup.venues, currency)
     recorder.snapshot_initial()
+    _attach_rollover(cfg, setup, kernel, recorder, timeline)
     kernel.execution.emulated_venues = {
         name for name, ex in cfg.exchanges.items() if not ex.native_stops
     }
@@ -99,6 +103,38 @@ def _assemble(cfg: GenebotConfig, setup: RunSetup) -> tuple[Kernel, EquityRecord
         risk.roll_day(int(timeline.step_ts[0]))
     kernel.prepare()
     return kernel, recorder
+
+
+def rates_for(cfg: GenebotConfig, setup: RunSetup) -> RatesTable | None:
+    """The configured rates; else the bundled file a strategy asks for (``default_rates``)."""
+    bt = cfg.backtest
+    if bt.rates_file:
+        return RatesTable.from_csv(bt.rates_file)
+    if bt.interest_rates:
+        return RatesTable.constant(bt.interest_rates)
+    for slot in setup.slots:
+        path = getattr(slot.strategy, "default_rates", None)
+        if path:
+            return RatesTable.from_csv(path)
+    return None
+
+
+def _attach_rollover(
+    cfg: GenebotConfig,
+    setup: RunSetup,
+    kernel: Kernel,
+    recorder: EquityRecorder,
+    timeline: Timeline,
+) -> None:
+    rates = rates_for(cfg, setup)
+    kernel.ctx.rates = rates
+    if rates is None:
+        return
+    ro = cfg.backtest.rollover
+    rollover = Rollover(kernel, rates, DailyBoundary(ro.time, ro.timezone), ro.markup)
+    rollover.start(int(timeline.step_ts[0]))
+    rollover.listeners.append(recorder.on_financing)
+    kernel.rollover = rollover
 
 
 def _account_currency(configured: str, setup: RunSetup) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from genebot.backtest.config import GenebotConfig
-from genebot.backtest.instruments import make_instrument
+from genebot.backtest.instruments import FIAT, make_instrument
 from genebot.core.errors import ConfigError, DataError
 from genebot.core.precision import split_evenly, to_decimal
 from genebot.core.time import timeframe_to_ns
@@ -102,7 +102,11 @@ def _clip(frame: pd.DataFrame, cfg: GenebotConfig, source: str) -> pd.DataFrame:
 def _venue_for(cfg: GenebotConfig, name: str, instruments: list[Instrument]) -> SimulatedExchange:
     ex = cfg.exchanges.get(name)
     bt = cfg.backtest
-    account = AccountType(ex.account_type) if ex else AccountType.SPOT
+    if ex is not None:
+        account = AccountType(ex.account_type)
+    else:  # no config: currency pairs trade on margin (forex), everything else spot
+        fiat = all(i.base in FIAT and i.quote in FIAT for i in instruments)
+        account = AccountType.MARGIN if fiat else AccountType.SPOT
     slippage: SlippageModel = NoSlippage()
     if bt.slippage_model == "volume_share":
         slippage = VolumeShareSlippage(price_impact=to_decimal(bt.price_impact))

@@ -49,6 +49,10 @@ class Account:
     def deposit(self, ts: int, currency: str, amount: Decimal, ref: str = "initial") -> None:
         self._post(ts, currency, amount, "deposit", ref)
 
+    def post_financing(self, ts: int, currency: str, amount: Decimal, ref: str) -> None:
+        """A rollover (swap) credit or debit on an open position."""
+        self._post(ts, currency, amount, "financing", ref)
+
     def settle_fill(
         self,
         instrument: Instrument,

@@ -54,6 +54,7 @@ class Position:
         "_trade_pnl",
         "cost",
         "fees",
+        "financing",
         "instrument_id",
         "quantity",
         "quantum",
@@ -71,6 +72,7 @@ class Position:
         self.cost = ZERO
         self.realized_pnl = ZERO
         self.fees = ZERO
+        self.financing = ZERO  # rollover (swap) credits and debits, in the quote currency
         self._reset_trade(0)
 
     def _reset_trade(self, ts: int) -> None:
@@ -82,6 +84,11 @@ class Position:
         self._exit_qty = ZERO
         self._exit_notional = ZERO
         self._trade_pnl = ZERO
+
+    def accrue_financing(self, amount: Decimal) -> None:
+        """Book a rollover credit (or debit) to this position and its current round trip."""
+        self.financing += amount
+        self._trade_pnl += amount
 
     @property
     def is_flat(self) -> bool:

@@ -21,17 +21,18 @@ MarkFn = Callable[[str], float | None]
 class Sleeve:
     """Capital held for one strategy."""
 
-    __slots__ = ("allocated", "fees", "positions", "realized_pnl", "strategy_id")
+    __slots__ = ("allocated", "fees", "financing", "positions", "realized_pnl", "strategy_id")
 
     def __init__(self, strategy_id: str, allocated: Decimal) -> None:
         self.strategy_id = strategy_id
         self.allocated = allocated
         self.realized_pnl = ZERO
         self.fees = ZERO
+        self.financing = ZERO
         self.positions: dict[str, Position] = {}
 
     def equity(self, mark: MarkFn) -> Decimal:
-        total = self.allocated + self.realized_pnl - self.fees
+        total = self.allocated + self.realized_pnl - self.fees + self.financing
         for iid, pos in self.positions.items():
             if pos.quantity:
                 px = mark(iid)

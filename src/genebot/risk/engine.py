@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from datetime import datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
+from genebot.core.calendar import DailyBoundary
 from genebot.domain.events import OrderFilled
 from genebot.domain.instrument import Instrument
 from genebot.domain.position import ClosedTrade
@@ -67,9 +66,7 @@ class RiskEngine:
         self._trades: list[ClosedTrade] = []
         self._next_boundary: int | None = None
         self._last_seen_ns: int | None = None
-        self._zone = ZoneInfo(config.daily_reset.timezone)
-        hh, mm = config.daily_reset.time.split(":")
-        self._reset_at = (int(hh), int(mm))
+        self._days = DailyBoundary(config.daily_reset.time, config.daily_reset.timezone)
 
     # -- views for checks ------------------------------------------------------------------
     @property
@@ -185,22 +182,10 @@ class RiskEngine:
             self._settle_state()
 
     def _boundary_at_or_before(self, now: int) -> int:
-        # Whole seconds, floored: a float division could round a time just before the boundary
-        # up onto it and skip a trading day.
-        local = datetime.fromtimestamp(now // 1_000_000_000, tz=self._zone)
-        hh, mm = self._reset_at
-        boundary = local.replace(hour=hh, minute=mm, second=0, microsecond=0)
-        if boundary > local:
-            boundary = (boundary - timedelta(days=1)).replace(hour=hh, minute=mm)
-        return int(boundary.timestamp()) * 1_000_000_000
+        return self._days.at_or_before(now)
 
     def _next_after(self, boundary_ns: int) -> int:
-        local = datetime.fromtimestamp(boundary_ns / 1e9, tz=self._zone)
-        hh, mm = self._reset_at
-        # Add a calendar day in local time, so the boundary keeps its wall-clock time across
-        # daylight-saving changes.
-        nxt = (local + timedelta(days=1)).replace(hour=hh, minute=mm, tzinfo=self._zone)
-        return int(nxt.timestamp()) * 1_000_000_000
+        return self._days.after(boundary_ns)
 
     def move_to(self, target: TradingState, rule: str, detail: str) -> None:
         """Add an active trigger. The state is the most severe trigger still active; each one

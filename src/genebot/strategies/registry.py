@@ -29,6 +29,7 @@ BUILTIN_MODULES: tuple[tuple[str, str], ...] = (
     ("genebot.strategies.forex_session", "ForexSessionStrategy"),
     ("genebot.strategies.forex_news", "ForexNewsStrategy"),
     ("genebot.strategies.swing_trend_momentum", "SwingTrendMomentumStrategy"),
+    ("genebot.strategies.forex_carry", "ForexCarryTradeStrategy"),
 )
 
 

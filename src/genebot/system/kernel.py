@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import talib
@@ -29,6 +29,9 @@ from genebot.risk.engine import RiskEngine
 from genebot.trading.context import TradingContext
 from genebot.trading.data import BarData, BarView
 from genebot.trading.strategy import Strategy
+
+if TYPE_CHECKING:
+    from genebot.system.financing import Rollover
 
 log = logging.getLogger("genebot.kernel")
 MAX_LOGGED_ERRORS = 5
@@ -68,6 +71,7 @@ class Kernel:
         self.slots = list(slots)
         self.step = -1
         self.risk: RiskEngine | None = None
+        self.rollover: Rollover | None = None
         self._single = timeline.single
         self.portfolio = Portfolio(self.mark, {k: i.money_quantum for k, i in instruments.items()})
         self.execution = ExecutionEngine(self.portfolio, instruments)
@@ -163,6 +167,14 @@ class Kernel:
         )
         value = float(values[row]) if row >= 0 else float("nan")
         return None if value != value else value
+
+    def price_at(self, iid: str, ts_ns: int) -> float | None:
+        """Last close of ``iid`` known at ``ts_ns``."""
+        feed = self.exec_feed.get(iid)
+        if feed is None:
+            return None
+        row = int(np.searchsorted(self.known_ns[iid], ts_ns, side="right")) - 1
+        return float(feed.close[row]) if row >= 0 else None
 
     def current_row(self, iid: str) -> int:
         """Row of ``iid``'s execution feed that has closed by now."""
@@ -279,6 +291,10 @@ class Kernel:
         else:
             f = self._step_feed[step]
             row = self._step_row[step]
+        rollover = self.rollover
+        due = rollover is not None and rollover.next_ns is not None
+        if due and self.timeline.step_ts[step] >= rollover.next_ns:  # type: ignore[union-attr]
+            rollover.apply(int(self.timeline.step_ts[step]))  # type: ignore[union-attr]
         risk = self.risk
         if risk is not None:  # a new trading day starts before this bar's fills
             boundary = risk.next_boundary

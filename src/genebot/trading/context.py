@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
+from genebot.data.rates import RatesTable
 from genebot.domain.instrument import Instrument
 from genebot.domain.orders import Order
 from genebot.domain.position import Position
@@ -28,6 +29,7 @@ class TradingContext:
         self.instruments = instruments
         self.mark = mark
         self.atr = atr or (lambda iid, period: None)
+        self.rates: RatesTable | None = None  # interest rates, where the run has them
 
     @property
     def now_ns(self) -> int:
