@@ -83,6 +83,7 @@ def assemble(cfg: GenebotConfig, setup: RunSetup) -> tuple[Kernel, EquityRecorde
     timeline = build_timeline(setup.feeds)
     kernel = Kernel(timeline, setup.venues, setup.instruments, setup.slots)
     currency = _account_currency(cfg.backtest.quote_currency.upper(), setup)
+    kernel.account_currency = currency
     cash = to_decimal(cfg.backtest.initial_cash)
     for venue in setup.venues:
         venue.mark = kernel.mark

@@ -1,7 +1,9 @@
 """Positions per strategy and instrument, closed trades, and each strategy's capital sleeve.
 
 A sleeve is the share of the account a strategy may use: ``allocated`` capital plus its realized
-PnL, minus its fees, plus the unrealized PnL of its open positions. Strategies size orders from
+PnL, minus its fees, plus financing and the unrealized PnL of its open positions — all in the
+account currency (PnL of an instrument quoted in another currency, e.g. ETH/BTC, is converted at
+the rate of the moment). Strategies size orders from
 their sleeve, never from the whole account; the orchestrator later moves ``allocated``.
 """
 
@@ -16,14 +18,27 @@ from genebot.domain.position import DEFAULT_QUANTUM, ClosedTrade, Position
 
 ZERO = Decimal(0)
 MarkFn = Callable[[str], float | None]
+RateFn = Callable[[str], Decimal | None]  # currency → account-currency rate
+ONE = Decimal(1)
 
 
 class Sleeve:
     """Capital held for one strategy."""
 
-    __slots__ = ("allocated", "fees", "financing", "positions", "realized_pnl", "strategy_id")
+    __slots__ = (
+        "_portfolio",
+        "allocated",
+        "fees",
+        "financing",
+        "positions",
+        "realized_pnl",
+        "strategy_id",
+    )
 
-    def __init__(self, strategy_id: str, allocated: Decimal) -> None:
+    def __init__(
+        self, strategy_id: str, allocated: Decimal, portfolio: Portfolio | None = None
+    ) -> None:
+        self._portfolio = portfolio
         self.strategy_id = strategy_id
         self.allocated = allocated
         self.realized_pnl = ZERO
@@ -37,7 +52,8 @@ class Sleeve:
             if pos.quantity:
                 px = mark(iid)
                 if px is not None:
-                    total += pos.unrealized_pnl(to_decimal(px))
+                    pnl = pos.unrealized_pnl(to_decimal(px))
+                    total += self._portfolio.to_account(iid, pnl) if self._portfolio else pnl
         return total
 
     def exposure(self, mark: MarkFn) -> Decimal:
@@ -53,15 +69,23 @@ class Sleeve:
 class Portfolio:
     """All sleeves, their positions and the closed round trips."""
 
-    def __init__(self, mark: MarkFn, quanta: dict[str, Decimal] | None = None) -> None:
+    def __init__(
+        self,
+        mark: MarkFn,
+        quanta: dict[str, Decimal] | None = None,
+        quotes: dict[str, str] | None = None,
+        rate: RateFn | None = None,
+    ) -> None:
         self.mark = mark
+        self.quotes = quotes or {}  # instrument id → quote currency
+        self.rate: RateFn = rate or (lambda currency: ONE)
         self.quanta = quanta or {}  # money quantum per instrument id (default 1e-8)
         self.sleeves: dict[str, Sleeve] = {}
         self.trades: list[ClosedTrade] = []
         self.open_count = 0  # positions not flat, kept up to date at every fill
 
     def add_sleeve(self, strategy_id: str, allocated: Decimal) -> Sleeve:
-        sleeve = Sleeve(strategy_id, allocated)
+        sleeve = Sleeve(strategy_id, allocated, self)
         self.sleeves[strategy_id] = sleeve
         return sleeve
 
@@ -80,11 +104,19 @@ class Portfolio:
         realized, closed = pos.apply_fill(
             fill.side, fill.last_qty, fill.last_px, fill.fee, fill.ts_event, tag
         )
-        sleeve.realized_pnl += realized
-        sleeve.fees += fill.fee
+        sleeve.realized_pnl += self.to_account(fill.instrument_id, realized)
+        sleeve.fees += self.to_account(fill.instrument_id, fill.fee)
         self.trades.extend(closed)
         self.open_count += (pos.quantity != 0) - was_open
         return closed
+
+    def to_account(self, instrument_id: str, amount: Decimal) -> Decimal:
+        """``amount`` in the instrument's quote currency, in the account currency now."""
+        if not amount:
+            return amount
+        quote = self.quotes.get(instrument_id)
+        rate = self.rate(quote) if quote is not None else ONE
+        return amount if rate is None or rate == ONE else amount * rate
 
     def open_positions(self) -> list[Position]:
         return [p for s in self.sleeves.values() for p in s.positions.values() if p.quantity]

@@ -91,6 +91,7 @@ class Rollover:
                 f"rollover {position.strategy_id} {inst.symbol}",
             )
             position.accrue_financing(amount)
-            kernel.portfolio.sleeves[position.strategy_id].financing += amount
+            sleeve = kernel.portfolio.sleeves[position.strategy_id]
+            sleeve.financing += kernel.portfolio.to_account(inst.id, amount)
             for listener in self.listeners:
                 listener(min(step, len(kernel.timeline) - 1), inst.venue, inst.quote)

@@ -73,7 +73,13 @@ class Kernel:
         self.risk: RiskEngine | None = None
         self.rollover: Rollover | None = None
         self._single = timeline.single
-        self.portfolio = Portfolio(self.mark, {k: i.money_quantum for k, i in instruments.items()})
+        self.account_currency: str | None = None  # set by the mode (backtest: quote_currency)
+        self.portfolio = Portfolio(
+            self.mark,
+            {k: i.money_quantum for k, i in instruments.items()},
+            {k: i.quote for k, i in instruments.items()},
+            self.currency_rate,
+        )
         self.execution = ExecutionEngine(self.portfolio, instruments)
         self.execution.clock = self.now
         for venue in venues:
@@ -167,6 +173,21 @@ class Kernel:
         )
         value = float(values[row]) if row >= 0 else float("nan")
         return None if value != value else value
+
+    def currency_rate(self, currency: str) -> Decimal | None:
+        """Units of the account currency per unit of ``currency`` at the current marks."""
+        account = self.account_currency
+        if account is None or currency == account:
+            return Decimal(1)
+        for iid, feed in self.exec_feed.items():
+            inst = feed.instrument
+            if inst.base == currency and inst.quote == account:
+                px = self.mark(iid)
+                return None if px is None else Decimal(repr(px))
+            if inst.quote == currency and inst.base == account:
+                px = self.mark(iid)
+                return None if not px else Decimal(1) / Decimal(repr(px))
+        return None
 
     def price_at(self, iid: str, ts_ns: int) -> float | None:
         """Last close of ``iid`` known at ``ts_ns``."""
