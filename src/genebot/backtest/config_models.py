@@ -308,6 +308,10 @@ class StrategyConfig(FrozenModel):
     symbols: Annotated[tuple[Symbol, ...], AfterValidator(_non_empty)] = ("BTC/USDT",)
     timeframes: Annotated[tuple[Timeframe, ...], AfterValidator(_non_empty)] = ("5m",)
     venue: str | None = Field(default=None, description="default: first enabled exchange, else sim")
+    venues: tuple[str, ...] | None = Field(
+        default=None,
+        description="trade the symbols on each of these venues (cross-venue strategies)",
+    )
     position_sizing: PositionSizingConfig = Field(
         default_factory=lambda: PositionSizingConfig(method="percent_equity", fraction=0.1)
     )
@@ -409,6 +413,12 @@ class GenebotConfig(FrozenModel):
     def _known_venues(self) -> GenebotConfig:
         allowed = [*self.exchanges, SIM_VENUE]
         for name, strategy in self.strategies.items():
+            for venue in strategy.venues or ():
+                if venue not in allowed:
+                    raise KeyedValueError(
+                        ("strategies", name, "venues"),
+                        f"unknown venue {venue!r}; allowed: {', '.join(allowed)}",
+                    )
             if strategy.venue not in allowed:
                 raise KeyedValueError(
                     ("strategies", name, "venue"),

@@ -65,10 +65,19 @@ def _enabled(cfg: GenebotConfig) -> dict[str, object]:
     return chosen  # type: ignore[return-value]
 
 
-def _load(cfg: GenebotConfig, symbol: str, timeframe: str, data: DataInput | None) -> OhlcvData:
-    if data is not None and symbol in data:
-        return ohlcv_from_frame(data[symbol], name=f"data[{symbol!r}]", timeframe=timeframe)
-    for entry in cfg.backtest.data:
+def _load(
+    cfg: GenebotConfig, symbol: str, timeframe: str, data: DataInput | None, venue: str
+) -> OhlcvData:
+    """Data for one feed: the in-memory mapping (``SYMBOL@venue`` first, then ``SYMBOL``), the
+    configured files (matching venue first), else the data folder."""
+    if data is not None:
+        for key in (f"{symbol}@{venue}", symbol):
+            if key in data:
+                return ohlcv_from_frame(data[key], name=f"data[{key!r}]", timeframe=timeframe)
+    entries = sorted(cfg.backtest.data, key=lambda e: e.venue != venue)
+    for entry in entries:
+        if entry.venue not in (None, venue):
+            continue
         if entry.symbol == symbol and entry.timeframe in (None, timeframe):
             loaded = read_ohlcv(entry.file, timeframe=entry.timeframe)
             if entry.timeframe is None and loaded.timeframe != timeframe:
@@ -183,16 +192,21 @@ def build(cfg: GenebotConfig, data: DataInput | None) -> RunSetup:
     warnings: list[str] = []
     plan: list[tuple[str, object, list[tuple[str, str, str]]]] = []
     for key, scfg in strategies.items():
-        venue = scfg.venue or "sim"  # type: ignore[attr-defined]
-        wanted = [(venue, s, tf) for s in scfg.symbols for tf in scfg.timeframes]  # type: ignore[attr-defined]
+        venues = scfg.venues or (scfg.venue or "sim",)  # type: ignore[attr-defined]
+        wanted = [
+            (v, s, tf)
+            for v in venues
+            for s in scfg.symbols  # type: ignore[attr-defined]
+            for tf in scfg.timeframes  # type: ignore[attr-defined]
+        ]
         plan.append((key, scfg, wanted))
         for venue_name, symbol, tf in wanted:
             if (venue_name, symbol, tf) in feeds:
                 continue
-            loaded = _load(cfg, symbol, tf, data)
+            loaded = _load(cfg, symbol, tf, data, venue_name)
             warnings.extend(f"{loaded.source}: {i.detail}" for i in loaded.issues)
             frame = _clip(loaded.frame, cfg, loaded.source)
-            bars.setdefault(symbol, frame)
+            bars.setdefault(symbol if len(venues) == 1 else f"{symbol}@{venue_name}", frame)
             maker, taker = _fees(cfg, venue_name)
             inst = make_instrument(symbol, venue_name, frame["close"].to_numpy(), maker, taker)
             feeds[(venue_name, symbol, tf)] = BarFeed(

@@ -30,6 +30,7 @@ BUILTIN_MODULES: tuple[tuple[str, str], ...] = (
     ("genebot.strategies.forex_news", "ForexNewsStrategy"),
     ("genebot.strategies.swing_trend_momentum", "SwingTrendMomentumStrategy"),
     ("genebot.strategies.forex_carry", "ForexCarryTradeStrategy"),
+    ("genebot.strategies.cross_market_arbitrage", "CrossMarketArbitrageStrategy"),
 )
 
 

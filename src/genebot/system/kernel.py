@@ -218,7 +218,7 @@ class Kernel:
         for slot in self.slots:
             strategy = slot.strategy
             self.portfolio.add_sleeve(strategy.strategy_id, slot.allocation)
-            strategy.bind(self.ctx, {f.instrument.symbol: f.instrument for f in slot.feeds})
+            strategy.bind(self.ctx, {f.instrument.id: f.instrument for f in slot.feeds})
             if type(strategy).on_fill is not Strategy.on_fill:  # only strategies that listen
                 self.execution.listen(strategy.strategy_id, self._fill_listener(slot))
             for feed in slot.feeds:

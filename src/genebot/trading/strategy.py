@@ -179,6 +179,17 @@ class Strategy:
             if len(self._instruments) == 1:
                 return next(iter(self._instruments.values()))
             raise InputError(f"strategy {self.strategy_id}: name the symbol")
+        found = self._instruments.get(symbol)
+        if found is not None:
+            return found
+        matches = [i for i in self._instruments.values() if i.symbol == symbol]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise InputError(
+                f"strategy {self.strategy_id}: {symbol} trades on several venues; name one of "
+                f"{', '.join(i.id for i in matches)}"
+            )
         try:
             return self._instruments[symbol]
         except KeyError:
