@@ -141,6 +141,7 @@ def test_shipped_full_example_loads_with_and_without_secrets() -> None:
         "rsi_fixed_quantity",
         "breakout_fixed_amount",
         "atr_sized",
+        "cross_venue",
     }
     assert cfg.strategies["breakout_fixed_amount"].parameters == {"lookbacks": [20, 55]}
     assert cfg.backtest.data[0].timeframe == "5m"
