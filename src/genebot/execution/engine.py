@@ -194,14 +194,16 @@ class ExecutionEngine:
             return f"quantity {order.quantity} must be positive"
         if instrument.venue in self.spot_venues and not order.is_buy:
             # On a spot account a strategy can only sell what it holds itself: never another
-            # strategy's coins, and never short.
-            held = self.portfolio.position(order.strategy_id, order.instrument_id).quantity
+            # strategy's coins, and never short. A coin counts whichever pair bought it (ETH
+            # bought through ETH/BTC may be sold through ETH/USDT: triangular arbitrage).
+            held = self.held_base(order.strategy_id, instrument)
             selling = sum(
                 (
                     o.leaves_qty
                     for o in self.orders.values()
                     if o.strategy_id == order.strategy_id
-                    and o.instrument_id == order.instrument_id
+                    and self.instruments[o.instrument_id].base == instrument.base
+                    and self.instruments[o.instrument_id].venue == instrument.venue
                     and not o.is_buy
                     and o.is_open
                     and o.parent_id is None
@@ -215,6 +217,25 @@ class ExecutionEngine:
                     f"{order.quantity} (no shorting on spot)"
                 )
         return None
+
+    def held_base(self, strategy_id: str, instrument: Instrument) -> Decimal:
+        """The strategy's holding of ``instrument``'s base currency on its venue, over every
+        pair: bought as a base (+quantity), or received as a quote (proceeds of sales, realized
+        PnL, less the cost of purchases and the fees paid in it)."""
+        sleeve = self.portfolio.sleeves.get(strategy_id)
+        if sleeve is None:
+            return ZERO
+        currency, venue = instrument.base, instrument.venue
+        held = ZERO
+        for iid, pos in sleeve.positions.items():
+            inst = self.instruments[iid]
+            if inst.venue != venue:
+                continue
+            if inst.base == currency:
+                held += pos.quantity
+            elif inst.quote == currency:
+                held += pos.realized_pnl - pos.cost - pos.fees
+        return held
 
     def cancel(self, order: Order, reason: str = "canceled") -> None:
         if order.status is OrderStatus.EMULATED and self.emulator is not None:

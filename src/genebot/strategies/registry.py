@@ -31,6 +31,7 @@ BUILTIN_MODULES: tuple[tuple[str, str], ...] = (
     ("genebot.strategies.swing_trend_momentum", "SwingTrendMomentumStrategy"),
     ("genebot.strategies.forex_carry", "ForexCarryTradeStrategy"),
     ("genebot.strategies.cross_market_arbitrage", "CrossMarketArbitrageStrategy"),
+    ("genebot.strategies.triangular_arbitrage", "TriangularArbitrageStrategy"),
 )
 
 
