@@ -32,6 +32,7 @@ BUILTIN_MODULES: tuple[tuple[str, str], ...] = (
     ("genebot.strategies.forex_carry", "ForexCarryTradeStrategy"),
     ("genebot.strategies.cross_market_arbitrage", "CrossMarketArbitrageStrategy"),
     ("genebot.strategies.triangular_arbitrage", "TriangularArbitrageStrategy"),
+    ("genebot.strategies.crypto_forex_arbitrage", "CryptoForexArbitrageStrategy"),
 )
 
 
