@@ -121,3 +121,6 @@ def test_carry_on_real_eurusd_2018_fast_equals_per_bar_and_passes_lookahead() ->
     assert per_bar.final_equity_exact == fast.final_equity_exact
     assert per_bar.orders.iloc[0]["side"] == "SELL"  # 2018: USD yields more than EUR
     assert check_lookahead(cfg).passed
+    # Golden master on the bundled EUR/USD 2018 with the bundled 2018 policy rates.
+    assert per_bar.stats["orders"] == 1
+    assert str(per_bar.final_equity_exact) == "103404.95573"

@@ -107,3 +107,9 @@ def test_a_refused_leg_is_unwound_back_to_usdt() -> None:
 
 def test_lookahead_free() -> None:
     assert check_lookahead(config()).passed
+
+
+def test_pinned_fingerprint(result: bt.BacktestResult) -> None:
+    # Golden master on the bundled ETH triangle, 13–19 May 2021: re-pin only with a reason.
+    assert result.stats["orders"] == 105
+    assert str(result.final_equity_exact) == "101465.1535729717"

@@ -164,8 +164,8 @@ def lookahead(
         if not (symbols or timeframe or data_file) and not _configured(base, strategy):
             cls = strategy_class(strategy, catalog_for(base.strategies_path))
             if cls.default_data is not None:
-                sym, tf = cls.default_data
-                return apply_overrides(base, strategy=strategy, symbols=[sym], timeframe=tf)
+                syms, tf = cls.default_data
+                return apply_overrides(base, strategy=strategy, symbols=_split(syms), timeframe=tf)
         return apply_overrides(
             base,
             strategy=strategy,

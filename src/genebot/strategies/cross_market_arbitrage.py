@@ -20,6 +20,7 @@ from genebot.core.errors import ParameterError
 from genebot.core.precision import to_decimal
 from genebot.domain.instrument import Instrument
 from genebot.domain.orders import Order, OrderStatus
+from genebot.execution.engine import Protection
 from genebot.trading.data import BarView
 from genebot.trading.params import Param
 from genebot.trading.strategy import Strategy
@@ -63,6 +64,8 @@ class CrossMarketArbitrageStrategy(Strategy):
             )
 
     def on_start(self) -> None:
+        # Legs of a hedged cycle: no per-leg stop or target (one would break the hedge).
+        self.protection = Protection()
         venues = sorted(self._instruments.values(), key=lambda i: i.venue)
         symbols = {i.symbol for i in venues}
         if len(venues) != 2 or len(symbols) != 1:

@@ -24,6 +24,7 @@ class CryptoForexArbitrageStrategy(TriangularArbitrageStrategy):
     """Coin in two currencies against the forex rate between them."""
 
     name = "crypto_forex_arbitrage"
+    default_data = None  # no bundled BTC/EUR data: run it on your own files
     crypto_pairs = Param(["BTC/USD", "BTC/EUR"], doc="the coin quoted in the two currencies")
     forex_pairs = Param(["EUR/USD"], doc="the rate between those currencies")
     spread_threshold = Param(

@@ -28,6 +28,7 @@ from decimal import Decimal
 from genebot.core.errors import ParameterError
 from genebot.core.precision import to_decimal
 from genebot.domain.orders import Order
+from genebot.execution.engine import Protection
 from genebot.trading.data import BarView
 from genebot.trading.params import Param
 from genebot.trading.strategy import Strategy
@@ -50,7 +51,7 @@ class TriangularArbitrageStrategy(Strategy):
     """Round trips through three pairs when their prices disagree by more than the fees."""
 
     name = "triangular_arbitrage"
-    default_data = None  # three pairs: see the acceptance test for the bundled ETH triangle
+    default_data = ("BTC/USDT,ETH/USDT,ETH/BTC", "1m")  # the bundled ETH triangle
     currency_triplets = Param([], doc='e.g. ["BTC/USDT,ETH/USDT,ETH/BTC"]; empty: the symbols')
     min_profit_threshold = Param(
         0.001,
@@ -76,6 +77,8 @@ class TriangularArbitrageStrategy(Strategy):
 
     # -- set-up -------------------------------------------------------------------------
     def on_start(self) -> None:
+        # Legs of a hedged cycle: no per-leg stop or target (one would break the hedge).
+        self.protection = Protection()
         wanted = self.params["currency_triplets"]
         insts = list(self._instruments.values())
         if wanted:

@@ -77,7 +77,8 @@ class Strategy:
     name: ClassVar[str] = ""  # config key, e.g. "moving_average"
     parameters: ClassVar[dict[str, Param]] = {}
     allow_short: ClassVar[bool] = False
-    default_data: ClassVar[tuple[str, str] | None] = None  # (symbol, timeframe) it suits
+    # (symbols, timeframe) of bundled data it suits; symbols comma-separated for several
+    default_data: ClassVar[tuple[str, str] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
