@@ -127,25 +127,18 @@ class ExecutionEngine:
         decision: Decimal | None = None
         if self.risk_gate is not None and not reduce_only:
             ref = price or trigger_price or to_decimal(self.portfolio.mark(instrument.id) or 0)
-            stop = None
-            if protection is not None and protection.stop_loss is not None:
-                sign = 1 if side == "BUY" else -1
-                stop = ref * (1 - sign * protection.stop_loss)
-            verdict = self.risk_gate(
-                OrderIntent(
-                    strategy_id,
-                    instrument,
-                    side,
-                    quantity,
-                    order_type,
-                    ref,
-                    reduce_only,
-                    tag,
-                    stop_price=stop,
-                    signal_price=signal_price,
-                )
-            )
             decision = signal_price or ref
+            verdict = self._ask_risk(
+                strategy_id,
+                instrument,
+                side,
+                quantity,
+                order_type,
+                ref,
+                tag,
+                protection,
+                signal_price,
+            )
             if verdict is not None:
                 if verdict.action == "deny":
                     denial = f"{verdict.rule}: {verdict.detail}"
@@ -185,6 +178,39 @@ class ExecutionEngine:
         self._apply(order, OrderSubmitted(order.client_order_id, now, now))
         self.clients[instrument.venue].submit(order)
         return order
+
+    def _ask_risk(
+        self,
+        strategy_id: str,
+        instrument: Instrument,
+        side: str,
+        quantity: Decimal,
+        order_type: str,
+        ref: Decimal,
+        tag: str,
+        protection: Protection | None,
+        signal_price: Decimal | None,
+    ) -> Verdict | None:
+        """The risk gate's verdict on an intended entry (with the stop it will carry)."""
+        assert self.risk_gate is not None
+        stop = None
+        if protection is not None and protection.stop_loss is not None:
+            sign = 1 if side == "BUY" else -1
+            stop = ref * (1 - sign * protection.stop_loss)
+        return self.risk_gate(
+            OrderIntent(
+                strategy_id,
+                instrument,
+                side,
+                quantity,
+                order_type,
+                ref,
+                False,
+                tag,
+                stop_price=stop,
+                signal_price=signal_price,
+            )
+        )
 
     def _basic_problem(self, order: Order, instrument: Instrument) -> str | None:
         """Hard rules no configuration turns off."""
