@@ -122,3 +122,29 @@ class RandomTrader(MovingAverageStrategy):
             self.sell(bar.symbol, quantity=round(self.rng.uniform(0.1, 20), 2))
         elif roll < 0.32 and not self.position(bar.symbol).is_flat:
             self.close(bar.symbol)
+
+
+EVENTS: list[tuple[str, str, int]] = []
+
+
+class QuoteTaker(MovingAverageStrategy):
+    """Buys on quote ``buy_at``, sells on quote ``sell_at``; records every callback."""
+
+    from genebot.trading.params import Param as _P
+
+    buy_at = _P(3, min=0)
+    sell_at = _P(20, min=0)
+    limit_below = _P(0.0, doc="buy with a limit this far below the ask instead")
+
+    def on_quote(self, quote) -> None:  # type: ignore[no-untyped-def]
+        EVENTS.append(("quote", quote.symbol, quote.ts))
+        if quote.i == self.buy_at:
+            if self.limit_below:
+                self.buy(quantity=0.01, limit=quote.ask - self.limit_below)
+            else:
+                self.buy(quantity=0.01)
+        if quote.i == self.sell_at and not self.position().is_flat:
+            self.close()
+
+    def on_bar(self, bar: BarView) -> None:
+        EVENTS.append(("bar", bar.symbol, bar.ts + bar.timeframe_ns))

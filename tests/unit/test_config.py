@@ -485,7 +485,7 @@ def test_format_validation_error_directly() -> None:
         "my.yaml: backtest.initial_cash: must be greater than 0 (got -1)",
         "my.yaml: backtest.x: unknown key; allowed: initial_cash, fee, slippage_bps, "
         "slippage_model, price_impact, fill_timing, engine_mode, start_date, end_date, "
-        "data_dir, output_dir, quote_currency, data, volume_participation, latency_ms, "
+        "data_dir, output_dir, quote_currency, data, quotes, volume_participation, latency_ms, "
         "interest_rates, rates_file, rollover",
     ]
 

@@ -440,12 +440,13 @@ def test_sample_folder_holds_exactly_the_documented_files() -> None:
     found = sorted(
         str(p.relative_to(SAMPLE_DIR))
         for p in SAMPLE_DIR.rglob("*.csv*")
-        if p.parent.name not in ("calendar", "rates")  # calendar and rates are not OHLCV
+        if p.parent.name not in ("calendar", "rates", "ticks")  # not OHLCV
     )
     assert found == sorted(s[0] for s in SAMPLES)
     readme = (SAMPLE_DIR / "README.md").read_text()
     assert all(s[0] in readme for s in SAMPLES)
     assert "calendar/economic_calendar_2018.csv" in readme
     assert "rates/policy_rates_2018.csv" in readme
+    assert "ticks/binance_BTC-USDT_quotes.csv" in readme
     assert (SAMPLE_DIR / "licenses" / "GPL-3.0.txt").is_file()
     assert (SAMPLE_DIR / "licenses" / "Apache-2.0_QuantConnect-Lean.txt").is_file()

@@ -169,6 +169,14 @@ class RolloverConfig(FrozenModel):
     )
 
 
+class QuoteFileConfig(FrozenModel):
+    """A top-of-book quote file for a backtest."""
+
+    file: NonEmptyStr
+    symbol: Symbol
+    venue: str | None = None
+
+
 class BacktestConfig(FrozenModel):
     """How a backtest runs: cash, costs, fills, period and where data and results live."""
 
@@ -193,6 +201,9 @@ class BacktestConfig(FrozenModel):
     output_dir: NonEmptyStr = "backtest_output"
     quote_currency: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9]+$")] = "USDT"
     data: tuple[DataFileConfig, ...] = ()
+    quotes: tuple[QuoteFileConfig, ...] = Field(
+        default=(), description="quote files: timestamp,bid,bid_size,ask,ask_size"
+    )
     volume_participation: Fraction | None = None
     latency_ms: Annotated[float, Field(ge=0)] = 0.0
     interest_rates: dict[str, float] | None = Field(
@@ -306,7 +317,11 @@ class StrategyConfig(FrozenModel):
     )
     parameters: dict[str, ParamValue] = Field(default_factory=dict)
     symbols: Annotated[tuple[Symbol, ...], AfterValidator(_non_empty)] = ("BTC/USDT",)
-    timeframes: Annotated[tuple[Timeframe, ...], AfterValidator(_non_empty)] = ("5m",)
+    timeframes: tuple[Timeframe, ...] = ("5m",)
+    quotes: bool = Field(
+        default=False,
+        description="also replay top-of-book quotes of the symbols (on_quote; matching on them)",
+    )
     venue: str | None = Field(default=None, description="default: first enabled exchange, else sim")
     venues: tuple[str, ...] | None = Field(
         default=None,
@@ -315,6 +330,12 @@ class StrategyConfig(FrozenModel):
     position_sizing: PositionSizingConfig = Field(
         default_factory=lambda: PositionSizingConfig(method="percent_equity", fraction=0.1)
     )
+
+    @model_validator(mode="after")
+    def _something_to_replay(self) -> StrategyConfig:
+        if not self.timeframes and not self.quotes:
+            raise KeyedValueError("timeframes", "must list at least one entry (or set quotes)")
+        return self
 
     _lists = field_validator("symbols", "timeframes", mode="before")(_one_or_many)
 

@@ -17,7 +17,8 @@ from genebot.core.errors import ConfigError, DataError
 from genebot.core.precision import split_evenly, to_decimal
 from genebot.core.time import timeframe_to_ns
 from genebot.data.catalog import find_data_file
-from genebot.data.feed import BarFeed
+from genebot.data.feed import BarFeed, QuoteFeed
+from genebot.data.quotes import quotes_from_frame, read_quotes
 from genebot.data.readers import OhlcvData, ohlcv_from_frame, read_ohlcv
 from genebot.domain.instrument import AccountType, Instrument
 from genebot.execution.engine import Protection
@@ -219,10 +220,63 @@ def build(cfg: GenebotConfig, data: DataInput | None) -> RunSetup:
                 ),
                 source=loaded.source,
             )
+    _add_quote_feeds(cfg, plan, feeds, data)
     instruments = {f.instrument.id: f.instrument for f in feeds.values()}
     venues = _venues(cfg, feeds, instruments)
     slots = _slots(cfg, plan, feeds)
     return RunSetup(list(feeds.values()), venues, instruments, slots, bars, warnings)
+
+
+def _add_quote_feeds(
+    cfg: GenebotConfig,
+    plan: list[tuple[str, object, list[tuple[str, str, str]]]],
+    feeds: dict[tuple[str, str, str], BarFeed],
+    data: DataInput | None,
+) -> None:
+    """Quote feeds for strategies with ``quotes: true`` (key ``(venue, symbol, "quotes")``)."""
+    for _key, scfg, wanted in plan:
+        if not scfg.quotes:  # type: ignore[attr-defined]
+            continue
+        venues = scfg.venues or (scfg.venue or "sim",)  # type: ignore[attr-defined]
+        for venue in venues:
+            for symbol in scfg.symbols:  # type: ignore[attr-defined]
+                key = (venue, symbol, "quotes")
+                if key not in feeds:
+                    feeds[key] = _quote_feed(cfg, symbol, venue, data, feeds)
+                wanted.append(key)
+
+
+def _quote_feed(
+    cfg: GenebotConfig,
+    symbol: str,
+    venue: str,
+    data: DataInput | None,
+    feeds: dict[tuple[str, str, str], BarFeed],
+) -> QuoteFeed:
+    loaded = None
+    if data is not None:
+        for name in (f"{symbol}@{venue}:quotes", f"{symbol}:quotes"):
+            if name in data:
+                loaded = quotes_from_frame(data[name].reset_index(), name=f"data[{name!r}]")
+    if loaded is None:
+        entry = next(
+            (e for e in cfg.backtest.quotes if e.symbol == symbol and e.venue in (None, venue)),
+            None,
+        )
+        if entry is None:
+            raise DataError(
+                f"no quotes for {symbol} on {venue}: add backtest.quotes "
+                f"[{{file: ..., symbol: {symbol}}}] or data['{symbol}:quotes']"
+            )
+        loaded = read_quotes(entry.file)
+    frame = _clip(loaded.frame, cfg, loaded.source)
+    same = [f for (v, s, _), f in feeds.items() if v == venue and s == symbol]
+    bid, ask = frame["bid"].to_numpy(), frame["ask"].to_numpy()
+    inst = same[0].instrument if same else make_instrument(symbol, venue, bid, *_fees(cfg, venue))
+    size = (frame["bid_size"] + frame["ask_size"]).to_numpy()
+    return QuoteFeed.from_arrays(
+        inst, frame.index.asi8.astype(np.int64), bid, ask, size, loaded.source
+    )
 
 
 def _venues(
@@ -243,7 +297,14 @@ def _venues(
             venue.attach_bars(
                 inst.id,
                 BarColumns(
-                    finest.ts, finest.open, finest.high, finest.low, finest.close, finest.volume
+                    finest.ts,
+                    finest.open,
+                    finest.high,
+                    finest.low,
+                    finest.close,
+                    finest.volume,
+                    getattr(finest, "bid", None),
+                    getattr(finest, "ask", None),
                 ),
             )
         venues.append(venue)

@@ -53,6 +53,25 @@ class BarFeed:
 
 
 @dataclass(eq=False)
+class QuoteFeed(BarFeed):
+    """Top-of-book quotes of one instrument, replayed in the same timeline as bars.
+
+    Each quote is known at its own timestamp (``timeframe_ns`` 0). As a bar it reads: high = ask,
+    low = bid, open = close = mid, so marks are mids and scans stay conservative; matching uses
+    the ask for buys and the bid for sells (``bid``/``ask``)."""
+
+    bid: F64 = field(default_factory=lambda: np.empty(0))
+    ask: F64 = field(default_factory=lambda: np.empty(0))
+
+    @classmethod
+    def from_arrays(
+        cls, instrument: Instrument, ts: I64, bid: F64, ask: F64, size: F64, source: str = ""
+    ) -> QuoteFeed:
+        mid = (bid + ask) / 2
+        return cls(instrument, 0, ts, mid, ask, bid, mid, size, source=source, bid=bid, ask=ask)
+
+
+@dataclass(eq=False)
 class Timeline:
     """Every bar of every feed, in replay order. Step ``k`` is bar ``step_row[k]`` of feed
     ``step_feed[k]``; ``step_ts[k]`` is that bar's open time."""

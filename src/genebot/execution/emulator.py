@@ -66,10 +66,14 @@ class StopEmulator:
         """Check the held orders of ``iid`` against bar ``row`` (after it closed)."""
         bars = self._bars[iid]
         high, low = float(bars.high[row]), float(bars.low[row])
+        quote = getattr(bars, "bid", None) is not None and getattr(bars, "timeframe_ns", 1) == 0
         for order in list(self.held.get(iid, ())):
             if not order.is_open:
                 continue
             self._catch_up(order, bars, row)
+            if quote:  # a quote: an exit that buys meets the ask, one that sells the bid
+                side = bars.ask if order.is_buy else bars.bid  # type: ignore[attr-defined]
+                high = low = float(side[row])
             if self._triggered(order, high, low):
                 self._release(order)
             elif order.order_type == "TRAILING_STOP_MARKET":

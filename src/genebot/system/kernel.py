@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import talib
 
-from genebot.data.feed import BarFeed, Timeline
+from genebot.data.feed import BarFeed, QuoteFeed, Timeline
 from genebot.domain.events import OrderFilled, OrderRejected
 from genebot.domain.instrument import AccountType, Instrument
 from genebot.execution.emulator import StopEmulator
@@ -27,7 +27,7 @@ from genebot.execution.ports import ExecutionClient
 from genebot.portfolio.portfolio import Portfolio
 from genebot.risk.engine import RiskEngine
 from genebot.trading.context import TradingContext
-from genebot.trading.data import BarData, BarView
+from genebot.trading.data import BarData, BarView, QuoteView
 from genebot.trading.strategy import Strategy
 
 if TYPE_CHECKING:
@@ -102,6 +102,7 @@ class Kernel:
         self.fill_listeners: list[Callable[[Instrument, OrderFilled], None]] = []
         self.execution.on_fill_hook = self._on_fill
         self._views: dict[tuple[int, int], BarView] = {}
+        self._quote_feeds: set[int] = set()
         self.subscribers: list[list[tuple[StrategySlot, BarView]]] = [[] for _ in timeline.feeds]
 
     @staticmethod
@@ -243,6 +244,13 @@ class Kernel:
             feed.volume,
         )
         strategy = slot.strategy
+        if isinstance(feed, QuoteFeed):  # quotes: callbacks only, no vectorized step
+            view: BarView = QuoteView(
+                feed.index, feed.instrument, data, feed.bid, feed.ask, feed.column_list
+            )
+            self.subscribers[feed.index].append((slot, view))
+            self._quote_feeds.add(feed.index)
+            return
         ind = dict(strategy.indicators(data))
         for name, values in ind.items():
             if np.shape(values) != (len(feed),):
@@ -328,6 +336,9 @@ class Kernel:
                 venue[1](venue[2], row)
             if self.emulator.held.get(venue[2]):  # local protective orders see the bar close
                 self.emulator.on_bar(venue[2], row)
+        if f in self._quote_feeds:
+            self._dispatch_quote(f, row)
+            return
         for slot, view in self.subscribers[f]:
             view.i = row
             strategy = slot.strategy
@@ -336,6 +347,14 @@ class Kernel:
                 strategy.on_bar(view)
             except Exception as exc:  # the boundary around user strategy code
                 self.strategy_error(slot, "on_bar", exc)
+
+    def _dispatch_quote(self, f: int, row: int) -> None:
+        for slot, view in self.subscribers[f]:
+            view.i = row
+            try:
+                slot.strategy.on_quote(view)
+            except Exception as exc:  # the boundary around user strategy code
+                self.strategy_error(slot, "on_quote", exc)
 
     def finish(self) -> None:
         for slot in self.slots:

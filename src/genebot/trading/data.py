@@ -154,3 +154,39 @@ class BarView:
             self.close,
             self.volume,
         )
+
+
+class QuoteView(BarView):
+    """The current quote of one instrument (``on_quote``): bid, ask, sizes, mid, spread; the
+    price columns read as for bars (high = ask, low = bid, open = close = mid)."""
+
+    __slots__ = ("_ask", "_bid")
+
+    def __init__(
+        self,
+        feed_index: int,
+        instrument: Instrument,
+        data: BarData,
+        bid: F64,
+        ask: F64,
+        lists: Callable[[str], list[float]] | None = None,
+    ) -> None:
+        super().__init__(feed_index, instrument, 0, data, {}, lists)
+        self._bid = bid
+        self._ask = ask
+
+    @property
+    def bid(self) -> float:
+        return float(self._bid[self.i])
+
+    @property
+    def ask(self) -> float:
+        return float(self._ask[self.i])
+
+    @property
+    def mid(self) -> float:
+        return (self.bid + self.ask) / 2
+
+    @property
+    def spread(self) -> float:
+        return self.ask - self.bid

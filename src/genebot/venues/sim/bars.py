@@ -19,6 +19,8 @@ class BarColumns:
     low: F64
     close: F64
     volume: F64
+    bid: F64 | None = None  # quote feeds: matching uses the ask for buys, the bid for sells
+    ask: F64 | None = None
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])

@@ -263,12 +263,13 @@ class SimulatedExchange:
             float(bars.low[row]),
             float(bars.volume[row]),
         )
-        self._match(inst, snapshot, ts, o, h, low, v)
+        quote = None if bars.bid is None else (float(bars.bid[row]), float(bars.ask[row]))
+        self._match(inst, snapshot, ts, o, h, low, v, quote)
         # Protective orders attached to an entry that filled at this bar's open live through
         # the rest of this bar: check them against it too (adverse first, as always).
         children = [o for o in book if o not in snapshot and o.parent_id is not None]
         if children:
-            self._match(inst, children, ts, o, h, low, v)
+            self._match(inst, children, ts, o, h, low, v, quote)
 
     def _catch_up_trailing(self, iid: str, row: int) -> None:
         # In fast mode bars between visits were skipped; none of them could trigger the stop
@@ -298,11 +299,14 @@ class SimulatedExchange:
         h: float,
         low: float,
         v: float,
+        quote: tuple[float, float] | None = None,
     ) -> None:
         capacity = self.participation.capacity(inst, v)
         for order in orders:
             if not order.is_open or self._active_from.get(order.client_order_id, 0) > ts:
                 continue
+            if quote is not None:  # a quote: buys meet the ask, sells the bid (one price each)
+                o = h = low = quote[1] if order.is_buy else quote[0]
             hit = self._trigger_price(inst, order, o, h, low)
             if hit is None:
                 if order.time_in_force == "IOC":
