@@ -1,7 +1,6 @@
 """Second review: defects in the risk engine, financing, currency handling and arbitrage.
 
-Each test states what a trader should get; the ones marked ``xfail(strict=True)`` fail today
-and prove a defect (the reason names it). Remove the marker with the fix.
+Each test states what a trader should get; each failed before its fix (regression tests).
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
-import pytest
 
 import genebot.backtest as bt
 from genebot.trading.data import F64, BarData, BarView, Signals
@@ -78,12 +76,6 @@ def two_pairs(n: int = 40) -> dict[str, pd.DataFrame]:
 
 
 # -- (2) money: instruments quoted in a currency other than the account's ------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: risk/checks/exposure.py:133-134 PositionSizeCheck compares the notional in the "
-    "quote currency (JPY) with equity in the account currency (USD): a 10 % position is "
-    "resized to 454 units",
-)
 def test_position_size_limit_is_measured_in_the_account_currency() -> None:
     risk = {**RELAXED_RISK, "position_limits": {"max_position_size": 0.5}}
     result = bt.run(
@@ -97,11 +89,6 @@ def test_position_size_limit_is_measured_in_the_account_currency() -> None:
     assert entry.quantity == Decimal(10_000)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: venues/sim/exchange.py:190 _margin_problem uses equity_in(instrument.quote): "
-    "a USD margin account has 0 JPY, so every USD/JPY order is rejected (insufficient margin)",
-)
 def test_usd_margin_account_can_trade_usd_jpy() -> None:
     result = bt.run(
         fx_config("BuysUsdJpy", ["USD/JPY", "EUR/USD"], {"enabled": False}),
@@ -113,11 +100,6 @@ def test_usd_margin_account_can_trade_usd_jpy() -> None:
 
 
 # -- (4) fast mode vs per bar with financing on ---------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: system/loops.py:48 run_fast stops after the last signal/order step, never calling "
-    "Rollover.apply for the later rollovers: a held position's swaps are lost in fast mode",
-)
 def test_fast_mode_books_the_same_rollover_as_per_bar() -> None:
     n = 24 * 10  # ten days of flat hourly EUR/USD, one long entry on bar 5, held to the end
     cfg = fx_config(
@@ -146,19 +128,14 @@ def _holdings(result: bt.BacktestResult) -> dict[str, Decimal]:
     return held
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: risk/engine.py:101 + risk/types.py OrderIntent.reduces judge a spot SELL by the "
-    "pair's position: selling BTC bought through ETH/BTC looks like a new BTC/USDT short, so "
-    "when HALTED the cycle's last leg and the unwind are denied (kill_switch) and the strategy "
-    "is left holding ~0.32 BTC naked",
-)
 def test_halted_triangular_arbitrage_can_still_unwind_to_usdt() -> None:
     cfg = {
         "backtest": {"initial_cash": 100_000, "fee": 0.001, "fill_timing": "close"},
-        # Defaults, except what has no meaning for hedged legs; 3 losing pair "trades" halt it.
+        # Defaults, except what has no meaning for hedged legs; a tiny daily-loss limit makes
+        # the kill switch trip as soon as fees dent equity, mid-cycle.
         "risk_management": {
             "enabled": True,
+            "global": {"max_daily_loss": 0.0001, "max_drawdown": 0.00001},
             "stop_loss": {"enabled": False},
             "take_profit": {"enabled": False},
             "performance": {"enabled": False},
@@ -197,12 +174,6 @@ class SellsTwiceWhenHalted(Strategy):
             self.sell(quantity=100, tag="exit_b")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: risk/engine.py:101 OrderIntent.reduces checks each sell against the filled "
-    "position only, ignoring working sells: two 'reducing' sells pass the kill switch and the "
-    "second opens a 100-unit short while HALTED",
-)
 def test_halted_engine_does_not_let_working_sells_flip_into_a_short() -> None:
     closes = [100.0] * 5 + [90.0] * 25  # 10 % drop on the 100-unit long: daily-loss halt
     cfg = {

@@ -88,6 +88,7 @@ def assemble(cfg: GenebotConfig, setup: RunSetup) -> tuple[Kernel, EquityRecorde
     for venue in setup.venues:
         venue.mark = kernel.mark
         venue.clock = kernel.now
+        venue.rate = kernel.currency_rate
     setup.venues[0].account.deposit(0, currency, cash)
     if len(setup.venues) > 1:
         _split_cash(setup, currency, cash)

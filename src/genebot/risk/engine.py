@@ -97,8 +97,14 @@ class RiskEngine:
         adds exposure is recorded; exits (which always pass) are not, to keep the log useful."""
         now = self.view.now_ns
         self.refresh(now)
-        position = self.view.position_qty(intent.strategy_id, intent.instrument.id)
-        if intent.reduces(position):  # exits always pass, even when halted
+        judge = getattr(self.view, "reduces", None)
+        if judge is not None:
+            exiting = judge(intent)
+        else:
+            exiting = intent.reduces(
+                self.view.position_qty(intent.strategy_id, intent.instrument.id)
+            )
+        if exiting:  # exits always pass, even when halted
             return None
         if self.state is TradingState.HALTED:
             return self._deny(

@@ -210,5 +210,6 @@ class TriangularArbitrageStrategy(Strategy):
         for inst in (self.x_q, self.y_q):
             held = self.ctx.execution.held_base(self.strategy_id, inst)
             qty = inst.round_quantity(held)
-            if qty > 0:
-                self.sell(inst.id, qty, tag="unwind")
+            mark = to_decimal(self.ctx.mark(inst.id) or 0)
+            if qty > 0 and inst.minimum_problem(qty, mark) is None:  # dust stays: the venue
+                self.sell(inst.id, qty, tag="unwind")  # refuses orders under its minimum

@@ -46,5 +46,7 @@ def run_fast(kernel: Kernel, progress: Progress | None = None) -> None:
         if progress is not None and p % 1000 == 0:
             progress(step)
     kernel.step = n - 1
+    if kernel.rollover is not None and n:  # swaps due after the last visited bar
+        kernel.rollover.apply(int(kernel.timeline.step_ts[n - 1]))
     if progress is not None:
         progress(n)

@@ -12,6 +12,7 @@ import numpy.typing as npt
 from genebot.core.precision import to_decimal
 from genebot.domain.instrument import AccountType
 from genebot.domain.position import ClosedTrade
+from genebot.risk.types import OrderIntent
 
 if TYPE_CHECKING:
     from genebot.system.kernel import Kernel
@@ -104,6 +105,48 @@ class KernelRiskView:
         return constant + to_decimal(float(series[0]))
 
     # -- positions and prices --------------------------------------------------------------
+    def reduces(self, intent: OrderIntent) -> bool:
+        """Does this order only reduce the strategy's exposure? Working orders count (two
+        exits of 100 on a long of 100 are one exit and one new short), and on a spot account
+        a sale of coins the strategy holds — bought through any pair — is an exit."""
+        if intent.reduce_only:
+            return True
+        execution = self.kernel.execution
+        iid, sid = intent.instrument.id, intent.strategy_id
+        working = sum(
+            (
+                o.leaves_qty if o.is_buy else -o.leaves_qty
+                for o in execution.orders.values()
+                if o.strategy_id == sid
+                and o.instrument_id == iid
+                and o.is_open
+                and o.parent_id is None
+            ),
+            ZERO,
+        )
+        spot = intent.instrument.venue in execution.spot_venues
+        if spot and intent.side == "BUY":
+            return False  # no shorts exist on spot: a purchase is always new exposure
+        if spot:
+            selling = sum(
+                (
+                    o.leaves_qty
+                    for o in execution.orders.values()
+                    if o.strategy_id == sid
+                    and o.is_open
+                    and not o.is_buy
+                    and o.parent_id is None
+                    and execution.instruments[o.instrument_id].base == intent.instrument.base
+                ),
+                ZERO,
+            )
+            return intent.quantity <= execution.held_base(sid, intent.instrument) - selling
+        return intent.reduces(self.position_qty(sid, iid) + working)
+
+    def to_account(self, instrument_id: str, amount: Decimal) -> Decimal:
+        """``amount`` in the instrument's quote currency, in the account currency."""
+        return self.kernel.portfolio.to_account(instrument_id, amount)
+
     def sleeve_equity(self, strategy_id: str) -> Decimal:
         return self.kernel.portfolio.sleeves[strategy_id].equity(self.kernel.mark)
 

@@ -127,7 +127,7 @@ class PositionSizeCheck:
         self.max_fraction = to_decimal(max_fraction)
 
     def check(self, intent: OrderIntent, view: RiskView, state: RiskStateView) -> Verdict | None:
-        equity = view.equity()
+        equity = _equity_in_quote(view, intent)
         position = view.position_qty(intent.strategy_id, intent.instrument.id)
         result = position + intent.signed_quantity
         notional = abs(result) * intent.price
@@ -181,7 +181,7 @@ class RiskPerTradeCheck:
             return None
         per_unit = abs(intent.price - intent.stop_price)
         risk = per_unit * intent.quantity
-        equity = view.equity()
+        equity = _equity_in_quote(view, intent)
         budget = self.max_fraction * equity
         if risk <= budget:
             return None
@@ -215,15 +215,20 @@ class PortfolioHeatCheck:
                 continue
             stop = view.stop_for(strategy_id, instrument_id)
             if stop is not None:
-                heat += abs(entry - stop) * abs(quantity)
+                at_risk = abs(entry - stop) * abs(quantity)
             else:
                 mark = view.mark(instrument_id)
-                heat += abs(quantity) * (mark if mark is not None else entry)
+                at_risk = abs(quantity) * (mark if mark is not None else entry)
+            heat += _to_account(view, instrument_id, at_risk)
         return heat
 
     def check(self, intent: OrderIntent, view: RiskView, state: RiskStateView) -> Verdict | None:
         stop = intent.stop_price
-        per_unit = abs(intent.price - stop) if stop is not None else intent.price
+        per_unit = _to_account(
+            view,
+            intent.instrument.id,
+            abs(intent.price - stop) if stop is not None else intent.price,
+        )
         existing = self.open_heat(view)
         heat = existing + per_unit * intent.quantity
         equity = view.equity()
@@ -238,6 +243,20 @@ class PortfolioHeatCheck:
         if per_unit <= 0 or budget <= existing:
             return Verdict.deny(self.rule, f"{detail}: no quantity fits")
         return _fit(intent, (budget - existing) / per_unit, self.rule, detail)
+
+
+def _to_account(view: RiskView, instrument_id: str, amount: Decimal) -> Decimal:
+    """An amount in the instrument's quote currency, in the account currency (views without
+    currency conversion are single-currency)."""
+    convert = getattr(view, "to_account", None)
+    return convert(instrument_id, amount) if convert is not None else amount
+
+
+def _equity_in_quote(view: RiskView, intent: OrderIntent) -> Decimal:
+    """Equity in the order's quote currency, so a limit compares like with like (USD/JPY)."""
+    equity = view.equity()
+    one = _to_account(view, intent.instrument.id, Decimal(1))
+    return equity / one if one and one != 1 else equity
 
 
 def exposure_checks(config: RiskManagementConfig) -> list[PreTradeCheck]:

@@ -85,6 +85,7 @@ class SimulatedExchange:
             for iid, inst in self.instruments.items()
         }
         self.mark: Callable[[str], float | None] = mark or (lambda iid: None)
+        self.rate: Callable[[str], Decimal | None] = lambda currency: Decimal(1)
         self._bars: dict[str, BarColumns] = {}
         self._trail_row: dict[str, int] = {}
         self._hold: dict[str, int] = {}  # client order id → not before (time exits)
@@ -182,23 +183,30 @@ class SimulatedExchange:
         return None
 
     def _margin_problem(self, instrument: Instrument, order: Order, est: Decimal) -> str | None:
+        """Margin is measured in the account currency (a USD account trades USD/JPY)."""
         position = self.positions[instrument.id].quantity
         signed = order.quantity if order.is_buy else -order.quantity
         if abs(position + signed) <= abs(position):
             return None  # reduces exposure
-        need = abs(position + signed) * est * self.margin_requirement
-        equity = self.equity_in(instrument.quote)
-        used = sum(
-            (
-                abs(p.quantity) * to_decimal(self.mark(iid) or 0) * self.margin_requirement
-                for iid, p in self.positions.items()
-                if iid != instrument.id and p.quantity
-            ),
-            ZERO,
-        )
+        need = abs(position + signed) * est * self.margin_requirement * self._rate(instrument.quote)
+        equity = sum((bal * self._rate(cur) for cur, bal in self.account.balances.items()), ZERO)
+        used = ZERO
+        for iid, pos in self.positions.items():
+            px = self.mark(iid) if pos.quantity else None
+            if px is None:
+                continue
+            quote_rate = self._rate(self.instruments[iid].quote)
+            equity += pos.unrealized_pnl(to_decimal(px)) * quote_rate
+            if iid != instrument.id:
+                used += abs(pos.quantity) * to_decimal(px) * self.margin_requirement * quote_rate
         if need > equity - used:
             return f"insufficient margin: need {need:.2f}, free {equity - used:.2f}"
         return None
+
+    def _rate(self, currency: str) -> Decimal:
+        """Account-currency value of one unit of ``currency`` (1 when it cannot be valued)."""
+        rate = self.rate(currency)
+        return rate if rate else Decimal(1)
 
     def _reserved(self, currency: str) -> Decimal:
         """What working orders already promise to spend of ``currency``. Protective exits of
