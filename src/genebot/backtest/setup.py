@@ -22,7 +22,7 @@ from genebot.data.quotes import quotes_from_frame, read_quotes
 from genebot.data.readers import OhlcvData, ohlcv_from_frame, read_ohlcv
 from genebot.domain.instrument import AccountType, Instrument
 from genebot.execution.engine import Protection
-from genebot.strategies.registry import catalog_for, strategy_class
+from genebot.strategies.registry import strategy_class, user_catalog
 from genebot.system.kernel import StrategySlot
 from genebot.trading.sizing import (
     AtrRisk,
@@ -317,7 +317,7 @@ def _slots(
     feeds: dict[tuple[str, str, str], BarFeed],
 ) -> list[StrategySlot]:
     protection = _protection(cfg)
-    catalog = catalog_for(cfg.strategies_path)
+    catalog = user_catalog(cfg.strategies_path)  # built-ins load lazily, one by one
     for problem in catalog.problems:
         log.warning("%s", problem)
     shares = split_evenly(to_decimal(cfg.backtest.initial_cash), len(plan))

@@ -18,21 +18,38 @@ from pathlib import Path
 from genebot.core.errors import GenebotError, InputError
 from genebot.trading.strategy import Strategy
 
-BUILTIN_MODULES: tuple[tuple[str, str], ...] = (
-    ("genebot.strategies.moving_average", "MovingAverageStrategy"),
-    ("genebot.strategies.rsi_strategy", "RSIStrategy"),
-    ("genebot.strategies.mean_reversion", "MeanReversionStrategy"),
-    ("genebot.strategies.multi_indicator", "MultiIndicatorStrategy"),
-    ("genebot.strategies.momentum", "AdvancedMomentumStrategy"),
-    ("genebot.strategies.atr_volatility", "ATRVolatilityStrategy"),
-    ("genebot.strategies.ml_pattern", "MLPatternStrategy"),
-    ("genebot.strategies.forex_session", "ForexSessionStrategy"),
-    ("genebot.strategies.forex_news", "ForexNewsStrategy"),
-    ("genebot.strategies.swing_trend_momentum", "SwingTrendMomentumStrategy"),
-    ("genebot.strategies.forex_carry", "ForexCarryTradeStrategy"),
-    ("genebot.strategies.cross_market_arbitrage", "CrossMarketArbitrageStrategy"),
-    ("genebot.strategies.triangular_arbitrage", "TriangularArbitrageStrategy"),
-    ("genebot.strategies.crypto_forex_arbitrage", "CryptoForexArbitrageStrategy"),
+# (config key, module, class): a built-in is imported only when it is asked for.
+BUILTIN_MODULES: tuple[tuple[str, str, str], ...] = (
+    ("moving_average", "genebot.strategies.moving_average", "MovingAverageStrategy"),
+    ("rsi_strategy", "genebot.strategies.rsi_strategy", "RSIStrategy"),
+    ("mean_reversion", "genebot.strategies.mean_reversion", "MeanReversionStrategy"),
+    ("multi_indicator", "genebot.strategies.multi_indicator", "MultiIndicatorStrategy"),
+    ("advanced_momentum", "genebot.strategies.momentum", "AdvancedMomentumStrategy"),
+    ("atr_volatility", "genebot.strategies.atr_volatility", "ATRVolatilityStrategy"),
+    ("ml_pattern", "genebot.strategies.ml_pattern", "MLPatternStrategy"),
+    ("forex_session", "genebot.strategies.forex_session", "ForexSessionStrategy"),
+    ("forex_news", "genebot.strategies.forex_news", "ForexNewsStrategy"),
+    (
+        "swing_trend_momentum",
+        "genebot.strategies.swing_trend_momentum",
+        "SwingTrendMomentumStrategy",
+    ),
+    ("forex_carry", "genebot.strategies.forex_carry", "ForexCarryTradeStrategy"),
+    (
+        "cross_market_arbitrage",
+        "genebot.strategies.cross_market_arbitrage",
+        "CrossMarketArbitrageStrategy",
+    ),
+    (
+        "triangular_arbitrage",
+        "genebot.strategies.triangular_arbitrage",
+        "TriangularArbitrageStrategy",
+    ),
+    (
+        "crypto_forex_arbitrage",
+        "genebot.strategies.crypto_forex_arbitrage",
+        "CryptoForexArbitrageStrategy",
+    ),
 )
 
 
@@ -53,7 +70,7 @@ class Catalog:
 
 def builtin_catalog() -> Catalog:
     catalog = Catalog()
-    for module_name, class_name in BUILTIN_MODULES:
+    for _key, module_name, class_name in BUILTIN_MODULES:
         try:
             cls = getattr(importlib.import_module(module_name), class_name)
         except ModuleNotFoundError as exc:
@@ -109,10 +126,13 @@ def _add_user_class(catalog: Catalog, cls: type[Strategy], file: Path) -> None:
         )
         return
     clash = catalog.find(cls.name) or catalog.find(cls.__name__)
-    if clash is not None:
+    builtin = next((c for k, _, c in BUILTIN_MODULES if {cls.name, cls.__name__} & {k, c}), None)
+    if clash is not None or builtin is not None:
+        other = (
+            f"{clash.__name__} from {catalog.sources[clash]}" if clash else f"{builtin} (built-in)"
+        )
         catalog.problems.append(
-            f"{file}: {cls.__name__} ({cls.name}) clashes with {clash.__name__} from "
-            f"{catalog.sources[clash]}; rename it"
+            f"{file}: {cls.__name__} ({cls.name}) clashes with {other}; rename it"
         )
         return
     catalog.classes.append(cls)
@@ -120,7 +140,16 @@ def _add_user_class(catalog: Catalog, cls: type[Strategy], file: Path) -> None:
 
 
 def catalog_for(strategies_path: str | Path | None) -> Catalog:
+    """Every strategy: all built-ins (imported) and the user's."""
     catalog = builtin_catalog()
+    if strategies_path:
+        load_user_strategies(strategies_path, catalog)
+    return catalog
+
+
+def user_catalog(strategies_path: str | Path | None) -> Catalog:
+    """Only the user's strategies (built-ins are found lazily by :func:`strategy_class`)."""
+    catalog = Catalog()
     if strategies_path:
         load_user_strategies(strategies_path, catalog)
     return catalog
@@ -131,12 +160,21 @@ def strategy_class(name: str, catalog: Catalog | None = None) -> type[Strategy]:
     (``package.module:ClassName``)."""
     if ":" in name:
         return _import(name)
-    catalog = catalog or builtin_catalog()
-    found = catalog.find(name)
-    if found is not None:
-        return found
-    known = ", ".join(f"{c.name} ({c.__name__})" for c in catalog.classes)
-    raise InputError(f"unknown strategy {name!r}; available: {known}")
+    if catalog is not None:
+        found = catalog.find(name)
+        if found is not None:
+            return found
+    for key, module_name, class_name in BUILTIN_MODULES:
+        if name in (key, class_name):
+            return _import(f"{module_name}:{class_name}")
+    known = [f"{key} ({cls})" for key, _, cls in BUILTIN_MODULES]
+    if catalog is not None:
+        known += [
+            f"{c.name} ({c.__name__})"
+            for c in catalog.classes
+            if catalog.sources.get(c) != "built-in"
+        ]
+    raise InputError(f"unknown strategy {name!r}; available: {', '.join(known)}")
 
 
 def _import(path: str) -> type[Strategy]:
