@@ -173,3 +173,19 @@ def test_multi_strategy_backtest_runs_side_by_side(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     trades = (out / "trades.csv").read_text().splitlines()[1:]
     assert {line.split(",")[0] for line in trades} == {"moving_average", "rsi_strategy"}
+
+
+def test_compare_explains_a_strategy_that_cannot_run_on_the_data() -> None:
+    proc = genebot(
+        "strategy",
+        "compare",
+        "triangular_arbitrage",
+        "moving_average",
+        "--start-date",
+        "2021-05-10",
+        "--end-date",
+        "2021-05-11",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "needs a triangle X/Q, Y/Q, Y/X" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout

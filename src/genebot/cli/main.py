@@ -246,7 +246,7 @@ def strategy_compare(
     """Backtest each strategy on the same data and print one table of their stats."""
     from genebot.backtest.runner import run
 
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.CRITICAL)  # strategy failures are reported below
     results = {}
     for name in names:
         cfg = _guarded(
@@ -259,7 +259,14 @@ def strategy_compare(
                 end_date=end_date,
             )
         )
-        results[name] = _guarded(lambda c=cfg: run(c)).stats  # type: ignore[misc]
+        result = _guarded(lambda c=cfg: run(c))  # type: ignore[misc]
+        for sid, messages in result.strategy_errors.items():
+            err.print(
+                f"[yellow]{name}:[/yellow] strategy {sid} failed: {messages[0]}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        results[name] = result.stats
     table = Table(title="Strategy comparison")
     table.add_column("stat", style="bold")
     for name in names:

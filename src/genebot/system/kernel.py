@@ -10,6 +10,7 @@ where something can happen); paper and live mode drive the same handler from liv
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -35,6 +36,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("genebot.kernel")
 MAX_LOGGED_ERRORS = 5
+
+
+def _where(exc: BaseException) -> str:
+    """`` (at file:line)`` of the innermost frame, for a one-line error message."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    last = frames[-1]
+    return f" (at {last.filename}:{last.lineno})"
 
 
 class MatchingVenue(ExecutionClient, Protocol):
@@ -292,7 +302,9 @@ class Kernel:
             self.risk.on_error(f"strategy {slot.strategy.strategy_id}", message)
         if slot.errors <= MAX_LOGGED_ERRORS:
             slot.error_messages.append(message)
-            log.error("strategy error in %s", message, exc_info=exc)
+            where_ = _where(exc)
+            log.error("strategy error in %s%s", message, where_)
+            log.debug("traceback of %s", message, exc_info=exc)
 
     # -- the per-bar handler (all modes) --------------------------------------------------
     def _compile(self) -> None:
