@@ -151,13 +151,49 @@ class KernelRiskView:
         return self.kernel.portfolio.sleeves[strategy_id].equity(self.kernel.mark)
 
     def position_qty(self, strategy_id: str, instrument_id: str) -> Decimal:
+        """The strategy's position; on spot, its holding of the pair's base currency (however
+        it was bought), rounded to dust-free lots."""
+        execution = self.kernel.execution
+        inst = execution.instruments[instrument_id]
+        if inst.venue in execution.spot_venues:
+            return inst.round_quantity(execution.held_base(strategy_id, inst))
         return self.kernel.portfolio.position(strategy_id, instrument_id).quantity
 
     def open_positions(self) -> Sequence[tuple[str, str, Decimal, Decimal]]:
-        return [
-            (p.strategy_id, p.instrument_id, p.quantity, p.avg_px)
-            for p in self.kernel.portfolio.open_positions()
-        ]
+        """Open exposure per strategy. On margin venues, the positions. On spot venues, the
+        currencies the strategy holds, whichever pairs moved them — so the three pair legs of
+        a completed arbitrage cycle, which net to dust, are no exposure at all."""
+        kernel = self.kernel
+        spot = kernel.execution.spot_venues
+        result: list[tuple[str, str, Decimal, Decimal]] = []
+        holdings: dict[tuple[str, str, str], Decimal] = {}  # (strategy, venue, currency)
+        entries: dict[tuple[str, str, str], Decimal] = {}
+        for pos in kernel.portfolio.open_positions():
+            inst = kernel.instruments[pos.instrument_id]
+            if inst.venue not in spot:
+                result.append((pos.strategy_id, pos.instrument_id, pos.quantity, pos.avg_px))
+                continue
+            key = (pos.strategy_id, inst.venue, inst.base)
+            holdings[key] = holdings.get(key, ZERO) + pos.quantity
+            if inst.quote == self.currency:
+                entries[key] = pos.avg_px
+            else:
+                qkey = (pos.strategy_id, inst.venue, inst.quote)
+                holdings[qkey] = holdings.get(qkey, ZERO) + pos.realized_pnl - pos.cost - pos.fees
+        for (sid, venue, currency), held in holdings.items():
+            iid = self._pricing_instrument_on(currency, venue)
+            mark = self.mark(iid) if iid is not None and held else None
+            if iid is None or mark is None or abs(held) * mark < 1:  # dust under one unit
+                continue
+            result.append((sid, iid, held, entries.get((sid, venue, currency), mark)))
+        return result
+
+    def _pricing_instrument_on(self, currency: str, venue: str) -> str | None:
+        for iid, feed in self.kernel.exec_feed.items():
+            inst = feed.instrument
+            if inst.venue == venue and inst.base == currency and inst.quote == self.currency:
+                return iid
+        return None
 
     def mark(self, instrument_id: str) -> Decimal | None:
         px = self.kernel.mark(instrument_id)
