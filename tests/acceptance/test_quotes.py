@@ -89,3 +89,31 @@ def test_crossed_quotes_are_refused_with_file_and_rows(tmp_path) -> None:  # typ
     )
     with pytest.raises(DataError, match=r"bad\.csv: 1 crossed quotes, bid > ask \(rows 2\)"):
         read_quotes(path)
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "emulated"])
+def test_a_stop_loss_on_quotes_triggers_on_the_bid(native: bool) -> None:
+    idx = pd.date_range("2021-01-08", periods=8, freq="1s", tz="UTC", name="timestamp")
+    bid = [10_000.0, 10_000.0, 10_000.0, 10_000.0, 9_850.0, 9_800.0, 9_750.0, 9_700.0]
+    quotes = pd.DataFrame(
+        {"bid": bid, "bid_size": 1.0, "ask": [b + 0.5 for b in bid], "ask_size": 1.0}, index=idx
+    )
+    cfg = config(buy_at=1, sell_at=10_000)
+    cfg["backtest"]["quotes"] = []
+    cfg["exchanges"] = {"sim": {"native_stops": native}}
+    cfg["strategies"]["q"]["venue"] = "sim"
+    cfg["risk_management"] = {
+        "stop_loss": {"enabled": True, "default_percentage": 0.01},
+        "take_profit": {"enabled": False},
+        "position_limits": {"max_position_size": 1.0},
+        "limits": {"max_portfolio_heat": 1.0, "volatility_limit": 100.0},
+    }
+    result = bt.run(cfg, {"BTC/USDT:quotes": quotes})
+    trade = result.trades.iloc[0]
+    assert trade["entry_price"] == 10_000.5  # bought on quote 2 at its ask
+    stop = 9_900.5  # 1 % under the 10,000.50 entry, on the tick
+    first_hit = next(i for i, b in enumerate(bid) if b <= stop)
+    # native: fills on the quote that crosses, at its bid; emulated: the monitor sees that
+    # quote, sends a market order, which fills on the next quote's bid
+    expected = bid[first_hit] if native else bid[first_hit + 1]
+    assert trade["exit_reason"] == "stop_loss" and trade["exit_price"] == expected
