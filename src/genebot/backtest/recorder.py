@@ -142,28 +142,21 @@ def exact_equity(venues: list[SimulatedExchange], currency: str, kernel: Kernel)
                 continue
             if bal == 0:
                 continue
-            total += bal * _exact_rate(cur, currency, kernel)
+            total += bal * _rate_or_fail(cur, currency, kernel)
         if venue.account.account_type is AccountType.MARGIN:
             for iid, pos in venue.positions.items():
                 px = kernel.mark(iid)
                 if pos.quantity and px is not None:
                     inst = venue.instruments[iid]
-                    total += pos.unrealized_pnl(Decimal(repr(px))) * _exact_rate(
+                    total += pos.unrealized_pnl(Decimal(repr(px))) * _rate_or_fail(
                         inst.quote, currency, kernel
                     )
     return total
 
 
-def _exact_rate(cur: str, currency: str, kernel: Kernel) -> Decimal:
-    if cur == currency:
-        return Decimal(1)
-    for iid, feed in kernel.exec_feed.items():
-        inst = feed.instrument
-        px = kernel.mark(iid)
-        if px is None:
-            continue
-        if inst.base == cur and inst.quote == currency:
-            return Decimal(repr(px))
-        if inst.quote == cur and inst.base == currency:
-            return Decimal(1) / Decimal(repr(px))
-    raise InputError(f"cannot value {cur} in {currency}")
+def _rate_or_fail(cur: str, currency: str, kernel: Kernel) -> Decimal:
+    """The kernel's rate of ``cur`` in the account currency; a clear error if there is none."""
+    rate = kernel.currency_rate(cur) if cur != currency else Decimal(1)
+    if rate is None:
+        raise InputError(f"cannot value {cur} in {currency}: add data for {cur}/{currency}")
+    return rate

@@ -185,19 +185,31 @@ class Kernel:
         value = float(values[row]) if row >= 0 else float("nan")
         return None if value != value else value
 
+    def pricing_instrument(
+        self, currency: str, quote: str, venue: str | None = None, inverse: bool = False
+    ) -> str | None:
+        """The instrument ``currency/quote`` (or ``quote/currency`` with ``inverse``), on
+        ``venue`` when given: what values one currency in another."""
+        base, other = (quote, currency) if inverse else (currency, quote)
+        for iid, feed in self.exec_feed.items():
+            inst = feed.instrument
+            if inst.base == base and inst.quote == other and venue in (None, inst.venue):
+                return iid
+        return None
+
     def currency_rate(self, currency: str) -> Decimal | None:
         """Units of the account currency per unit of ``currency`` at the current marks."""
         account = self.account_currency
         if account is None or currency == account:
             return Decimal(1)
-        for iid, feed in self.exec_feed.items():
-            inst = feed.instrument
-            if inst.base == currency and inst.quote == account:
-                px = self.mark(iid)
-                return None if px is None else Decimal(repr(px))
-            if inst.quote == currency and inst.base == account:
-                px = self.mark(iid)
-                return None if not px else Decimal(1) / Decimal(repr(px))
+        direct = self.pricing_instrument(currency, account)
+        if direct is not None:
+            px = self.mark(direct)
+            return None if px is None else Decimal(repr(px))
+        inverse = self.pricing_instrument(currency, account, inverse=True)
+        if inverse is not None:
+            px = self.mark(inverse)
+            return None if not px else Decimal(1) / Decimal(repr(px))
         return None
 
     def price_at(self, iid: str, ts_ns: int) -> float | None:

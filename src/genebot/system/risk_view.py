@@ -46,7 +46,7 @@ class KernelRiskView:
                 if currency == self.currency:
                     constant += balance
                 elif balance:
-                    iid = self._pricing_instrument(currency)
+                    iid = self.kernel.pricing_instrument(currency, self.currency)
                     if iid is not None:
                         terms.append((iid, balance, ZERO))
             if account.account_type is AccountType.MARGIN:
@@ -54,12 +54,6 @@ class KernelRiskView:
                     if pos.quantity:
                         terms.append((iid, pos.quantity, pos.cost))
         return constant, terms
-
-    def _pricing_instrument(self, currency: str) -> str | None:
-        for iid, feed in self.kernel.exec_feed.items():
-            if feed.instrument.base == currency and feed.instrument.quote == self.currency:
-                return iid
-        return None
 
     def equity(self) -> Decimal:
         return self._equity_with(self.mark)
@@ -181,19 +175,12 @@ class KernelRiskView:
                 qkey = (pos.strategy_id, inst.venue, inst.quote)
                 holdings[qkey] = holdings.get(qkey, ZERO) + pos.realized_pnl - pos.cost - pos.fees
         for (sid, venue, currency), held in holdings.items():
-            iid = self._pricing_instrument_on(currency, venue)
+            iid = self.kernel.pricing_instrument(currency, self.currency, venue)
             mark = self.mark(iid) if iid is not None and held else None
             if iid is None or mark is None or abs(held) * mark < 1:  # dust under one unit
                 continue
             result.append((sid, iid, held, entries.get((sid, venue, currency), mark)))
         return result
-
-    def _pricing_instrument_on(self, currency: str, venue: str) -> str | None:
-        for iid, feed in self.kernel.exec_feed.items():
-            inst = feed.instrument
-            if inst.venue == venue and inst.base == currency and inst.quote == self.currency:
-                return iid
-        return None
 
     def mark(self, instrument_id: str) -> Decimal | None:
         px = self.kernel.mark(instrument_id)
