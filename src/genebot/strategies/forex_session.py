@@ -32,9 +32,8 @@ import numpy.typing as npt
 import pandas as pd
 import talib
 
-from genebot.core.errors import ParameterError
 from genebot.trading.data import F64, BarData, Signals
-from genebot.trading.params import Param
+from genebot.trading.params import Param, check_choice_list
 from genebot.trading.strategy import Strategy
 
 # name -> (time zone, opening minute of the local day, closing minute)
@@ -82,18 +81,13 @@ class ForexSessionStrategy(Strategy):
     atr_period = Param(14, min=1, max=10_000, opt=(7, 28, 7), doc="bars in the ATR")
 
     def validate_parameters(self) -> None:
-        where = f"strategy {self.strategy_id}"
-        names = self.preferred_sessions
-        allowed = ", ".join(SESSIONS)
-        if not names:
-            raise ParameterError(f"{where}: preferred_sessions must list at least one of {allowed}")
-        for name in names:
-            if name not in SESSIONS:
-                raise ParameterError(
-                    f"{where}: preferred_sessions: {name!r} is not a session; use {allowed}"
-                )
-        if len(set(names)) != len(names):
-            raise ParameterError(f"{where}: preferred_sessions lists a session twice: {names}")
+        check_choice_list(
+            f"strategy {self.strategy_id}",
+            "preferred_sessions",
+            self.preferred_sessions,
+            list(SESSIONS),
+            "session",
+        )
 
     def indicators(self, data: BarData) -> Mapping[str, F64]:
         sessions = list(self.preferred_sessions)

@@ -46,7 +46,7 @@ from sklearn.ensemble import RandomForestClassifier  # type: ignore[import-untyp
 
 from genebot.core.errors import ParameterError
 from genebot.trading.data import F64, BarData, Signals
-from genebot.trading.params import Param
+from genebot.trading.params import Param, check_choice_list
 from genebot.trading.strategy import Strategy
 
 MIN_SAMPLES = 50
@@ -137,16 +137,7 @@ class MLPatternStrategy(Strategy):
 
     def validate_parameters(self) -> None:
         where = f"strategy {self.strategy_id}"
-        names = self.features
-        if not names:
-            raise ParameterError(f"{where}: features must list at least one of {_known()}")
-        for name in names:
-            if name not in FEATURES:
-                raise ParameterError(
-                    f"{where}: features: {name!r} is not a known feature; use {_known()}"
-                )
-        if len(set(names)) != len(names):
-            raise ParameterError(f"{where}: features lists a feature twice: {names}")
+        check_choice_list(where, "features", self.features, list(FEATURES), "known feature")
         if self.training_period - self.horizon < MIN_SAMPLES:
             raise ParameterError(
                 f"{where}: training_period ({self.training_period}) must exceed horizon "
@@ -213,7 +204,3 @@ def _digest(x: F64, y: F64, n_estimators: int, random_state: int) -> str:
 def clear_model_cache() -> None:
     """Forget memoized models (for tests that must refit)."""
     _MODELS.clear()
-
-
-def _known() -> str:
-    return ", ".join(FEATURES)

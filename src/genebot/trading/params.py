@@ -71,6 +71,21 @@ class Param:
         return value
 
 
+def check_choice_list(
+    where: str, field: str, values: Sequence[Any], allowed: Sequence[str], noun: str
+) -> None:
+    """A list parameter must name at least one of ``allowed``, only those, each once; the
+    message names the parameter, the bad value and what is allowed."""
+    listed = ", ".join(allowed)
+    if not values:
+        raise ParameterError(f"{where}: {field} must list at least one of {listed}")
+    for value in values:
+        if value not in allowed:
+            raise ParameterError(f"{where}: {field}: {value!r} is not a {noun}; use {listed}")
+    if len(set(values)) != len(values):
+        raise ParameterError(f"{where}: {field} lists a {noun.split()[-1]} twice: {values}")
+
+
 def resolve_params(
     declared: Mapping[str, Param], given: Mapping[str, Any] | None, where: str
 ) -> dict[str, Any]:
