@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
-from genebot.testkit import gbm_bars
+from genebot.testkit import gbm_bars, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def genebot(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "genebot.cli.main", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_cli(*args, cwd=cwd)
 
 
 def test_default_backtest_prints_stats_and_writes_all_outputs(tmp_path: Path) -> None:

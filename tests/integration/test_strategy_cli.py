@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
+
+from genebot.testkit import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,14 +59,7 @@ class Impostor(Strategy):
 
 
 def genebot(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "genebot.cli.main", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
-    )
+    return run_cli(*args, cwd=cwd, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
 
 
 def user_config(tmp_path: Path) -> Path:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -54,3 +58,17 @@ def ma_config(
             }
         },
     }
+
+
+def run_cli(
+    *args: str, cwd: str | Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``genebot ARGS`` as a user would (a real subprocess), capturing its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "genebot.cli.main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
