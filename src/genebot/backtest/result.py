@@ -74,6 +74,7 @@ class BacktestResult:
     extra_counts: dict[str, int] = field(default_factory=dict)
     title: str = "genebot backtest"
     risk_events: list[RiskEvent] = field(default_factory=list, repr=False)
+    closed_trades: list[ClosedTrade] = field(default_factory=list, repr=False)
     _orders: pd.DataFrame | None = field(default=None, repr=False)
 
     @property

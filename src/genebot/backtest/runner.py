@@ -202,6 +202,7 @@ def _result(
     return BacktestResult(
         stats=stats,
         trades=trades,
+        closed_trades=list(kernel.portfolio.trades),
         order_log=kernel.execution.order_log,
         equity=equity,
         bars=setup.bars,

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from genebot.backtest.config import GenebotConfig, apply_overrides, load_config
-from genebot.core.errors import GenebotError, InputError
+from genebot.cli.common import DatabaseOpt, console, err, guarded
+from genebot.cli.db import db_app, open_database, report_app
+from genebot.core.errors import InputError
+from genebot.persistence.database import Database
 from genebot.reporting.report import format_stat
 from genebot.strategies.registry import catalog_for, strategy_class
 
@@ -27,22 +28,10 @@ check_app = typer.Typer(no_args_is_help=True, help="Checks a strategy must pass.
 app.add_typer(check_app, name="check")
 strategy_app = typer.Typer(no_args_is_help=True, help="Strategies: list, show, compare.")
 app.add_typer(strategy_app, name="strategy")
-console = Console()
-err = Console(stderr=True)
+app.add_typer(db_app, name="db")
+app.add_typer(report_app, name="report")
 DEFAULT_CONFIG = Path("config/backtest.yaml")
-T = TypeVar("T")
-
-
-def _guarded(call: Callable[[], T]) -> T:
-    """One clear line and exit code 2 for bad input; never a traceback for the user."""
-    try:
-        return call()
-    except InputError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    except GenebotError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+_guarded = guarded
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -82,9 +71,14 @@ def backtest(
     initial_cash: Annotated[float | None, typer.Option(help="starting cash")] = None,
     engine_mode: Annotated[str | None, typer.Option(help="auto | per_bar | fast")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    store: Annotated[
+        bool, typer.Option("--store/--no-store", help="record the run in the database")
+    ] = True,
+    database_url: DatabaseOpt = None,
 ) -> None:
     """Backtest the configured strategies; print stats and write stats.json, trades.csv,
-    orders.csv, equity.csv and report.html to the output directory."""
+    orders.csv, equity.csv and report.html to the output directory. The run is recorded in
+    the database (see `genebot report`) unless --no-store."""
     from genebot.backtest.runner import run
 
     cfg = _guarded(
@@ -104,6 +98,7 @@ def backtest(
             engine_mode=engine_mode,
         )
     )
+    db = _run_store(database_url) if store else None
     logging.basicConfig(level=cfg.logging.level, format="%(levelname)s %(name)s: %(message)s")
     show = not quiet and sys.stderr.isatty()
     with Progress(
@@ -134,6 +129,22 @@ def backtest(
     console.print(
         f"results written to {Path(cfg.backtest.output_dir)}/: " + ", ".join(p.name for p in paths)
     )
+    if db is not None:
+        from genebot.backtest.store import store_run
+
+        run_id = _guarded(lambda: store_run(db, cfg, result, cfg.backtest.output_dir))
+        console.print(f"stored as run {run_id} in {db.display_url} (genebot report run {run_id})")
+
+
+def _run_store(url: str | None) -> Database:
+    """The database a backtest records into: checked before the run, so a schema problem
+    costs no compute; a brand-new SQLite file gets the schema."""
+    from genebot.persistence.migrate import ensure_current
+
+    db = open_database(url)
+    if _guarded(lambda: ensure_current(db)):
+        err.print(f"created database {db.display_url}", highlight=False)
+    return db
 
 
 def _print_stats(stats: dict[str, object]) -> None:

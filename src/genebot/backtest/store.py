@@ -1,0 +1,35 @@
+"""Storing a finished backtest in the database, in bulk, after the run (the run itself never
+touches the database, so the fast path stays fast)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from genebot.backtest.config import GenebotConfig
+from genebot.backtest.result import BacktestResult
+from genebot.persistence.database import Database
+from genebot.persistence.repositories import BacktestRunRepository, RunRecord
+
+
+def store_run(
+    db: Database, cfg: GenebotConfig, result: BacktestResult, output_dir: str | Path | None
+) -> int:
+    """Save the run's config (secrets redacted), stats and round trips; returns its id."""
+    record = RunRecord(
+        title=result.title,
+        strategies=[key for key, s in cfg.strategies.items() if s.enabled],
+        config=cfg.model_dump(mode="json"),  # SecretStr fields dump as "**********"
+        stats=result.stats,
+        output_dir=str(Path(output_dir).resolve()) if output_dir is not None else None,
+        start=_when(result.stats.get("start")),
+        end=_when(result.stats.get("end")),
+        final_equity=result.final_equity_exact,
+    )
+    return BacktestRunRepository(db).save(record, result.closed_trades)
+
+
+def _when(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -1,0 +1,1 @@
+"""Alembic migrations for genebot's schema (run through :mod:`genebot.persistence.migrate`)."""

@@ -1,0 +1,20 @@
+"""Suite-wide: commands run by tests record into a throwaway database, never ./genebot.db."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _scratch_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    previous = os.environ.get("DATABASE_URL")
+    path = tmp_path_factory.mktemp("db") / "genebot.db"
+    os.environ["DATABASE_URL"] = f"sqlite:///{path}"
+    yield
+    if previous is None:
+        os.environ.pop("DATABASE_URL", None)
+    else:
+        os.environ["DATABASE_URL"] = previous

@@ -1,0 +1,183 @@
+"""Migrations, the schema guard, exact values and the append-only journal, on SQLite and on the
+real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import DBAPIError, StatementError
+
+from genebot.core.errors import InputError
+from genebot.persistence.database import Database, DatabaseUnavailable, MigrationRequired
+from genebot.persistence.migrate import downgrade, init, migration_status, upgrade
+from genebot.persistence.tables import BacktestRun, Base, JournalEntry
+
+TABLES = {
+    "deployments",
+    "orders",
+    "fills",
+    "positions",
+    "trades",
+    "equity_snapshots",
+    "balances",
+    "risk_events",
+    "kill_switch_events",
+    "allocations",
+    "backtest_runs",
+    "alerts",
+    "journal",
+}
+
+
+def _tables(db: Database) -> set[str]:
+    return set(inspect(db.engine).get_table_names()) - {"alembic_version"}
+
+
+def test_migrations_build_every_table_from_empty(empty_database: Database) -> None:
+    assert _tables(empty_database) == set()
+    status = init(empty_database)
+    assert status.current == status.head and status.pending == ()
+    assert _tables(empty_database) == TABLES
+
+
+def test_downgrade_then_upgrade_round_trip(empty_database: Database) -> None:
+    upgrade(empty_database)
+    assert downgrade(empty_database, "base").current is None
+    assert _tables(empty_database) == set()
+    assert upgrade(empty_database).current == migration_status(empty_database).head
+    assert _tables(empty_database) == TABLES
+
+
+def test_models_and_migrations_agree(database: Database) -> None:
+    with database.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_init_refuses_a_database_that_has_a_schema(database: Database) -> None:
+    with pytest.raises(InputError, match=r"not empty.*genebot db upgrade"):
+        init(database)
+
+
+def test_an_empty_database_is_refused_with_the_command_to_run(empty_database: Database) -> None:
+    with pytest.raises(MigrationRequired, match="genebot db init"):
+        empty_database.require_current()
+
+
+def test_an_unknown_newer_revision_is_refused(database: Database) -> None:
+    with database.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(MigrationRequired, match=r"9999.*upgrade genebot"):
+        database.require_current()
+
+
+def test_a_current_database_is_accepted(database: Database) -> None:
+    database.require_current()  # raises if not
+
+
+def _run(final_equity: Decimal, when: datetime | None = None) -> BacktestRun:
+    return BacktestRun(
+        title="t",
+        created_at=when or datetime.now(UTC),
+        strategies="s",
+        config="{}",
+        stats="{}",
+        output_dir=None,
+        start=None,
+        end=None,
+        final_equity=final_equity,
+    )
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.decimals(min_value=Decimal("-1e20"), max_value=Decimal("1e20"), places=18, allow_nan=False)
+)
+def test_decimals_with_18_places_round_trip_exactly(database: Database, value: Decimal) -> None:
+    with database.session() as session:
+        row = _run(value)
+        session.add(row)
+        session.flush()
+        key = row.id
+    with database.session() as session:
+        back = session.get(BacktestRun, key)
+        assert back is not None
+        assert back.final_equity == value
+        assert str(back.final_equity) == str(value)  # the scale survives too
+
+
+def test_a_float_is_refused_rather_than_stored_inexactly(database: Database) -> None:
+    with pytest.raises(StatementError, match="pass a Decimal"), database.session() as session:
+        session.add(_run(0.1))  # type: ignore[arg-type]
+        session.flush()
+
+
+def test_times_come_back_as_aware_utc(database: Database) -> None:
+    local = datetime(2024, 3, 31, 3, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
+    with database.session() as session:
+        session.add(_run(Decimal(1), local))
+    with database.session() as session:
+        back = session.scalars(select(BacktestRun)).one()
+    assert back.created_at == local and back.created_at.tzinfo == UTC
+
+
+def test_a_naive_time_is_refused(database: Database) -> None:
+    with pytest.raises(StatementError, match="aware UTC"), database.session() as session:
+        session.add(_run(Decimal(1), datetime(2024, 1, 1)))
+        session.flush()
+
+
+@pytest.mark.parametrize("statement", ["UPDATE journal SET kind = 'x'", "DELETE FROM journal"])
+def test_the_journal_is_append_only(database: Database, statement: str) -> None:
+    with database.session() as session:
+        session.add(
+            JournalEntry(
+                recorded_at=datetime.now(UTC),
+                ts_event=1,
+                kind="operator.note",
+                actor="operator:alice",
+                subject="-",
+                payload="{}",
+            )
+        )
+    with pytest.raises(DBAPIError, match="append-only"), database.engine.begin() as conn:
+        conn.execute(text(statement))
+    with database.session() as session:
+        assert session.scalars(select(JournalEntry.kind)).all() == ["operator.note"]
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: object) -> None:
+    db = Database(f"sqlite:///{tmp_path}/x.db")
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://root@localhost/x", "'mysql' is not supported"),
+        ("not a url", "is not a database URL"),
+    ],
+)
+def test_an_unsupported_url_is_one_clear_error(url: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        Database(url)
+
+
+def test_the_password_never_appears_in_messages() -> None:
+    db = Database("postgresql://trader:hunter2@127.0.0.1:1/none")
+    with pytest.raises(DatabaseUnavailable) as caught:
+        db.ping()
+    assert "hunter2" not in str(caught.value) and "***" in str(caught.value)
+    assert "hunter2" not in db.display_url
