@@ -10,6 +10,7 @@ import numpy as np
 from genebot.execution.engine import Protection
 from genebot.strategies.moving_average import MovingAverageStrategy
 from genebot.trading.data import F64, BarData, BarView
+from genebot.trading.strategy import Strategy
 
 
 class ProtectedMA(MovingAverageStrategy):
@@ -148,3 +149,38 @@ class QuoteTaker(MovingAverageStrategy):
 
     def on_bar(self, bar: BarView) -> None:
         EVENTS.append(("bar", bar.symbol, bar.ts + bar.timeframe_ns))
+
+
+class CurrencyChurn(Strategy):
+    """Random legs through a triangle on spot, each buying with a share of the quote currency
+    held or selling a share of the base held (read from the venue's balances): fuel for the
+    check that spot holdings are booked per currency."""
+
+    from genebot.trading.params import Param as _P
+
+    seed = _P(1, min=0)
+
+    def on_start(self) -> None:
+        import random
+
+        self.rng = random.Random(self.seed)
+        self.pairs = sorted(self._instruments.values(), key=lambda i: i.id)
+
+    def held(self, currency: str) -> Decimal:
+        return self.ctx.execution.clients[self.pairs[0].venue].account.balance(currency)
+
+    def on_bar(self, bar: BarView) -> None:
+        if bar.instrument is not self.pairs[-1] or self.rng.random() < 0.4:
+            return  # at most one leg per time step
+        inst = self.rng.choice(self.pairs)
+        share = Decimal(self.rng.choice(["0.2", "0.5", "1"]))
+        px = Decimal(repr(self.ctx.mark(inst.id)))
+        if self.rng.random() < 0.5:  # room for the fee and a move before a next-open fill
+            budget = self.held(inst.quote) * share * Decimal("0.98")
+            qty = inst.round_quantity(budget / (px * (1 + inst.taker_fee)))
+            if qty > 0:
+                self.buy(inst.id, qty, tag="buy")
+        else:
+            qty = inst.round_quantity(self.held(inst.base) * share)
+            if qty > 0:
+                self.sell(inst.id, qty, tag="sell")

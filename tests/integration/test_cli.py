@@ -6,6 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from genebot.testkit import gbm_bars, run_cli
@@ -153,3 +154,10 @@ def test_check_lookahead_passes_for_the_builtin() -> None:
     proc = genebot("check", "lookahead", "--strategy", "moving_average")
     assert proc.returncode == 0, proc.stderr
     assert "PASS" in proc.stdout
+
+
+@pytest.mark.parametrize("name", ["cross_market_arbitrage", "crypto_forex_arbitrage"])
+def test_check_lookahead_runs_arbitrage_on_its_bundled_data(name: str) -> None:
+    proc = genebot("check", "lookahead", "--strategy", name)
+    assert proc.returncode == 0, proc.stderr
+    assert "PASS" in proc.stdout and "2,880 bars" in proc.stdout

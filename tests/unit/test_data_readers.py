@@ -420,6 +420,11 @@ SAMPLES = [
     ("crypto/binance_BTC-USDT_1h.csv", "1h", 5482, "2020-12-01T00:00Z", "2021-07-17T20:00Z", 11),
     ("crypto/binance_ETH-USDT_1h.csv", "1h", 5482, "2020-12-01T00:00Z", "2021-07-17T20:00Z", 11),
     ("forex/oanda_EUR-USD_1h.csv", "1h", 6168, "2018-01-02T00:00Z", "2018-12-31T21:00Z", 67),
+    # derived from binance_BTC-USDT_1m by derived/make_derived.py: synthetic, see the README
+    *(
+        (f"derived/{name}.synthetic.csv", "1m", 2880, "2021-05-18T00:00Z", "2021-05-19T23:59Z", 0)
+        for name in ("venue-b_BTC-USDT_1m", "derived_BTC-EUR_1m", "derived_EUR-USD_1m")
+    ),
 ]
 
 

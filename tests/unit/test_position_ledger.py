@@ -139,6 +139,41 @@ def test_a_flat_position_keeps_no_cost() -> None:
     assert pos.avg_px == 100
 
 
+def test_a_remainder_under_the_dust_ends_the_round_trip_and_is_carried() -> None:
+    # BTC held through several pairs: bought 1, sold in whole lots, 0.000005 cannot be sold.
+    pos = Position("s", "BTC/USDT@sim")
+    pos.dust = D("0.00001")
+    pos.apply_fill("BUY", D(1), D(100), D(0), 1, "leg1")
+    realized, [trade] = pos.apply_fill("SELL", D("0.999995"), D(110), D(0), 2, "leg3")
+    assert realized == D("9.99995")  # 109.99945 fetched − 99.9995 of cost
+    assert (trade.quantity, trade.entry_price, trade.exit_price, trade.exit_ts) == (1, 100, 110, 2)
+    assert (pos.quantity, pos.cost) == (D("0.000005"), D("0.0005"))
+    assert not pos.in_trade and not pos.is_flat  # held, but no round trip is open
+    pos.apply_fill("BUY", D(1), D(120), D(0), 3, "leg1")  # a new round trip, with the remainder
+    assert pos.in_trade
+    _, [second] = pos.apply_fill("SELL", D(1), D(130), D(0), 4, "leg3")
+    assert (second.entry_ts, second.quantity) == (3, D("1.000005"))
+    assert second.entry_price == D("120.0005") / D("1.000005")
+    assert pos.quantity == D("0.000005") and not pos.in_trade
+    _, [last] = pos.apply_fill("SELL", D("0.000005"), D(130), D(0), 5, "sweep")  # sold at last
+    assert (pos.quantity, pos.cost, last.quantity) == (0, 0, D("0.000005"))
+
+
+def test_without_dust_a_remainder_keeps_the_round_trip_open() -> None:
+    pos = Position("s", "X")
+    pos.apply_fill("BUY", D(1), D(100), D(0), 1, "signal")
+    assert pos.apply_fill("SELL", D("0.999995"), D(110), D(0), 2, "signal")[1] == []
+    assert pos.in_trade
+
+
+def test_a_notional_paid_in_another_currency_replaces_qty_times_price() -> None:
+    pos = Position("s", "ETH/USDT@sim", D("0.00000001"))
+    pos.apply_fill("BUY", D(10), D(2600), D(26), 1, "leg2", D(26000))  # 0.5 BTC worth 26,000
+    assert (pos.cost, pos.fees) == (26000, 26)
+    realized, [trade] = pos.apply_fill("SELL", D(10), D(2700), D(27), 2, "leg3")
+    assert realized == 1000 and trade.pnl == D(947)
+
+
 # -- a simulated exchange driven directly ----------------------------------------------------
 BTC_USDT = {"tick_size": "0.01", "lot_size": "0.001"}
 

@@ -8,6 +8,7 @@ one line naming the file, the key path and what is allowed, raised as :class:`Co
 
 from __future__ import annotations
 
+import copy
 import difflib
 import os
 import re
@@ -46,6 +47,7 @@ __all__ = [
     "RiskManagementConfig",
     "StrategyConfig",
     "apply_overrides",
+    "default_data_config",
     "format_validation_error",
     "load_config",
     "redacted_dict",
@@ -371,6 +373,48 @@ def apply_overrides(
         return GenebotConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_override_message(exc, flags)) from None
+
+
+def default_data_config(base: GenebotConfig, strategy: str) -> GenebotConfig | None:
+    """``base`` running only ``strategy`` on the bundled data its class declares, or None when
+    it declares none. ``default_data`` gives the symbols and timeframe; ``default_setup`` adds
+    what those cannot say (a second venue, explicit files, the account currency): its
+    ``exchanges`` and ``backtest`` sections are merged over ``base``, file paths taken relative
+    to ``backtest.data_dir``, and its ``strategy`` section over the strategy's entry."""
+    from genebot.strategies.registry import catalog_for, strategy_class
+
+    cls = strategy_class(strategy, catalog_for(base.strategies_path))
+    if cls.default_data is None:
+        return None
+    symbols, timeframe = cls.default_data
+    cfg = apply_overrides(base, strategy=strategy, symbols=symbols.split(","), timeframe=timeframe)
+    setup = copy.deepcopy(dict(cls.default_setup))
+    if not setup:
+        return cfg
+    data = cfg.model_dump(by_alias=True)
+    for entry in setup.get("backtest", {}).get("data", []):
+        entry["file"] = str(Path(cfg.backtest.data_dir) / entry["file"])
+    for section in ("exchanges", "backtest"):
+        data[section] = _merged(data[section], setup.get(section, {}))
+    for key, entry in data["strategies"].items():
+        if entry["enabled"]:
+            data["strategies"][key] = _merged(entry, setup.get("strategy", {}))
+    try:
+        return GenebotConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, f"{cls.__name__}.default_setup")) from None
+
+
+def _merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``extra`` merged in: mappings key by key, anything else replaced."""
+    out = dict(base)
+    for key, value in extra.items():
+        old = out.get(key)
+        if isinstance(old, Mapping) and isinstance(value, Mapping):
+            out[key] = _merged(old, value)
+        else:
+            out[key] = value
+    return out
 
 
 def _show_flag(value: object) -> str:

@@ -11,7 +11,12 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from genebot.backtest.config import GenebotConfig, apply_overrides, load_config
+from genebot.backtest.config import (
+    GenebotConfig,
+    apply_overrides,
+    default_data_config,
+    load_config,
+)
 from genebot.cli.common import DatabaseOpt, console, err, guarded
 from genebot.cli.db import db_app, open_database, report_app
 from genebot.core.errors import InputError
@@ -173,10 +178,9 @@ def lookahead(
     def build() -> GenebotConfig:
         base = _config(config)
         if not (symbols or timeframe or data_file) and not _configured(base, strategy):
-            cls = strategy_class(strategy, catalog_for(base.strategies_path))
-            if cls.default_data is not None:
-                syms, tf = cls.default_data
-                return apply_overrides(base, strategy=strategy, symbols=_split(syms), timeframe=tf)
+            defaults = default_data_config(base, strategy)
+            if defaults is not None:
+                return defaults
         return apply_overrides(
             base,
             strategy=strategy,

@@ -8,7 +8,8 @@ Two naming schemes are recognised (searched recursively, hidden folders skipped)
 
 Symbols are written ``BASE/QUOTE`` (``BTC/USDT``); matching ignores case and also accepts ``-``
 or ``_`` as the separator. Timeframes match by length, so ``60m`` finds a ``1h`` file. Files
-with other names (trades, quotes, ``_bidask`` variants) are not OHLCV files and are ignored.
+with other names (trades, quotes, ``_bidask`` variants) are not OHLCV files and are ignored; so
+are derived synthetic series named ``*.synthetic.csv``, which a config must name explicitly.
 """
 
 from __future__ import annotations

@@ -41,9 +41,15 @@ class Position:
     ``start + realized_pnl - fees - cost == quote balance`` exactly on a spot account, and
     ``start + realized_pnl - fees == balance`` on a margin account. ``avg_px`` (cost / quantity)
     is for marks and display only.
+
+    ``dust`` (0: off) ends a round trip that leaves less than that much behind: a currency
+    held through several pairs (BTC bought with ETH, sold for USDT in whole lots) keeps a
+    remainder the venue cannot trade. The remainder stays in the position, carried into the
+    next round trip, and does not count as being in a trade.
     """
 
     __slots__ = (
+        "_carried",
         "_entry_notional",
         "_entry_qty",
         "_entry_ts",
@@ -53,6 +59,7 @@ class Position:
         "_trade_fees",
         "_trade_pnl",
         "cost",
+        "dust",
         "fees",
         "financing",
         "instrument_id",
@@ -73,9 +80,11 @@ class Position:
         self.realized_pnl = ZERO
         self.fees = ZERO
         self.financing = ZERO  # rollover (swap) credits and debits, in the quote currency
+        self.dust = ZERO
         self._reset_trade(0)
 
     def _reset_trade(self, ts: int) -> None:
+        self._carried = ZERO  # remainder of earlier round trips in the quantity
         self._entry_ts = ts
         self._entry_qty = ZERO
         self._entry_notional = ZERO
@@ -95,6 +104,14 @@ class Position:
         return self.quantity == 0
 
     @property
+    def in_trade(self) -> bool:
+        """Not flat, and more than a carried remainder (see ``dust``)."""
+        return self.quantity != 0 and not self._trade_done()
+
+    def _trade_done(self) -> bool:
+        return bool(self.dust) and abs(self.quantity) - self._carried < self.dust
+
+    @property
     def avg_px(self) -> Decimal:
         """Average cost of the open quantity (for display; the books use ``cost``)."""
         return self.cost / self.quantity if self.quantity else ZERO
@@ -103,12 +120,24 @@ class Position:
         return price * self.quantity - self.cost
 
     def apply_fill(
-        self, side: str, qty: Decimal, px: Decimal, fee: Decimal, ts: int, tag: str
+        self,
+        side: str,
+        qty: Decimal,
+        px: Decimal,
+        fee: Decimal,
+        ts: int,
+        tag: str,
+        notional: Decimal | None = None,
     ) -> tuple[Decimal, list[ClosedTrade]]:
-        """Apply a fill; return the gross PnL it realized and the trades it closed."""
+        """Apply a fill; return the gross PnL it realized and the trades it closed.
+
+        ``notional`` (on the money grid) replaces ``qty × px`` in the books when the fill was
+        paid in another currency and valued in this position's (``px`` is then for display).
+        """
         self.fees += fee
         signed = qty if side == "BUY" else -qty
-        notional = quantize(qty * px, self.quantum)  # as the ledger books it
+        if notional is None:
+            notional = quantize(qty * px, self.quantum)  # as the ledger books it
         if self.quantity == 0 or (self.quantity > 0) == (signed > 0):
             self._increase(signed, notional, fee, ts)
             return ZERO, []
@@ -122,6 +151,9 @@ class Position:
         closed: list[ClosedTrade] = []
         if self.quantity == 0:
             closed.append(self._close_trade(ts, tag))
+        elif self._trade_done():
+            closed.append(self._close_trade(ts, tag))
+            self._carry(ts)
         remainder = qty - closing
         if remainder > 0:
             signed_rest = remainder if side == "BUY" else -remainder
@@ -132,6 +164,8 @@ class Position:
         if self.quantity == 0:
             self._reset_trade(ts)
             self._long = signed > 0
+        elif self._trade_done():  # only a remainder was held: a new round trip starts now
+            self._entry_ts = ts
         self.quantity += signed
         self.cost += notional if signed > 0 else -notional
         self._entry_notional += notional
@@ -156,6 +190,13 @@ class Position:
         self._trade_pnl += realized - fee
         self._trade_fees += fee
         return realized
+
+    def _carry(self, ts: int) -> None:
+        """Open the next round trip with the remainder a closed one left (its share of cost)."""
+        self._entry_qty = self._carried = abs(self.quantity)
+        self._entry_notional = abs(self.cost)
+        self._long = self.quantity > 0
+        self._entry_ts = ts
 
     def _close_trade(self, ts: int, tag: str) -> ClosedTrade:
         entry_price = self._entry_notional / self._entry_qty

@@ -16,6 +16,9 @@ Made for: liquid assets listed on several exchanges whose prices are briefly inc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
 from genebot.core.errors import ParameterError
 from genebot.core.precision import to_decimal
 from genebot.domain.instrument import Instrument
@@ -35,7 +38,32 @@ class CrossMarketArbitrageStrategy(Strategy):
 
     name = "cross_market_arbitrage"
     allow_short = True
-    default_data = None  # needs one symbol on two venues: give it data per venue
+    default_data = ("BTC/USDT", "1m")
+    # The bundled pair of venues: Binance and a SYNTHETIC second venue derived from it
+    # (data/sample/derived). Both on margin: the dear leg is sold short.
+    default_setup: ClassVar[Mapping[str, Any]] = {
+        "exchanges": {
+            "binance": {"account_type": "margin"},
+            "venue_b": {"account_type": "margin"},
+        },
+        "backtest": {
+            "start_date": "2021-05-18",
+            "end_date": "2021-05-20",
+            "data": [
+                {
+                    "file": "crypto/binance_BTC-USDT_1m.csv",
+                    "symbol": "BTC/USDT",
+                    "venue": "binance",
+                },
+                {
+                    "file": "derived/venue-b_BTC-USDT_1m.synthetic.csv",
+                    "symbol": "BTC/USDT",
+                    "venue": "venue_b",
+                },
+            ],
+        },
+        "strategy": {"venues": ["binance", "venue_b"]},
+    }
     price_threshold = Param(
         0.002,
         min=0.0,

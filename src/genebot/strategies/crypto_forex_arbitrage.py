@@ -15,6 +15,9 @@ market; the account currency is the forex pair's quote (USD).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
 from genebot.core.errors import ParameterError
 from genebot.strategies.triangular_arbitrage import TriangularArbitrageStrategy
 from genebot.trading.params import Param
@@ -24,7 +27,21 @@ class CryptoForexArbitrageStrategy(TriangularArbitrageStrategy):
     """Coin in two currencies against the forex rate between them."""
 
     name = "crypto_forex_arbitrage"
-    default_data = None  # no bundled BTC/EUR data: run it on your own files
+    default_data = ("BTC/USD,BTC/EUR,EUR/USD", "1m")
+    # Binance BTC/USDT (USDT taken as USD) with SYNTHETIC BTC/EUR and EUR/USD derived from it
+    # (data/sample/derived): no real BTC/EUR or minute EUR/USD of that time is bundled.
+    default_setup: ClassVar[Mapping[str, Any]] = {
+        "backtest": {
+            "quote_currency": "USD",
+            "start_date": "2021-05-18",
+            "end_date": "2021-05-20",
+            "data": [
+                {"file": "crypto/binance_BTC-USDT_1m.csv", "symbol": "BTC/USD"},
+                {"file": "derived/derived_BTC-EUR_1m.synthetic.csv", "symbol": "BTC/EUR"},
+                {"file": "derived/derived_EUR-USD_1m.synthetic.csv", "symbol": "EUR/USD"},
+            ],
+        },
+    }
     crypto_pairs = Param(["BTC/USD", "BTC/EUR"], doc="the coin quoted in the two currencies")
     forex_pairs = Param(["EUR/USD"], doc="the rate between those currencies")
     spread_threshold = Param(

@@ -83,7 +83,7 @@ class Kernel:
         self.risk: RiskEngine | None = None
         self.rollover: Rollover | None = None
         self._single = timeline.single
-        self.account_currency: str | None = None  # set by the mode (backtest: quote_currency)
+        self._account_currency: str | None = None
         self.portfolio = Portfolio(
             self.mark,
             {k: i.money_quantum for k, i in instruments.items()},
@@ -114,6 +114,18 @@ class Kernel:
         self._views: dict[tuple[int, int], BarView] = {}
         self._quote_feeds: set[int] = set()
         self.subscribers: list[list[tuple[StrategySlot, BarView]]] = [[] for _ in timeline.feeds]
+
+    @property
+    def account_currency(self) -> str | None:
+        """The currency equity is counted in; set by the mode (backtest: quote_currency)."""
+        return self._account_currency
+
+    @account_currency.setter
+    def account_currency(self, currency: str | None) -> None:
+        self._account_currency = currency
+        if currency is not None:  # spot holdings are currencies, valued in this one
+            spot = self.execution.spot_venues
+            self.portfolio.book_spot_currencies(self.instruments, spot, currency)
 
     @staticmethod
     def _execution_feeds(feeds: list[BarFeed]) -> dict[str, BarFeed]:

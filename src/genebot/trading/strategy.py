@@ -79,6 +79,11 @@ class Strategy:
     allow_short: ClassVar[bool] = False
     # (symbols, timeframe) of bundled data it suits; symbols comma-separated for several
     default_data: ClassVar[tuple[str, str] | None] = None
+    # What that data needs besides symbols and a timeframe, in the config file's layout:
+    # "exchanges" and "backtest" are merged over the user's config (paths in backtest.data are
+    # relative to backtest.data_dir), "strategy" over the strategy's own entry (e.g. venues).
+    # Cross-venue data (one symbol on two venues) cannot be found by symbol alone.
+    default_setup: ClassVar[Mapping[str, Any]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -200,9 +205,12 @@ class Strategy:
             ) from None
 
     def position(self, symbol: str | None = None) -> PositionView:
+        """The strategy's position in ``symbol`` (read-only). On a spot account a pair quoted in
+        neither currency of the account (ETH/BTC in a USDT account) shows the holding of its
+        base currency (ETH, however it was bought), priced in the account currency."""
         inst = self.instrument(symbol)
         pos = self.ctx.position(self.strategy_id, inst.id)
-        mark = self.ctx.mark(inst.id)
+        mark = self.ctx.mark(self.ctx.portfolio.booked_as(inst.id))
         unreal = pos.unrealized_pnl(to_decimal(mark)) if mark is not None else ZERO
         return PositionView(inst.symbol, pos.quantity, pos.avg_px, unreal)
 
