@@ -14,7 +14,7 @@ from genebot.persistence.tables import BacktestRun
 from genebot.testkit import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
-SHORT = ("--end-date", "2021-05-04", "--quiet")
+SHORT = ("--end-date", "2021-05-02", "--quiet")
 
 
 def genebot(*args: str) -> subprocess.CompletedProcess[str]:
@@ -41,7 +41,6 @@ def test_init_current_and_a_second_init_refused(empty_database: Database) -> Non
     assert again.returncode == 2 and "genebot db upgrade" in again.stderr
     assert "Traceback" not in again.stderr
     assert genebot("db", "downgrade", "base", *url).returncode == 2  # needs --yes
-    assert genebot("db", "upgrade", *url).returncode == 0
 
 
 def test_a_backtest_refuses_a_database_without_the_schema(
@@ -93,7 +92,7 @@ def test_backup_and_restore_keep_what_was_recorded(database: Database, tmp_path:
     made = genebot("db", "backup", str(backup), *url)
     assert made.returncode == 0, made.stderr
     assert genebot("db", "backup", str(backup), *url).returncode == 2  # never overwrites
-    assert genebot("backtest", *url, *out, *SHORT).returncode == 0
+    _store_another_run(database)
     assert _runs(database) == 2
     database.dispose()
     assert genebot("db", "restore", str(backup), *url).returncode == 2  # needs --yes
@@ -103,6 +102,15 @@ def test_backup_and_restore_keep_what_was_recorded(database: Database, tmp_path:
     if database.dialect == "sqlite":  # what the restore replaced is kept beside it
         (saved,) = tmp_path.glob("genebot.db.before-restore-*")
         assert _runs(Database(f"sqlite:///{saved}")) == 2
+
+
+def _store_another_run(db: Database) -> None:
+    from decimal import Decimal
+
+    from genebot.persistence.repositories import BacktestRunRepository, RunRecord
+
+    record = RunRecord("later", ["s"], {}, {}, None, None, None, Decimal("1.5"))
+    BacktestRunRepository(db).save(record, [])
 
 
 def test_a_bad_backup_file_is_refused(database: Database, tmp_path: Path) -> None:

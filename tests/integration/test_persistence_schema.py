@@ -181,3 +181,24 @@ def test_the_password_never_appears_in_messages() -> None:
         db.ping()
     assert "hunter2" not in str(caught.value) and "***" in str(caught.value)
     assert "hunter2" not in db.display_url
+
+
+def test_a_database_behind_is_refused_and_upgrades_with_its_rows(
+    empty_database: Database,
+) -> None:
+    upgrade(empty_database, "0001")
+    with empty_database.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO backtest_runs (title, created_at, strategies, config, stats, "
+                "final_equity) VALUES ('old', '2024-01-01 00:00:00+00:00', 's', '{}', '{}', "
+                "'100.000000000000000001')"
+            )
+        )
+    with pytest.raises(MigrationRequired, match=r"0001.*behind.*genebot db upgrade"):
+        empty_database.require_current()
+    upgrade(empty_database)
+    empty_database.require_current()
+    with empty_database.session() as session:
+        (run,) = session.scalars(select(BacktestRun)).all()
+    assert run.final_equity == Decimal("100.000000000000000001") and run.attribution is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -59,7 +60,10 @@ class Impostor(Strategy):
 
 
 def genebot(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return run_cli(*args, cwd=cwd, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    env = {"COLUMNS": "200", "PATH": "/usr/bin:/bin", "DATABASE_URL": os.environ["DATABASE_URL"]}
+    if "PYTHONPATH" in os.environ:  # the code under test, when it is not the installed copy
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return run_cli(*args, cwd=cwd, env=env)
 
 
 def user_config(tmp_path: Path) -> Path:

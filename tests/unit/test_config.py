@@ -348,7 +348,7 @@ UNKNOWN_CASES = [
     (
         "backtesting: {}\n",
         "backtesting",
-        "strategies_path, exchanges, backtest, strategies, risk_management, logging",
+        "strategies_path, exchanges, backtest, strategies, risk_management, orchestrator, logging",
     ),
     ("backtest:\n  inital_cash: 5\n", "backtest.inital_cash", "initial_cash, fee, slippage_bps"),
     (

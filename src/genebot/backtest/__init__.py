@@ -1,8 +1,27 @@
-"""Backtesting: ``genebot.backtest.run(config, data=None) -> BacktestResult``."""
+"""Backtesting: ``genebot.backtest.run(config, data=None) -> BacktestResult``.
+
+``run`` and ``BacktestResult`` load on first use, so a command that only needs the config
+(``genebot db``, ``genebot config``) starts without pandas and plotly.
+"""
 
 from __future__ import annotations
 
-from genebot.backtest.result import BacktestResult
-from genebot.backtest.runner import run
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from genebot.backtest.result import BacktestResult
+    from genebot.backtest.runner import run
 
 __all__ = ["BacktestResult", "run"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "run":
+        from genebot.backtest.runner import run
+
+        return run
+    if name == "BacktestResult":
+        from genebot.backtest.result import BacktestResult
+
+        return BacktestResult
+    raise AttributeError(f"module 'genebot.backtest' has no attribute {name!r}")

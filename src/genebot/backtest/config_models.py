@@ -39,6 +39,7 @@ from genebot.core.config import (
 )
 from genebot.core.errors import InputError
 from genebot.core.time import parse_datetime, timeframe_to_ns
+from genebot.orchestrator.settings import OrchestratorSettings
 from genebot.risk.config import RiskManagementConfig
 
 SIM_VENUE = "sim"
@@ -363,6 +364,61 @@ class StrategyConfig(FrozenModel):
         return checked
 
 
+class OrchestratedStrategyConfig(StrategyConfig):
+    """A strategy under the orchestrator: a strategy config plus its name and prior weight."""
+
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")]
+    allocation_weight: Annotated[float, Field(gt=0)] = 1.0
+
+
+class OrchestratorConfig(OrchestratorSettings):
+    """The ``orchestrator:`` section: its settings and the strategies it allocates across."""
+
+    enabled: bool = True
+    strategies: tuple[OrchestratedStrategyConfig, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> OrchestratorConfig:
+        seen: set[str] = set()
+        for index, entry in enumerate(self.strategies):
+            if entry.name in seen:
+                raise KeyedValueError(("strategies", index, "name"), f"{entry.name!r} repeats")
+            seen.add(entry.name)
+        return self
+
+    @property
+    def priors(self) -> dict[str, float]:
+        """allocation_weight of every enabled strategy, by name."""
+        return {s.name: s.allocation_weight for s in self.strategies if s.enabled}
+
+
+def _orchestrated_strategies(data: dict[str, Any]) -> None:
+    """With ``orchestrator.strategies`` and no ``strategies:``, the strategies to run are the
+    orchestrator's (keyed by name); with both, every strategy must be one of its."""
+    orchestrator = data.get("orchestrator")
+    if not isinstance(orchestrator, Mapping) or not _is_enabled(orchestrator):
+        return
+    entries = orchestrator.get("strategies")
+    if not isinstance(entries, list) or not entries:
+        return
+    named = {e.get("name"): e for e in entries if isinstance(e, Mapping)}
+    current = data.get("strategies")
+    if isinstance(current, Mapping) and current:
+        for key in current:
+            if key not in named:
+                raise KeyedValueError(
+                    ("strategies", key),
+                    "is not in orchestrator.strategies: list every strategy there, "
+                    "or run it without the orchestrator",
+                )
+        return
+    data["strategies"] = {
+        name: {k: v for k, v in entry.items() if k not in ("name", "allocation_weight")}
+        for name, entry in named.items()
+        if isinstance(name, str)
+    }
+
+
 class LoggingConfig(FrozenModel):
     """The ``logging:`` section."""
 
@@ -407,6 +463,7 @@ class GenebotConfig(FrozenModel):
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
     strategies: dict[str, StrategyConfig] = Field(default_factory=dict)
     risk_management: RiskManagementConfig = Field(default_factory=RiskManagementConfig)
+    orchestrator: OrchestratorConfig | None = None
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
     @model_validator(mode="before")
@@ -416,6 +473,7 @@ class GenebotConfig(FrozenModel):
         if not isinstance(data, Mapping):
             return data
         data = dict(drop_empty_sections(data))
+        _orchestrated_strategies(data)
         default_venue = SIM_VENUE
         exchanges = data.get("exchanges")
         if isinstance(exchanges, Mapping):
@@ -452,6 +510,11 @@ class GenebotConfig(FrozenModel):
                     f"unknown venue {entry.venue!r}; allowed: {', '.join(allowed)}",
                 )
         return self
+
+    @property
+    def orchestrated(self) -> bool:
+        """True when an enabled ``orchestrator:`` section allocates across the strategies."""
+        return self.orchestrator is not None and self.orchestrator.enabled
 
     @property
     def enabled_strategies(self) -> dict[str, StrategyConfig]:

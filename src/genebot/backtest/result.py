@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -14,8 +15,12 @@ import pandas as pd
 
 from genebot.domain.orders import Order
 from genebot.domain.position import ClosedTrade
+from genebot.reporting.orchestration import orchestration_sections, write_orchestration
 from genebot.reporting.report import write_report
 from genebot.risk.types import RiskEvent
+
+if TYPE_CHECKING:
+    from genebot.backtest.orchestration import OrchestrationResult
 
 TRADE_COLUMNS = [
     "strategy",
@@ -75,6 +80,7 @@ class BacktestResult:
     title: str = "genebot backtest"
     risk_events: list[RiskEvent] = field(default_factory=list, repr=False)
     closed_trades: list[ClosedTrade] = field(default_factory=list, repr=False)
+    orchestration: OrchestrationResult | None = field(default=None, repr=False)
     _orders: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
@@ -124,6 +130,10 @@ class BacktestResult:
         equity.index.name = "timestamp"
         equity.to_csv(paths[3], lineterminator="\n", float_format="%.8f")
         self.risk_table.to_csv(paths[4], index=False, lineterminator="\n")
+        sections: list[tuple[str, object]] = []
+        if self.orchestration is not None:
+            paths += write_orchestration(out, self.orchestration)
+            sections = orchestration_sections(self.orchestration)
         paths.append(
             write_report(
                 out / "report.html",
@@ -133,6 +143,7 @@ class BacktestResult:
                 equity=self.equity,
                 stats=self.stats,
                 extra_counts={**self.risk_counts(), **self.extra_counts} or None,
+                extra_sections=sections,
             )
         )
         return paths

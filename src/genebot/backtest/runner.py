@@ -14,6 +14,11 @@ import numpy as np
 import pandas as pd
 
 from genebot.backtest.config import GenebotConfig, apply_overrides, load_config
+from genebot.backtest.orchestration import (
+    SleeveRecorder,
+    attach_orchestrator,
+    orchestration_result,
+)
 from genebot.backtest.recorder import EquityRecorder, exact_equity
 from genebot.backtest.result import BacktestResult, trades_frame
 from genebot.backtest.setup import DataInput, RunSetup, build
@@ -60,10 +65,15 @@ def run(
     mode = _choose_mode(cfg.backtest.engine_mode, kernel)
     total = len(kernel.timeline)
     tick = (lambda done: progress(done, total)) if progress else None
+    orchestrator = kernel.orchestrator
+    sleeves = SleeveRecorder(kernel, orchestrator.names) if orchestrator else None
     with _gc_paused():
-        (run_fast if mode == "fast" else run_per_bar)(kernel, tick)
+        if mode == "fast":
+            run_fast(kernel, tick)
+        else:
+            run_per_bar(kernel, tick, sleeves)
         kernel.finish()
-        return _result(cfg, setup, kernel, recorder, mode)
+        return _result(cfg, setup, kernel, recorder, mode, sleeves)
 
 
 @contextmanager
@@ -104,6 +114,7 @@ def assemble(cfg: GenebotConfig, setup: RunSetup) -> tuple[Kernel, EquityRecorde
         kernel.attach_risk(risk)
         risk.roll_day(int(timeline.step_ts[0]))
     kernel.prepare()
+    attach_orchestrator(cfg, kernel, int(timeline.step_ts[0]))
     return kernel, recorder
 
 
@@ -161,6 +172,11 @@ def _split_cash(setup: RunSetup, currency: str, cash: Decimal) -> None:
 
 def _choose_mode(requested: str, kernel: Kernel) -> str:
     allowed = kernel.fast_mode_allowed()
+    if requested == "fast" and kernel.orchestrator is not None:
+        raise ConfigError(
+            "engine_mode fast is not available with the orchestrator (it acts between "
+            "signals); use engine_mode per_bar or auto"
+        )
     if requested == "fast" and not allowed:
         raise ConfigError(
             "engine_mode fast needs strategies that trade vectorized signals with the default "
@@ -172,9 +188,14 @@ def _choose_mode(requested: str, kernel: Kernel) -> str:
 
 
 def _result(
-    cfg: GenebotConfig, setup: RunSetup, kernel: Kernel, recorder: EquityRecorder, mode: str
+    cfg: GenebotConfig,
+    setup: RunSetup,
+    kernel: Kernel,
+    recorder: EquityRecorder,
+    mode: str,
+    sleeves: SleeveRecorder | None = None,
 ) -> BacktestResult:
-    equity, in_market, _ = recorder.build()
+    equity, in_market, kept = recorder.build()
     trades = trades_frame(kernel.portfolio.trades)
     fees = sum((s.fees for s in kernel.portfolio.sleeves.values()), Decimal(0))
     ppy = 252.0 if _looks_like_equities(setup) else 365.0
@@ -211,6 +232,11 @@ def _result(
         risk_events=list(kernel.risk.events) if kernel.risk else [],
         warnings=setup.warnings,
         title=f"genebot backtest: {', '.join(s.strategy.strategy_id for s in setup.slots)}",
+        orchestration=(
+            orchestration_result(kernel.orchestrator, kernel, sleeves.frame(kept, equity.index))
+            if kernel.orchestrator is not None and sleeves is not None
+            else None
+        ),
     )
 
 

@@ -4,12 +4,13 @@ touches the database, so the fast path stays fast)."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 from genebot.backtest.config import GenebotConfig
 from genebot.backtest.result import BacktestResult
 from genebot.persistence.database import Database
-from genebot.persistence.repositories import BacktestRunRepository, RunRecord
+from genebot.persistence.repositories import AllocationRecord, BacktestRunRepository, RunRecord
 
 
 def store_run(
@@ -25,8 +26,37 @@ def store_run(
         start=_when(result.stats.get("start")),
         end=_when(result.stats.get("end")),
         final_equity=result.final_equity_exact,
+        attribution=(
+            result.orchestration.attribution.to_dict(orient="records")
+            if result.orchestration is not None
+            else None
+        ),
     )
-    return BacktestRunRepository(db).save(record, result.closed_trades)
+    allocations = _allocations(result)
+    return BacktestRunRepository(db).save(record, result.closed_trades, allocations)
+
+
+def _allocations(result: BacktestResult) -> list[AllocationRecord]:
+    if result.orchestration is None:
+        return []
+    frame = result.orchestration.allocations
+    return [
+        AllocationRecord(
+            ts=datetime.fromisoformat(ts.replace("Z", "+00:00")),
+            strategy=strategy,
+            weight=Decimal(str(weight)),
+            capital=Decimal(capital),
+            trigger=trigger,
+        )
+        for ts, strategy, weight, capital, trigger in zip(
+            frame["timestamp"],
+            frame["strategy"],
+            frame["weight"],
+            frame["capital"],
+            frame["trigger"],
+            strict=True,
+        )
+    ]
 
 
 def _when(value: object) -> datetime | None:

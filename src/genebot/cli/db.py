@@ -12,7 +12,7 @@ from rich.table import Table
 from genebot.cli.common import DatabaseOpt, console, guarded
 from genebot.core.errors import InputError
 from genebot.persistence.database import Database
-from genebot.reporting.report import format_stat
+from genebot.reporting.formatting import format_stat
 
 db_app = typer.Typer(no_args_is_help=True, help="Database: create, upgrade, back up, restore.")
 report_app = typer.Typer(help="Past backtest runs and live/paper trade history.")

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from genebot.backtest.config import (
@@ -17,11 +15,12 @@ from genebot.backtest.config import (
     default_data_config,
     load_config,
 )
+from genebot.cli.backtest import execute_backtest
 from genebot.cli.common import DatabaseOpt, console, err, guarded
-from genebot.cli.db import db_app, open_database, report_app
+from genebot.cli.db import db_app, report_app
+from genebot.cli.orchestrator import backtest_orchestration, config_app, orchestrator_app
 from genebot.core.errors import InputError
-from genebot.persistence.database import Database
-from genebot.reporting.report import format_stat
+from genebot.reporting.formatting import format_stat
 from genebot.strategies.registry import catalog_for, strategy_class
 
 app = typer.Typer(
@@ -33,7 +32,15 @@ check_app = typer.Typer(no_args_is_help=True, help="Checks a strategy must pass.
 app.add_typer(check_app, name="check")
 strategy_app = typer.Typer(no_args_is_help=True, help="Strategies: list, show, compare.")
 app.add_typer(strategy_app, name="strategy")
+backtest_app = typer.Typer(
+    invoke_without_command=True,
+    help="Backtest the configured strategies (or `backtest orchestration`).",
+)
+app.add_typer(backtest_app, name="backtest")
 app.add_typer(db_app, name="db")
+app.add_typer(orchestrator_app, name="orchestrator")
+app.add_typer(config_app, name="config")
+backtest_app.command("orchestration")(backtest_orchestration)
 app.add_typer(report_app, name="report")
 DEFAULT_CONFIG = Path("config/backtest.yaml")
 _guarded = guarded
@@ -58,8 +65,9 @@ ConfigOpt = Annotated[
 ]
 
 
-@app.command()
+@backtest_app.callback()
 def backtest(
+    ctx: typer.Context,
     config: ConfigOpt = None,
     strategy: Annotated[str | None, typer.Option(help="run only this strategy")] = None,
     strategies: Annotated[str | None, typer.Option(help="comma-separated strategies")] = None,
@@ -84,8 +92,8 @@ def backtest(
     """Backtest the configured strategies; print stats and write stats.json, trades.csv,
     orders.csv, equity.csv and report.html to the output directory. The run is recorded in
     the database (see `genebot report`) unless --no-store."""
-    from genebot.backtest.runner import run
-
+    if ctx.invoked_subcommand is not None:
+        return
     cfg = _guarded(
         lambda: _config(
             config,
@@ -103,62 +111,7 @@ def backtest(
             engine_mode=engine_mode,
         )
     )
-    db = _run_store(database_url) if store else None
-    logging.basicConfig(level=cfg.logging.level, format="%(levelname)s %(name)s: %(message)s")
-    show = not quiet and sys.stderr.isatty()
-    with Progress(
-        TextColumn("backtest"),
-        BarColumn(),
-        TextColumn("{task.completed:,}/{task.total:,} bars"),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=not show,
-    ) as bar:
-        task = bar.add_task("run", total=None)
-
-        def tick(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        result = _guarded(lambda: run(cfg, progress=tick))
-    for warning in result.warnings[:10]:
-        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
-    for sid, messages in result.strategy_errors.items():
-        err.print(
-            f"[red]strategy {sid} raised {len(messages)}+ error(s):[/red] {messages[0]}",
-            highlight=False,
-            soft_wrap=True,
-        )
-    _print_stats(result.stats)
-    paths = _guarded(lambda: result.write(cfg.backtest.output_dir))
-    console.print(
-        f"results written to {Path(cfg.backtest.output_dir)}/: " + ", ".join(p.name for p in paths)
-    )
-    if db is not None:
-        from genebot.backtest.store import store_run
-
-        run_id = _guarded(lambda: store_run(db, cfg, result, cfg.backtest.output_dir))
-        console.print(f"stored as run {run_id} in {db.display_url} (genebot report run {run_id})")
-
-
-def _run_store(url: str | None) -> Database:
-    """The database a backtest records into: checked before the run, so a schema problem
-    costs no compute; a brand-new SQLite file gets the schema."""
-    from genebot.persistence.migrate import ensure_current
-
-    db = open_database(url)
-    if _guarded(lambda: ensure_current(db)):
-        err.print(f"created database {db.display_url}", highlight=False)
-    return db
-
-
-def _print_stats(stats: dict[str, object]) -> None:
-    table = Table(title="Backtest statistics", show_header=False)
-    table.add_column("stat", style="bold")
-    table.add_column("value", justify="right")
-    for key, value in stats.items():
-        table.add_row(key, format_stat(key, value))
-    console.print(table)
+    execute_backtest(cfg, quiet=quiet, store=store, database_url=database_url)
 
 
 @check_app.command("lookahead")

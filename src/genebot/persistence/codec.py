@@ -80,4 +80,6 @@ def _default(value: object) -> object:
         return str(value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
     raise TypeError(f"cannot store {type(value).__name__} as JSON")

@@ -303,6 +303,7 @@ class RunRecord:
     start: datetime | None
     end: datetime | None
     final_equity: Decimal
+    attribution: list[dict[str, object]] | None = None  # orchestrated runs
 
 
 class BacktestRunRepository:
@@ -327,6 +328,7 @@ class BacktestRunRepository:
                 start=run.start,
                 end=run.end,
                 final_equity=run.final_equity,
+                attribution=to_json(run.attribution) if run.attribution is not None else None,
             )
             session.add(row)
             session.flush()
@@ -353,6 +355,28 @@ class BacktestRunRepository:
 
     def stats(self, run_id: int) -> dict[str, object]:
         loaded: dict[str, object] = json.loads(self.get(run_id).stats)
+        return loaded
+
+    def latest_orchestrated(self) -> BacktestRun:
+        """The newest run that had an orchestrator (for the orchestrator commands)."""
+        with self.db.session() as session:
+            row = session.scalars(
+                select(BacktestRun)
+                .where(BacktestRun.attribution.is_not(None))
+                .order_by(BacktestRun.id.desc())
+                .limit(1)
+            ).one_or_none()
+        if row is None:
+            raise InputError(
+                "no orchestrated backtest is stored: run `genebot backtest orchestration` first"
+            )
+        return row
+
+    def attribution(self, run_id: int) -> list[dict[str, object]]:
+        row = self.get(run_id)
+        if row.attribution is None:
+            raise InputError(f"backtest run {run_id} had no orchestrator")
+        loaded: list[dict[str, object]] = json.loads(row.attribution)
         return loaded
 
     def allocations(self, run_id: int) -> list[AllocationRow]:

@@ -135,6 +135,7 @@ class BacktestRun(Base):
     start: Mapped[datetime | None] = mapped_column(UtcDateTime)
     end: Mapped[datetime | None] = mapped_column(UtcDateTime)
     final_equity: Mapped[Decimal] = mapped_column(ExactDecimal)
+    attribution: Mapped[str | None] = mapped_column(Text)  # JSON rows (orchestrated runs)
 
 
 class TradeRow(Base):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.subplots import make_subplots
 
-from genebot.reporting.statistics import PERCENT_KEYS
+from genebot.reporting.formatting import format_stat
 
 MAX_POINTS = 5_000
 """Most candles per symbol and points per equity/drawdown line drawn in a report."""
@@ -52,6 +52,7 @@ def write_report(
     equity: pd.DataFrame,
     stats: Mapping[str, object],
     extra_counts: Mapping[str, int] | None = None,
+    extra_sections: Sequence[tuple[str, object]] = (),
 ) -> Path:
     """Write the backtest report as one self-contained HTML file and return its path.
 
@@ -64,6 +65,7 @@ def write_report(
         equity: Backtest equity frame with ``equity`` and ``drawdown`` columns.
         stats: Output of ``compute_stats`` (any mapping of name -> value), shown as a table.
         extra_counts: Optional name -> count table shown under the stats (e.g. risk events).
+        extra_sections: (heading, plotly figure or HTML text) shown after the equity chart.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -74,6 +76,7 @@ def write_report(
         equity=equity,
         stats=stats,
         extra_counts=extra_counts,
+        extra_sections=extra_sections,
     )
     target.write_text(document, encoding="utf-8", newline="\n")
     return target
@@ -87,6 +90,7 @@ def render_report(
     equity: pd.DataFrame,
     stats: Mapping[str, object],
     extra_counts: Mapping[str, int] | None = None,
+    extra_sections: Sequence[tuple[str, object]] = (),
 ) -> str:
     """Return the report HTML as a string (see ``write_report`` for the arguments)."""
     sections = [f"<h1>{html.escape(title)}</h1>", "<h2>Statistics</h2>", _stats_table(stats)]
@@ -105,6 +109,12 @@ def render_report(
     for number, (heading, div_id, figure, height) in enumerate(figures):
         sections.append(f"<h2>{html.escape(heading)}</h2>")
         sections.append(_figure_html(figure, div_id, height or _EQUITY_HEIGHT, number == 0))
+    for number, (heading, content) in enumerate(extra_sections):
+        sections.append(f"<h2>{html.escape(heading)}</h2>")
+        if isinstance(content, go.Figure):
+            sections.append(_figure_html(content, f"genebot-extra-{number}", 420, False))
+        else:
+            sections.append(str(content))
     body = "\n".join(sections)
     return (
         '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
@@ -299,18 +309,3 @@ def _counts_table(counts: Mapping[str, int]) -> str:
 
 def _label(key: str) -> str:
     return _LABELS.get(key, key.replace("_", " ").capitalize())
-
-
-def format_stat(key: str, value: object) -> str:
-    """Format one statistic for display: fractions as percents, None as an em dash."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if not math.isfinite(value):
-        return "—"
-    if key in PERCENT_KEYS:
-        return f"{value * 100:.2f}%"
-    return f"{value:,.4f}"

@@ -71,21 +71,6 @@ import pandas as pd
 
 StatValue = float | int | str | None
 
-PERCENT_KEYS = frozenset(
-    {
-        "total_return",
-        "cagr",
-        "annual_volatility",
-        "max_drawdown",
-        "avg_drawdown",
-        "win_rate",
-        "best_trade",
-        "worst_trade",
-        "avg_trade",
-        "exposure",
-    }
-)
-"""Statistics that are fractions and read best as percentages."""
 
 STAT_KEYS: tuple[str, ...] = (
     "start",

@@ -25,8 +25,10 @@ from genebot.domain.instrument import AccountType, Instrument
 from genebot.execution.emulator import StopEmulator
 from genebot.execution.engine import ExecutionEngine
 from genebot.execution.ports import ExecutionClient
+from genebot.orchestrator.runtime import Orchestrator
 from genebot.portfolio.portfolio import Portfolio
 from genebot.risk.engine import RiskEngine
+from genebot.risk.types import OrderIntent, Verdict
 from genebot.trading.context import TradingContext
 from genebot.trading.data import BarData, BarView, QuoteView
 from genebot.trading.strategy import Strategy
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("genebot.kernel")
 MAX_LOGGED_ERRORS = 5
+_NEVER = 2**63 - 1  # no orchestrator check due
 
 
 def _where(exc: BaseException) -> str:
@@ -82,6 +85,8 @@ class Kernel:
         self.step = -1
         self.risk: RiskEngine | None = None
         self.rollover: Rollover | None = None
+        self.orchestrator: Orchestrator | None = None
+        self._orch_due = _NEVER
         self._single = timeline.single
         self._account_currency: str | None = None
         self.portfolio = Portfolio(
@@ -159,6 +164,31 @@ class Kernel:
         self.fill_listeners.append(self._risk_after_fill)
         self.execution.observe(self._risk_watch_rejections)
         self._seen_trades = 0
+
+    def attach_orchestrator(self, orchestrator: Orchestrator) -> None:
+        """The orchestrator sees every new order before the risk engine (paused strategies,
+        the position-size limit) and is called when its next check or a command is due."""
+        self.orchestrator = orchestrator
+        inner = self.execution.risk_gate
+
+        def gate(intent: OrderIntent) -> Verdict | None:
+            verdict = orchestrator.gate(intent)
+            if verdict is not None:
+                if verdict.action == "deny":
+                    return verdict
+                intent = intent.with_quantity(verdict.quantity)
+            further = inner(intent) if inner is not None else None
+            return verdict if further is None else further
+
+        self.execution.risk_gate = gate
+        self._orch_due = orchestrator.due_ns or _NEVER
+
+    def _orchestrate(self, ts: int) -> None:
+        orchestrator = self.orchestrator
+        assert orchestrator is not None
+        orchestrator.on_time(ts)
+        due = orchestrator.due_ns
+        self._orch_due = _NEVER if due is None else due
 
     def _risk_after_fill(self, instrument: Instrument, fill: OrderFilled) -> None:
         risk = self.risk
@@ -365,6 +395,11 @@ class Kernel:
             boundary = risk.next_boundary
             if boundary is not None and self.timeline.step_ts[step] >= boundary:
                 risk.roll_day(int(self.timeline.step_ts[step]))
+        orchestrator = self.orchestrator  # decides on what was known before this bar
+        if orchestrator is not None and (
+            self.timeline.step_ts[step] >= self._orch_due or orchestrator.bus
+        ):
+            self._orchestrate(int(self.timeline.step_ts[step]))
         self.step = step
         venue = self._feed_venue[f]
         if venue is not None:
@@ -399,7 +434,10 @@ class Kernel:
 
     # -- fast mode support ----------------------------------------------------------------
     def fast_mode_allowed(self) -> bool:
-        """True when every strategy trades vectorized signals through the default ``on_bar``."""
+        """True when every strategy trades vectorized signals through the default ``on_bar``
+        (and no orchestrator acts on the clock between signals)."""
+        if self.orchestrator is not None:
+            return False
         for slot in self.slots:
             if not slot.enabled:
                 continue

@@ -9,14 +9,24 @@ from genebot.system.kernel import Kernel
 Progress = Callable[[int], None]
 
 
-def run_per_bar(kernel: Kernel, progress: Progress | None = None) -> None:
-    """Every bar goes through ``process_step`` and every strategy's ``on_bar``."""
+def run_per_bar(
+    kernel: Kernel,
+    progress: Progress | None = None,
+    after_step: Callable[[int], None] | None = None,
+) -> None:
+    """Every bar goes through ``process_step`` and every strategy's ``on_bar``;
+    ``after_step(step)`` (e.g. a per-bar recorder) follows each step."""
     n = len(kernel.timeline)
     process = kernel.process_step
     chunk = 50_000
     for start in range(0, n, chunk):
-        for step in range(start, min(n, start + chunk)):
-            process(step)
+        if after_step is None:
+            for step in range(start, min(n, start + chunk)):
+                process(step)
+        else:
+            for step in range(start, min(n, start + chunk)):
+                process(step)
+                after_step(step)
         if progress is not None:
             progress(min(n, start + chunk))
 

@@ -1,0 +1,85 @@
+"""Running a backtest from the command line: progress, stats table, files, database."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from genebot.backtest.config import GenebotConfig
+from genebot.cli.common import console, err, guarded
+from genebot.cli.db import open_database
+from genebot.persistence.database import Database
+from genebot.reporting.formatting import format_stat
+
+if TYPE_CHECKING:
+    from genebot.backtest.result import BacktestResult
+
+
+def execute_backtest(
+    cfg: GenebotConfig, *, quiet: bool, store: bool, database_url: str | None
+) -> BacktestResult:
+    """Run ``cfg`` with a progress bar, print its stats, write its files and record it."""
+    from genebot.backtest.runner import run
+
+    db = _run_store(database_url) if store else None
+    logging.basicConfig(level=cfg.logging.level, format="%(levelname)s %(name)s: %(message)s")
+    show = not quiet and sys.stderr.isatty()
+    with Progress(
+        TextColumn("backtest"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} bars"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not show,
+    ) as bar:
+        task = bar.add_task("run", total=None)
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = guarded(lambda: run(cfg, progress=tick))
+    for warning in result.warnings[:10]:
+        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+    for sid, messages in result.strategy_errors.items():
+        err.print(
+            f"[red]strategy {sid} raised {len(messages)}+ error(s):[/red] {messages[0]}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    _print_stats(result.stats)
+    paths = guarded(lambda: result.write(cfg.backtest.output_dir))
+    console.print(
+        f"results written to {Path(cfg.backtest.output_dir)}/: " + ", ".join(p.name for p in paths)
+    )
+    if db is not None:
+        from genebot.backtest.store import store_run
+
+        run_id = guarded(lambda: store_run(db, cfg, result, cfg.backtest.output_dir))
+        console.print(f"stored as run {run_id} in {db.display_url} (genebot report run {run_id})")
+    return result
+
+
+def _run_store(url: str | None) -> Database:
+    """The database a backtest records into: checked before the run, so a schema problem
+    costs no compute; a brand-new SQLite file gets the schema."""
+    from genebot.persistence.migrate import ensure_current
+
+    db = open_database(url)
+    if guarded(lambda: ensure_current(db)):
+        err.print(f"created database {db.display_url}", highlight=False)
+    return db
+
+
+def _print_stats(stats: dict[str, object]) -> None:
+    table = Table(title="Backtest statistics", show_header=False)
+    table.add_column("stat", style="bold")
+    table.add_column("value", justify="right")
+    for key, value in stats.items():
+        table.add_row(key, format_stat(key, value))
+    console.print(table)

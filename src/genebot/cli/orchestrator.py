@@ -1,0 +1,262 @@
+"""``genebot backtest orchestration``, ``genebot orchestrator ...`` and ``genebot config
+migrate``: the orchestrator from the command line."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.table import Table
+
+from genebot.backtest.config import GenebotConfig, apply_overrides, load_config
+from genebot.cli.backtest import execute_backtest
+from genebot.cli.common import DatabaseOpt, console, err, guarded
+from genebot.cli.db import open_current
+from genebot.core.errors import ConfigError, InputError
+
+orchestrator_app = typer.Typer(
+    no_args_is_help=True, help="The strategy orchestrator: config, attribution, history."
+)
+orchestrator_config_app = typer.Typer(no_args_is_help=True, help="show | validate | update")
+orchestrator_app.add_typer(orchestrator_config_app, name="config")
+config_app = typer.Typer(no_args_is_help=True, help="Configuration files.")
+
+ConfigFile = Annotated[Path, typer.Option("--config", "-c", help="YAML config file")]
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise InputError(f"--config {path}: file not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    return data
+
+
+def _orchestrated(path: Path, **overrides: object) -> GenebotConfig:
+    cfg = apply_overrides(load_config(path), **overrides)  # type: ignore[arg-type]
+    if not cfg.orchestrated:
+        raise ConfigError(
+            f"{path}: no enabled orchestrator: section; `genebot config migrate --config "
+            f"{path}` turns a strategies: config into one"
+        )
+    if not cfg.enabled_strategies:
+        raise ConfigError(f"{path}: orchestrator.strategies: no enabled strategy")
+    return cfg
+
+
+def backtest_orchestration(
+    config: ConfigFile,
+    start_date: Annotated[str | None, typer.Option(help="ISO date, inclusive")] = None,
+    end_date: Annotated[str | None, typer.Option(help="ISO date, exclusive")] = None,
+    output_dir: Annotated[str | None, typer.Option(help="where results are written")] = None,
+    initial_cash: Annotated[float | None, typer.Option(help="starting cash")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    store: Annotated[
+        bool, typer.Option("--store/--no-store", help="record the run in the database")
+    ] = True,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Backtest the orchestrator's strategies on one account, each in its own sleeve; also
+    writes allocations.csv, attribution.csv, sleeves.csv, correlation.csv, interventions.csv."""
+    cfg = guarded(
+        lambda: _orchestrated(
+            config,
+            start_date=start_date,
+            end_date=end_date,
+            output_dir=output_dir,
+            initial_cash=initial_cash,
+        )
+    )
+    result = execute_backtest(cfg, quiet=quiet, store=store, database_url=database_url)
+    if result.orchestration is not None:
+        _attribution_table(result.orchestration.attribution.to_dict(orient="records"))
+        changes = result.orchestration.allocations["timestamp"].nunique()
+        console.print(f"{changes} allocation(s), see allocations.csv")
+
+
+def _attribution_table(rows: list[dict[str, Any]]) -> None:
+    table = Table(title="Attribution")
+    columns = ("strategy", "pnl", "contribution", "return_on_capital", "sharpe", "trades")
+    for column in (*columns, "final_weight"):
+        table.add_column(column, justify="left" if column == "strategy" else "right")
+    for row in rows:
+        table.add_row(
+            str(row["strategy"]),
+            f"{float(row['pnl']):,.2f}",
+            f"{float(row['contribution']):.2%}",
+            f"{float(row['return_on_capital']):.2%}",
+            f"{float(row['sharpe']):.2f}",
+            str(row["trades"]),
+            f"{float(row['final_weight']):.1%}",
+        )
+    console.print(table)
+
+
+@orchestrator_config_app.command("show")
+def config_show(config: ConfigFile) -> None:
+    """The orchestrator section with every default filled in."""
+    cfg = guarded(lambda: _orchestrated(config))
+    assert cfg.orchestrator is not None
+    shown = cfg.orchestrator.model_dump(mode="json", exclude={"strategies"})
+    shown["strategies"] = [
+        {"name": s.name, "type": s.type, "enabled": s.enabled, "weight": s.allocation_weight}
+        for s in cfg.orchestrator.strategies
+    ]
+    console.print(yaml.safe_dump({"orchestrator": shown}, sort_keys=False), highlight=False)
+
+
+@orchestrator_config_app.command("validate")
+def config_validate(config: ConfigFile) -> None:
+    """Check the orchestrator config; exit 2 with the key and what is allowed if it is wrong."""
+    cfg = guarded(lambda: _orchestrated(config))
+    orch = cfg.orchestrator
+    assert orch is not None
+    n = len(orch.priors)
+    console.print(
+        f"valid: {n} enabled strategies, {orch.allocation_method}, rebalance "
+        f"{orch.rebalance_frequency}, allocation bounds [{orch.min_allocation}, "
+        f"{orch.max_allocation}]"
+    )
+    if n * orch.min_allocation > 1 or n * orch.max_allocation < 1:
+        err.print(
+            f"[yellow]warning:[/yellow] bounds cannot hold for {n} strategies "
+            f"(need {n} × min ≤ 1 ≤ {n} × max): they loosen to 1/{n}",
+            highlight=False,
+        )
+
+
+@orchestrator_config_app.command("update")
+def config_update(
+    config: ConfigFile,
+    allocation_method: Annotated[
+        str | None, typer.Option(help="equal_weight | performance_based | risk_parity")
+    ] = None,
+    rebalance_frequency: Annotated[
+        str | None, typer.Option(help="daily | weekly | monthly | never")
+    ] = None,
+    min_allocation: Annotated[float | None, typer.Option(help="0..1")] = None,
+    max_allocation: Annotated[float | None, typer.Option(help="0..1")] = None,
+) -> None:
+    """Change orchestrator settings in the file (validated first; the old file is kept as
+    FILE.bak; YAML comments are not preserved)."""
+    changes = {
+        "allocation_method": allocation_method,
+        "rebalance_frequency": rebalance_frequency,
+        "min_allocation": min_allocation,
+        "max_allocation": max_allocation,
+    }
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if not changes:
+        guarded(_fail("nothing to update: give --allocation-method, --rebalance-frequency, ..."))
+    data = guarded(lambda: _read(config))
+    section = data.get("orchestrator")
+    if not isinstance(section, dict):
+        guarded(_fail(f"{config}: no orchestrator: section (see `genebot config migrate`)"))
+        return
+    section.update(changes)
+    guarded(lambda: load_config(data))
+    shutil.copyfile(config, config.with_name(config.name + ".bak"))
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    console.print(f"updated {config}: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+
+
+def _fail(message: str) -> Any:
+    def fail() -> None:
+        raise InputError(message)
+
+    return fail
+
+
+@orchestrator_app.command("attribution")
+def attribution(
+    run: Annotated[int | None, typer.Option(help="backtest run id (default: the latest)")] = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Each strategy's contribution to a stored orchestrated run's return."""
+    from genebot.persistence.repositories import BacktestRunRepository
+
+    repo = BacktestRunRepository(open_current(database_url))
+    run_id = run if run is not None else guarded(repo.latest_orchestrated).id
+    rows = guarded(lambda: repo.attribution(run_id))
+    console.print(f"run {run_id}")
+    _attribution_table(rows)
+
+
+@orchestrator_app.command("allocation-history")
+def allocation_history(
+    run: Annotated[int | None, typer.Option(help="backtest run id (default: the latest)")] = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Every allocation change of a stored orchestrated run, with its trigger."""
+    from genebot.persistence.repositories import BacktestRunRepository
+
+    repo = BacktestRunRepository(open_current(database_url))
+    run_id = run if run is not None else guarded(repo.latest_orchestrated).id
+    guarded(lambda: repo.attribution(run_id))  # a clear error for a run without orchestrator
+    table = Table(title=f"Allocation history of run {run_id}")
+    for column in ("timestamp", "strategy", "weight", "capital", "trigger"):
+        table.add_column(column, justify="right" if column in ("weight", "capital") else "left")
+    for row in guarded(lambda: repo.allocations(run_id)):
+        table.add_row(
+            row.ts.strftime("%Y-%m-%d %H:%M"),
+            row.strategy,
+            f"{float(row.weight):.1%}",
+            f"{row.capital:,.2f}",
+            row.trigger,
+        )
+    console.print(table)
+
+
+@config_app.command("migrate")
+def config_migrate(
+    config: ConfigFile,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write here (default: print it)")
+    ] = None,
+    allocation_method: Annotated[str, typer.Option(help="the method to start with")] = (
+        "equal_weight"
+    ),
+) -> None:
+    """Turn a plain ``strategies:`` config into an ``orchestrator:`` config (same strategies,
+    equal priors); every other section is kept as it is."""
+    data = guarded(lambda: _read(config))
+    migrated = guarded(lambda: migrate_config(data, allocation_method))
+    guarded(lambda: load_config(migrated))
+    text = yaml.safe_dump(migrated, sort_keys=False)
+    if output is None:
+        console.print(text, highlight=False, soft_wrap=True)
+        return
+    if output.exists():
+        guarded(_fail(f"--output {output}: the file exists; choose a new name"))
+    output.write_text(text)
+    console.print(f"wrote {output}")
+
+
+def migrate_config(data: dict[str, Any], method: str = "equal_weight") -> dict[str, Any]:
+    """The same config with its ``strategies:`` moved under ``orchestrator.strategies``."""
+    if isinstance(data.get("orchestrator"), dict):
+        raise InputError("the config already has an orchestrator: section")
+    strategies = data.get("strategies")
+    if not isinstance(strategies, dict) or not strategies:
+        raise InputError("the config has no strategies: section to migrate")
+    entries = []
+    for name, entry in strategies.items():
+        body = dict(entry or {})
+        entries.append({"name": str(name), "type": body.pop("type", None) or str(name),
+                        "allocation_weight": 1.0, **body})  # fmt: skip
+    out = {k: v for k, v in data.items() if k != "strategies"}
+    out["orchestrator"] = {
+        "allocation_method": method,
+        "rebalance_frequency": "weekly",
+        "min_allocation": 0.0,
+        "max_allocation": 1.0,
+        "strategies": entries,
+    }
+    return out
