@@ -114,3 +114,29 @@ def test_config_migrate_turns_strategies_into_an_orchestrator(tmp_path: Path) ->
     assert valid.returncode == 0, valid.stderr
     again = genebot("config", "migrate", "--config", str(target))
     assert again.returncode == 2 and "already has an orchestrator" in again.stderr
+
+
+def test_config_migrate_never_prints_secrets_and_names_bad_entries(tmp_path: Path) -> None:
+    data = {
+        "exchanges": {"binance": {"api_key": "AKIA-REAL-KEY-123", "api_secret": "s3cr3t-value"}},
+        "strategies": {"ma": {"type": "moving_average"}},
+    }
+    config = _write(tmp_path, data)
+    shown = genebot("config", "migrate", "--config", str(config))
+    assert shown.returncode == 0, shown.stderr
+    assert "AKIA-REAL-KEY-123" not in shown.stdout and "s3cr3t-value" not in shown.stdout
+    assert "***" in shown.stdout
+    target = tmp_path / "out.yaml"
+    assert genebot("config", "migrate", "--config", str(config), "-o", str(target)).returncode == 0
+    assert "AKIA-REAL-KEY-123" in target.read_text()  # the user's own file keeps its values
+    bad = _write(tmp_path, {"strategies": {"ma": "moving_average"}})
+    proc = genebot("config", "migrate", "--config", str(bad))
+    assert proc.returncode == 2 and "strategies.ma: must be a mapping" in proc.stderr
+
+
+def test_an_unknown_revision_is_one_line(tmp_path: Path) -> None:
+    url = ("--database-url", f"sqlite:///{tmp_path / 'r.db'}")
+    for args in (("db", "upgrade", "--revision", "bogus"), ("db", "downgrade", "bogus", "--yes")):
+        proc = genebot(*args, *url)
+        assert proc.returncode == 2 and "revision 'bogus'" in proc.stderr
+        assert "Traceback" not in proc.stderr

@@ -20,7 +20,6 @@ from decimal import Decimal
 import numpy as np
 from sqlalchemy import func, select
 
-from genebot.core.ids import IdGenerator
 from genebot.persistence.database import Database
 from genebot.persistence.journal import TradingStore
 from genebot.persistence.repositories import (
@@ -45,7 +44,7 @@ def _writer(url: str, deployment: str, run: int, report_fd: int) -> None:
     db = Database(url)
     store = TradingStore(db, deployment)
     venue = SimVenue(_bars(20_000, run))
-    venue.engine._ids = IdGenerator(f"R{run}")  # client order ids unique across the runs
+    # Every run is its own deployment and numbers its orders from O-00000001 again.
 
     def stored(event: object) -> None:
         store.on_order_event(event)  # type: ignore[arg-type]
@@ -125,19 +124,19 @@ def _assert_consistent(db: Database) -> None:
             .where(OrderRow.id.is_(None))
         )
         assert orphans == 0
-        ids = s.scalars(select(OrderRow.client_order_id)).all()
+        ids = s.execute(select(OrderRow.deployment_id, OrderRow.client_order_id)).all()
         trades = s.scalar(select(func.count()).select_from(TradeRow))
         closed = s.scalar(
             select(func.count()).select_from(JournalEntry).where(JournalEntry.kind == "TradeClosed")
         )
     assert len(ids) > KILLS and trades == closed
     orders = OrderRepository(db)
-    for coid in ids:
-        row = orders.get(coid)
+    for deployment, coid in ids:
+        row = orders.get(deployment, coid)
         assert row is not None
-        fills = orders.fills(coid)
+        fills = orders.fills(deployment, coid)
         assert sum((f.quantity for f in fills), Decimal(0)) == row.filled_qty, coid
-        replayed = orders.rebuild(coid)
+        replayed = orders.rebuild(deployment, coid)
         assert (replayed.status.value, replayed.filled_qty) == (row.status, row.filled_qty)
 
 
@@ -185,3 +184,34 @@ def test_readers_run_while_the_engine_writes(database: Database) -> None:
             conn.exec_driver_sql("PRAGMA busy_timeout = 0")
         conn.exec_driver_sql("UPDATE deployments SET name = 'after'")
         conn.commit()
+
+
+def test_a_read_then_write_waits_for_another_writer_instead_of_failing(
+    database: Database,
+) -> None:
+    """Two writers at once (the engine and a backtest storing its run): the second waits its
+    turn; on SQLite a deferred transaction would fail at once with "database is locked"."""
+    deployment = DeploymentRepository(database).start("a", "paper", {})
+    other = Database(database.url.render_as_string(hide_password=False))
+    started, errors = threading.Event(), []
+
+    def second_writer() -> None:
+        started.wait(10)
+        try:
+            DeploymentRepository(other).start("b", "paper", {})
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=second_writer)
+    thread.start()
+    with database.session() as session:  # read, let the other writer try, then write
+        session.execute(select(func.count()).select_from(JournalEntry)).scalar()
+        started.set()
+        time.sleep(0.3)
+        TradingStore(database, deployment)._journal(
+            session, "operator.note", "operator:test", "-", {"ts_event": 1}
+        )
+    thread.join(30)
+    other.dispose()
+    assert errors == []
+    assert len(DeploymentRepository(database).recent()) == 2

@@ -202,3 +202,32 @@ def test_a_database_behind_is_refused_and_upgrades_with_its_rows(
     with empty_database.session() as session:
         (run,) = session.scalars(select(BacktestRun)).all()
     assert run.final_equity == Decimal("100.000000000000000001") and run.attribution is None
+
+
+def test_a_downgrade_keeps_the_rows_of_the_tables_it_keeps(database: Database) -> None:
+    """SQLite copies a table to drop a column; with foreign keys on, dropping the old copy
+    would cascade into every trade and allocation that points at it."""
+    from datetime import UTC, datetime
+
+    from genebot.domain.position import ClosedTrade
+    from genebot.persistence.repositories import (
+        AllocationRecord,
+        BacktestRunRepository,
+        RunRecord,
+    )
+
+    trade = ClosedTrade("s", "BTC/USDT@sim", "long", 0, D1, 10**9, D1, D1, D1, D1, "signal")
+    record = RunRecord("t", ["s"], {}, {}, None, None, None, D1, [{"strategy": "s"}])
+    allocation = AllocationRecord(datetime.now(UTC), "s", Decimal("0.5"), D1, "initial")
+    BacktestRunRepository(database).save(record, [trade], [allocation])
+    downgrade(database, "0001")
+    with database.engine.connect() as conn:
+        counts = [
+            conn.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+            for table in ("backtest_runs", "trades", "allocations")
+        ]
+    assert counts == [1, 1, 1]
+    upgrade(database)
+
+
+D1 = Decimal(1)

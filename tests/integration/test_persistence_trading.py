@@ -92,7 +92,7 @@ def test_orders_and_fills_are_stored_exactly_and_rebuild_from_the_journal(
     session.venue.step()
     orders = OrderRepository(database)
     for order in session.venue.engine.order_log:
-        row = orders.get(order.client_order_id)
+        row = orders.get(session.deployment, order.client_order_id)
         assert row is not None
         assert (row.status, row.filled_qty, row.avg_px) == (
             order.status.value,
@@ -100,13 +100,25 @@ def test_orders_and_fills_are_stored_exactly_and_rebuild_from_the_journal(
             order.avg_px,
         )
         assert row.venue_order_id == order.venue_order_id
-        rebuilt = orders.rebuild(order.client_order_id)
+        rebuilt = orders.rebuild(session.deployment, order.client_order_id)
         assert rebuilt.events == order.events  # every field of every event, exactly
-        fills = orders.fills(order.client_order_id)
+        fills = orders.fills(session.deployment, order.client_order_id)
         assert sum((f.quantity for f in fills), D(0)) == order.filled_qty
     open_ids = [r.client_order_id for r in orders.open_orders(session.deployment)]
     assert open_ids == [o.client_order_id for o in session.venue.engine.order_log if o.is_open]
     assert len(open_ids) == 1
+
+
+def test_deployments_number_their_orders_independently(database: Database) -> None:
+    first, second = Session(database), Session(database)
+    first.round_trips(1)
+    second.round_trips(2)  # the same client order ids again, in another deployment
+    orders = OrderRepository(database)
+    for s in (first, second):
+        for order in s.venue.engine.order_log:
+            assert orders.rebuild(s.deployment, order.client_order_id).events == order.events
+    assert orders.get(first.deployment, "O-00000003") is None
+    assert orders.get(second.deployment, "O-00000003") is not None
 
 
 def test_trade_history_pages_newest_first(database: Database) -> None:

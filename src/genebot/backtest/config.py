@@ -49,6 +49,7 @@ __all__ = [
     "apply_overrides",
     "default_data_config",
     "format_validation_error",
+    "hide_secrets",
     "load_config",
     "redacted_dict",
 ]
@@ -448,6 +449,18 @@ def _plain(value: object) -> object:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+def hide_secrets(data: Any) -> Any:
+    """Raw config data (as read from YAML) with every set secret shown as ``***``."""
+    if isinstance(data, Mapping):
+        return {
+            key: ("***" if key in _SECRET_KEYS and value else hide_secrets(value))
+            for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return [hide_secrets(item) for item in data]
+    return data
 
 
 def redacted_dict(cfg: GenebotConfig) -> dict[str, Any]:

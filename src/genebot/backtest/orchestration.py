@@ -16,6 +16,7 @@ from genebot.backtest.result import iso_times
 from genebot.orchestrator import allocation as alloc
 from genebot.orchestrator.runtime import Orchestrator
 from genebot.system.kernel import Kernel
+from genebot.system.risk_view import KernelRiskView
 
 ZERO = Decimal(0)
 ALLOCATION_COLUMNS = ["timestamp", "strategy", "weight", "capital", "trigger", "target_capital"]
@@ -40,8 +41,15 @@ def attach_orchestrator(cfg: GenebotConfig, kernel: Kernel, start_ns: int) -> Or
         return None
     running = [slot.strategy.strategy_id for slot in kernel.slots if slot.enabled]
     priors = {n: cfg.orchestrator.priors.get(n, 1.0) for n in running}
+    view = KernelRiskView(kernel, kernel.account_currency or cfg.backtest.quote_currency)
     orchestrator = Orchestrator(
-        cfg.orchestrator, priors, kernel.portfolio, kernel.execution, kernel.instruments
+        cfg.orchestrator,
+        priors,
+        kernel.portfolio,
+        kernel.execution,
+        kernel.instruments,
+        view=view,
+        reduces=view.reduces,
     )
     orchestrator.start(start_ns)
     kernel.attach_orchestrator(orchestrator)

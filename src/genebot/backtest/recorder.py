@@ -64,12 +64,19 @@ class EquityRecorder:
         grouped: dict[tuple[str, str], list[tuple[int, float]]] = {k: [] for k in self.initial}
         for step, venue_name, currency, balance in self.balance_log:
             grouped.setdefault((venue_name, currency), []).append((step, balance))
+        rates: dict[str, F64 | float] = {}  # one n-sized array per currency, built once
         for (venue, currency), changes in sorted(grouped.items()):
             series = self._series(changes, self.initial.get((venue, currency), 0.0), n)
+            del changes
             if currency == self.currency:
                 cash += series
             if np.any(series != 0):
-                equity += series * self._rate(currency, tl)
+                if currency not in rates:
+                    rates[currency] = self._rate(currency, tl)
+                series *= rates[currency]  # in place: no n-sized temporary
+                equity += series
+            del series
+        grouped.clear()
         for venue in self.venues.values():
             if venue.account.account_type is AccountType.MARGIN:
                 equity += self._unrealized(venue, tl, n)
@@ -109,9 +116,10 @@ class EquityRecorder:
         for feed in self.kernel.exec_feed.values():
             inst = feed.instrument
             if inst.base == currency and inst.quote == self.currency:
-                return np.nan_to_num(forward_fill_on_steps(feed, feed.close, len(tl)))
+                return np.nan_to_num(forward_fill_on_steps(feed, feed.close, len(tl)), copy=False)
             if inst.quote == currency and inst.base == self.currency:
-                return np.nan_to_num(1.0 / forward_fill_on_steps(feed, feed.close, len(tl)))
+                inverse = np.reciprocal(forward_fill_on_steps(feed, feed.close, len(tl)))
+                return np.nan_to_num(inverse, copy=False)
         raise InputError(
             f"cannot value {currency} in {self.currency}: add data for {currency}/{self.currency} "
             "or set backtest.quote_currency"

@@ -11,7 +11,7 @@ import typer
 import yaml
 from rich.table import Table
 
-from genebot.backtest.config import GenebotConfig, apply_overrides, load_config
+from genebot.backtest.config import GenebotConfig, apply_overrides, hide_secrets, load_config
 from genebot.cli.backtest import execute_backtest
 from genebot.cli.common import DatabaseOpt, console, err, guarded
 from genebot.cli.db import open_current
@@ -229,10 +229,11 @@ def config_migrate(
     data = guarded(lambda: _read(config))
     migrated = guarded(lambda: migrate_config(data, allocation_method))
     guarded(lambda: load_config(migrated))
-    text = yaml.safe_dump(migrated, sort_keys=False)
-    if output is None:
-        console.print(text, highlight=False, soft_wrap=True)
+    if output is None:  # the screen never shows secrets; --output writes the file as it was
+        shown = yaml.safe_dump(hide_secrets(migrated), sort_keys=False)
+        console.print(shown, highlight=False, soft_wrap=True)
         return
+    text = yaml.safe_dump(migrated, sort_keys=False)
     if output.exists():
         guarded(_fail(f"--output {output}: the file exists; choose a new name"))
     output.write_text(text)
@@ -248,6 +249,11 @@ def migrate_config(data: dict[str, Any], method: str = "equal_weight") -> dict[s
         raise InputError("the config has no strategies: section to migrate")
     entries = []
     for name, entry in strategies.items():
+        if entry is not None and not isinstance(entry, dict):
+            raise InputError(
+                f"strategies.{name}: must be a mapping (type, parameters, symbols ...), "
+                f"got {entry!r}"
+            )
         body = dict(entry or {})
         entries.append({"name": str(name), "type": body.pop("type", None) or str(name),
                         "allocation_weight": 1.0, **body})  # fmt: skip

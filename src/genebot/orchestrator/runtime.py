@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import NamedTuple
@@ -40,13 +41,15 @@ from genebot.orchestrator.commands import (
 )
 from genebot.orchestrator.settings import OrchestratorSettings
 from genebot.portfolio.portfolio import Portfolio, Sleeve
-from genebot.risk.types import OrderIntent, Verdict
+from genebot.risk.checks.exposure import PositionSizeCheck
+from genebot.risk.types import OrderIntent, RiskStateView, RiskView, Verdict
 
 log = logging.getLogger("genebot.orchestrator")
 ZERO = Decimal(0)
 QUANTUM = Decimal("0.00000001")
 HOUR_NS = 3_600 * 10**9
 DAY_NS = 24 * HOUR_NS
+_NO_STATE: RiskStateView = None  # type: ignore[assignment]  # the size check reads no counters
 
 
 class AllocationChange(NamedTuple):
@@ -70,6 +73,8 @@ class Orchestrator:
         instruments: Mapping[str, Instrument],
         *,
         check_ns: int = HOUR_NS,
+        view: RiskView | None = None,
+        reduces: Callable[[OrderIntent], bool] | None = None,
     ) -> None:
         self.settings = settings
         self.priors = dict(priors)
@@ -78,6 +83,12 @@ class Orchestrator:
         self.execution = execution
         self.instruments = instruments
         self.check_ns = check_ns
+        self.view = view  # the account as the risk engine sees it (position-size limit)
+        self._reduces = reduces  # counts working orders (two exits of a long are one short)
+        limit = settings.risk.position_size_limit
+        if limit is not None and view is None:
+            raise ValueError("position_size_limit needs the account view (equity, positions)")
+        self._size_check = PositionSizeCheck(limit) if limit is not None else None
         self.bus = CommandBus()
         self.paused: set[str] = set()
         self.stopped = False
@@ -95,6 +106,7 @@ class Orchestrator:
         self._next_day: int | None = None
         self._scheduled = sorted(settings.interventions, key=lambda i: i.at)
         self._corr_high = False
+        self._last_period: tuple[int, ...] | None = None  # of the last scheduled rebalance
         self.initial: dict[str, Decimal] = {}  # first allocation
         self.transfers: dict[str, Decimal] = {n: ZERO for n in self.names}  # net moved in
         self.denials: dict[str, int] = {}  # orders the gate refused, by reason
@@ -114,6 +126,7 @@ class Orchestrator:
         self._given = dict(amounts)
         self._peak_equity = total
         self._next_day = _day_start(ts_ns) + DAY_NS
+        self._last_period = self._period(_day_start(ts_ns))
         self.next_ns = ts_ns - ts_ns % self.check_ns + self.check_ns
 
     def on_time(self, ts_ns: int) -> None:
@@ -142,24 +155,35 @@ class Orchestrator:
 
     # -- the gate on new orders -------------------------------------------------------------
     def gate(self, intent: OrderIntent) -> Verdict | None:
-        position = self.portfolio.position(intent.strategy_id, intent.instrument.id).quantity
-        if intent.reduces(position):
+        """Paused or stopped strategies may only reduce; entries obey the position-size limit
+        (the resulting position, in the account's terms, as the risk engine's check)."""
+        if self._reducing(intent):
             return None
         if self.stopped or intent.strategy_id in self.paused:
             why = "emergency stop" if self.stopped else "strategy paused"
             self.denials[why] = self.denials.get(why, 0) + 1
             return Verdict.deny("orchestrator", f"{why}: only exits are allowed")
-        limit = self.settings.risk.position_size_limit
-        if limit is None or intent.price <= 0:
+        if self._size_check is None or self.view is None:
             return None
-        cap = self._equity_total() * Decimal(str(limit))
-        if intent.notional <= cap:
-            return None
-        qty = intent.instrument.round_quantity(cap / intent.price)
-        detail = f"order {intent.notional:.2f} > {limit:.1%} of equity ({cap:.2f})"
-        if qty <= 0:
-            return Verdict.deny("position_size_limit", detail)
-        return Verdict.resize("position_size_limit", detail, qty)
+        # The resulting position, valued in the order's quote currency against equity
+        # converted to it (USD/JPY, ETH/BTC), resized to fit and to the venue's minimums.
+        verdict = self._size_check.check(intent, self.view, _NO_STATE)
+        return None if verdict is None else replace(verdict, rule="position_size_limit")
+
+    def _reducing(self, intent: OrderIntent) -> bool:
+        if self._reduces is not None:
+            return self._reduces(intent)
+        iid, sid = intent.instrument.id, intent.strategy_id
+        position = self.portfolio.position(sid, iid).quantity
+        working = sum(  # two exits of a long of 1 are one exit and one new short
+            (
+                o.leaves_qty if o.is_buy else -o.leaves_qty
+                for o in self.execution.open_orders(sid)
+                if o.instrument_id == iid and o.parent_id is None
+            ),
+            ZERO,
+        )
+        return intent.reduces(position + working)
 
     # -- commands ---------------------------------------------------------------------------
     def _handle(self, command: Command, ts_ns: int) -> None:
@@ -168,7 +192,11 @@ class Orchestrator:
         elif isinstance(command, ResumeStrategy):
             outcome = self._resume(command.strategy, ts_ns)
         elif isinstance(command, ForceRebalance):
-            outcome = self.rebalance(ts_ns, f"force_rebalance: {command.reason}")
+            outcome = (
+                "refused: the emergency stop holds every strategy"
+                if self.stopped
+                else self.rebalance(ts_ns, f"force_rebalance: {command.reason}")
+            )
         elif isinstance(command, EmergencyStop):
             outcome = self._emergency_stop(command.reason)
         else:  # pragma: no cover - the Command union is closed
@@ -184,11 +212,28 @@ class Orchestrator:
         if strategy not in self.priors:
             return f"unknown strategy {strategy!r}: nothing done"
         self.paused.add(strategy)
-        return "paused: no new entries; exits and protective orders keep working"
+        canceled = self._cancel_entries(strategy, "strategy paused")
+        return (
+            f"paused: no new entries ({canceled} working entry order(s) canceled); exits and "
+            "protective orders keep working"
+        )
+
+    def _cancel_entries(self, strategy: str, reason: str) -> int:
+        """Cancel working orders that would add exposure (not exits, not protective orders)."""
+        entries = [
+            o
+            for o in self.execution.open_orders(strategy)
+            if not o.reduce_only and o.parent_id is None
+        ]
+        for order in entries:
+            self.execution.cancel(order, reason)
+        return len(entries)
 
     def _resume(self, strategy: str, ts_ns: int) -> str:
         if strategy not in self.paused:
             return "was not paused"
+        if self.stopped:
+            return "refused: the emergency stop holds every strategy"
         self.paused.discard(strategy)
         self.rebalance(ts_ns, f"resume: {strategy}")
         return "resumed and rebalanced"
@@ -278,14 +323,25 @@ class Orchestrator:
             self.rebalance(ts_ns, trigger)
 
     def _scheduled_trigger(self, day_ns: int) -> str | None:
+        """Due on the first day of a new period (day, ISO week, month): a week whose Monday
+        has no bar (a holiday, a data gap) still rebalances on its first day with one."""
+        period = self._period(day_ns)
+        if period is None or period == self._last_period:
+            return None
+        self._last_period = period
+        return f"schedule: {self.settings.rebalance_frequency}"
+
+    def _period(self, day_ns: int) -> tuple[int, ...] | None:
         when = ns_to_datetime(day_ns)
         freq = self.settings.rebalance_frequency
-        due = (
-            freq == "daily"
-            or (freq == "weekly" and when.weekday() == 0)
-            or (freq == "monthly" and when.day == 1)
-        )
-        return f"schedule: {freq}" if due else None
+        if freq == "daily":
+            return (when.year, when.month, when.day)
+        if freq == "weekly":
+            year, week, _ = when.isocalendar()
+            return (year, week)
+        if freq == "monthly":
+            return (when.year, when.month)
+        return None
 
     def _degradation(self) -> str | None:
         limit = self.settings.triggers.performance_degradation
@@ -383,6 +439,8 @@ class Orchestrator:
     def rebalance(self, ts_ns: int, trigger: str) -> str:
         """Move sleeve capital toward the target weights (free capital only; no trades)."""
         weights = self.target_weights()
+        if self.stopped or not any(w > 0 for w in weights.values()):
+            return "nothing moved: no strategy may take capital"
         sleeves = self._sleeves()
         equities = self._equities()
         total = sum(equities.values(), ZERO)
@@ -410,8 +468,22 @@ class Orchestrator:
                 if position.quantity and px is not None:
                     notional = abs(position.quantity) * Decimal(str(px))
                     held += self.portfolio.to_account(iid, notional)
+            held += self._working_entries(name)
             free[name] = max(ZERO, equities[name] - held)
         return free
+
+    def _working_entries(self, strategy: str) -> Decimal:
+        """What the strategy's working entry orders would cost if they filled."""
+        total = ZERO
+        for order in self.execution.open_orders(strategy):
+            if order.reduce_only or order.parent_id is not None:
+                continue
+            px = order.price or order.trigger_price
+            if px is None:
+                mark = self.portfolio.mark(order.instrument_id)
+                px = Decimal(str(mark)) if mark is not None else ZERO
+            total += self.portfolio.to_account(order.instrument_id, order.leaves_qty * px)
+        return total
 
     def _record(
         self,

@@ -3,7 +3,10 @@
 SQLite runs in WAL mode (readers never block the writer), with foreign keys on, ``synchronous =
 FULL`` (a committed transaction survives a crash of the process or the machine) and a busy
 timeout so a reader and the engine never fail on a momentary lock. Transactions are real
-SQLite transactions (``BEGIN`` is sent explicitly), so a multi-row write is all or nothing.
+SQLite transactions, so a multi-row write is all or nothing: :meth:`Database.session` (for
+writes) starts with ``BEGIN IMMEDIATE``, taking the write lock up front, so a read-then-write
+waits its turn instead of failing at once when another writer committed in between;
+:meth:`Database.reader` (for queries) starts a plain ``BEGIN`` and never holds the write lock.
 """
 
 from __future__ import annotations
@@ -37,8 +40,12 @@ class Database:
 
     def __init__(self, url: str | None = None) -> None:
         self.url = parse_url(url if url is not None else database_url())
-        self.engine = _create_engine(self.url)
+        self.engine = _create_engine(self.url, "BEGIN IMMEDIATE")
+        self.read_engine = (
+            _create_engine(self.url, "BEGIN") if self.dialect == "sqlite" else self.engine
+        )
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
@@ -51,8 +58,19 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A unit of work: commits on success, rolls back on any error."""
-        with self.sessions() as session:
+        """A unit of work that writes: commits on success, rolls back on any error."""
+        with self._unit(self.sessions) as session:
+            yield session
+
+    @contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A read-only unit of work (one consistent snapshot; never takes the write lock)."""
+        with self._unit(self.read_sessions) as session:
+            yield session
+
+    @contextmanager
+    def _unit(self, factory: sessionmaker[Session]) -> Iterator[Session]:
+        with factory() as session:
             try:
                 yield session
                 session.commit()
@@ -97,6 +115,7 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.read_engine.dispose()
 
 
 def parse_url(text: str) -> URL:
@@ -124,12 +143,12 @@ def _redact(text: str) -> str:
         return text.split("@")[-1]
 
 
-def _create_engine(url: URL) -> Engine:
+def _create_engine(url: URL, begin: str) -> Engine:
     if url.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
     event.listen(engine, "connect", _sqlite_on_connect)
-    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
     return engine
 
 

@@ -93,7 +93,10 @@ class TradingStore:
 
     def _update_order(self, session: Session, event: OrderEvent) -> None:
         row = session.scalars(
-            select(OrderRow).where(OrderRow.client_order_id == event.client_order_id)
+            select(OrderRow).where(
+                OrderRow.deployment_id == self.deployment_id,
+                OrderRow.client_order_id == event.client_order_id,
+            )
         ).one()
         order = _replayable(row)
         order.apply(event)  # the same transition table as the engine: an illegal move raises

@@ -7,6 +7,8 @@ silently point it at the wrong place); ``genebot db current`` says where a datab
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import inspect
 
 from genebot.core.errors import InputError
@@ -52,13 +55,31 @@ def migration_status(db: Database) -> MigrationStatus:
 
 
 def upgrade(db: Database, revision: str = "head") -> MigrationStatus:
-    command.upgrade(alembic_config(db), revision)
+    with _known_revision(revision):
+        command.upgrade(alembic_config(db), revision)
     return migration_status(db)
 
 
 def downgrade(db: Database, revision: str) -> MigrationStatus:
-    command.downgrade(alembic_config(db), revision)
+    with _known_revision(revision):
+        command.downgrade(alembic_config(db), revision)
     return migration_status(db)
+
+
+@contextmanager
+def _known_revision(revision: str) -> Iterator[None]:
+    """A revision Alembic cannot use is the user's input: one line, not a traceback."""
+    try:
+        yield
+    except CommandError as exc:
+        known = ", ".join(sorted(r.revision for r in _script().walk_revisions()))
+        raise InputError(f"revision {revision!r}: {exc} (known: {known}, head, base)") from None
+
+
+def _script() -> ScriptDirectory:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config)
 
 
 def init(db: Database) -> MigrationStatus:

@@ -91,11 +91,11 @@ class DeploymentRepository:
             row.stopped_at = datetime.now(UTC)
 
     def get(self, deployment_id: str) -> Deployment | None:
-        with self.db.session() as session:
+        with self.db.reader() as session:
             return session.get(Deployment, deployment_id)
 
     def recent(self) -> list[Deployment]:
-        with self.db.session() as session:
+        with self.db.reader() as session:
             return list(session.scalars(select(Deployment).order_by(Deployment.started_at)))
 
 
@@ -103,15 +103,18 @@ class OrderRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def get(self, client_order_id: str) -> OrderRow | None:
-        with self.db.session() as session:
+    def get(self, deployment_id: str, client_order_id: str) -> OrderRow | None:
+        with self.db.reader() as session:
             return session.scalars(
-                select(OrderRow).where(OrderRow.client_order_id == client_order_id)
+                select(OrderRow).where(
+                    OrderRow.deployment_id == deployment_id,
+                    OrderRow.client_order_id == client_order_id,
+                )
             ).one_or_none()
 
     def open_orders(self, deployment_id: str) -> list[OrderRow]:
         """Orders not yet in a final state: what recovery must reconcile with the venue."""
-        with self.db.session() as session:
+        with self.db.reader() as session:
             query = (
                 select(OrderRow)
                 .where(OrderRow.deployment_id == deployment_id, OrderRow.status.in_(_OPEN))
@@ -119,22 +122,26 @@ class OrderRepository:
             )
             return list(session.scalars(query))
 
-    def fills(self, client_order_id: str) -> list[FillRow]:
-        with self.db.session() as session:
+    def fills(self, deployment_id: str, client_order_id: str) -> list[FillRow]:
+        with self.db.reader() as session:
             query = (
                 select(FillRow)
                 .join(OrderRow, FillRow.order_id == OrderRow.id)
-                .where(OrderRow.client_order_id == client_order_id)
+                .where(
+                    OrderRow.deployment_id == deployment_id,
+                    OrderRow.client_order_id == client_order_id,
+                )
                 .order_by(FillRow.id)
             )
             return list(session.scalars(query))
 
-    def rebuild(self, client_order_id: str) -> Order:
+    def rebuild(self, deployment_id: str, client_order_id: str) -> Order:
         """The order replayed from its journalled events (what a restart recovers)."""
-        with self.db.session() as session:
+        with self.db.reader() as session:
             rows = session.scalars(
                 select(JournalEntry)
                 .where(
+                    JournalEntry.deployment_id == deployment_id,
                     JournalEntry.subject == client_order_id,
                     JournalEntry.kind.in_(tuple(EVENT_TYPES)),
                 )
@@ -162,7 +169,7 @@ class TradeRepository:
         where = [TradeRow.deployment_id == deployment_id]
         if strategy is not None:
             where.append(TradeRow.strategy_id == strategy)
-        with self.db.session() as session:
+        with self.db.reader() as session:
             total = session.scalar(select(func.count()).select_from(TradeRow).where(*where))
             items = session.scalars(
                 select(TradeRow)
@@ -174,7 +181,7 @@ class TradeRepository:
         return Page(list(items), int(total or 0), page, per_page)
 
     def for_run(self, run_id: int) -> list[TradeRow]:
-        with self.db.session() as session:
+        with self.db.reader() as session:
             query = select(TradeRow).where(TradeRow.backtest_run_id == run_id)
             return list(session.scalars(query.order_by(TradeRow.id)))
 
@@ -184,7 +191,7 @@ class PositionRepository:
         self.db = db
 
     def open_positions(self, deployment_id: str) -> list[PositionRow]:
-        with self.db.session() as session:
+        with self.db.reader() as session:
             rows = session.scalars(
                 select(PositionRow)
                 .where(PositionRow.deployment_id == deployment_id)
@@ -198,7 +205,7 @@ class EquityRepository:
         self.db = db
 
     def curve(self, deployment_id: str) -> list[tuple[datetime, Decimal]]:
-        with self.db.session() as session:
+        with self.db.reader() as session:
             rows = session.execute(
                 select(EquitySnapshot.ts, EquitySnapshot.equity)
                 .where(EquitySnapshot.deployment_id == deployment_id)
@@ -228,7 +235,7 @@ class RiskRepository:
         self.db = db
 
     def events(self, deployment_id: str, limit: int = 200) -> list[RiskEventRow]:
-        with self.db.session() as session:
+        with self.db.reader() as session:
             query = (
                 select(RiskEventRow)
                 .where(RiskEventRow.deployment_id == deployment_id)
@@ -238,7 +245,7 @@ class RiskRepository:
             return list(session.scalars(query))
 
     def kill_switch_history(self, deployment_id: str) -> list[KillSwitchEvent]:
-        with self.db.session() as session:
+        with self.db.reader() as session:
             query = select(KillSwitchEvent).where(KillSwitchEvent.deployment_id == deployment_id)
             return list(session.scalars(query.order_by(KillSwitchEvent.id)))
 
@@ -254,7 +261,7 @@ class JournalRepository:
         query = select(JournalEntry).where(JournalEntry.id > after_id)
         if deployment_id is not None:
             query = query.where(JournalEntry.deployment_id == deployment_id)
-        with self.db.session() as session:
+        with self.db.reader() as session:
             return list(session.scalars(query.order_by(JournalEntry.id).limit(limit)))
 
 
@@ -277,7 +284,7 @@ class AlertRepository:
             return row.id
 
     def recent(self, limit: int = 100) -> list[AlertRow]:
-        with self.db.session() as session:
+        with self.db.reader() as session:
             query = select(AlertRow).order_by(AlertRow.id.desc()).limit(limit)
             return list(session.scalars(query))
 
@@ -342,12 +349,12 @@ class BacktestRunRepository:
             return row.id
 
     def recent(self, limit: int = 50) -> list[BacktestRun]:
-        with self.db.session() as session:
+        with self.db.reader() as session:
             query = select(BacktestRun).order_by(BacktestRun.id.desc()).limit(limit)
             return list(session.scalars(query))
 
     def get(self, run_id: int) -> BacktestRun:
-        with self.db.session() as session:
+        with self.db.reader() as session:
             row = session.get(BacktestRun, run_id)
         if row is None:
             raise InputError(f"backtest run {run_id} does not exist (`genebot report runs`)")
@@ -359,7 +366,7 @@ class BacktestRunRepository:
 
     def latest_orchestrated(self) -> BacktestRun:
         """The newest run that had an orchestrator (for the orchestrator commands)."""
-        with self.db.session() as session:
+        with self.db.reader() as session:
             row = session.scalars(
                 select(BacktestRun)
                 .where(BacktestRun.attribution.is_not(None))
@@ -380,6 +387,6 @@ class BacktestRunRepository:
         return loaded
 
     def allocations(self, run_id: int) -> list[AllocationRow]:
-        with self.db.session() as session:
+        with self.db.reader() as session:
             query = select(AllocationRow).where(AllocationRow.backtest_run_id == run_id)
             return list(session.scalars(query.order_by(AllocationRow.ts, AllocationRow.id)))

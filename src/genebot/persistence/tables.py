@@ -62,9 +62,13 @@ class OrderRow(Base):
     """One order's latest state, with every field needed to rebuild it."""
 
     __tablename__ = "orders"
+    # Client order ids are unique within a deployment (each engine numbers its own orders).
+    __table_args__ = (
+        UniqueConstraint("deployment_id", "client_order_id", name="deployment_order"),
+    )
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     deployment_id: Mapped[str] = mapped_column(ForeignKey("deployments.id"), index=True)
-    client_order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    client_order_id: Mapped[str] = mapped_column(String(64))
     venue_order_id: Mapped[str | None] = mapped_column(String(128))
     strategy_id: Mapped[str] = mapped_column(String(100))
     instrument_id: Mapped[str] = mapped_column(String(100))

@@ -267,7 +267,7 @@ def upgrade() -> None:
             ["deployment_id"], ["deployments.id"], name=op.f("fk_orders_deployment_id_deployments")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_orders")),
-        sa.UniqueConstraint("client_order_id", name=op.f("uq_orders_client_order_id")),
+        sa.UniqueConstraint("deployment_id", "client_order_id", name="deployment_order"),
     )
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.create_index(
