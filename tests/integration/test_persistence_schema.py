@@ -79,6 +79,8 @@ def test_an_unknown_newer_revision_is_refused(database: Database) -> None:
 
 
 def test_a_current_database_is_accepted(database: Database) -> None:
+    status = migration_status(database)
+    assert status.current == status.head and status.pending == ()
     database.require_current()  # raises if not
 
 
