@@ -227,3 +227,41 @@ def test_fast_mode_is_refused_with_the_orchestrator() -> None:
     with pytest.raises(Exception, match="not available with the orchestrator"):
         run(config(), engine_mode="fast")
     assert np.isfinite(run(config(), engine_mode="auto").stats["sharpe"])
+
+
+def test_auto_select_keeps_the_best_by_sharpe() -> None:
+    result = run(config(auto_select={"enabled": True, "top_n": 2, "metric": "sharpe"}))
+    o = result.orchestration
+    assert o is not None
+    later = o.allocations[pd.to_datetime(o.allocations["timestamp"]) >= "2021-05-10"]
+    for _, group in later.groupby("timestamp"):
+        assert (group["weight"] > 0).sum() == 2  # the two best over the lookback
+        assert group["weight"].sum() == pytest.approx(1)
+
+
+def test_a_degrading_strategy_triggers_a_rebalance() -> None:
+    result = run(
+        config(
+            rebalance_frequency="never",
+            triggers={"performance_degradation": 0.02},
+            allocation_method="performance_based",
+            min_allocation=0.0,
+            max_allocation=1.0,
+        )
+    )
+    o = result.orchestration
+    assert o is not None
+    degraded = o.allocations[o.allocations["trigger"].str.startswith("performance_degradation")]
+    assert not degraded.empty
+    name = degraded["trigger"].iloc[0].split(": ", 1)[1].split(" ")[0]
+    assert name in {"ma_btc", "rsi_eth", "meanrev_btc", "momentum_eth"}
+
+
+def test_equal_risk_contribution_runs_in_the_engine() -> None:
+    result = run(config(risk_parity_mode="equal_risk_contribution"))
+    o = result.orchestration
+    assert o is not None
+    last = o.allocations[o.allocations["timestamp"] == o.allocations["timestamp"].max()]
+    assert last["weight"].sum() == pytest.approx(1)
+    assert last["weight"].between(0.1 - 1e-9, 0.5 + 1e-9).all()
+    assert last["weight"].nunique() > 1  # not simply equal
