@@ -9,8 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from genebot.cli.common import DatabaseOpt, console, guarded
-from genebot.core.errors import InputError
+from genebot.cli.common import DatabaseOpt, console, guarded, refuse
 from genebot.persistence.database import Database
 from genebot.reporting.formatting import format_stat
 
@@ -74,7 +73,7 @@ def db_downgrade(
     from genebot.persistence.migrate import downgrade
 
     if not yes:
-        guarded(_refuse("downgrade drops tables and their rows: back up, then add --yes"))
+        refuse("downgrade drops tables and their rows: back up, then add --yes")
     db = open_database(database_url)
     status = guarded(lambda: downgrade(db, revision))
     console.print(f"{db.display_url} is now at revision {status.current or 'base (empty)'}")
@@ -122,19 +121,12 @@ def db_restore(
     from genebot.persistence.backup import restore
 
     if not yes:
-        guarded(_refuse("restore replaces the database: stop genebot, then add --yes"))
+        refuse("restore replaces the database: stop genebot, then add --yes")
     db = open_database(database_url)
     saved = guarded(lambda: restore(db, path))
     console.print(f"restored {db.display_url} from {path}")
     if saved is not None:
         console.print(f"the database it replaced is saved as {saved}")
-
-
-def _refuse(message: str) -> object:
-    def fail() -> None:
-        raise InputError(message)
-
-    return fail
 
 
 @report_app.callback(invoke_without_command=True)

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from genebot.backtest.config import GenebotConfig, apply_overrides, hide_secrets, load_config
 from genebot.cli.backtest import execute_backtest
-from genebot.cli.common import DatabaseOpt, console, err, guarded
+from genebot.cli.common import DatabaseOpt, console, err, guarded, refuse
 from genebot.cli.db import open_current
 from genebot.core.errors import ConfigError, InputError
 
@@ -154,24 +154,16 @@ def config_update(
     }
     changes = {k: v for k, v in changes.items() if v is not None}
     if not changes:
-        guarded(_fail("nothing to update: give --allocation-method, --rebalance-frequency, ..."))
+        refuse("nothing to update: give --allocation-method, --rebalance-frequency, ...")
     data = guarded(lambda: _read(config))
     section = data.get("orchestrator")
     if not isinstance(section, dict):
-        guarded(_fail(f"{config}: no orchestrator: section (see `genebot config migrate`)"))
-        return
+        refuse(f"{config}: no orchestrator: section (see `genebot config migrate`)")
     section.update(changes)
     guarded(lambda: load_config(data))
     shutil.copyfile(config, config.with_name(config.name + ".bak"))
     config.write_text(yaml.safe_dump(data, sort_keys=False))
     console.print(f"updated {config}: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
-
-
-def _fail(message: str) -> Any:
-    def fail() -> None:
-        raise InputError(message)
-
-    return fail
 
 
 @orchestrator_app.command("attribution")
@@ -235,7 +227,7 @@ def config_migrate(
         return
     text = yaml.safe_dump(migrated, sort_keys=False)
     if output.exists():
-        guarded(_fail(f"--output {output}: the file exists; choose a new name"))
+        refuse(f"--output {output}: the file exists; choose a new name")
     output.write_text(text)
     console.print(f"wrote {output}")
 

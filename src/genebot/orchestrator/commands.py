@@ -43,18 +43,19 @@ COMMAND_NAMES: dict[str, type] = {
 }
 
 
+COMMAND_KINDS: dict[type, str] = {cls: name for name, cls in COMMAND_NAMES.items()}
+
+
 def make_command(name: str, *, strategy: str | None, reason: str, who: str) -> Command:
     """A command from its CLI/config name (``pause_strategy`` …)."""
-    if name in ("pause_strategy", "resume_strategy"):
+    cls = COMMAND_NAMES.get(name)
+    if cls is None:
+        raise ValueError(f"unknown command {name!r}; use one of {', '.join(COMMAND_NAMES)}")
+    if cls in (PauseStrategy, ResumeStrategy):
         if not strategy:
             raise ValueError(f"{name} needs --strategy")
-        cls = PauseStrategy if name == "pause_strategy" else ResumeStrategy
-        return cls(strategy, reason, who)
-    if name == "force_rebalance":
-        return ForceRebalance(reason, who)
-    if name == "emergency_stop":
-        return EmergencyStop(reason, who)
-    raise ValueError(f"unknown command {name!r}; use one of {', '.join(COMMAND_NAMES)}")
+        return cls(strategy, reason, who)  # type: ignore[no-any-return]
+    return cls(reason, who)  # type: ignore[no-any-return]
 
 
 class Intervention(NamedTuple):

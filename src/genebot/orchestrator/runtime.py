@@ -30,6 +30,7 @@ from genebot.domain.instrument import Instrument
 from genebot.execution.engine import ExecutionEngine
 from genebot.orchestrator import allocation as alloc
 from genebot.orchestrator.commands import (
+    COMMAND_KINDS,
     Command,
     CommandBus,
     EmergencyStop,
@@ -201,11 +202,8 @@ class Orchestrator:
             outcome = self._emergency_stop(command.reason)
         else:  # pragma: no cover - the Command union is closed
             raise TypeError(command)
-        name = type(command).__name__
-        kind = {"PauseStrategy": "pause_strategy", "ResumeStrategy": "resume_strategy"}.get(
-            name, "force_rebalance" if name == "ForceRebalance" else "emergency_stop"
-        )
         strategy = getattr(command, "strategy", "")
+        kind = COMMAND_KINDS[type(command)]
         self._intervene(ts_ns, kind, strategy, command.reason, command.who, outcome)
 
     def _pause(self, strategy: str) -> str:

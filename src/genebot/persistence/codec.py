@@ -8,41 +8,11 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_args
 
-from genebot.domain.events import (
-    OrderAccepted,
-    OrderCanceled,
-    OrderDenied,
-    OrderEmulated,
-    OrderEvent,
-    OrderExpired,
-    OrderFilled,
-    OrderInitialized,
-    OrderRejected,
-    OrderReleased,
-    OrderSubmitted,
-    OrderTriggered,
-    OrderUpdated,
-)
+from genebot.domain.events import OrderEvent
 
-EVENT_TYPES: dict[str, type] = {
-    cls.__name__: cls
-    for cls in (
-        OrderInitialized,
-        OrderSubmitted,
-        OrderAccepted,
-        OrderRejected,
-        OrderDenied,
-        OrderTriggered,
-        OrderUpdated,
-        OrderFilled,
-        OrderCanceled,
-        OrderExpired,
-        OrderEmulated,
-        OrderReleased,
-    )
-}
+EVENT_TYPES: dict[str, type] = {cls.__name__: cls for cls in get_args(OrderEvent)}
 _DECIMAL_FIELDS = frozenset(
     {"quantity", "price", "trigger_price", "trailing_offset", "last_qty", "last_px", "fee"}
 )
