@@ -3,6 +3,7 @@ them there and the curve is assembled with numpy after the run (cheap on the hot
 
 from __future__ import annotations
 
+from array import array
 from decimal import Decimal
 
 import numpy as np
@@ -11,12 +12,42 @@ import pandas as pd
 
 from genebot.core.errors import InputError
 from genebot.data.feed import Timeline, forward_fill_on_steps
+from genebot.data.timeindex import utc_index
+from genebot.domain.account import Account
 from genebot.domain.events import OrderFilled
 from genebot.domain.instrument import AccountType, Instrument
 from genebot.system.kernel import Kernel
 from genebot.venues.sim.exchange import SimulatedExchange
 
 F64 = npt.NDArray[np.float64]
+
+
+class ChangeLog:
+    """(step, value) changes of one series in typed arrays: 16 bytes a change, no objects."""
+
+    __slots__ = ("steps", "values")
+
+    def __init__(self) -> None:
+        self.steps = array("q")
+        self.values = array("d")
+
+    def add(self, step: int, value: float) -> None:
+        self.steps.append(step)
+        self.values.append(value)
+
+    def series(self, initial: float, n: int) -> F64:
+        """A value per step: the last change of a step wins, later steps carry it forward,
+        steps before the first change hold ``initial``."""
+        if not self.steps or not n:
+            return np.full(n, initial)
+        steps = np.frombuffer(self.steps, dtype=np.int64)
+        values = np.frombuffer(self.values, dtype=np.float64)
+        last = np.ones(len(steps), dtype=bool)  # keep the last change of each step
+        last[:-1] = steps[1:] != steps[:-1]
+        steps, values = steps[last], values[last]
+        # Piecewise constant: repeat each value until the next change (one n-sized array).
+        bounds = np.concatenate(([0], steps, [n]))
+        return np.repeat(np.concatenate(([initial], values)), np.diff(bounds))
 
 
 class EquityRecorder:
@@ -26,10 +57,12 @@ class EquityRecorder:
         self.kernel = kernel
         self.venues = {v.venue: v for v in venues}
         self.currency = currency
-        self.balance_log: list[tuple[int, str, str, float]] = []
-        self.position_log: list[tuple[int, str, float, float]] = []
-        self.open_log: list[tuple[int, int]] = []
+        self.balance_log: dict[tuple[str, str], ChangeLog] = {}  # (venue, currency) → changes
+        self.position_log: dict[str, tuple[ChangeLog, ChangeLog]] = {}  # iid → quantity, cost
+        self.open_log = ChangeLog()
         self.initial: dict[tuple[str, str], float] = {}
+        # instrument id → what a fill changes: (log, account, currency) for base and quote
+        self._fill_books: dict[str, list[tuple[ChangeLog, Account, str]]] = {}
         kernel.fill_listeners.append(self.on_fill)
 
     def snapshot_initial(self) -> None:
@@ -37,22 +70,37 @@ class EquityRecorder:
             for currency, amount in venue.account.balances.items():
                 self.initial[(name, currency)] = float(amount)
 
+    def _log(self, venue: str, currency: str) -> ChangeLog:
+        log = self.balance_log.get((venue, currency))
+        if log is None:
+            log = self.balance_log[(venue, currency)] = ChangeLog()
+        return log
+
     def on_fill(self, instrument: Instrument, fill: OrderFilled) -> None:
         step = self.kernel.step
+        books = self._fill_books.get(instrument.id)
+        if books is None:
+            account = self.venues[instrument.venue].account
+            books = self._fill_books[instrument.id] = [
+                (self._log(instrument.venue, c), account, c)
+                for c in (instrument.base, instrument.quote)
+            ]
+        for log, account, currency in books:
+            log.add(step, float(account.balance(currency)))
         venue = self.venues[instrument.venue]
-        for currency in (instrument.base, instrument.quote):
-            self.balance_log.append(
-                (step, venue.venue, currency, float(venue.account.balance(currency)))
-            )
         if venue.account.account_type is AccountType.MARGIN:  # spot holdings are balances
             pos = venue.positions[instrument.id]
-            self.position_log.append((step, instrument.id, float(pos.quantity), float(pos.cost)))
-        self.open_log.append((step, self.kernel.portfolio.open_count))
+            logs = self.position_log.get(instrument.id)
+            if logs is None:
+                logs = self.position_log[instrument.id] = (ChangeLog(), ChangeLog())
+            logs[0].add(step, float(pos.quantity))
+            logs[1].add(step, float(pos.cost))
+        self.open_log.add(step, self.kernel.portfolio.open_count)
 
     def on_financing(self, step: int, venue: str, currency: str) -> None:
         """A rollover booked at ``step``: log the new balance there."""
         account = self.venues[venue].account
-        self.balance_log.append((step, venue, currency, float(account.balance(currency))))
+        self._log(venue, currency).add(step, float(account.balance(currency)))
 
     # -- assembly -------------------------------------------------------------------------
     def build(self) -> tuple[pd.DataFrame, npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
@@ -61,13 +109,11 @@ class EquityRecorder:
         n = len(tl)
         equity = np.zeros(n)
         cash = np.zeros(n)
-        grouped: dict[tuple[str, str], list[tuple[int, float]]] = {k: [] for k in self.initial}
-        for step, venue_name, currency, balance in self.balance_log:
-            grouped.setdefault((venue_name, currency), []).append((step, balance))
         rates: dict[str, F64 | float] = {}  # one n-sized array per currency, built once
-        for (venue, currency), changes in sorted(grouped.items()):
-            series = self._series(changes, self.initial.get((venue, currency), 0.0), n)
-            del changes
+        for key in sorted({*self.initial, *self.balance_log}):
+            log = self.balance_log.get(key, ChangeLog())
+            series = log.series(self.initial.get(key, 0.0), n)
+            currency = key[1]
             if currency == self.currency:
                 cash += series
             if np.any(series != 0):
@@ -76,39 +122,30 @@ class EquityRecorder:
                 series *= rates[currency]  # in place: no n-sized temporary
                 equity += series
             del series
-        grouped.clear()
         for venue in self.venues.values():
             if venue.account.account_type is AccountType.MARGIN:
                 equity += self._unrealized(venue, tl, n)
-        opened = self._series([(s, float(k)) for s, k in self.open_log], 0.0, n)
+        opened = self.open_log.series(0.0, n)
         if tl.single:  # every step is its own bar time
             keep = np.arange(n, dtype=np.int64)
             eq, csh, ts = equity, cash, tl.step_ts
+            in_market = opened > 0
         else:
             keep = np.flatnonzero(np.diff(tl.step_known, append=np.iinfo(np.int64).max) != 0)
             eq, csh, ts = equity[keep], cash[keep], tl.step_ts[keep]
-        peak = np.maximum.accumulate(eq)
+            in_market = opened[keep] > 0
+        del opened, equity, cash
+        drawdown = np.maximum.accumulate(eq)  # the running peak, then in place eq/peak - 1
+        positive = drawdown > 0
+        np.divide(eq, drawdown, out=drawdown, where=positive)
+        drawdown[~positive] = 1.0
+        drawdown -= 1.0
         frame = pd.DataFrame(
-            {"equity": eq, "cash": csh, "drawdown": np.where(peak > 0, eq / peak - 1.0, 0.0)},
-            index=pd.DatetimeIndex(pd.to_datetime(ts, utc=True), name="timestamp"),
+            {"equity": eq, "cash": csh, "drawdown": drawdown},
+            index=utc_index(ts, name="timestamp"),
+            copy=False,
         )
-        in_market = (opened > 0) if tl.single else (opened[keep] > 0)
         return frame, in_market, keep
-
-    @staticmethod
-    def _series(changes: list[tuple[int, float]], initial: float, n: int) -> F64:
-        """A value per step from (step, value) changes: the last change of a step wins, later
-        steps carry it forward, steps before the first change hold ``initial``."""
-        if not changes or not n:
-            return np.full(n, initial)
-        steps = np.fromiter((c[0] for c in changes), dtype=np.int64, count=len(changes))
-        values = np.fromiter((c[1] for c in changes), dtype=np.float64, count=len(changes))
-        last = np.ones(len(steps), dtype=bool)  # keep the last change of each step
-        last[:-1] = steps[1:] != steps[:-1]
-        steps, values = steps[last], values[last]
-        # Piecewise constant: repeat each value until the next change (one n-sized array).
-        bounds = np.concatenate(([0], steps, [n]))
-        return np.repeat(np.concatenate(([initial], values)), np.diff(bounds))
 
     def _rate(self, currency: str, tl: Timeline) -> F64 | float:
         if currency == self.currency:
@@ -130,11 +167,10 @@ class EquityRecorder:
         for iid, feed in self.kernel.exec_feed.items():
             if feed.instrument.venue != venue.venue:
                 continue
-            rows = [(s, q, c) for s, i, q, c in self.position_log if i == iid]
-            if not rows:
+            logs = self.position_log.get(iid)
+            if logs is None:
                 continue
-            qty = self._series([(s, q) for s, q, _ in rows], 0.0, n)
-            cost = self._series([(s, c) for s, _, c in rows], 0.0, n)
+            qty, cost = logs[0].series(0.0, n), logs[1].series(0.0, n)
             close = np.nan_to_num(forward_fill_on_steps(feed, feed.close, n))
             total += (qty * close - cost) * self._rate(feed.instrument.quote, tl)
         return total

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 
 from genebot.backtest.config import GenebotConfig, apply_overrides, load_config
 from genebot.backtest.orchestration import (
@@ -27,6 +26,7 @@ from genebot.core.errors import ConfigError
 from genebot.core.precision import split_evenly, to_decimal
 from genebot.data.feed import Timeline, build_timeline
 from genebot.data.rates import RatesTable
+from genebot.data.timeindex import utc_index
 from genebot.domain.orders import OrderStatus
 from genebot.reporting.statistics import compute_stats
 from genebot.risk.checks import default_checks
@@ -245,5 +245,5 @@ def _looks_like_equities(setup: RunSetup) -> bool:
     feed = setup.feeds[0]
     if feed.timeframe_ns < 86_400 * 10**9 or len(feed) < 10:
         return False
-    weekdays = pd.DatetimeIndex(pd.to_datetime(feed.ts, utc=True)).dayofweek
+    weekdays = utc_index(feed.ts).dayofweek
     return bool(np.all(np.asarray(weekdays) < 5))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
 from genebot.core.errors import InputError
 from genebot.core.precision import floor_to, precision_quantum, quantize
@@ -23,6 +23,11 @@ def split_symbol(symbol: str) -> tuple[str, str]:
     if len(parts) != 2 or not all(p.strip() for p in parts):
         raise InputError(f"symbol {symbol!r} is not valid: use BASE/QUOTE, e.g. BTC/USDT")
     return parts[0].strip().upper(), parts[1].strip().upper()
+
+
+def _power_of_ten(step: Decimal) -> bool:
+    """1, 0.01, 1E+2 ...: rounding to it is one native ``Decimal.quantize``."""
+    return step != 0 and step.as_tuple().digits == (1,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,24 +50,30 @@ class Instrument:
     taker_fee: Decimal = Decimal("0.001")
     quote_decimals: int = 8
     id: str = field(init=False, compare=False)  # unique key across venues: ``BTC/USDT@binance``
+    money_quantum: Decimal = field(init=False, compare=False, repr=False)
+    """Step of the quote currency for cash, fees and PnL (``10**-quote_decimals``)."""
+    _tick_is_power_of_ten: bool = field(init=False, compare=False, repr=False)
+    _lot_is_power_of_ten: bool = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "id", f"{self.symbol}@{self.venue}")
-
-    @property
-    def money_quantum(self) -> Decimal:
-        """Step of the quote currency for cash, fees and PnL."""
-        return precision_quantum(self.quote_decimals)
+        object.__setattr__(self, "money_quantum", precision_quantum(self.quote_decimals))
+        object.__setattr__(self, "_tick_is_power_of_ten", _power_of_ten(self.tick_size))
+        object.__setattr__(self, "_lot_is_power_of_ten", _power_of_ten(self.lot_size))
 
     def round_price(self, price: Decimal) -> Decimal:
+        if self._tick_is_power_of_ten:  # 0.01, 1 ...: one native quantize (the hot path)
+            return price.quantize(self.tick_size, ROUND_HALF_EVEN)
         return quantize(price, self.tick_size)
 
     def round_quantity(self, quantity: Decimal) -> Decimal:
         """Quantities round down to the lot: an order is never larger than asked."""
+        if self._lot_is_power_of_ten:
+            return quantity.quantize(self.lot_size, ROUND_DOWN)
         return floor_to(quantity, self.lot_size)
 
     def round_money(self, amount: Decimal) -> Decimal:
-        return quantize(amount, self.money_quantum)
+        return amount.quantize(self.money_quantum, ROUND_HALF_EVEN)
 
     def minimum_problem(self, quantity: Decimal, price: Decimal) -> str | None:
         """Why an order of this size is under the venue minimum, or ``None`` if it is not."""

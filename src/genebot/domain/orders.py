@@ -173,13 +173,18 @@ class Order:
         self.events.append(event)
 
     def _apply_fill(self, fill: OrderFilled) -> None:
-        new_filled = self.filled_qty + fill.last_qty
-        if fill.last_qty <= 0 or new_filled > self.quantity:
+        last_qty = fill.last_qty
+        first = not self.filled_qty
+        new_filled = last_qty if first else self.filled_qty + last_qty
+        if last_qty <= 0 or new_filled > self.quantity:
             raise InvalidStateTransition(
-                f"order {self.client_order_id}: fill of {fill.last_qty} exceeds the "
+                f"order {self.client_order_id}: fill of {last_qty} exceeds the "
                 f"{self.leaves_qty} left"
             )
-        self.avg_px = (self.avg_px * self.filled_qty + fill.last_px * fill.last_qty) / new_filled
+        if first:  # the usual case: one fill, its price is the average
+            self.avg_px = fill.last_px
+        else:
+            self.avg_px = (self.avg_px * self.filled_qty + fill.last_px * last_qty) / new_filled
         self.filled_qty = new_filled
         self.status = S.FILLED if new_filled == self.quantity else S.PARTIALLY_FILLED
 

@@ -29,9 +29,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import talib
 
+from genebot.data.timeindex import utc_index
 from genebot.trading.data import F64, BarData, Signals
 from genebot.trading.params import Param, check_choice_list
 from genebot.trading.strategy import Strategy
@@ -50,7 +50,7 @@ def session_mask(ts: npt.NDArray[np.int64], sessions: list[str]) -> npt.NDArray[
     out = np.zeros(ts.shape[0], dtype=bool)
     if ts.shape[0] == 0:
         return out
-    utc = pd.DatetimeIndex(pd.to_datetime(ts, utc=True))
+    utc = utc_index(ts)
     for name in sessions:
         zone, start, end = SESSIONS[name]
         local = utc.tz_convert(ZoneInfo(zone))

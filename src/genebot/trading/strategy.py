@@ -39,6 +39,12 @@ from genebot.trading.params import Param, resolve_params
 from genebot.trading.sizing import PercentEquity, PositionSizer, SizingContext
 
 ZERO = Decimal(0)
+_ORDER_TYPE = {  # (has a limit price, has a trigger price) → order type
+    (False, False): "MARKET",
+    (True, False): "LIMIT",
+    (False, True): "STOP_MARKET",
+    (True, True): "STOP_LIMIT",
+}
 
 
 class PositionView(NamedTuple):
@@ -295,12 +301,7 @@ class Strategy:
         if qty <= 0:
             self.log.debug("%s %s sized to zero; no order", side, inst.symbol)
             return None
-        order_type = {
-            (False, False): "MARKET",
-            (True, False): "LIMIT",
-            (False, True): "STOP_MARKET",
-            (True, True): "STOP_LIMIT",
-        }[(price is not None, trigger is not None)]
+        order_type = _ORDER_TYPE[(price is not None, trigger is not None)]
         return self.ctx.submit(
             self.strategy_id,
             inst,

@@ -411,7 +411,7 @@ class SimulatedExchange:
         ts: int,
         volume: float = 0.0,
     ) -> Decimal | None:
-        qty = order.leaves_qty
+        qty = leaves = order.leaves_qty
         if order.reduce_only:
             qty = min(qty, self._reducible(inst, order))
             if qty <= 0:
@@ -446,7 +446,7 @@ class SimulatedExchange:
         self.account.settle_fill(
             inst, order.side, qty, px, fee, realized, ts, order.client_order_id
         )
-        if qty == order.leaves_qty:
+        if qty == leaves:
             self._remove(order)
         self._report(
             OrderFilled(
