@@ -200,18 +200,18 @@ class Position:
 
     def _close_trade(self, ts: int, tag: str) -> ClosedTrade:
         entry_price = self._entry_notional / self._entry_qty
-        trade = ClosedTrade(
-            strategy_id=self.strategy_id,
-            instrument_id=self.instrument_id,
-            side="long" if self._long else "short",
-            entry_ts=self._entry_ts,
-            entry_price=entry_price,
-            exit_ts=ts,
-            exit_price=self._exit_notional / self._exit_qty,
-            quantity=self._entry_qty,
-            pnl=self._trade_pnl,
-            fees=self._trade_fees,
-            exit_reason=tag,
+        trade = ClosedTrade(  # strategy, instrument, side, entry ts/price, exit ts/price ...
+            self.strategy_id,
+            self.instrument_id,
+            "long" if self._long else "short",
+            self._entry_ts,
+            entry_price,
+            ts,
+            self._exit_notional / self._exit_qty,
+            self._entry_qty,  # quantity
+            self._trade_pnl,  # pnl
+            self._trade_fees,  # fees
+            tag,  # exit reason
         )
         self._reset_trade(ts)
         return trade

@@ -104,6 +104,7 @@ class Portfolio:
         self.trades: list[ClosedTrade] = []
         self.open_count = 0  # positions in a round trip, kept up to date at every fill
         self.books: dict[str, CrossBooks] = {}  # spot cross pair → its currencies' positions
+        self.account_currency: str | None = None  # set by the kernel; amounts in it need no rate
 
     def book_spot_currencies(
         self, instruments: Mapping[str, Instrument], spot_venues: Collection[str], account: str
@@ -210,7 +211,9 @@ class Portfolio:
         if not amount:
             return amount
         quote = self.quotes.get(instrument_id)
-        rate = self.rate(quote) if quote is not None else ONE
+        if quote is None or quote == self.account_currency:
+            return amount
+        rate = self.rate(quote)
         return amount if rate is None or rate == ONE else amount * rate
 
     def open_positions(self) -> list[Position]:

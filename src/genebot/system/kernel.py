@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("genebot.kernel")
 MAX_LOGGED_ERRORS = 5
 _NEVER = 2**63 - 1  # no orchestrator check due
+_ONE = Decimal(1)
 
 
 def _where(exc: BaseException) -> str:
@@ -89,6 +90,7 @@ class Kernel:
         self._orch_due = _NEVER
         self._single = timeline.single
         self._account_currency: str | None = None
+        self._now_step, self._now_ns = -2, 0  # now() of the step last asked
         self.portfolio = Portfolio(
             self.mark,
             {k: i.money_quantum for k, i in instruments.items()},
@@ -128,6 +130,7 @@ class Kernel:
     @account_currency.setter
     def account_currency(self, currency: str | None) -> None:
         self._account_currency = currency
+        self.portfolio.account_currency = currency
         if currency is not None:  # spot holdings are currencies, valued in this one
             spot = self.execution.spot_venues
             self.portfolio.book_spot_currencies(self.instruments, spot, currency)
@@ -243,7 +246,7 @@ class Kernel:
         """Units of the account currency per unit of ``currency`` at the current marks."""
         account = self.account_currency
         if account is None or currency == account:
-            return Decimal(1)
+            return _ONE
         direct = self.pricing_instrument(currency, account)
         if direct is not None:
             px = self.mark(direct)
@@ -271,7 +274,11 @@ class Kernel:
 
     def now(self) -> int:
         """Decision time: the close of the bar being handled (ns)."""
-        return int(self.timeline.step_known[self.step]) if self.step >= 0 else 0
+        step = self.step
+        if step != self._now_step:  # asked many times per step: convert once
+            self._now_step = step
+            self._now_ns = int(self.timeline.step_known[step]) if step >= 0 else 0
+        return self._now_ns
 
     def _on_fill(self, instrument: Instrument, fill: OrderFilled) -> None:
         for listener in self.fill_listeners:
@@ -380,44 +387,62 @@ class Kernel:
 
     def process_step(self, step: int) -> None:
         """Handle timeline step ``step``: match working orders, then run strategies."""
-        if self._single:
-            f = 0
-            row = step
-        else:
-            f = self._step_feed[step]
-            row = self._step_row[step]
+        self.run_steps(step, step + 1)
+
+    def run_steps(
+        self, start: int, stop: int, after_step: Callable[[int], None] | None = None
+    ) -> None:
+        """Handle steps ``start`` .. ``stop - 1`` in order, each exactly as :meth:`process_step`
+        (one loop: the per-step lookups are done once; ``after_step(step)`` follows each)."""
+        single, step_feed, step_row = self._single, self._step_feed, self._step_row
+        feed_venue, subscribers = self._feed_venue, self.subscribers
+        quote_feeds, held, on_error = self._quote_feeds, self.emulator.held, self.strategy_error
+        hooked = self.rollover is not None or self.risk is not None or self.orchestrator is not None
+        for step in range(start, stop):
+            if single:
+                f = 0
+                row = step
+            else:
+                f = step_feed[step]
+                row = step_row[step]
+            if hooked:
+                self._before_bar(step)
+            self.step = step
+            venue = feed_venue[f]
+            if venue is not None:
+                if venue[0]:
+                    venue[1](venue[2], row)
+                if held.get(venue[2]):  # local protective orders see the bar close
+                    self.emulator.on_bar(venue[2], row)
+            if f in quote_feeds:
+                self._dispatch_quote(f, row)
+            else:
+                for slot, view in subscribers[f]:
+                    view.i = row
+                    strategy = slot.strategy
+                    strategy.bar = view
+                    try:
+                        strategy.on_bar(view)
+                    except Exception as exc:  # the boundary around user strategy code
+                        on_error(slot, "on_bar", exc)
+            if after_step is not None:
+                after_step(step)
+
+    def _before_bar(self, step: int) -> None:
+        """Swaps, the risk engine's new day and the orchestrator's decisions, which all act on
+        what was known before this step's bar."""
+        ts = int(self.timeline.step_ts[step])
         rollover = self.rollover
-        due = rollover is not None and rollover.next_ns is not None
-        if due and self.timeline.step_ts[step] >= rollover.next_ns:  # type: ignore[union-attr]
-            rollover.apply(int(self.timeline.step_ts[step]))  # type: ignore[union-attr]
+        if rollover is not None and rollover.next_ns is not None and ts >= rollover.next_ns:
+            rollover.apply(ts)
         risk = self.risk
         if risk is not None:  # a new trading day starts before this bar's fills
             boundary = risk.next_boundary
-            if boundary is not None and self.timeline.step_ts[step] >= boundary:
-                risk.roll_day(int(self.timeline.step_ts[step]))
-        orchestrator = self.orchestrator  # decides on what was known before this bar
-        if orchestrator is not None and (
-            self.timeline.step_ts[step] >= self._orch_due or orchestrator.bus
-        ):
-            self._orchestrate(int(self.timeline.step_ts[step]))
-        self.step = step
-        venue = self._feed_venue[f]
-        if venue is not None:
-            if venue[0]:
-                venue[1](venue[2], row)
-            if self.emulator.held.get(venue[2]):  # local protective orders see the bar close
-                self.emulator.on_bar(venue[2], row)
-        if f in self._quote_feeds:
-            self._dispatch_quote(f, row)
-            return
-        for slot, view in self.subscribers[f]:
-            view.i = row
-            strategy = slot.strategy
-            strategy.bar = view
-            try:
-                strategy.on_bar(view)
-            except Exception as exc:  # the boundary around user strategy code
-                self.strategy_error(slot, "on_bar", exc)
+            if boundary is not None and ts >= boundary:
+                risk.roll_day(ts)
+        orchestrator = self.orchestrator
+        if orchestrator is not None and (ts >= self._orch_due or orchestrator.bus):
+            self._orchestrate(ts)
 
     def _dispatch_quote(self, f: int, row: int) -> None:
         for slot, view in self.subscribers[f]:

@@ -14,19 +14,12 @@ def run_per_bar(
     progress: Progress | None = None,
     after_step: Callable[[int], None] | None = None,
 ) -> None:
-    """Every bar goes through ``process_step`` and every strategy's ``on_bar``;
+    """Every bar goes through the kernel's step handler and every strategy's ``on_bar``;
     ``after_step(step)`` (e.g. a per-bar recorder) follows each step."""
     n = len(kernel.timeline)
-    process = kernel.process_step
     chunk = 50_000
     for start in range(0, n, chunk):
-        if after_step is None:
-            for step in range(start, min(n, start + chunk)):
-                process(step)
-        else:
-            for step in range(start, min(n, start + chunk)):
-                process(step)
-                after_step(step)
+        kernel.run_steps(start, min(n, start + chunk), after_step)
         if progress is not None:
             progress(min(n, start + chunk))
 

@@ -107,6 +107,7 @@ class Strategy:
         self.log = logging.getLogger(f"genebot.strategy.{self.strategy_id}")
         self._ctx: TradingContext | None = None
         self._instruments: dict[str, Instrument] = {}
+        self._by_symbol: dict[str, Instrument] = {}  # symbols traded on one venue only
         self._signals: dict[int, tuple[list[bool], Signals]] = {}
         self.bar: BarView | None = None
         self.sizing_atr_period = 14  # ATR bars for atr sizing / ATR trailing
@@ -175,6 +176,10 @@ class Strategy:
         """Attach to an engine (done by the kernel)."""
         self._ctx = ctx
         self._instruments = instruments
+        symbols = [i.symbol for i in instruments.values()]
+        self._by_symbol = {
+            i.symbol: i for i in instruments.values() if symbols.count(i.symbol) == 1
+        }
 
     def set_signals(self, feed_index: int, sig: Signals) -> None:
         """Register a feed's vectorized signals (done by the kernel)."""
@@ -191,7 +196,7 @@ class Strategy:
             if len(self._instruments) == 1:
                 return next(iter(self._instruments.values()))
             raise InputError(f"strategy {self.strategy_id}: name the symbol")
-        found = self._instruments.get(symbol)
+        found = self._instruments.get(symbol) or self._by_symbol.get(symbol)
         if found is not None:
             return found
         matches = [i for i in self._instruments.values() if i.symbol == symbol]
