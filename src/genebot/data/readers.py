@@ -287,9 +287,12 @@ def _finish(
     if len(ts) == 0:
         raise DataError(f"{source}: no data rows; expected at least one bar")
     broken = find_broken_rows(ts, values)
-    rows = np.flatnonzero(broken.keep).astype(np.int64) + 1
-    order = np.argsort(ts[broken.keep], kind="stable")
-    ts, values, rows = ts[broken.keep][order], values[broken.keep][order], rows[order]
+    if broken.keep.all() and not np.any(ts[1:] < ts[:-1]):  # clean and in order: no copies
+        rows = np.arange(1, len(ts) + 1, dtype=np.int64)
+    else:
+        rows = np.flatnonzero(broken.keep).astype(np.int64) + 1
+        order = np.argsort(ts[broken.keep], kind="stable")
+        ts, values, rows = ts[broken.keep][order], values[broken.keep][order], rows[order]
     failing = list(broken.issues) if on_broken == "fail" else []
     gap, tf_error, tf = None, None, ""
     try:
