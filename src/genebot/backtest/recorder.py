@@ -86,7 +86,7 @@ class EquityRecorder:
                 for c in (instrument.base, instrument.quote)
             ]
         for log, account, currency in books:
-            log.add(step, float(account.balance(currency)))
+            log.add(step, float(account.balances.get(currency, 0)))
         venue = self.venues[instrument.venue]
         if venue.account.account_type is AccountType.MARGIN:  # spot holdings are balances
             pos = venue.positions[instrument.id]

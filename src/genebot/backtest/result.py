@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from genebot.data.timeindex import utc_index
 from genebot.domain.orders import Order
 from genebot.domain.position import ClosedTrade
 from genebot.reporting.orchestration import orchestration_sections, write_orchestration
@@ -167,22 +168,34 @@ def _symbol(iid: str) -> str:
 
 def trades_frame(trades: list[ClosedTrade]) -> pd.DataFrame:
     """One row per closed round trip (column-wise: much faster than row lists)."""
-    names = {iid: _symbol(iid) for iid in {t.instrument_id for t in trades}}
-    columns: dict[str, list[object]] = {
-        "strategy": [t.strategy_id for t in trades],
-        "symbol": [names[t.instrument_id] for t in trades],
-        "side": [t.side for t in trades],
-        "entry_time": _utc([t.entry_ts for t in trades]),
-        "entry_price": [float(t.entry_price) for t in trades],
-        "exit_time": _utc([t.exit_ts for t in trades]),
-        "exit_price": [float(t.exit_price) for t in trades],
-        "quantity": [float(t.quantity) for t in trades],
-        "pnl": [float(t.pnl) for t in trades],
-        "pnl_pct": [float(t.pnl_pct) for t in trades],
-        "fees": [float(t.fees) for t in trades],
-        "exit_reason": [t.exit_reason for t in trades],
+    if not trades:
+        empty: dict[str, object] = {c: [] for c in TRADE_COLUMNS}
+        empty["entry_time"] = empty["exit_time"] = _utc([])
+        return pd.DataFrame(empty, columns=TRADE_COLUMNS)
+    # ClosedTrade is a tuple: transpose once, convert whole columns.
+    (strategy, iids, side, entry_ts, entry_px, exit_ts, exit_px, qty, pnl, fees, reason) = zip(
+        *trades, strict=True
+    )
+    names = {iid: _symbol(iid) for iid in set(iids)}
+    columns: dict[str, object] = {
+        "strategy": strategy,
+        "symbol": [names[iid] for iid in iids],
+        "side": side,
+        "entry_time": utc_index(entry_ts),
+        "entry_price": _floats(entry_px),
+        "exit_time": utc_index(exit_ts),
+        "exit_price": _floats(exit_px),
+        "quantity": _floats(qty),
+        "pnl": _floats(pnl),
+        "pnl_pct": _floats(t.pnl_pct for t in trades),
+        "fees": _floats(fees),
+        "exit_reason": reason,
     }
     return pd.DataFrame(columns, columns=TRADE_COLUMNS)
+
+
+def _floats(values: Iterable[Decimal]) -> npt.NDArray[np.float64]:
+    return np.fromiter(values, dtype=np.float64)
 
 
 def _utc(ns: list[int]) -> pd.DatetimeIndex:

@@ -20,13 +20,15 @@ def to_decimal(value: float | int | str | Decimal) -> Decimal:
 
 def quantize(value: Decimal, quantum: Decimal, *, rounding: str = ROUND_HALF_EVEN) -> Decimal:
     """Round ``value`` to a multiple of ``quantum`` (tick, lot or currency step)."""
+    power = _POWER_OF_TEN.get(quantum)
+    if power:  # 0.01, 1, 1E+2 ...: one native quantize does it (the hot path)
+        return value.quantize(quantum, rounding)
     if quantum == ZERO:
         return value
-    power = _POWER_OF_TEN.get(quantum)
     if power is None:
         power = _POWER_OF_TEN[quantum] = quantum.as_tuple().digits == (1,)
-    if power:  # 0.01, 1, 1E+2 ...: one native quantize does it
-        return value.quantize(quantum, rounding=rounding)
+        if power:
+            return value.quantize(quantum, rounding)
     steps = (value / quantum).to_integral_value(rounding=rounding)
     return (steps * quantum).quantize(quantum)
 

@@ -50,6 +50,7 @@ class OrderStatus(enum.Enum):
 
 
 S = OrderStatus
+_ZERO = Decimal(0)
 _FILL = "fill"  # resolved to PARTIALLY_FILLED or FILLED by the remaining quantity
 
 TRANSITIONS: dict[tuple[OrderStatus, type], OrderStatus | str] = {
@@ -130,8 +131,8 @@ class Order:
         self.ts_init = init.ts_init
         self.ts_last = init.ts_event
         self.status = S.INITIALIZED
-        self.filled_qty = Decimal(0)
-        self.avg_px = Decimal(0)
+        self.filled_qty = _ZERO
+        self.avg_px = _ZERO
         self.venue_order_id: str | None = None
         self.reason = ""
         self.events: list[OrderEvent] = [init]

@@ -303,7 +303,8 @@ class ExecutionEngine:
 
     def _apply(self, order: Order, event: OrderEvent) -> None:
         order.apply(event)
-        self._emit(event)
+        if self._observers:
+            self._emit(event)
         if order.status in TERMINAL:
             self.orders.pop(order.client_order_id, None)
 

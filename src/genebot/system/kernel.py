@@ -395,9 +395,14 @@ class Kernel:
         """Handle steps ``start`` .. ``stop - 1`` in order, each exactly as :meth:`process_step`
         (one loop: the per-step lookups are done once; ``after_step(step)`` follows each)."""
         single, step_feed, step_row = self._single, self._step_feed, self._step_row
-        feed_venue, subscribers = self._feed_venue, self.subscribers
-        quote_feeds, held, on_error = self._quote_feeds, self.emulator.held, self.strategy_error
+        held, on_error = self.emulator.held, self.strategy_error
         hooked = self.rollover is not None or self.risk is not None or self.orchestrator is not None
+        # Per feed: its venue's book (matched while not empty), the matcher, the instrument,
+        # the subscribed strategies and whether it carries quotes.
+        plan = [
+            (*(venue or (None, None, None)), subs, f in self._quote_feeds)
+            for f, (venue, subs) in enumerate(zip(self._feed_venue, self.subscribers, strict=True))
+        ]
         for step in range(start, stop):
             if single:
                 f = 0
@@ -408,16 +413,15 @@ class Kernel:
             if hooked:
                 self._before_bar(step)
             self.step = step
-            venue = feed_venue[f]
-            if venue is not None:
-                if venue[0]:
-                    venue[1](venue[2], row)
-                if held.get(venue[2]):  # local protective orders see the bar close
-                    self.emulator.on_bar(venue[2], row)
-            if f in quote_feeds:
+            book, match, iid, subs, quotes = plan[f]
+            if book:
+                match(iid, row)  # type: ignore[misc]
+            if held and held.get(iid):  # type: ignore[arg-type]  # local stops see the close
+                self.emulator.on_bar(iid, row)  # type: ignore[arg-type]
+            if quotes:
                 self._dispatch_quote(f, row)
             else:
-                for slot, view in subscribers[f]:
+                for slot, view in subs:
                     view.i = row
                     strategy = slot.strategy
                     strategy.bar = view
