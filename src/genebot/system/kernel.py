@@ -384,6 +384,18 @@ class Kernel:
                 self._feed_venue.append((book if book is not None else [None], venue.on_bar, iid))
             else:
                 self._feed_venue.append(None)
+        # Execution feeds with their venue and its book of the instrument (fast mode's scan).
+        self._order_feeds = [
+            (iid, feed, venue, getattr(venue, "book", {}).get(iid))
+            for iid, feed in self.exec_feed.items()
+            for venue in (self.venues[feed.instrument.venue],)
+        ]
+        # Per feed: its venue's book (matched while not empty), the matcher, the instrument,
+        # the subscribed strategies and whether it carries quotes.
+        self._plan = [
+            (*(venue or (None, None, None)), subs, f in self._quote_feeds)
+            for f, (venue, subs) in enumerate(zip(self._feed_venue, self.subscribers, strict=True))
+        ]
 
     def process_step(self, step: int) -> None:
         """Handle timeline step ``step``: match working orders, then run strategies."""
@@ -397,12 +409,7 @@ class Kernel:
         single, step_feed, step_row = self._single, self._step_feed, self._step_row
         held, on_error = self.emulator.held, self.strategy_error
         hooked = self.rollover is not None or self.risk is not None or self.orchestrator is not None
-        # Per feed: its venue's book (matched while not empty), the matcher, the instrument,
-        # the subscribed strategies and whether it carries quotes.
-        plan = [
-            (*(venue or (None, None, None)), subs, f in self._quote_feeds)
-            for f, (venue, subs) in enumerate(zip(self._feed_venue, self.subscribers, strict=True))
-        ]
+        plan = self._plan
         for step in range(start, stop):
             if single:
                 f = 0
@@ -493,10 +500,9 @@ class Kernel:
     def next_order_step(self, after_step: int) -> int | None:
         """The first step after ``after_step`` at which a working order may act."""
         best: int | None = None
-        for iid, feed in self.exec_feed.items():
-            venue = self.venues[feed.instrument.venue]
-            book = getattr(venue, "book", {}).get(iid)
-            if not book and not self.emulator.held.get(iid):
+        held = self.emulator.held
+        for iid, feed, venue, book in self._order_feeds:
+            if not book and not (held and held.get(iid)):
                 continue
             if self._single:
                 start = after_step + 1

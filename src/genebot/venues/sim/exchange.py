@@ -155,14 +155,15 @@ class SimulatedExchange:
             self._report(OrderCanceled(order.client_order_id, reason, now, now))
 
     def _pre_accept_problem(self, instrument: Instrument, order: Order) -> str | None:
+        if order.reduce_only:  # exits are never held to minimums or funds
+            return None
         ref_px = self.mark(instrument.id)
         est = order.price or order.trigger_price or (to_decimal(ref_px) if ref_px else None)
-        if est is not None and not order.reduce_only:
-            minimum = instrument.minimum_problem(order.quantity, est)
-            if minimum:
-                return minimum
-        if order.reduce_only or est is None:
+        if est is None:
             return None
+        minimum = instrument.minimum_problem(order.quantity, est)
+        if minimum:
+            return minimum
         if self.account.account_type is AccountType.SPOT:
             return self._spot_funds_problem(instrument, order, est)
         return self._margin_problem(instrument, order, est)
