@@ -213,7 +213,7 @@ def build(cfg: GenebotConfig, data: DataInput | None) -> RunSetup:
             feeds[(venue_name, symbol, tf)] = BarFeed(
                 inst,
                 timeframe_to_ns(loaded.timeframe if tf is None else tf),
-                frame.index.asi8.astype(np.int64),
+                np.asarray(frame.index.asi8, dtype=np.int64),
                 *(
                     frame[c].to_numpy(dtype=np.float64)
                     for c in ("open", "high", "low", "close", "volume")

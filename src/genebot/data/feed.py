@@ -100,7 +100,8 @@ def build_timeline(feeds: list[BarFeed]) -> Timeline:
         n = len(feed)
         steps = np.arange(n, dtype=np.int64)
         feed.row_to_step = steps
-        return Timeline(ordered, np.zeros(n, np.int64), steps, feed.ts, feed.ts + feed.timeframe_ns)
+        every_bar_feed_0 = np.broadcast_to(np.int64(0), (n,))  # read-only, no memory
+        return Timeline(ordered, every_bar_feed_0, steps, feed.ts, feed.ts + feed.timeframe_ns)
     known = np.concatenate([f.ts + f.timeframe_ns for f in ordered])
     feed_ids = np.concatenate([np.full(len(f), f.index, np.int64) for f in ordered])
     rows = np.concatenate([np.arange(len(f), dtype=np.int64) for f in ordered])

@@ -33,6 +33,7 @@ import pandas as pd
 
 from genebot.core.errors import DataError, InputError
 from genebot.core.time import NS_PER_SECOND, ns_to_timeframe, timeframe_to_ns
+from genebot.data.timeindex import utc_index
 from genebot.data.validation import (
     OHLCV_COLUMNS,
     DataIssue,
@@ -224,6 +225,9 @@ def _frame_to_arrays(df: pd.DataFrame, source: str) -> tuple[Int64Array, FloatAr
     columns = []
     for name in OHLCV_COLUMNS:
         column = df[found[name]]
+        if column.dtype == np.float64:  # numbers already: a view, no conversion
+            columns.append(column.to_numpy())
+            continue
         numbers = pd.to_numeric(column, errors="coerce")
         bad = np.flatnonzero((numbers.isna() & column.notna()).to_numpy())
         if len(bad):
@@ -232,7 +236,8 @@ def _frame_to_arrays(df: pd.DataFrame, source: str) -> tuple[Int64Array, FloatAr
                 f"({row_note(source)}); allowed: a decimal number"
             )
         columns.append(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
-    values = np.column_stack(columns) if columns else np.empty((0, 5))
+    # One (5, n) block seen as (n, 5): each column stays contiguous for what follows.
+    values = np.stack(columns).T if columns else np.empty((0, 5))
     return _parse_timestamps(stamps, source), values.reshape(-1, 5)
 
 
@@ -308,8 +313,12 @@ def _finish(
         raise DataError(f"{source}: no usable rows left after dropping broken rows")
     if tf_error is not None:
         raise tf_error
-    index = pd.DatetimeIndex(ts.view("datetime64[ns]"), name="timestamp").tz_localize("UTC")
-    frame = pd.DataFrame(values, index=index, columns=list(OHLCV_COLUMNS))
+    # Column-major, so the frame can hold the values without a copy and each column of it is
+    # contiguous (a no-op for values already laid out so).
+    values = np.asfortranarray(values)
+    frame = pd.DataFrame(
+        values, index=utc_index(ts, name="timestamp"), columns=list(OHLCV_COLUMNS), copy=False
+    )
     issues = (*broken.issues, *([gap] if gap is not None else []))
     return OhlcvData(frame=frame, timeframe=tf, source=source, issues=issues)
 

@@ -104,7 +104,10 @@ class Kernel:
         self.ctx = TradingContext(self.execution, self.portfolio, instruments, self.mark, self.atr)
         self._atr_cache: dict[tuple[str, int], np.ndarray] = {}
         self.exec_feed = self._execution_feeds(timeline.feeds)
-        self.known_ns = {iid: f.ts + f.timeframe_ns for iid, f in self.exec_feed.items()}
+        self.known_ns = {  # one feed: its close times are the timeline's (one array, not two)
+            iid: timeline.step_known if timeline.single else f.ts + f.timeframe_ns
+            for iid, f in self.exec_feed.items()
+        }
         self.execution.bar_ns = {iid: f.timeframe_ns for iid, f in self.exec_feed.items()}
         self.emulator = StopEmulator(self.execution, self.now)
         self.execution.emulator = self.emulator
