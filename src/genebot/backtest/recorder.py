@@ -20,6 +20,7 @@ from genebot.system.kernel import Kernel
 from genebot.venues.sim.exchange import SimulatedExchange
 
 F64 = npt.NDArray[np.float64]
+EQUITY_COLUMNS = ["equity", "cash", "drawdown"]
 
 
 class ChangeLog:
@@ -107,8 +108,10 @@ class EquityRecorder:
         """Equity frame (one row per distinct bar time), in-market flags and the step kept."""
         tl = self.kernel.timeline
         n = len(tl)
-        equity = np.zeros(n)
-        cash = np.zeros(n)
+        # The frame's one float block (equity, cash, drawdown rows): built in place, so the
+        # DataFrame takes it without a copy. One feed: every step is its own bar time.
+        block = np.zeros((3, n)) if tl.single else np.zeros((2, n))
+        equity, cash = block[0], block[1]
         rates: dict[str, F64 | float] = {}  # one n-sized array per currency, built once
         for key in sorted({*self.initial, *self.balance_log}):
             log = self.balance_log.get(key, ChangeLog())
@@ -122,28 +125,29 @@ class EquityRecorder:
                 series *= rates[currency]  # in place: no n-sized temporary
                 equity += series
             del series
+        rates.clear()
         for venue in self.venues.values():
             if venue.account.account_type is AccountType.MARGIN:
                 equity += self._unrealized(venue, tl, n)
         opened = self.open_log.series(0.0, n)
-        if tl.single:  # every step is its own bar time
-            keep = np.arange(n, dtype=np.int64)
-            eq, csh, ts = equity, cash, tl.step_ts
+        if tl.single:
+            keep = tl.feeds[0].row_to_step  # every step: 0 .. n-1
+            ts = tl.step_ts
             in_market = opened > 0
-        else:
+        else:  # one row per distinct bar time: the last step of each
             keep = np.flatnonzero(np.diff(tl.step_known, append=np.iinfo(np.int64).max) != 0)
-            eq, csh, ts = equity[keep], cash[keep], tl.step_ts[keep]
+            ts = tl.step_ts[keep]
             in_market = opened[keep] > 0
+            block = np.stack((equity[keep], cash[keep], np.empty(len(keep))))
         del opened, equity, cash
-        drawdown = np.maximum.accumulate(eq)  # the running peak, then in place eq/peak - 1
+        eq, drawdown = block[0], block[2]
+        np.maximum.accumulate(eq, out=drawdown)  # the running peak, then in place eq/peak - 1
         positive = drawdown > 0
         np.divide(eq, drawdown, out=drawdown, where=positive)
         drawdown[~positive] = 1.0
         drawdown -= 1.0
         frame = pd.DataFrame(
-            {"equity": eq, "cash": csh, "drawdown": drawdown},
-            index=utc_index(ts, name="timestamp"),
-            copy=False,
+            block.T, index=utc_index(ts, name="timestamp"), columns=EQUITY_COLUMNS, copy=False
         )
         return frame, in_market, keep
 

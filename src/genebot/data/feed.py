@@ -117,6 +117,8 @@ def build_timeline(feeds: list[BarFeed]) -> Timeline:
 def forward_fill_on_steps(feed: BarFeed, values: F64, n_steps: int) -> F64:
     """``values`` (one per row of ``feed``) as seen at every timeline step: the last known value,
     NaN before the feed's first bar."""
+    if len(feed.row_to_step) == n_steps and not np.isnan(values).any():
+        return np.array(values, dtype=np.float64)  # every step is a bar of it: nothing to fill
     out = np.full(n_steps, np.nan)
     out[feed.row_to_step] = values
     idx = np.where(np.isnan(out), 0, np.arange(n_steps))
