@@ -139,7 +139,7 @@ class Order:
 
     @property
     def leaves_qty(self) -> Decimal:
-        return self.quantity - self.filled_qty
+        return self.quantity - self.filled_qty if self.filled_qty else self.quantity
 
     @property
     def is_open(self) -> bool:

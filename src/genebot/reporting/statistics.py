@@ -190,8 +190,11 @@ def daily_returns(equity: pd.Series, initial_equity: float) -> pd.Series:
 
     The first day is measured against ``initial_equity``; days without a bar are skipped.
     """
-    series = pd.Series(equity.to_numpy(dtype=float), index=_utc_index(equity.index))
-    closes = series.resample("1D").last().dropna()
+    index = equity.index
+    utc = isinstance(index, pd.DatetimeIndex) and str(index.tz) == "UTC"
+    if not (utc and equity.dtype == np.float64):  # else use it as it is: no copy
+        equity = pd.Series(equity.to_numpy(dtype=float), index=_utc_index(index))
+    closes = equity.resample("1D").last().dropna()
     previous = closes.shift(1)
     previous.iloc[0] = initial_equity
     return closes / previous - 1.0

@@ -494,7 +494,7 @@ class Kernel:
             if not slot.enabled:
                 continue
             for feed in slot.feeds:
-                active = np.asarray(slot.strategy._signals[feed.index][0], dtype=bool)
+                active = np.frombuffer(slot.strategy._signals[feed.index][0], dtype=np.bool_)
                 parts.append(feed.row_to_step[active])
         if not parts:
             return np.empty(0, dtype=np.int64)

@@ -108,7 +108,7 @@ class Strategy:
         self._ctx: TradingContext | None = None
         self._instruments: dict[str, Instrument] = {}
         self._by_symbol: dict[str, Instrument] = {}  # symbols traded on one venue only
-        self._signals: dict[int, tuple[list[bool], Signals]] = {}
+        self._signals: dict[int, tuple[bytes, Signals]] = {}  # feed → (active rows, signals)
         self.bar: BarView | None = None
         self.sizing_atr_period = 14  # ATR bars for atr sizing / ATR trailing
         self.trailing_atr_multiple: float | None = None
@@ -187,7 +187,7 @@ class Strategy:
         for extra in (sig.short_entries, sig.short_exits):
             if extra is not None and self.allow_short:
                 active |= np.asarray(extra, dtype=bool)
-        self._signals[feed_index] = (active.tolist(), sig)
+        self._signals[feed_index] = (active.tobytes(), sig)  # a byte a bar: 1 where active
 
     def instrument(self, symbol: str | None = None) -> Instrument:
         if symbol is None:
@@ -258,7 +258,7 @@ class Strategy:
             self.strategy_id,
             inst,
             side,
-            abs(qty),
+            qty if qty > 0 else -qty,
             "MARKET",
             price=None,
             trigger_price=None,
