@@ -163,9 +163,7 @@ def _account_currency(configured: str, setup: RunSetup) -> str:
 
 def _split_cash(setup: RunSetup, currency: str, cash: Decimal) -> None:
     """Several venues: the initial cash is split evenly between their accounts."""
-    first = setup.venues[0].account
-    first.balances.clear()
-    first.entries.clear()
+    setup.venues[0].account.clear()
     for venue, share in zip(setup.venues, split_evenly(cash, len(setup.venues)), strict=True):
         venue.account.deposit(0, currency, share)
 
