@@ -404,6 +404,39 @@ def test_ohlcv_from_frame_naive_index_is_utc_and_validated() -> None:
         ohlcv_from_frame(broken, name="m")
 
 
+def test_clean_float_frame_is_used_without_a_copy_and_left_unchanged() -> None:
+    bars = make_bars(50)
+    before = bars.copy()
+    frame = ohlcv_from_frame(bars, name="m").frame
+    pd.testing.assert_frame_equal(frame, bars, check_freq=False)
+    for column in COLUMNS:  # the validated frame holds the caller's numbers, not a copy
+        values = frame[column].to_numpy()
+        assert np.shares_memory(values, bars[column].to_numpy())
+        assert values.flags.c_contiguous
+    pd.testing.assert_frame_equal(bars, before)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda df: df[["close", "open", "high", "low", "volume"]],  # another column order
+        lambda df: df.assign(volume=np.arange(len(df))),  # an integer column
+        lambda df: df.assign(trades=1.0),  # an extra column
+    ],
+)
+def test_other_frames_are_copied_into_the_same_layout(
+    change: Callable[[pd.DataFrame], pd.DataFrame],
+) -> None:
+    source = change(make_bars(50))
+    frame = ohlcv_from_frame(source, name="m").frame
+    assert list(frame.columns) == COLUMNS
+    for column in COLUMNS:
+        values = frame[column].to_numpy()
+        assert not np.shares_memory(values, source[column].to_numpy())
+        assert values.flags.c_contiguous
+        np.testing.assert_array_equal(values, source[column].to_numpy(dtype=float))
+
+
 def test_ohlcv_data_is_frozen(tmp_path: Path) -> None:
     data = read_ohlcv(write_csv(make_bars(), tmp_path / "a.csv"))
     assert isinstance(data, OhlcvData)

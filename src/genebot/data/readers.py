@@ -222,6 +222,11 @@ def _frame_to_arrays(df: pd.DataFrame, source: str) -> tuple[Int64Array, FloatAr
         raise DataError(
             f"{source}: no timestamps; allowed: a 'timestamp' column or a DatetimeIndex"
         )
+    names = [found[c] for c in OHLCV_COLUMNS]
+    if list(df.columns) == names and all(t == np.float64 for t in df.dtypes):
+        values = df.to_numpy(dtype=np.float64)  # one float block: a read-only view, no copy
+        if values.flags.f_contiguous:  # each column contiguous, as the copy below makes them
+            return _parse_timestamps(stamps, source), values
     columns = []
     for name in OHLCV_COLUMNS:
         column = df[found[name]]

@@ -33,18 +33,19 @@ def run_fast(kernel: Kernel, progress: Progress | None = None) -> None:
     """
     signals = kernel.signal_steps().tolist()
     n = len(kernel.timeline)
+    n_signals = len(signals)
     process = kernel.process_step
     p = 0
     last = -1
     while True:
-        next_signal = signals[p] if p < len(signals) else n
+        next_signal = signals[p] if p < n_signals else n
         next_order = kernel.next_order_step(last)
         step = next_signal if next_order is None else min(next_signal, next_order)
         if step >= n:
             break
         process(step)
         last = step
-        while p < len(signals) and signals[p] <= step:
+        while p < n_signals and signals[p] <= step:
             p += 1
         if progress is not None and p % 1000 == 0:
             progress(step)

@@ -508,11 +508,14 @@ class SimulatedExchange:
         return best
 
     def _order_event_row(self, bars: BarColumns, order: Order, start: int) -> int | None:
-        active = self._active_from.get(order.client_order_id, 0)
-        if active > 0 and start < len(bars) and int(bars.ts[start]) < active:
-            start = int(np.searchsorted(bars.ts, active, side="left"))
-        if start >= len(bars):
+        n = bars.ts.shape[0]
+        if start >= n:
             return None
+        active = self._active_from.get(order.client_order_id, 0)
+        if active > 0 and int(bars.ts[start]) < active:
+            start = int(np.searchsorted(bars.ts, active, side="left"))
+            if start >= n:
+                return None
         kind = order.order_type
         if kind == "MARKET" or order.time_in_force == "IOC":
             return start
