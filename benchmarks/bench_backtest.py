@@ -251,6 +251,10 @@ def _in_subprocess(args: argparse.Namespace, mode: str) -> dict[str, Any]:
         str(args.repeat),
         "--seed",
         str(args.seed),
+        "--short",
+        str(args.short),
+        "--long",
+        str(args.long),
     ]
     if args.tracemalloc:
         cmd.append("--tracemalloc")
@@ -310,6 +314,8 @@ def _report(args: argparse.Namespace, runs: dict[str, dict[str, Any]], ref: dict
         f"python {sys.version.split()[0]}, numpy {np.__version__}, pandas {pd.__version__}, "
         f"{os.cpu_count()} CPU(s)\n"
     )
+    if (SHORT, LONG) != (10, 20):
+        print("note: the targets are set for SMA 10/20; other periods are for exploring\n")
     ref_rate = n / ref["best_s"]
     for mode, r in runs.items():
         rate = n / r["best_s"]
@@ -399,6 +405,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mode", choices=("per_bar", "fast", "both"), default="both")
     parser.add_argument("--seed", type=int, default=42, help="numpy default_rng seed")
     parser.add_argument(
+        "--short", type=int, default=SHORT, help="fast SMA period (the targets are for 10)"
+    )
+    parser.add_argument(
+        "--long", type=int, default=LONG, help="slow SMA period (the targets are for 20)"
+    )
+    parser.add_argument(
         "--in-process",
         action="store_true",
         help="run genebot in this process (for profilers); peak RSS then covers all modes",
@@ -410,13 +422,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--worker", choices=("per_bar", "fast"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.bars < LONG + 2 or args.repeat < 1:
-        parser.error(f"--bars must be at least {LONG + 2} and --repeat at least 1")
+    if not 1 <= args.short < args.long:
+        parser.error("--short and --long must satisfy 1 <= short < long")
+    if args.bars < args.long + 2 or args.repeat < 1:
+        parser.error(f"--bars must be at least {args.long + 2} and --repeat at least 1")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
+    global SHORT, LONG  # the SMA periods every part of the benchmark uses
     args = parse_args(argv)
+    SHORT, LONG = args.short, args.long
     if args.worker:
         print(_RESULT_TAG + json.dumps(_worker(args, args.worker)), flush=True)
         return 0
