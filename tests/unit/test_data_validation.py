@@ -5,11 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from genebot.core.errors import DataError
 from genebot.core.time import NS_PER_MINUTE
 from genebot.data.validation import (
     DataIssue,
+    find_broken_rows,
     find_gaps,
     format_duration,
     issue_line,
@@ -78,6 +81,34 @@ def test_unsorted_and_duplicate_rows_are_counted_in_file_order() -> None:
     order = [0, 1, 4, 2, 3, 3, 5, 1, 6, 7]  # rows 4, 5, 6, 8 are earlier than row 3
     issues = validate_ohlcv(df.iloc[order], source="x", timeframe_ns=NS_PER_MINUTE)
     assert by_kind(issues) == {"unsorted": (4, (4, 5, 6, 8)), "duplicate": (2, (6, 8))}
+
+
+def test_repeats_in_time_order_are_duplicates_not_unsorted() -> None:
+    df = bars(4)
+    issues = validate_ohlcv(df.iloc[[0, 1, 1, 2, 2, 2, 3]], source="x", timeframe_ns=NS_PER_MINUTE)
+    assert by_kind(issues) == {"duplicate": (3, (3, 5, 6))}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.booleans()), min_size=1, max_size=40),
+    st.booleans(),
+)
+def test_duplicates_are_the_first_seen_rule_in_or_out_of_order(
+    rows: list[tuple[int, bool]], shuffle: bool
+) -> None:
+    """Whatever the order, a valid row repeats an earlier valid row's time iff it is flagged."""
+    steps = np.cumsum([step for step, _ in rows])
+    if shuffle:
+        steps = steps[::-1]
+    ts = (steps * NS_PER_MINUTE).astype(np.int64)
+    values = np.tile([100.0, 101.0, 99.0, 100.0, 1.0], (len(rows), 1))
+    values[[broken for broken, (_, bad) in enumerate(rows) if bad], 3] = np.nan
+    found = find_broken_rows(ts, values)
+    valid = ~np.isnan(values[:, 3])
+    expected = np.zeros(len(rows), dtype=bool)
+    expected[valid] = pd.Index(ts[valid]).duplicated(keep="first")
+    np.testing.assert_array_equal(~found.keep & valid, expected)
 
 
 def test_duplicate_of_a_broken_row_keeps_the_later_valid_row() -> None:

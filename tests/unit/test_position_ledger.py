@@ -13,6 +13,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from genebot.domain.account import Account, LedgerEntry
 from genebot.domain.instrument import AccountType, Instrument
 from genebot.domain.orders import OrderStatus
 from genebot.domain.position import ClosedTrade, Position
@@ -358,3 +359,28 @@ def test_spot_ledger_reconciles_when_notionals_need_rounding(
         rig.order("SELL", D(qty))
         rig.next_bar()
     assert_reconciles(rig)
+
+
+def test_a_spot_fill_is_three_ledger_entries_with_their_signs() -> None:
+    inst = Instrument.create("ETH/USDT", "sim", tick_size="0.01", lot_size="0.001")
+    account = Account("sim", AccountType.SPOT)
+    account.deposit(0, "USDT", D(1000))
+    account.settle_fill(inst, "BUY", D("2"), D("100.5"), D("0.2"), D(0), 10, "O-1")
+    account.settle_fill(inst, "SELL", D("0.5"), D("110"), D("0.055"), D(0), 20, "O-2")
+    assert account.entries == [
+        LedgerEntry(0, "USDT", D(1000), "deposit", "initial"),
+        LedgerEntry(10, "ETH", D("2"), "trade", "O-1"),
+        LedgerEntry(10, "USDT", D("-201.00"), "trade", "O-1"),
+        LedgerEntry(10, "USDT", D("-0.2"), "fee", "O-1"),
+        LedgerEntry(20, "ETH", D("-0.5"), "trade", "O-2"),
+        LedgerEntry(20, "USDT", D("55.00"), "trade", "O-2"),
+        LedgerEntry(20, "USDT", D("-0.055"), "fee", "O-2"),
+    ]
+    assert account.balances == {"USDT": D("853.745"), "ETH": D("1.5")}
+    assert account.totals_by_kind("USDT") == {
+        "deposit": D(1000),
+        "trade": D("-146.00"),
+        "fee": D("-0.255"),
+    }
+    account.clear()
+    assert account.entries == [] and account.balances == {}
