@@ -106,7 +106,7 @@ class Position:
     @property
     def in_trade(self) -> bool:
         """Not flat, and more than a carried remainder (see ``dust``)."""
-        return self.quantity != 0 and not self._trade_done()
+        return self.quantity != 0 and not (self.dust and self._trade_done())
 
     def _trade_done(self) -> bool:
         return bool(self.dust) and abs(self.quantity) - self._carried < self.dust

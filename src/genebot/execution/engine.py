@@ -122,7 +122,7 @@ class ExecutionEngine:
     ) -> Order:
         """Create, check and send one order. A refused order comes back DENIED with a reason;
         the risk gate may also resize it or turn a market order into a protective limit."""
-        now = self.now_ns
+        now = self.clock()
         denial = None
         decision: Decimal | None = None
         if self.risk_gate is not None and not reduce_only:
@@ -168,7 +168,8 @@ class ExecutionEngine:
             self.decision_px[order.client_order_id] = decision
         self.orders[order.client_order_id] = order
         self.order_log.append(order)
-        self._emit(init)
+        if self._observers:
+            self._emit(init)
         reason = denial or self._basic_problem(order, instrument)
         if reason:
             self._apply(order, OrderDenied(order.client_order_id, reason, now, now))

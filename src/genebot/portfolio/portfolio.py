@@ -135,7 +135,8 @@ class Portfolio:
 
     def position(self, strategy_id: str, instrument_id: str) -> Position:
         """The strategy's position; for a booked cross pair, its base currency's."""
-        instrument_id = self.booked_as(instrument_id)
+        if self.books:
+            instrument_id = self.booked_as(instrument_id)
         positions = self.sleeves[strategy_id].positions
         pos = positions.get(instrument_id)
         if pos is None:

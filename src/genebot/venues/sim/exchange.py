@@ -112,7 +112,7 @@ class SimulatedExchange:
     # -- commands -------------------------------------------------------------------------
     def submit(self, order: Order) -> None:
         instrument = self.instruments.get(order.instrument_id)
-        now = self._now()
+        now = self.now_ns if self._matching else self.clock()  # see _now
         if instrument is None:
             self._report(OrderRejected(order.client_order_id, "unknown instrument", now, now))
             return
