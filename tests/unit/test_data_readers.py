@@ -414,6 +414,11 @@ def test_clean_float_frame_is_used_without_a_copy_and_left_unchanged() -> None:
         assert np.shares_memory(values, bars[column].to_numpy())
         assert values.flags.c_contiguous
     pd.testing.assert_frame_equal(bars, before)
+    # Shared copy-on-write: a write to either frame leaves the other as it was.
+    frame.iloc[0, 0] = -1.0
+    bars.iloc[1, 3] = -2.0
+    assert bars.iloc[0, 0] == before.iloc[0, 0]
+    assert frame.iloc[1, 3] == before.iloc[1, 3]
 
 
 @pytest.mark.parametrize(

@@ -92,17 +92,18 @@ def read_ohlcv(
     if not path.is_file():
         what = "is a directory, not a file" if path.is_dir() else "file not found"
         raise DataError(f"{source}: {what}")
+    like = None
     try:
         if suffix in (".csv", ".csv.gz"):
             ts, values = _read_csv(path, source)
         elif suffix == ".parquet":
-            ts, values = _frame_to_arrays(pd.read_parquet(path), source)
+            ts, values, like = _frame_to_arrays(pd.read_parquet(path), source)
         else:
             ts, values = _read_json(path, source)
     except (OSError, EOFError, ValueError, zlib.error) as exc:  # DataError is not among these
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{source}: cannot read the file as {suffix}: {reason}") from None
-    return _finish(ts, values, source, timeframe, on_broken, on_gap)
+    return _finish(ts, values, source, timeframe, on_broken, on_gap, like)
 
 
 def ohlcv_from_frame(
@@ -117,10 +118,12 @@ def ohlcv_from_frame(
 
     ``df`` has a ``DatetimeIndex`` (naive means UTC) or a ``timestamp`` column (datetimes,
     ISO text or epoch ms) and open/high/low/close/volume columns, any case. ``df`` is not changed.
+    A clean frame of float64 OHLCV columns in that order is not copied: the result shares its
+    numbers copy-on-write (a later change to either frame leaves the other as it was).
     """
     _check_options(timeframe, on_broken, on_gap)
-    ts, values = _frame_to_arrays(df, name)
-    return _finish(ts, values, name, timeframe, on_broken, on_gap)
+    ts, values, like = _frame_to_arrays(df, name)
+    return _finish(ts, values, name, timeframe, on_broken, on_gap, like)
 
 
 def data_suffix(path: Path) -> str | None:
@@ -209,10 +212,15 @@ def _read_json(path: Path, source: str) -> tuple[Int64Array, FloatArray]:
             "[epoch_ms, open, high, low, close, volume] (row 1 is the first candle)"
         )
     table = pd.DataFrame(rows, columns=["timestamp", *OHLCV_COLUMNS])
-    return _frame_to_arrays(table, source)
+    ts, values, _ = _frame_to_arrays(table, source)
+    return ts, values
 
 
-def _frame_to_arrays(df: pd.DataFrame, source: str) -> tuple[Int64Array, FloatArray]:
+def _frame_to_arrays(
+    df: pd.DataFrame, source: str
+) -> tuple[Int64Array, FloatArray, pd.DataFrame | None]:
+    """Timestamps and an (n, 5) OHLCV array, and ``df`` itself when the array is a view of it
+    (float64 open..volume in that order: validated without a copy)."""
     found = _column_map(df.columns, source)
     if "timestamp" in found:
         stamps = df[found["timestamp"]]
@@ -226,7 +234,7 @@ def _frame_to_arrays(df: pd.DataFrame, source: str) -> tuple[Int64Array, FloatAr
     if list(df.columns) == names and all(t == np.float64 for t in df.dtypes):
         values = df.to_numpy(dtype=np.float64)  # one float block: a read-only view, no copy
         if values.flags.f_contiguous:  # each column contiguous, as the copy below makes them
-            return _parse_timestamps(stamps, source), values
+            return _parse_timestamps(stamps, source), values, df
     columns = []
     for name in OHLCV_COLUMNS:
         column = df[found[name]]
@@ -243,7 +251,7 @@ def _frame_to_arrays(df: pd.DataFrame, source: str) -> tuple[Int64Array, FloatAr
         columns.append(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
     # One (5, n) block seen as (n, 5): each column stays contiguous for what follows.
     values = np.stack(columns).T if columns else np.empty((0, 5))
-    return _parse_timestamps(stamps, source), values.reshape(-1, 5)
+    return _parse_timestamps(stamps, source), values.reshape(-1, 5), None
 
 
 def _parse_timestamps(stamps: pd.Series, source: str) -> Int64Array:
@@ -292,14 +300,17 @@ def _finish(
     timeframe: str | None,
     on_broken: OnBroken,
     on_gap: OnGap,
+    like: pd.DataFrame | None = None,
 ) -> OhlcvData:
-    """Validate, clean and package bars read in file order."""
+    """Validate, clean and package bars read in file order. ``like``: the frame ``values`` is
+    a view of, shared copy-on-write when every row is kept in its order."""
     if len(ts) == 0:
         raise DataError(f"{source}: no data rows; expected at least one bar")
     broken = find_broken_rows(ts, values)
     if broken.keep.all() and not np.any(ts[1:] < ts[:-1]):  # clean and in order: no copies
         rows = np.arange(1, len(ts) + 1, dtype=np.int64)
     else:
+        like = None
         rows = np.flatnonzero(broken.keep).astype(np.int64) + 1
         order = np.argsort(ts[broken.keep], kind="stable")
         ts, values, rows = ts[broken.keep][order], values[broken.keep][order], rows[order]
@@ -318,12 +329,12 @@ def _finish(
         raise DataError(f"{source}: no usable rows left after dropping broken rows")
     if tf_error is not None:
         raise tf_error
-    # Column-major, so the frame can hold the values without a copy and each column of it is
-    # contiguous (a no-op for values already laid out so).
-    values = np.asfortranarray(values)
-    frame = pd.DataFrame(
-        values, index=utc_index(ts, name="timestamp"), columns=list(OHLCV_COLUMNS), copy=False
-    )
+    index = utc_index(ts, name="timestamp")
+    if like is not None:  # a lazy copy of the caller's frame: pandas copies on the first write
+        frame = like.set_axis(index, axis=0).set_axis(list(OHLCV_COLUMNS), axis=1)
+    else:  # column-major: the frame holds the values as they are, each column contiguous
+        values = np.asfortranarray(values)
+        frame = pd.DataFrame(values, index=index, columns=list(OHLCV_COLUMNS), copy=False)
     issues = (*broken.issues, *([gap] if gap is not None else []))
     return OhlcvData(frame=frame, timeframe=tf, source=source, issues=issues)
 
