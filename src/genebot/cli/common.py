@@ -24,6 +24,13 @@ DatabaseOpt = Annotated[
         show_default=False,
     ),
 ]
+# Options every backtest command takes.
+OutputDirOpt = Annotated[str | None, typer.Option(help="where results are written")]
+InitialCashOpt = Annotated[float | None, typer.Option(help="starting cash")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")]
+StoreOpt = Annotated[
+    bool, typer.Option("--store/--no-store", help="record the run in the database")
+]
 
 
 def guarded(call: Callable[[], T]) -> T:

@@ -16,7 +16,16 @@ from genebot.backtest.config import (
     load_config,
 )
 from genebot.cli.backtest import execute_backtest
-from genebot.cli.common import DatabaseOpt, console, err, guarded
+from genebot.cli.common import (
+    DatabaseOpt,
+    InitialCashOpt,
+    OutputDirOpt,
+    QuietOpt,
+    StoreOpt,
+    console,
+    err,
+    guarded,
+)
 from genebot.cli.db import db_app, report_app
 from genebot.cli.orchestrator import backtest_orchestration, config_app, orchestrator_app
 from genebot.core.errors import InputError
@@ -79,14 +88,12 @@ def backtest(
     data_file: Annotated[
         str | None, typer.Option(help="one OHLCV file (symbol from --symbols)")
     ] = None,
-    output_dir: Annotated[str | None, typer.Option(help="where results are written")] = None,
+    output_dir: OutputDirOpt = None,
     fee: Annotated[float | None, typer.Option(help="fee fraction per fill, e.g. 0.001")] = None,
-    initial_cash: Annotated[float | None, typer.Option(help="starting cash")] = None,
+    initial_cash: InitialCashOpt = None,
     engine_mode: Annotated[str | None, typer.Option(help="auto | per_bar | fast")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
-    store: Annotated[
-        bool, typer.Option("--store/--no-store", help="record the run in the database")
-    ] = True,
+    quiet: QuietOpt = False,
+    store: StoreOpt = True,
     database_url: DatabaseOpt = None,
 ) -> None:
     """Backtest the configured strategies; print stats and write stats.json, trades.csv,

@@ -13,7 +13,17 @@ from rich.table import Table
 
 from genebot.backtest.config import GenebotConfig, apply_overrides, hide_secrets, load_config
 from genebot.cli.backtest import execute_backtest
-from genebot.cli.common import DatabaseOpt, console, err, guarded, refuse
+from genebot.cli.common import (
+    DatabaseOpt,
+    InitialCashOpt,
+    OutputDirOpt,
+    QuietOpt,
+    StoreOpt,
+    console,
+    err,
+    guarded,
+    refuse,
+)
 from genebot.cli.db import open_current
 from genebot.core.errors import ConfigError, InputError
 
@@ -55,12 +65,10 @@ def backtest_orchestration(
     config: ConfigFile,
     start_date: Annotated[str | None, typer.Option(help="ISO date, inclusive")] = None,
     end_date: Annotated[str | None, typer.Option(help="ISO date, exclusive")] = None,
-    output_dir: Annotated[str | None, typer.Option(help="where results are written")] = None,
-    initial_cash: Annotated[float | None, typer.Option(help="starting cash")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
-    store: Annotated[
-        bool, typer.Option("--store/--no-store", help="record the run in the database")
-    ] = True,
+    output_dir: OutputDirOpt = None,
+    initial_cash: InitialCashOpt = None,
+    quiet: QuietOpt = False,
+    store: StoreOpt = True,
     database_url: DatabaseOpt = None,
 ) -> None:
     """Backtest the orchestrator's strategies on one account, each in its own sleeve; also
