@@ -18,6 +18,11 @@ def to_decimal(value: float | int | str | Decimal) -> Decimal:
     return Decimal(value)
 
 
+def is_power_of_ten(step: Decimal) -> bool:
+    """1, 0.01, 1E+2 ...: rounding to such a step is one native ``Decimal.quantize``."""
+    return step != ZERO and step.as_tuple().digits == (1,)
+
+
 def quantize(value: Decimal, quantum: Decimal, *, rounding: str = ROUND_HALF_EVEN) -> Decimal:
     """Round ``value`` to a multiple of ``quantum`` (tick, lot or currency step)."""
     power = _POWER_OF_TEN.get(quantum)
@@ -26,7 +31,7 @@ def quantize(value: Decimal, quantum: Decimal, *, rounding: str = ROUND_HALF_EVE
     if quantum == ZERO:
         return value
     if power is None:
-        power = _POWER_OF_TEN[quantum] = quantum.as_tuple().digits == (1,)
+        power = _POWER_OF_TEN[quantum] = is_power_of_ten(quantum)
         if power:
             return value.quantize(quantum, rounding)
     steps = (value / quantum).to_integral_value(rounding=rounding)

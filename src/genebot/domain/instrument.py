@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
 from genebot.core.errors import InputError
-from genebot.core.precision import floor_to, precision_quantum, quantize
+from genebot.core.precision import floor_to, is_power_of_ten, precision_quantum, quantize
 
 
 class AccountType(enum.Enum):
@@ -23,11 +23,6 @@ def split_symbol(symbol: str) -> tuple[str, str]:
     if len(parts) != 2 or not all(p.strip() for p in parts):
         raise InputError(f"symbol {symbol!r} is not valid: use BASE/QUOTE, e.g. BTC/USDT")
     return parts[0].strip().upper(), parts[1].strip().upper()
-
-
-def _power_of_ten(step: Decimal) -> bool:
-    """1, 0.01, 1E+2 ...: rounding to it is one native ``Decimal.quantize``."""
-    return step != 0 and step.as_tuple().digits == (1,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +53,8 @@ class Instrument:
     def __post_init__(self) -> None:
         object.__setattr__(self, "id", f"{self.symbol}@{self.venue}")
         object.__setattr__(self, "money_quantum", precision_quantum(self.quote_decimals))
-        object.__setattr__(self, "_tick_is_power_of_ten", _power_of_ten(self.tick_size))
-        object.__setattr__(self, "_lot_is_power_of_ten", _power_of_ten(self.lot_size))
+        object.__setattr__(self, "_tick_is_power_of_ten", is_power_of_ten(self.tick_size))
+        object.__setattr__(self, "_lot_is_power_of_ten", is_power_of_ten(self.lot_size))
 
     def round_price(self, price: Decimal) -> Decimal:
         if self._tick_is_power_of_ten:  # 0.01, 1 ...: one native quantize (the hot path)

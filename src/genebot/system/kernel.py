@@ -378,26 +378,21 @@ class Kernel:
         self._single = tl.single
         self._step_feed: list[int] = [] if tl.single else tl.step_feed.tolist()
         self._step_row: list[int] = [] if tl.single else tl.step_row.tolist()
-        self._feed_venue: list[tuple[list[object], Callable[[str, int], None], str] | None] = []
-        for feed in tl.feeds:
-            iid = feed.instrument.id
-            if self.exec_feed[iid] is feed:
-                venue = self.venues[feed.instrument.venue]
-                book = getattr(venue, "book", {}).get(iid)
-                self._feed_venue.append((book if book is not None else [None], venue.on_bar, iid))
-            else:
-                self._feed_venue.append(None)
         # Execution feeds with their venue and its book of the instrument (fast mode's scan).
         self._order_feeds = [
             (iid, feed, venue, getattr(venue, "book", {}).get(iid))
             for iid, feed in self.exec_feed.items()
             for venue in (self.venues[feed.instrument.venue],)
         ]
-        # Per feed: its venue's book (matched while not empty), the matcher, the instrument,
-        # the subscribed strategies and whether it carries quotes.
+        # Per feed: its venue's book (matched while not empty; a venue without one always is),
+        # the matcher, the instrument, the subscribed strategies and whether it carries quotes.
+        matching = {
+            id(feed): (book if book is not None else [None], venue.on_bar, iid)
+            for iid, feed, venue, book in self._order_feeds
+        }
         self._plan = [
-            (*(venue or (None, None, None)), subs, f in self._quote_feeds)
-            for f, (venue, subs) in enumerate(zip(self._feed_venue, self.subscribers, strict=True))
+            (*matching.get(id(feed), (None, None, None)), subs, f in self._quote_feeds)
+            for f, (feed, subs) in enumerate(zip(tl.feeds, self.subscribers, strict=True))
         ]
 
     def process_step(self, step: int) -> None:
