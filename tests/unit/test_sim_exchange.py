@@ -91,6 +91,19 @@ def test_cancel_removes_a_working_order() -> None:
     assert venue.fills() == [] and venue.working() == []
 
 
+def test_spot_buy_unaffordable_at_the_fill_is_canceled_and_books_nothing() -> None:
+    """Accepted at a mark of 100 (9,000 × 100 × 1.001 fits 1,000,000), the order meets a gap
+    to 200 at the next open: the ledger refuses, the order is canceled, nothing is booked."""
+    venue = Venue([FLAT, (200, 201, 199, 200)], account=AccountType.SPOT)
+    order = venue.place("BUY qty=9000")
+    assert order.status is S.ACCEPTED
+    venue.step()
+    assert (order.status, order.reason) == (S.CANCELED, "insufficient funds at fill")
+    assert venue.fills() == [] and venue.working() == []
+    assert venue.ex.account.balances == {"USDT": D("1000000")}
+    assert [e.kind for e in venue.ex.account.entries] == ["deposit"]
+
+
 # -- slippage ------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("spec", "px"),

@@ -281,6 +281,20 @@ class ExecutionEngine:
             ):
                 self.cancel(order, reason)
 
+    def has_working_entry(self, strategy_id: str, instrument_id: str) -> bool:
+        """Whether the strategy has an entry order (not an exit or a protective child) working
+        in ``instrument_id``."""
+        for o in self.orders.values():  # only orders not yet terminal are kept here
+            if (
+                o.strategy_id == strategy_id
+                and o.instrument_id == instrument_id
+                and o.parent_id is None
+                and not o.reduce_only
+                and o.is_open
+            ):
+                return True
+        return False
+
     def open_orders(self, strategy_id: str | None = None) -> list[Order]:
         return [
             o

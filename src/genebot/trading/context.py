@@ -77,3 +77,6 @@ class TradingContext:
 
     def open_orders(self, strategy_id: str) -> list[Order]:
         return self.execution.open_orders(strategy_id)
+
+    def has_working_entry(self, strategy_id: str, instrument_id: str) -> bool:
+        return self.execution.has_working_entry(strategy_id, instrument_id)

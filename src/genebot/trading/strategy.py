@@ -147,24 +147,18 @@ class Strategy:
 
     # -- helpers --------------------------------------------------------------------------
     def _trade_signals(self, bar: BarView, sig: Signals) -> None:
-        i = bar.i
-        qty = self._position_qty(bar.instrument)
+        i, inst = bar.i, bar.instrument
+        qty = self._position_qty(inst)
         if (qty > 0 and sig.exits[i]) or (
             qty < 0 and sig.short_exits is not None and sig.short_exits[i]
         ):
-            self.close(bar.symbol, tag="signal")
+            self._close(inst, qty, "signal")
             qty = ZERO
-        if qty == 0 and not self._has_working_entry(bar.instrument):
+        if qty == 0 and not self.ctx.has_working_entry(self.strategy_id, inst.id):
             if sig.entries[i]:
                 self.buy(bar.symbol)
             elif self.allow_short and sig.short_entries is not None and sig.short_entries[i]:
                 self.sell(bar.symbol)
-
-    def _has_working_entry(self, instrument: Instrument) -> bool:
-        return any(
-            o.instrument_id == instrument.id and o.parent_id is None and not o.reduce_only
-            for o in self.ctx.open_orders(self.strategy_id)
-        )
 
     @property
     def ctx(self) -> TradingContext:
@@ -250,7 +244,10 @@ class Strategy:
     def close(self, symbol: str | None = None, *, tag: str = "close") -> Order | None:
         """Close the whole position in ``symbol`` with a reduce-only market order."""
         inst = self.instrument(symbol)
-        qty = self._position_qty(inst)
+        return self._close(inst, self._position_qty(inst), tag)
+
+    def _close(self, inst: Instrument, qty: Decimal, tag: str) -> Order | None:
+        """Close a position of ``qty`` (signed) in ``inst`` with a reduce-only market order."""
         if qty == 0:
             return None
         side = "SELL" if qty > 0 else "BUY"

@@ -21,6 +21,7 @@ from decimal import Decimal
 
 import numpy as np
 
+from genebot.core.errors import LedgerError
 from genebot.core.ids import IdGenerator
 from genebot.core.precision import to_decimal
 from genebot.domain.account import Account
@@ -428,30 +429,24 @@ class SimulatedExchange:
         if liquidity == "TAKER" and self._slips:
             px = self.slippage.adjust(inst, order.side, px, qty, volume)
         fee = self.fee_model.fee(inst, qty, px, liquidity)
-        if not self._margin:  # never let a spot balance go below zero: cancel instead
-            if order.is_buy:
-                affordable = self.account.balance(inst.quote) >= qty * px + fee
-            else:
-                affordable = self.account.balance(inst.base) >= qty
-            if not affordable:
-                self._remove(order)
-                self._report(
-                    OrderCanceled(order.client_order_id, "insufficient funds at fill", ts, ts)
-                )
-                return capacity
-        realized = ZERO
+        cid = order.client_order_id
         if self._margin:  # spot holdings live in the balances; margin needs the venue position
             realized, _ = self.positions[inst.id].apply_fill(
                 order.side, qty, px, fee, ts, order.tag
             )
-        self.account.settle_fill(
-            inst, order.side, qty, px, fee, realized, ts, order.client_order_id
-        )
+            self.account.settle_fill(inst, order.side, qty, px, fee, realized, ts, cid)
+        else:
+            try:  # the ledger refuses a spot balance below zero, before booking anything
+                self.account.settle_fill(inst, order.side, qty, px, fee, ZERO, ts, cid)
+            except LedgerError:
+                self._remove(order)
+                self._report(OrderCanceled(cid, "insufficient funds at fill", ts, ts))
+                return capacity
         if qty == leaves:
             self._remove(order)
         self._report(
             OrderFilled(
-                order.client_order_id,
+                cid,
                 self._trade_ids.next(),
                 inst.id,
                 order.side,
