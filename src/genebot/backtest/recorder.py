@@ -13,9 +13,9 @@ import pandas as pd
 from genebot.core.errors import InputError
 from genebot.data.feed import Timeline, forward_fill_on_steps
 from genebot.data.timeindex import utc_index
-from genebot.domain.account import Account
 from genebot.domain.events import OrderFilled
 from genebot.domain.instrument import AccountType, Instrument
+from genebot.domain.position import Position
 from genebot.system.kernel import Kernel
 from genebot.venues.sim.exchange import SimulatedExchange
 
@@ -51,6 +51,14 @@ class ChangeLog:
         return np.repeat(np.concatenate(([initial], values)), np.diff(bounds))
 
 
+# A fill's changes, prepared once per instrument: the balances, the (steps, values, currency)
+# of its base and of its quote currency's log, and a margin venue's position with its logs.
+_Column = tuple["array[int]", "array[float]", str]
+_FillPlan = tuple[
+    dict[str, Decimal], _Column, _Column, Position | None, tuple[ChangeLog, ChangeLog] | None
+]
+
+
 class EquityRecorder:
     """Logs balances, venue positions and open-position counts at every fill."""
 
@@ -62,8 +70,8 @@ class EquityRecorder:
         self.position_log: dict[str, tuple[ChangeLog, ChangeLog]] = {}  # iid → quantity, cost
         self.open_log = ChangeLog()
         self.initial: dict[tuple[str, str], float] = {}
-        # instrument id → what a fill changes: (log, account, currency) for base and quote
-        self._fill_books: dict[str, list[tuple[ChangeLog, Account, str]]] = {}
+        # instrument id → what its fills change (see _fill_plan)
+        self._fill_plans: dict[str, _FillPlan] = {}
         kernel.fill_listeners.append(self.on_fill)
 
     def snapshot_initial(self) -> None:
@@ -79,24 +87,31 @@ class EquityRecorder:
 
     def on_fill(self, instrument: Instrument, fill: OrderFilled) -> None:
         step = self.kernel.step
-        books = self._fill_books.get(instrument.id)
-        if books is None:
-            account = self.venues[instrument.venue].account
-            books = self._fill_books[instrument.id] = [
-                (self._log(instrument.venue, c), account, c)
-                for c in (instrument.base, instrument.quote)
-            ]
-        for log, account, currency in books:
-            log.add(step, float(account.balances.get(currency, 0)))
-        venue = self.venues[instrument.venue]
-        if venue.account.account_type is AccountType.MARGIN:  # spot holdings are balances
-            pos = venue.positions[instrument.id]
-            logs = self.position_log.get(instrument.id)
-            if logs is None:
-                logs = self.position_log[instrument.id] = (ChangeLog(), ChangeLog())
-            logs[0].add(step, float(pos.quantity))
-            logs[1].add(step, float(pos.cost))
+        plan = self._fill_plans.get(instrument.id) or self._fill_plan(instrument)
+        balances, base, quote, position, pos_logs = plan
+        base[0].append(step)
+        base[1].append(float(balances.get(base[2], 0)))
+        quote[0].append(step)
+        quote[1].append(float(balances.get(quote[2], 0)))
+        if position is not None:  # a margin venue's position (spot holdings are balances)
+            pos_logs[0].add(step, float(position.quantity))  # type: ignore[index]
+            pos_logs[1].add(step, float(position.cost))  # type: ignore[index]
         self.open_log.add(step, self.kernel.portfolio.open_count)
+
+    def _fill_plan(self, instrument: Instrument) -> _FillPlan:
+        venue = self.venues[instrument.venue]
+        base, quote = (
+            (log.steps, log.values, c)
+            for c in (instrument.base, instrument.quote)
+            for log in (self._log(instrument.venue, c),)
+        )
+        position, pos_logs = None, None
+        if venue.account.account_type is AccountType.MARGIN:
+            position = venue.positions[instrument.id]
+            pos_logs = self.position_log.setdefault(instrument.id, (ChangeLog(), ChangeLog()))
+        plan = (venue.account.balances, base, quote, position, pos_logs)
+        self._fill_plans[instrument.id] = plan
+        return plan
 
     def on_financing(self, step: int, venue: str, currency: str) -> None:
         """A rollover booked at ``step``: log the new balance there."""

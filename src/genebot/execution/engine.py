@@ -224,19 +224,7 @@ class ExecutionEngine:
             # strategy's coins, and never short. A coin counts whichever pair bought it (ETH
             # bought through ETH/BTC may be sold through ETH/USDT: triangular arbitrage).
             held = self.held_base(order.strategy_id, instrument)
-            selling = sum(
-                (
-                    o.leaves_qty
-                    for o in self.orders.values()
-                    if o.strategy_id == order.strategy_id
-                    and self.instruments[o.instrument_id].base == instrument.base
-                    and self.instruments[o.instrument_id].venue == instrument.venue
-                    and not o.is_buy
-                    and o.is_open
-                    and o.parent_id is None
-                ),
-                ZERO,
-            )
+            selling = self._selling(order, instrument)
             if order.quantity > held - selling and order.parent_id is None:
                 return (
                     f"spot account: strategy {order.strategy_id} holds {held} "
@@ -244,6 +232,22 @@ class ExecutionEngine:
                     f"{order.quantity} (no shorting on spot)"
                 )
         return None
+
+    def _selling(self, order: Order, instrument: Instrument) -> Decimal:
+        """What the strategy's other working sells already sell of ``instrument``'s base on
+        its venue (protective children excluded: they sell the units of their entry)."""
+        total = ZERO
+        for o in self.orders.values():
+            if o is order or o.is_buy or o.parent_id is not None or not o.is_open:
+                continue
+            other = self.instruments[o.instrument_id]
+            if (
+                o.strategy_id == order.strategy_id
+                and other.base == instrument.base
+                and other.venue == instrument.venue
+            ):
+                total += o.leaves_qty
+        return total
 
     def held_base(self, strategy_id: str, instrument: Instrument) -> Decimal:
         """The strategy's holding of ``instrument``'s base currency on its venue, over every

@@ -154,8 +154,12 @@ class Portfolio:
         realized, closed = pos.apply_fill(
             fill.side, fill.last_qty, fill.last_px, fill.fee, fill.ts_event, tag
         )
-        sleeve.realized_pnl += self.to_account(fill.instrument_id, realized)
-        sleeve.fees += self.to_account(fill.instrument_id, fill.fee)
+        if self.quotes.get(fill.instrument_id) == self.account_currency:  # no rate to apply
+            sleeve.realized_pnl += realized
+            sleeve.fees += fill.fee
+        else:
+            sleeve.realized_pnl += self.to_account(fill.instrument_id, realized)
+            sleeve.fees += self.to_account(fill.instrument_id, fill.fee)
         self.trades.extend(closed)
         self.open_count += pos.in_trade - was_open
         return closed

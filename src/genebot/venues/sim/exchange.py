@@ -214,6 +214,8 @@ class SimulatedExchange:
         """What working orders already promise to spend of ``currency``. Protective exits of
         one entry (one-cancels-other) sell the same units, so each group counts once."""
         total = ZERO
+        if not any(self.book.values()):  # nothing working: nothing promised
+            return total
         exits: dict[str, Decimal] = {}
         for iid, orders in self.book.items():
             instrument = self.instruments[iid]
