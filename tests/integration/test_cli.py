@@ -95,22 +95,44 @@ def test_flags_override_config(tmp_path: Path) -> None:
 
 
 def test_data_file_runs_one_file_with_inferred_timeframe(tmp_path: Path) -> None:
+    """No --timeframe: the strategy trades the file's 15m bars (the config says 5m), so every
+    order is decided at a 15-minute close."""
     path = tmp_path / "syn.csv"
     gbm_bars(3_000, freq="15min").to_csv(path)
-    proc = genebot(
-        "backtest",
-        "--data-file",
-        str(path),
-        "--symbols",
-        "SYN/USDT",
-        "--timeframe",
-        "15m",
-        "--output-dir",
-        str(tmp_path / "o"),
-        "-q",
-    )
+    out = tmp_path / "o"
+    args = ("--symbols", "SYN/USDT", "--output-dir", str(out), "-q", "--no-store")
+    proc = genebot("backtest", "--data-file", str(path), *args)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads((tmp_path / "o" / "stats.json").read_text())["bars"] == 3_000
+    assert json.loads((out / "stats.json").read_text())["bars"] == 3_000
+    orders = (out / "orders.csv").read_text().splitlines()[1:]
+    created = [line.split(",")[15] for line in orders]
+    assert created and all(int(t[14:16]) % 15 == 0 for t in created), created[:5]
+    trades = (out / "trades.csv").read_bytes()
+    explicit = genebot("backtest", "--data-file", str(path), "--timeframe", "15m", *args)
+    assert explicit.returncode == 0, explicit.stderr
+    assert (out / "trades.csv").read_bytes() == trades
+
+
+def test_on_broken_warn_flag_drops_broken_rows_and_warns(tmp_path: Path) -> None:
+    path = tmp_path / "broken.csv"
+    frame = gbm_bars(500, freq="5min")
+    frame.iloc[10, frame.columns.get_loc("high")] = frame.iloc[10]["low"] - 1
+    frame.to_csv(path)
+    out = tmp_path / "o"
+    args = ("--data-file", str(path), "--symbols", "SYN/USDT", "--output-dir", str(out), "-q")
+    proc = genebot("backtest", *args, "--no-store", "--on-broken", "warn")
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: " in proc.stderr and "(row 11)" in proc.stderr
+    assert json.loads((out / "stats.json").read_text())["bars"] == 499
+
+
+def test_error_text_in_brackets_reaches_the_user_whole(tmp_path: Path) -> None:
+    """Messages are not read as console markup: '[epoch_ms, ...]' is part of the advice."""
+    path = tmp_path / "candles.json"
+    path.write_text('{"not": "candles"}')
+    proc = genebot("backtest", "--data-file", str(path), "--symbols", "SYN/USDT", "-q")
+    assert proc.returncode == 2
+    assert "[epoch_ms, open, high, low, close, volume]" in proc.stderr
 
 
 def test_bad_config_is_one_clear_line_and_exit_code_2(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from genebot.backtest.config import (
     redacted_dict,
 )
 from genebot.core.errors import ConfigError, InputError
+from genebot.testkit import gbm_bars
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -485,8 +486,8 @@ def test_format_validation_error_directly() -> None:
         "my.yaml: backtest.initial_cash: must be greater than 0 (got -1)",
         "my.yaml: backtest.x: unknown key; allowed: initial_cash, fee, slippage_bps, "
         "slippage_model, price_impact, fill_timing, engine_mode, start_date, end_date, "
-        "data_dir, output_dir, quote_currency, data, quotes, volume_participation, latency_ms, "
-        "interest_rates, rates_file, rollover",
+        "data_dir, output_dir, quote_currency, data, on_broken, on_gap, quotes, "
+        "volume_participation, latency_ms, interest_rates, rates_file, rollover",
     ]
 
 
@@ -555,11 +556,15 @@ def test_symbols_and_timeframe_replace_on_enabled_strategies(base_cfg: GenebotCo
     assert cfg.strategies["rsi"].symbols == ("ETH/USDT",)  # disabled: untouched
 
 
-def test_data_file_override(base_cfg: GenebotConfig) -> None:
-    cfg = apply_overrides(base_cfg, data_file="my/btc.csv")
+def test_data_file_override(base_cfg: GenebotConfig, tmp_path: Path) -> None:
+    """Without --timeframe the file's own timeframe is read from it, and the strategies trade it."""
+    path = tmp_path / "btc.csv"
+    gbm_bars(50, freq="1h").to_csv(path)
+    cfg = apply_overrides(base_cfg, data_file=str(path))
     assert len(cfg.backtest.data) == 1
     entry = cfg.backtest.data[0]
-    assert (entry.file, entry.symbol, entry.timeframe) == ("my/btc.csv", "BTC/USDT", None)
+    assert (entry.file, entry.symbol, entry.timeframe) == (str(path), "BTC/USDT", "1h")
+    assert cfg.strategies["moving_average"].timeframes == ("1h",)
     cfg = apply_overrides(base_cfg, data_file="eth.csv", symbols=["ETH/USDT"], timeframe="1m")
     entry = cfg.backtest.data[0]
     assert (entry.file, entry.symbol, entry.timeframe) == ("eth.csv", "ETH/USDT", "1m")

@@ -137,10 +137,32 @@ def test_timeframe_inferred_from_most_common_step(tmp_path: Path) -> None:
 
 
 def test_given_timeframe_is_used_for_gaps(tmp_path: Path) -> None:
-    path = write_csv(make_bars(6, freq="1h"), tmp_path / "a.csv")
-    data = read_ohlcv(path, timeframe="30m")
+    """Half-hour bars with two hours missing, read as 1h apart at their most common step: the
+    given 30m finds the four missing bars."""
+    bars = make_bars(12, freq="30min")
+    bars = bars.drop(bars.index[[2, 3, 7, 8]])
+    data = read_ohlcv(write_csv(bars, tmp_path / "a.csv"), timeframe="30m")
     assert data.timeframe == "30m"
-    assert data.issues[0].kind == "gap" and data.issues[0].count == 5
+    assert [(i.kind, i.count) for i in data.issues] == [("gap", 4)]
+
+
+def test_bars_given_a_timeframe_no_step_matches_are_refused(tmp_path: Path) -> None:
+    """Hourly bars called 30m would run as half-hour bars (closes known 30 minutes early)."""
+    path = write_csv(make_bars(6, freq="1h"), tmp_path / "a.csv")
+    with pytest.raises(DataError, match=r"a\.csv: no two bars are 30m apart .*median step is 1h"):
+        read_ohlcv(path, timeframe="30m")
+
+
+def test_timeframe_is_not_inferred_from_bars_off_any_grid(tmp_path: Path) -> None:
+    """Steps of 1, 2, ..., 29 minutes and one more of 1: the most common step (1m, twice in
+    30) is no timeframe; hours of missing minute bars would be reported as gaps."""
+    bars = make_bars(440, freq="1min")
+    bars = bars.iloc[np.cumsum([0, *range(1, 30), 1])]
+    with pytest.raises(
+        DataError, match=r"a\.csv: cannot infer the timeframe: .* 1m, separates only 2 of 30"
+    ):
+        read_ohlcv(write_csv(bars, tmp_path / "a.csv"))
+    assert read_ohlcv(tmp_path / "a.csv", timeframe="1m").timeframe == "1m"
 
 
 def test_timeframe_larger_than_the_data_steps_is_an_error(tmp_path: Path) -> None:
@@ -178,7 +200,8 @@ def test_fail_lists_every_problem_kind_with_rows(tmp_path: Path) -> None:
     assert len(lines) == 6
     assert all(line.startswith(f"{path}: ") for line in lines)
     assert all("row 1 is the first line after the header" in line for line in lines)
-    assert all("on_broken='drop'" in line for line in lines)
+    assert all("or set on_broken to warn (" in line for line in lines)
+    assert "(sorts them)" in lines[0] and "(keeps the first of each)" in lines[1]
     expected = [
         "1 row out of timestamp order, earlier than a row above them (row 5;",
         "1 row repeating the timestamp of an earlier row (row 6;",

@@ -211,7 +211,7 @@ def test_issue_line_names_source_rows_and_numbering() -> None:
     line = issue_line(issue, "data/btc.csv")
     assert line.startswith("data/btc.csv: 1 row with a price")
     assert "(row 5; row 1 is the first line after the header)" in line
-    assert line.endswith("fix the file or pass on_broken='drop'")
+    assert line.endswith("fix the data, or set on_broken to warn (drops them)")
     assert "row 1 is the first candle" in issue_line(issue, "BTC_USDT-5m.json")
 
 

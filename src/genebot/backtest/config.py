@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import logging
 import os
 import re
 import typing
@@ -36,6 +37,8 @@ from genebot.backtest.config_models import (
     type_at,
 )
 from genebot.core.errors import ConfigError
+
+log = logging.getLogger("genebot.backtest")
 
 __all__ = [
     "BacktestConfig",
@@ -312,6 +315,8 @@ def apply_overrides(
     initial_cash: float | None = None,
     data_file: str | None = None,
     engine_mode: str | None = None,
+    on_broken: str | None = None,
+    on_gap: str | None = None,
 ) -> GenebotConfig:
     """Return a new validated config with CLI flags applied; ``None`` leaves a value unchanged.
 
@@ -319,9 +324,15 @@ def apply_overrides(
     name not in the config is added with empty parameters and the symbols, timeframes and
     position sizing of the first configured strategy. ``symbols``/``timeframe`` replace those of
     every enabled strategy; ``data_file`` makes ``backtest.data`` that one file for the first
-    symbol. A bad value raises :class:`ConfigError` naming the flag, e.g.
-    ``--fee 2: must be >= 0 and < 0.1``.
+    symbol, at ``timeframe`` or else at the timeframe its bars have (read from the file), which
+    the enabled strategies then trade. A bad value raises :class:`ConfigError` naming the flag,
+    e.g. ``--fee 2: must be >= 0 and < 0.1``.
     """
+    if data_file and timeframe is None:  # (an empty name is refused below, as the flag's)
+        from genebot.data.readers import infer_timeframe  # pandas: only when a file is read
+
+        timeframe = infer_timeframe(data_file)
+        log.info("%s: timeframe %s inferred from the data", data_file, timeframe)
     data: dict[str, Any] = cfg.model_dump(by_alias=True)
     backtest: dict[str, Any] = data["backtest"]
     flags: list[tuple[tuple[object, ...], str, str]] = []
@@ -333,6 +344,8 @@ def apply_overrides(
         ("data_dir", "--data-dir", data_dir),
         ("output_dir", "--output-dir", output_dir),
         ("engine_mode", "--engine-mode", engine_mode),
+        ("on_broken", "--on-broken", on_broken),
+        ("on_gap", "--on-gap", on_gap),
     ]
     for key, flag, value in simple:
         if value is not None:

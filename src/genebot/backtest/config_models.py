@@ -202,6 +202,15 @@ class BacktestConfig(FrozenModel):
     output_dir: NonEmptyStr = "backtest_output"
     quote_currency: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9]+$")] = "USDT"
     data: tuple[DataFileConfig, ...] = ()
+    on_broken: Literal["fail", "warn"] = Field(
+        default="fail",
+        description="broken data rows (NaN, price <= 0, OHLC inconsistent, negative volume, "
+        "repeated or out-of-order timestamps): fail stops naming file and rows; warn drops "
+        "them (sorts out-of-order rows, keeps the first of a repeat) and reports it",
+    )
+    on_gap: Literal["warn", "fail", "ignore"] = Field(
+        default="warn", description="missing bars: warn reports them, fail stops, ignore neither"
+    )
     quotes: tuple[QuoteFileConfig, ...] = Field(
         default=(), description="quote files: timestamp,bid,bid_size,ask,ask_size"
     )

@@ -71,22 +71,34 @@ def _load(
 ) -> OhlcvData:
     """Data for one feed: the in-memory mapping (``SYMBOL@venue`` first, then ``SYMBOL``), the
     configured files (matching venue first), else the data folder."""
+    broken, gaps = cfg.backtest.on_broken, cfg.backtest.on_gap
     if data is not None:
         for key in (f"{symbol}@{venue}", symbol):
             if key in data:
-                return ohlcv_from_frame(data[key], name=f"data[{key!r}]", timeframe=timeframe)
+                name = f"data[{key!r}]"
+                return ohlcv_from_frame(
+                    data[key], name=name, timeframe=timeframe, on_broken=broken, on_gap=gaps
+                )
     entries = sorted(cfg.backtest.data, key=lambda e: e.venue != venue)
     for entry in entries:
         if entry.venue not in (None, venue):
             continue
         if entry.symbol == symbol and entry.timeframe in (None, timeframe):
-            loaded = read_ohlcv(entry.file, timeframe=entry.timeframe)
-            if entry.timeframe is None and loaded.timeframe != timeframe:
-                log.info("%s: timeframe %s inferred from the data", entry.file, loaded.timeframe)
+            loaded = read_ohlcv(
+                entry.file, timeframe=entry.timeframe, on_broken=broken, on_gap=gaps
+            )
+            if loaded.timeframe != timeframe:  # bars of another size are not these bars
+                raise DataError(
+                    f"{entry.file}: its bars are {loaded.timeframe} (inferred from the data) "
+                    f"but {symbol} is traded on {timeframe}: set the strategy's timeframes to "
+                    f"[{loaded.timeframe}] (--timeframe {loaded.timeframe}), or give "
+                    f"{timeframe} bars"
+                )
             return loaded
     if data is not None:
         raise DataError(f"no data for {symbol}: the data mapping has {', '.join(data) or 'none'}")
-    return read_ohlcv(find_data_file(cfg.backtest.data_dir, symbol, timeframe))
+    path = find_data_file(cfg.backtest.data_dir, symbol, timeframe)  # named for its timeframe
+    return read_ohlcv(path, timeframe=timeframe, on_broken=broken, on_gap=gaps)
 
 
 def _clip(frame: pd.DataFrame, cfg: GenebotConfig, source: str) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from genebot.backtest.config import GenebotConfig
-from genebot.cli.common import console, err, guarded
+from genebot.cli.common import console, err, guarded, say
 from genebot.cli.db import open_database
 from genebot.persistence.database import Database
 from genebot.reporting.formatting import format_stat
@@ -45,13 +45,9 @@ def execute_backtest(
 
         result = guarded(lambda: run(cfg, progress=tick))
     for warning in result.warnings[:10]:
-        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+        say(err, "warning:", "yellow", warning)
     for sid, messages in result.strategy_errors.items():
-        err.print(
-            f"[red]strategy {sid} raised {len(messages)}+ error(s):[/red] {messages[0]}",
-            highlight=False,
-            soft_wrap=True,
-        )
+        say(err, f"strategy {sid} raised {len(messages)}+ error(s):", "red", messages[0])
     _print_stats(result.stats)
     paths = guarded(lambda: result.write(cfg.backtest.output_dir))
     console.print(

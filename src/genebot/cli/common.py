@@ -8,12 +8,15 @@ from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from genebot.core.errors import GenebotError, InputError
 
 # Piped output (a file, another program) is not cut at 80 columns: rows stay whole and greppable.
-console = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+# No markup: messages and table cells name files, values and formats such as "[epoch_ms, ...]",
+# which rich would take for tags and drop. Labels are styled with ``say``.
+console = Console(width=None if sys.stdout.isatty() else 160, markup=False)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160, markup=False)
 T = TypeVar("T")
 
 DatabaseOpt = Annotated[
@@ -28,9 +31,21 @@ DatabaseOpt = Annotated[
 OutputDirOpt = Annotated[str | None, typer.Option(help="where results are written")]
 InitialCashOpt = Annotated[float | None, typer.Option(help="starting cash")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")]
+OnBrokenOpt = Annotated[
+    str | None,
+    typer.Option(help="broken data rows: fail (stop, the default) | warn (drop, sort and report)"),
+]
+OnGapOpt = Annotated[
+    str | None, typer.Option(help="missing bars: warn (the default) | fail | ignore")
+]
 StoreOpt = Annotated[
     bool, typer.Option("--store/--no-store", help="record the run in the database")
 ]
+
+
+def say(to: Console, label: str, style: str, text: str) -> None:
+    """``label`` in ``style``, then ``text`` exactly as it is (one line, not wrapped)."""
+    to.print(Text.assemble((label, style), " ", text), highlight=False, soft_wrap=True)
 
 
 def guarded(call: Callable[[], T]) -> T:
@@ -38,14 +53,14 @@ def guarded(call: Callable[[], T]) -> T:
     try:
         return call()
     except InputError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        say(err, "error:", "red", str(exc))
         raise typer.Exit(2) from None
     except GenebotError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        say(err, "error:", "red", str(exc))
         raise typer.Exit(1) from None
 
 
 def refuse(message: str) -> NoReturn:
     """Bad input found by the command itself: one line, exit code 2."""
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    say(err, "error:", "red", message)
     raise typer.Exit(2)

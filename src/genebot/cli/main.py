@@ -19,12 +19,15 @@ from genebot.cli.backtest import execute_backtest
 from genebot.cli.common import (
     DatabaseOpt,
     InitialCashOpt,
+    OnBrokenOpt,
+    OnGapOpt,
     OutputDirOpt,
     QuietOpt,
     StoreOpt,
     console,
     err,
     guarded,
+    say,
 )
 from genebot.cli.db import db_app, report_app
 from genebot.cli.orchestrator import backtest_orchestration, config_app, orchestrator_app
@@ -92,6 +95,8 @@ def backtest(
     fee: Annotated[float | None, typer.Option(help="fee fraction per fill, e.g. 0.001")] = None,
     initial_cash: InitialCashOpt = None,
     engine_mode: Annotated[str | None, typer.Option(help="auto | per_bar | fast")] = None,
+    on_broken: OnBrokenOpt = None,
+    on_gap: OnGapOpt = None,
     quiet: QuietOpt = False,
     store: StoreOpt = True,
     database_url: DatabaseOpt = None,
@@ -116,6 +121,8 @@ def backtest(
             fee=fee,
             initial_cash=initial_cash,
             engine_mode=engine_mode,
+            on_broken=on_broken,
+            on_gap=on_gap,
         )
     )
     execute_backtest(cfg, quiet=quiet, store=store, database_url=database_url)
@@ -152,13 +159,16 @@ def lookahead(
     cfg = _guarded(build)
     report = _guarded(lambda: check_lookahead(cfg))
     if report.passed:
-        console.print(
-            f"[green]PASS[/green] {report.strategy}: no lookahead over {report.bars:,} "
-            f"bars (cut-offs {', '.join(report.cutoffs)})"
+        say(
+            console,
+            "PASS",
+            "green",
+            f"{report.strategy}: no lookahead over {report.bars:,} bars "
+            f"(cut-offs {', '.join(report.cutoffs)})",
         )
         return
     for problem in report.problems:
-        err.print(f"[red]FAIL[/red] {problem}", highlight=False, soft_wrap=True)
+        say(err, "FAIL", "red", problem)
     raise typer.Exit(1)
 
 
@@ -180,7 +190,7 @@ def strategy_list(config: ConfigOpt = None) -> None:
         table.add_row(cls.name, cls.__name__, params, suits, catalog.sources[cls])
     console.print(table)
     for problem in catalog.problems:
-        err.print(f"[yellow]skipped:[/yellow] {problem}", highlight=False, soft_wrap=True)
+        say(err, "skipped:", "yellow", problem)
 
 
 @strategy_app.command("show")
@@ -195,7 +205,7 @@ def strategy_show(
     cfg = _guarded(lambda: _config(config))
     cls = _guarded(lambda: strategy_class(name, catalog_for(cfg.strategies_path)))
     module_doc = inspect.getdoc(_sys.modules.get(cls.__module__)) or ""
-    console.print(f"[bold]{cls.__name__}[/bold] (config key: {cls.name})\n")
+    say(console, cls.__name__, "bold", f"(config key: {cls.name})\n")
     console.print(module_doc or inspect.getdoc(cls) or "(no documentation)", highlight=False)
     table = Table(title="Parameters")
     for column in ("parameter", "default", "min", "max", "optimize (low, high, step)", "about"):
@@ -236,11 +246,7 @@ def strategy_compare(
         )
         result = _guarded(lambda c=cfg: run(c))  # type: ignore[misc]
         for sid, messages in result.strategy_errors.items():
-            err.print(
-                f"[yellow]{name}:[/yellow] strategy {sid} failed: {messages[0]}",
-                highlight=False,
-                soft_wrap=True,
-            )
+            say(err, f"{name}:", "yellow", f"strategy {sid} failed: {messages[0]}")
         results[name] = result.stats
     table = Table(title="Strategy comparison")
     table.add_column("stat", style="bold")

@@ -16,6 +16,8 @@ from genebot.cli.backtest import execute_backtest
 from genebot.cli.common import (
     DatabaseOpt,
     InitialCashOpt,
+    OnBrokenOpt,
+    OnGapOpt,
     OutputDirOpt,
     QuietOpt,
     StoreOpt,
@@ -23,6 +25,7 @@ from genebot.cli.common import (
     err,
     guarded,
     refuse,
+    say,
 )
 from genebot.cli.db import open_current
 from genebot.core.errors import ConfigError, InputError
@@ -67,6 +70,8 @@ def backtest_orchestration(
     end_date: Annotated[str | None, typer.Option(help="ISO date, exclusive")] = None,
     output_dir: OutputDirOpt = None,
     initial_cash: InitialCashOpt = None,
+    on_broken: OnBrokenOpt = None,
+    on_gap: OnGapOpt = None,
     quiet: QuietOpt = False,
     store: StoreOpt = True,
     database_url: DatabaseOpt = None,
@@ -80,6 +85,8 @@ def backtest_orchestration(
             end_date=end_date,
             output_dir=output_dir,
             initial_cash=initial_cash,
+            on_broken=on_broken,
+            on_gap=on_gap,
         )
     )
     result = execute_backtest(cfg, quiet=quiet, store=store, database_url=database_url)
@@ -133,10 +140,12 @@ def config_validate(config: ConfigFile) -> None:
         f"{orch.max_allocation}]"
     )
     if n * orch.min_allocation > 1 or n * orch.max_allocation < 1:
-        err.print(
-            f"[yellow]warning:[/yellow] bounds cannot hold for {n} strategies "
-            f"(need {n} × min ≤ 1 ≤ {n} × max): they loosen to 1/{n}",
-            highlight=False,
+        say(
+            err,
+            "warning:",
+            "yellow",
+            f"bounds cannot hold for {n} strategies (need {n} × min ≤ 1 ≤ {n} × max): "
+            f"they loosen to 1/{n}",
         )
 
 

@@ -41,6 +41,7 @@ from genebot.data.validation import (
     Int64Array,
     find_broken_rows,
     find_gaps,
+    format_duration,
     looks_like_forex,
     raise_for_issues,
     row_note,
@@ -104,6 +105,12 @@ def read_ohlcv(
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{source}: cannot read the file as {suffix}: {reason}") from None
     return _finish(ts, values, source, timeframe, on_broken, on_gap, like)
+
+
+def infer_timeframe(path: str | Path) -> str:
+    """The timeframe of an OHLCV file's bars (its most common step), read as
+    :func:`read_ohlcv` reads it; broken rows do not count and gaps are not checked."""
+    return read_ohlcv(path, on_broken="warn", on_gap="ignore").timeframe
 
 
 def ohlcv_from_frame(
@@ -349,7 +356,14 @@ def _resolve_timeframe(ts: Int64Array, timeframe: str | None, source: str, rows:
                 "pass timeframe= (for example '1h')"
             )
         unique, counts = np.unique(steps, return_counts=True)
-        step = int(unique[np.argmax(counts)])
+        best = int(np.argmax(counts))
+        step = int(unique[best])
+        if len(steps) >= 10 and counts[best] * 10 < len(steps):  # no grid: irregular times
+            raise DataError(
+                f"{source}: cannot infer the timeframe: the most common step between bars, "
+                f"{format_duration(step)}, separates only {counts[best]} of {len(steps)} pairs of "
+                "bars; pass the timeframe the bars were made at (for example '1h')"
+            )
         if step % NS_PER_SECOND:
             raise DataError(
                 f"{source}: the most common step between bars is {step / NS_PER_SECOND:g} s; "
@@ -363,5 +377,12 @@ def _resolve_timeframe(ts: Int64Array, timeframe: str | None, source: str, rows:
         raise DataError(
             f"{source}: {len(short)} bars start less than {timeframe} after the bar before "
             f"(rows {shown}; {row_note(source)}); pass the data's own timeframe or resample"
+        )
+    if len(steps) and not np.any(steps == step):  # mislabelled, e.g. hourly bars called 5m
+        common = int(np.median(steps))
+        raise DataError(
+            f"{source}: no two bars are {timeframe} apart (the median step is "
+            f"{format_duration(common)}): these are not {timeframe} bars; pass their own "
+            "timeframe"
         )
     return timeframe

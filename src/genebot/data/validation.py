@@ -6,7 +6,8 @@ the first candle of the array; for an in-memory frame, the first row).
 
 Broken rows (NaN, non-positive price, OHLC inconsistent, negative volume) are found first;
 duplicates are then looked for among the remaining rows, keeping the first occurrence in file
-order. Unsorted rows are not broken: sorting fixes them.
+order. Rows out of timestamp order are reported with them (the run stops by default); the
+``warn`` policy sorts them rather than dropping them.
 
 Forex files (every volume is zero) close at weekends. A missing bar whose open time falls in
 the weekly window Friday 20:00 UTC to Sunday 23:00 UTC is therefore not counted as a gap in such
@@ -222,15 +223,21 @@ def looks_like_forex(values: FloatArray) -> bool:
     return len(values) > 0 and bool((values[:, 4] == 0).all())
 
 
+# What on_broken='warn' does to each kind, for the hint in error messages.
+_WARN_DOES = {"unsorted": "sorts them", "duplicate": "keeps the first of each"}
+
+
 def issue_line(issue: DataIssue, source: str) -> str:
-    """One line for an error message: source, what is wrong, where, and what to do."""
+    """One line for an error message: source, what is wrong, where, and what to do (the
+    option is ``on_broken``/``on_gap``: backtest config keys, --on-broken/--on-gap flags)."""
     if issue.kind == "gap":
         return (
             f"{source}: {issue.detail} ({row_note(source)}); "
-            "fill the gaps or pass on_gap='warn' or on_gap='ignore'"
+            "fill the gaps, or set on_gap to warn or ignore"
         )
     sentence = _sentence(issue.kind, issue.count, issue.rows, row_note(source))
-    return f"{source}: {sentence}; fix the file or pass on_broken='drop'"
+    does = _WARN_DOES.get(issue.kind, "drops them")
+    return f"{source}: {sentence}; fix the data, or set on_broken to warn ({does})"
 
 
 def raise_for_issues(issues: Sequence[DataIssue], source: str) -> None:
