@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,6 +66,42 @@ def test_default_backtest_prints_stats_and_writes_all_outputs(tmp_path: Path) ->
     assert risk[0] == "timestamp,strategy,symbol,rule,action,detail"
     assert any(",approve," in line for line in risk[1:])
     assert "approved orders" in (out / "report.html").read_text()
+
+
+def in_terminal(*args: str) -> tuple[int, str]:
+    """``genebot ARGS`` with stderr on a pseudo-terminal (where the progress bar is drawn)."""
+    master, slave = os.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "genebot.cli.main", *args],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+        env={**os.environ, "COLUMNS": "100", "TERM": "xterm"},
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    return proc.wait(timeout=600), b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_bar_in_a_terminal(tmp_path: Path) -> None:
+    """In a terminal the bar is drawn while the run goes (it once crashed before any bar)."""
+    code, shown = in_terminal(
+        "backtest", "--start-date", "2021-05-10", "--end-date", "2021-05-12",
+        "--output-dir", str(tmp_path / "o"), "--no-store",
+    )  # fmt: skip
+    assert code == 0, shown
+    assert "Traceback" not in shown
+    assert "1,152/1,152 bars" in shown  # two days of 5m bars of BTC/USDT and ETH/USDT
+    assert (tmp_path / "o" / "stats.json").is_file()
 
 
 def test_flags_override_config(tmp_path: Path) -> None:

@@ -32,16 +32,16 @@ def execute_backtest(
     with Progress(
         TextColumn("backtest"),
         BarColumn(),
-        TextColumn("{task.completed:,}/{task.total:,} bars"),
+        TextColumn("{task.description}"),  # the bar count once known (not while data loads)
         TimeRemainingColumn(),
         console=err,
         transient=True,
         disable=not show,
     ) as bar:
-        task = bar.add_task("run", total=None)
+        task = bar.add_task("loading data", total=None)
 
         def tick(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            bar.update(task, completed=done, total=total, description=f"{done:,}/{total:,} bars")
 
         result = guarded(lambda: run(cfg, progress=tick))
     for warning in result.warnings[:10]:

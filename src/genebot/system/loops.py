@@ -37,6 +37,8 @@ def run_fast(kernel: Kernel, progress: Progress | None = None) -> None:
     process = kernel.process_step
     p = 0
     last = -1
+    every = max(1, n // 200)  # about 200 progress updates, wherever the visited steps fall
+    report_at = every
     while True:
         next_signal = signals[p] if p < n_signals else n
         next_order = kernel.next_order_step(last)
@@ -47,8 +49,9 @@ def run_fast(kernel: Kernel, progress: Progress | None = None) -> None:
         last = step
         while p < n_signals and signals[p] <= step:
             p += 1
-        if progress is not None and p % 1000 == 0:
+        if progress is not None and step >= report_at:
             progress(step)
+            report_at = step + every
     kernel.step = n - 1
     if kernel.rollover is not None and n:  # swaps due after the last visited bar
         kernel.rollover.apply(int(kernel.timeline.step_ts[n - 1]))
