@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import genebot.backtest as bt
+from genebot.core.errors import ParameterError
 from genebot.testkit import gbm_bars
 
 
@@ -73,8 +74,8 @@ def test_a_refused_leg_is_unwound() -> None:
 def test_it_needs_one_symbol_on_two_venues() -> None:
     cfg = config()
     cfg["strategies"]["arb"]["venues"] = ["alpha"]
-    result = bt.run(cfg, venues_data())
-    assert "needs exactly one symbol on two venues" in result.strategy_errors["arb"][0]
+    with pytest.raises(ParameterError, match="needs exactly one symbol on two venues"):
+        bt.run(cfg, venues_data())  # the user's to fix: the run stops with the reason
 
 
 @pytest.mark.parametrize("speed", ["market", "limit"])

@@ -88,3 +88,14 @@ def test_on_gap_fail_stops_the_run(tmp_path: Path) -> None:
     frame = gbm_bars(400, freq="5min").drop(gbm_bars(400, freq="5min").index[100:103])
     with pytest.raises(DataError, match=r"bars\.csv: .*3 missing bars.*set on_gap to warn"):
         bt.run(config(tmp_path, frame, {}, on_gap="fail"))
+
+
+def test_in_memory_data_that_is_not_a_frame_is_refused(tmp_path: Path) -> None:
+    cfg = config(tmp_path, gbm_bars(50, freq="5min"), {})
+    del cfg["backtest"]["data"]
+    with pytest.raises(
+        DataError, match=r"data\['SYN/USDT'\]: a list is not bars; allowed: a pandas"
+    ):
+        bt.run(cfg, {"SYN/USDT": [1, 2, 3]})  # type: ignore[dict-item]
+    with pytest.raises(DataError, match=r"data: a DataFrame is not a mapping; allowed: \{symbol"):
+        bt.run(cfg, gbm_bars(50, freq="5min"))  # type: ignore[arg-type]

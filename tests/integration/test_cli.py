@@ -204,6 +204,34 @@ def test_broken_data_names_file_and_row_and_exits_2(tmp_path: Path) -> None:
     assert "broken.csv" in proc.stderr and "11" in proc.stderr
 
 
+def test_an_output_dir_that_cannot_be_made_is_refused_before_the_run(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    proc = genebot("backtest", "--output-dir", str(blocker / "out"), "-q", "--no-store")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"error: output_dir {blocker / 'out'}: cannot create the folder: a file is in the way"
+    ]
+    assert proc.stdout == ""  # refused before the run: no stats were computed
+
+
+def test_a_strategy_refusing_its_symbols_is_bad_input() -> None:
+    """Triangular arbitrage on two pairs: the strategy's reason, exit 2 (not a run of 0 trades)."""
+    proc = genebot(
+        "backtest", "--strategy", "triangular_arbitrage", "--start-date", "2021-05-13",
+        "--end-date", "2021-05-14", "-q", "--no-store",
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: strategy triangular_arbitrage needs a triangle")
+    assert proc.stdout == ""
+
+
+def test_empty_symbols_flag_is_refused() -> None:
+    proc = genebot("backtest", "--symbols", "", "-q", "--no-store")
+    assert proc.returncode == 2
+    assert "--symbols: must name at least one symbol" in proc.stderr
+
+
 def test_unknown_strategy_is_refused_with_the_list(tmp_path: Path) -> None:
     proc = genebot("backtest", "--strategy", "nope", "-q", "--output-dir", str(tmp_path))
     assert proc.returncode == 2

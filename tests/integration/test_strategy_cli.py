@@ -187,3 +187,15 @@ def test_compare_explains_a_strategy_that_cannot_run_on_the_data() -> None:
     assert proc.returncode == 0, proc.stderr
     assert "needs a triangle X/Q, Y/Q, Y/X" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_a_strategies_path_that_is_not_there_is_refused(tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg.yaml"
+    text = {"strategies_path": str(tmp_path / "nope"), "strategies": {"moving_average": {}}}
+    cfg.write_text(yaml.safe_dump(text))
+    for args in (("strategy", "list"), ("backtest", "-q", "--no-store")):
+        proc = genebot(*args, "--config", str(cfg))
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert (
+            proc.stderr.strip() == f"error: strategies_path {tmp_path / 'nope'}: folder not found"
+        )

@@ -326,6 +326,11 @@ RANGE_CASES = [
         "backtest:\n  data:\n    - {symbol: BTC/USDT}\n",
         "backtest.data[0].file: is required",
     ),
+    (
+        "backtest:\n  rollover: {timezone: Nowhere/Foo}\n",
+        "backtest.rollover.timezone: is not a known time zone: use an IANA name",
+    ),
+    ("backtest:\n  on_broken: drop\n", "backtest.on_broken: must be one of 'fail' or 'warn'"),
 ]
 
 
@@ -568,6 +573,24 @@ def test_data_file_override(base_cfg: GenebotConfig, tmp_path: Path) -> None:
     cfg = apply_overrides(base_cfg, data_file="eth.csv", symbols=["ETH/USDT"], timeframe="1m")
     entry = cfg.backtest.data[0]
     assert (entry.file, entry.symbol, entry.timeframe) == ("eth.csv", "ETH/USDT", "1m")
+
+
+def test_data_file_is_the_only_data_of_the_run(base_cfg: GenebotConfig, tmp_path: Path) -> None:
+    """A config trading two symbols, given one file: its symbol is the only one traded."""
+    path = tmp_path / "btc.csv"
+    gbm_bars(50, freq="5min").to_csv(path)
+    two = apply_overrides(base_cfg, symbols=["BTC/USDT", "ETH/USDT"])
+    cfg = apply_overrides(two, data_file=str(path))
+    assert cfg.strategies["moving_average"].symbols == ("BTC/USDT",)
+    with pytest.raises(ConfigError, match=r"--symbols names 2: BTC/USDT, ETH/USDT; name one"):
+        apply_overrides(base_cfg, data_file=str(path), symbols=["BTC/USDT", "ETH/USDT"])
+
+
+@pytest.mark.parametrize("key", ["symbols", "timeframes"])
+def test_a_symbol_or_timeframe_listed_twice_is_refused(key: str) -> None:
+    values = {"symbols": ["BTC/USDT", "ETH/USDT", "BTC/USDT"], "timeframes": ["5m", "5m"]}[key]
+    with pytest.raises(ConfigError, match=rf"strategies\.ma\.{key}: lists .* more than once"):
+        load_config({"strategies": {"ma": {"type": "moving_average", key: values}}})
 
 
 BAD_OVERRIDES = [

@@ -371,9 +371,16 @@ def apply_overrides(
         for entry in enabled:
             entry["timeframes"] = [timeframe]
         flags.append((("strategies", _ANY, "timeframes"), "--timeframe", _show_flag(timeframe)))
-    if data_file is not None:
+    if data_file is not None:  # one file: the run trades its symbol only
+        if symbols is not None and len(symbols) > 1:
+            raise ConfigError(
+                f"--data-file holds the bars of one symbol but --symbols names {len(symbols)}: "
+                f"{', '.join(symbols)}; name one"
+            )
         pool = [*enabled, *data["strategies"].values()]
         first = symbols[0] if symbols else (pool[0]["symbols"][0] if pool else "BTC/USDT")
+        for entry in enabled:
+            entry["symbols"] = [first]
         data_entry: dict[str, Any] = {"file": data_file, "symbol": first}
         if timeframe is not None:
             data_entry["timeframe"] = timeframe

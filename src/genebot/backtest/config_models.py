@@ -33,6 +33,7 @@ from genebot.core.config import (
     Fraction,
     FrozenModel,
     KeyedValueError,
+    TimeZone,
     drop_empty_sections,
     ranged,
     unwrap,
@@ -94,6 +95,13 @@ ParamValue = int | float | bool | str | list[int | float | str]
 def _non_empty(value: tuple[str, ...]) -> tuple[str, ...]:
     if not value:
         raise ValueError("must list at least one entry")
+    return value
+
+
+def _unique(value: tuple[str, ...]) -> tuple[str, ...]:
+    repeated = sorted({v for v in value if value.count(v) > 1})
+    if repeated:
+        raise ValueError(f"lists {', '.join(repeated)} more than once; list each once")
     return value
 
 
@@ -164,7 +172,7 @@ class RolloverConfig(FrozenModel):
     """Daily swap financing of open forex positions on margin accounts (needs rates)."""
 
     time: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "17:00"
-    timezone: str = "America/New_York"
+    timezone: TimeZone = "America/New_York"
     markup: Annotated[float, Field(ge=0, le=0.2)] = Field(
         default=0.0, description="broker markup on the rate differential, per year"
     )
@@ -326,8 +334,10 @@ class StrategyConfig(FrozenModel):
         description="strategy class name (seed key `class` also accepted); defaults to the key",
     )
     parameters: dict[str, ParamValue] = Field(default_factory=dict)
-    symbols: Annotated[tuple[Symbol, ...], AfterValidator(_non_empty)] = ("BTC/USDT",)
-    timeframes: tuple[Timeframe, ...] = ("5m",)
+    symbols: Annotated[tuple[Symbol, ...], AfterValidator(_non_empty), AfterValidator(_unique)] = (
+        "BTC/USDT",
+    )
+    timeframes: Annotated[tuple[Timeframe, ...], AfterValidator(_unique)] = ("5m",)
     quotes: bool = Field(
         default=False,
         description="also replay top-of-book quotes of the symbols (on_quote; matching on them)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -13,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from genebot.core.errors import ConfigError
 from genebot.data.timeindex import utc_index
 from genebot.domain.orders import Order
 from genebot.domain.position import ClosedTrade
@@ -116,8 +118,13 @@ class BacktestResult:
 
     def write(self, output_dir: str | Path) -> list[Path]:
         """Write stats.json, trades.csv, orders.csv, equity.csv and report.html."""
-        out = Path(output_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        out = output_folder(output_dir)
+        try:
+            return self._write(out)
+        except OSError as exc:
+            raise ConfigError(f"output_dir {out}: cannot write: {exc.strerror or exc}") from None
+
+    def _write(self, out: Path) -> list[Path]:
         names = ("stats.json", "trades.csv", "orders.csv", "equity.csv", "risk_events.csv")
         paths = [out / n for n in names]
         paths[0].write_text(json.dumps(self.stats, indent=2, allow_nan=False) + "\n")
@@ -160,6 +167,32 @@ def iso_times(ns: Sequence[int] | npt.NDArray[np.int64]) -> list[str]:
         values.view("datetime64[ns]").astype(f"datetime64[{unit}]"), unit=unit
     )
     return [t + "Z" for t in text.tolist()]
+
+
+def check_output_folder(path: str | Path) -> None:
+    """Raise the error :func:`output_folder` would, without creating anything (checked before a
+    run, so a long backtest never ends unable to write its results)."""
+    out = Path(path).absolute()
+    existing = next(p for p in (out, *out.parents) if p.exists())
+    if not existing.is_dir():
+        raise ConfigError(f"output_dir {path}: cannot create the folder: a file is in the way")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "the folder is not writable" if existing == out else f"{existing} is not writable"
+        raise ConfigError(f"output_dir {path}: {what}")
+
+
+def output_folder(path: str | Path) -> Path:
+    """The results folder, created if missing; a clear error if it cannot be."""
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocked = isinstance(exc, FileExistsError | NotADirectoryError)
+        what = "a file is in the way" if blocked else (exc.strerror or str(exc))
+        raise ConfigError(f"output_dir {out}: cannot create the folder: {what}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ConfigError(f"output_dir {out}: the folder is not writable")
+    return out
 
 
 def _symbol(iid: str) -> str:

@@ -199,6 +199,11 @@ def _protection(cfg: GenebotConfig) -> Protection:
 
 def build(cfg: GenebotConfig, data: DataInput | None) -> RunSetup:
     """Load data, create instruments, venues and strategy slots."""
+    if data is not None and not isinstance(data, Mapping):
+        raise DataError(
+            f"data: a {type(data).__name__} is not a mapping; allowed: {{symbol: DataFrame}}, "
+            "e.g. {'BTC/USDT': bars}"
+        )
     strategies = _enabled(cfg)
     feeds: dict[tuple[str, str, str], BarFeed] = {}
     bars: dict[str, pd.DataFrame] = {}

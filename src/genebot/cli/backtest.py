@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from genebot.backtest.config import GenebotConfig
+from genebot.backtest.result import check_output_folder
 from genebot.cli.common import console, err, guarded, say
 from genebot.cli.db import open_database
 from genebot.persistence.database import Database
@@ -27,6 +28,7 @@ def execute_backtest(
     from genebot.backtest.runner import run
 
     db = _run_store(database_url) if store else None
+    guarded(lambda: check_output_folder(cfg.backtest.output_dir))  # before the run, not after
     logging.basicConfig(level=cfg.logging.level, format="%(levelname)s %(name)s: %(message)s")
     show = not quiet and sys.stderr.isatty()
     with Progress(

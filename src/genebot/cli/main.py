@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -31,9 +32,12 @@ from genebot.cli.common import (
 )
 from genebot.cli.db import db_app, report_app
 from genebot.cli.orchestrator import backtest_orchestration, config_app, orchestrator_app
-from genebot.core.errors import InputError
+from genebot.core.errors import InputError, ParameterError
 from genebot.reporting.formatting import format_stat
 from genebot.strategies.registry import catalog_for, strategy_class
+
+if TYPE_CHECKING:
+    from genebot.backtest.result import BacktestResult
 
 app = typer.Typer(
     add_completion=False,
@@ -59,7 +63,9 @@ _guarded = guarded
 
 
 def _split(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+    if value is None:
+        return None
+    return [v.strip() for v in value.split(",") if v.strip()]  # "" names none: refused
 
 
 def _config(path: Path | None, **overrides: object) -> GenebotConfig:
@@ -180,7 +186,7 @@ def _configured(cfg: GenebotConfig, name: str) -> bool:
 def strategy_list(config: ConfigOpt = None) -> None:
     """Every strategy genebot can run (built-in and from strategies_path), with parameters."""
     cfg = _guarded(lambda: _config(config))
-    catalog = catalog_for(cfg.strategies_path)
+    catalog = _guarded(lambda: catalog_for(cfg.strategies_path))
     table = Table(title="Strategies")
     for column in ("name", "class", "parameters (defaults)", "suits", "source"):
         table.add_column(column)
@@ -219,6 +225,16 @@ def _text(value: object) -> str:
     return "—" if value is None else str(value)
 
 
+def _run_unless_unfit(
+    run: Callable[[GenebotConfig], BacktestResult], cfg: GenebotConfig
+) -> BacktestResult | ParameterError:
+    """The run, or the strategy's refusal of its parameters or symbols."""
+    try:
+        return run(cfg)
+    except ParameterError as exc:
+        return exc
+
+
 @strategy_app.command("compare")
 def strategy_compare(
     names: Annotated[list[str], typer.Argument(help="strategies to compare")],
@@ -232,7 +248,7 @@ def strategy_compare(
     from genebot.backtest.runner import run
 
     logging.basicConfig(level=logging.CRITICAL)  # strategy failures are reported below
-    results = {}
+    results: dict[str, dict[str, object]] = {}
     for name in names:
         cfg = _guarded(
             lambda n=name: _config(  # type: ignore[misc]
@@ -244,7 +260,11 @@ def strategy_compare(
                 end_date=end_date,
             )
         )
-        result = _guarded(lambda c=cfg: run(c))  # type: ignore[misc]
+        result = _guarded(lambda c=cfg: _run_unless_unfit(run, c))  # type: ignore[misc]
+        if isinstance(result, ParameterError):  # does not fit the data: compare the others
+            say(err, f"{name}:", "yellow", f"cannot run: {result}")
+            results[name] = {}
+            continue
         for sid, messages in result.strategy_errors.items():
             say(err, f"{name}:", "yellow", f"strategy {sid} failed: {messages[0]}")
         results[name] = result.stats

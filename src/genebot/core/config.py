@@ -7,6 +7,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
 
@@ -40,6 +41,20 @@ def ranged(
 Fraction = Annotated[float, AfterValidator(ranged(0, 1, low_inclusive=False, high_inclusive=True))]
 """A fraction in (0, 1]."""
 FeeRate = Annotated[float, AfterValidator(ranged(0, 0.1, low_inclusive=True, high_inclusive=False))]
+
+
+def _check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            "is not a known time zone: use an IANA name such as UTC, "
+            "Europe/London or America/New_York"
+        ) from None
+    return value
+
+
+TimeZone = Annotated[str, AfterValidator(_check_zone)]  # an IANA name (zoneinfo knows it)
 """A fee rate in [0, 0.1)."""
 
 

@@ -129,6 +129,11 @@ def ohlcv_from_frame(
     numbers copy-on-write (a later change to either frame leaves the other as it was).
     """
     _check_options(timeframe, on_broken, on_gap)
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(
+            f"{name}: a {type(df).__name__} is not bars; allowed: a pandas DataFrame of "
+            "open, high, low, close, volume with a UTC DatetimeIndex"
+        )
     ts, values, like = _frame_to_arrays(df, name)
     return _finish(ts, values, name, timeframe, on_broken, on_gap, like)
 

@@ -8,25 +8,13 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, model_validator
 
-from genebot.core.config import Fraction, FrozenModel, drop_empty_sections
+from genebot.core.config import Fraction, FrozenModel, TimeZone, drop_empty_sections
 
 PositiveInt = Annotated[int, Field(ge=1)]
 Minutes = Annotated[float, Field(ge=0)]
-
-
-def _check_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            "is not a known time zone: use an IANA name such as UTC, "
-            "Europe/London or America/New_York"
-        ) from None
-    return value
 
 
 def _check_clock(value: str) -> str:
@@ -148,7 +136,7 @@ class DailyResetConfig(FrozenModel):
     """When the daily counters (and a daily-loss halt) reset."""
 
     time: Annotated[str, AfterValidator(_check_clock)] = "00:00"
-    timezone: Annotated[str, AfterValidator(_check_zone)] = "UTC"
+    timezone: TimeZone = "UTC"
 
 
 class RiskManagementConfig(FrozenModel):

@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from genebot.core.errors import GenebotError, InputError
+from genebot.core.errors import ConfigError, GenebotError, InputError
 from genebot.trading.strategy import Strategy
 
 # (config key, module, class): a built-in is imported only when it is asked for.
@@ -90,9 +90,9 @@ def load_user_strategies(path: str | Path, catalog: Catalog | None = None) -> Ca
     """Import every ``*.py`` in ``path`` and collect the Strategy subclasses defined there."""
     catalog = catalog or Catalog()
     folder = Path(path)
-    if not folder.is_dir():
-        catalog.problems.append(f"strategies_path {folder}: folder not found")
-        return catalog
+    if not folder.is_dir():  # named on purpose: running without those strategies would mislead
+        what = "is a file, not a folder" if folder.exists() else "folder not found"
+        raise ConfigError(f"strategies_path {folder}: {what}")
     for file in sorted(folder.glob("*.py")):
         if file.name.startswith("_"):
             continue

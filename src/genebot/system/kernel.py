@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import talib
 
+from genebot.core.errors import InputError, LookaheadError
 from genebot.data.feed import BarFeed, QuoteFeed, Timeline
 from genebot.domain.events import OrderFilled, OrderRejected
 from genebot.domain.instrument import AccountType, Instrument
@@ -346,11 +347,16 @@ class Kernel:
         return listener
 
     def _guard(self, slot: StrategySlot, where: str, call: Callable[[], object]) -> bool:
-        """Run user code; an exception is logged, counted, and never kills the engine."""
+        """Run user code; an exception is logged, counted, and never kills the engine, except
+        bad input found while setting up (a strategy refusing its parameters or symbols): that
+        is the user's to fix, and stops the run with the strategy's message."""
         try:
             call()
             return True
         except Exception as exc:
+            setting_up = where in ("indicators", "on_start")
+            if setting_up and isinstance(exc, InputError) and not isinstance(exc, LookaheadError):
+                raise
             self.strategy_error(slot, where, exc)
             if where in ("indicators", "on_start"):
                 slot.enabled = False
