@@ -226,6 +226,20 @@ def test_a_strategy_refusing_its_symbols_is_bad_input() -> None:
     assert proc.stdout == ""
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--fee", "abc"), "error: Invalid value for '--fee': "),
+        (("--symbol", "BTC/USDT"), "error: No such option: --symbol (Possible options: --symbols)"),
+    ],
+)
+def test_a_usage_mistake_is_one_line_and_exit_code_2(args: tuple[str, ...], expected: str) -> None:
+    proc = genebot("backtest", *args, "-q", "--no-store")
+    assert proc.returncode == 2
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith(expected) and line.endswith("(see genebot backtest --help)")
+
+
 def test_empty_symbols_flag_is_refused() -> None:
     proc = genebot("backtest", "--symbols", "", "-q", "--no-store")
     assert proc.returncode == 2

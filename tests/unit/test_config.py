@@ -478,6 +478,12 @@ def test_missing_file_directory_and_non_mapping(tmp_path: Path) -> None:
     assert "top level must be a mapping" in message and "got list" in message
 
 
+def test_a_malformed_reference_in_a_secret_does_not_echo_it(tmp_path: Path) -> None:
+    message = load_error(tmp_path, "exchanges:\n  binance:\n    api_key: ${SUPERSECRET123\n")
+    assert "exchanges.binance.api_key: malformed variable reference; use ${NAME}" in message
+    assert "SUPERSECRET123" not in message
+
+
 def test_config_error_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError):
         load_config(tmp_path / "nope.yaml")

@@ -152,8 +152,9 @@ def _interpolate(value: object, env: Mapping[str, str], loc: Loc, source: str) -
             return "$"
         expr = _EXPR_RE.match(match.group(1) or "")
         if token == "${" or expr is None:
+            shown = "" if loc and loc[-1] in _SECRET_KEYS else f" in {value!r}"  # a typed secret?
             raise ConfigError(
-                f"{source}: {_path(loc)}: malformed variable reference in {value!r}; "
+                f"{source}: {_path(loc)}: malformed variable reference{shown}; "
                 "use ${NAME} or ${NAME:-default}"
             )
         name, default = expr.group(1), expr.group(2)

@@ -84,6 +84,9 @@ class BacktestResult:
     risk_events: list[RiskEvent] = field(default_factory=list, repr=False)
     closed_trades: list[ClosedTrade] = field(default_factory=list, repr=False)
     orchestration: OrchestrationResult | None = field(default=None, repr=False)
+    # Round trips still open after the last bar (marked to the last close in the equity):
+    # strategy, symbol, side, entry_time, entry_price, quantity.
+    open_trades: pd.DataFrame = field(default_factory=lambda: open_trades_frame([]), repr=False)
     _orders: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
@@ -147,7 +150,9 @@ class BacktestResult:
                 out / "report.html",
                 title=self.title,
                 bars=self.bars,
-                trades=self.trades,
+                trades=pd.concat([self.trades, self.open_trades])
+                if len(self.open_trades)
+                else self.trades,
                 equity=self.equity,
                 stats=self.stats,
                 extra_counts={**self.risk_counts(), **self.extra_counts} or None,
@@ -225,6 +230,25 @@ def trades_frame(trades: list[ClosedTrade]) -> pd.DataFrame:
         "exit_reason": reason,
     }
     return pd.DataFrame(columns, columns=TRADE_COLUMNS)
+
+
+OPEN_TRADE_COLUMNS = ["strategy", "symbol", "side", "entry_time", "entry_price", "quantity"]
+
+
+def open_trades_frame(rows: Sequence[tuple[str, str, str, int, Decimal, Decimal]]) -> pd.DataFrame:
+    """One row per round trip still open: (strategy, instrument id, side, entry ns, entry
+    price, quantity) tuples."""
+    return pd.DataFrame(
+        {
+            "strategy": [r[0] for r in rows],
+            "symbol": [_symbol(r[1]) for r in rows],
+            "side": [r[2] for r in rows],
+            "entry_time": utc_index([r[3] for r in rows]),
+            "entry_price": _floats(r[4] for r in rows),
+            "quantity": _floats(r[5] for r in rows),
+        },
+        columns=OPEN_TRADE_COLUMNS,
+    )
 
 
 def _floats(values: Iterable[Decimal]) -> npt.NDArray[np.float64]:

@@ -19,7 +19,7 @@ from genebot.backtest.orchestration import (
     orchestration_result,
 )
 from genebot.backtest.recorder import EquityRecorder, exact_equity
-from genebot.backtest.result import BacktestResult, trades_frame
+from genebot.backtest.result import BacktestResult, open_trades_frame, trades_frame
 from genebot.backtest.setup import DataInput, RunSetup, build
 from genebot.core.calendar import DailyBoundary
 from genebot.core.errors import ConfigError
@@ -221,6 +221,7 @@ def _result(
     return BacktestResult(
         stats=stats,
         trades=trades,
+        open_trades=open_trades_frame(_open_trades(kernel)),
         closed_trades=list(kernel.portfolio.trades),
         order_log=kernel.execution.order_log,
         equity=equity,
@@ -236,6 +237,16 @@ def _result(
             else None
         ),
     )
+
+
+def _open_trades(kernel: Kernel) -> list[tuple[str, str, str, int, Decimal, Decimal]]:
+    rows = []
+    for sid, sleeve in kernel.portfolio.sleeves.items():
+        for iid, position in sleeve.positions.items():
+            trade = position.open_trade()
+            if trade is not None:
+                rows.append((sid, iid, trade[3], trade[0], trade[1], trade[2]))
+    return rows
 
 
 def _looks_like_equities(setup: RunSetup) -> bool:

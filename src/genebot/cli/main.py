@@ -294,9 +294,28 @@ _COMPARE = (
 )
 
 
+# click's UsageError (typer vendors click: reach it through its public BadParameter).
+_UsageError: type[Exception] = typer.BadParameter.__mro__[1]
+
+
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point. A usage mistake (an unknown option, a value of the wrong
+    type) is one line and exit code 2, like every other bad input."""
+    try:
+        code = app(standalone_mode=False, prog_name="genebot")
+    except _UsageError as exc:
+        if type(exc).__name__.startswith("NoArgsIsHelp"):  # nothing asked: the help
+            exc.show()  # type: ignore[attr-defined]
+            raise SystemExit(2) from None
+        ctx = getattr(exc, "ctx", None)
+        where = ctx.command_path if ctx is not None else "genebot"
+        message = exc.format_message()  # type: ignore[attr-defined]
+        say(err, "error:", "red", f"{message} (see {where} --help)")
+        raise SystemExit(2) from None
+    except typer.Abort:
+        say(err, "aborted", "yellow", "")
+        raise SystemExit(130) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -87,7 +87,8 @@ def _check_dir(data_dir: str | Path) -> Path:
     root = Path(data_dir)
     if not root.is_dir():
         what = "is a file, not a folder" if root.exists() else "folder not found"
-        raise DataError(f"{data_dir}: data {what}")
+        where = "" if root.is_absolute() else f" (looked in {Path.cwd()})"
+        raise DataError(f"{data_dir}: data {what}{where}; set backtest.data_dir or --data-dir")
     return root
 
 

@@ -116,6 +116,14 @@ class Position:
         """Average cost of the open quantity (for display; the books use ``cost``)."""
         return self.cost / self.quantity if self.quantity else ZERO
 
+    def open_trade(self) -> tuple[int, Decimal, Decimal, str] | None:
+        """The round trip still open: entry time, average entry price, open quantity and side
+        ("long" or "short"); None when there is none (flat, or only a carried remainder)."""
+        if not self.in_trade or not self._entry_qty:
+            return None
+        side = "long" if self._long else "short"
+        return self._entry_ts, self._entry_notional / self._entry_qty, abs(self.quantity), side
+
     def unrealized_pnl(self, price: Decimal) -> Decimal:
         return price * self.quantity - self.cost
 

@@ -61,7 +61,8 @@ def write_report(
         title: Page title and heading.
         bars: Symbol -> OHLCV frame (UTC DatetimeIndex, open/high/low/close/volume).
         trades: Closed trades (symbol, side, entry_time, entry_price, exit_time, exit_price,
-            pnl, exit_reason, ...); drawn as markers on their symbol's candles.
+            pnl, exit_reason, ...), and open ones without exit columns; drawn as markers on
+            their symbol's candles.
         equity: Backtest equity frame with ``equity`` and ``drawdown`` columns.
         stats: Output of ``compute_stats`` (any mapping of name -> value), shown as a table.
         extra_counts: Optional name -> count table shown under the stats (e.g. risk events).
@@ -225,7 +226,11 @@ def _trade_markers(trades: pd.DataFrame) -> list[go.Scatter]:
 
 def _marker_text(rows: pd.DataFrame, kind: str) -> list[str]:
     if kind == "entry":
-        return [f"{side} entry" for side in rows["side"].astype(str)]
+        still_open = rows["exit_time"].isna() if "exit_time" in rows else [False] * len(rows)
+        return [
+            f"{side} entry" + (" (open at the end)" if is_open else "")
+            for side, is_open in zip(rows["side"].astype(str), still_open, strict=True)
+        ]
     reasons = rows.get("exit_reason", pd.Series(["exit"] * len(rows), index=rows.index))
     return [
         f"{reason} pnl {pnl:.2f}"
