@@ -18,6 +18,7 @@ from genebot.data.validation import (
     issue_line,
     raise_for_issues,
     validate_ohlcv,
+    warning_line,
 )
 
 HOUR = 60 * NS_PER_MINUTE
@@ -213,6 +214,18 @@ def test_issue_line_names_source_rows_and_numbering() -> None:
     assert "(row 5; row 1 is the first line after the header)" in line
     assert line.endswith("fix the data, or set on_broken to warn (drops them)")
     assert "row 1 is the first candle" in issue_line(issue, "BTC_USDT-5m.json")
+
+
+def test_warning_line_says_what_was_done() -> None:
+    ts = np.array([0, 1, 1, 3, 2], dtype=np.int64) * 60 * 10**9
+    values = np.tile([1.0, 2.0, 0.5, 1.5, 1.0], (5, 1))
+    values[3, 0] = np.nan
+    issues = {i.kind: i for i in find_broken_rows(ts, values).issues}
+    assert warning_line(issues["unsorted"], "f.csv").endswith("(row 5): sorted into place")
+    assert warning_line(issues["duplicate"], "f.csv").endswith("(row 3): dropped, the first kept")
+    assert warning_line(issues["nan"], "f.csv") == (
+        "f.csv: 1 row with an empty, NaN or infinite value (row 4): dropped"
+    )
 
 
 def test_raise_for_issues_one_line_per_issue() -> None:

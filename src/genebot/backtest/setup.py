@@ -20,6 +20,7 @@ from genebot.data.catalog import find_data_file
 from genebot.data.feed import BarFeed, QuoteFeed
 from genebot.data.quotes import quotes_from_frame, read_quotes
 from genebot.data.readers import OhlcvData, ohlcv_from_frame, read_ohlcv
+from genebot.data.validation import warning_line
 from genebot.domain.instrument import AccountType, Instrument
 from genebot.execution.engine import Protection
 from genebot.strategies.registry import strategy_class, user_catalog
@@ -222,7 +223,7 @@ def build(cfg: GenebotConfig, data: DataInput | None) -> RunSetup:
             if (venue_name, symbol, tf) in feeds:
                 continue
             loaded = _load(cfg, symbol, tf, data, venue_name)
-            warnings.extend(f"{loaded.source}: {i.detail}" for i in loaded.issues)
+            warnings.extend(warning_line(i, loaded.source) for i in loaded.issues)
             frame = _clip(loaded.frame, cfg, loaded.source)
             bars.setdefault(symbol if len(venues) == 1 else f"{symbol}@{venue_name}", frame)
             maker, taker = _fees(cfg, venue_name)

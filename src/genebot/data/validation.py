@@ -240,6 +240,16 @@ def issue_line(issue: DataIssue, source: str) -> str:
     return f"{source}: {sentence}; fix the data, or set on_broken to warn ({does})"
 
 
+# What the warn policy did about each kind (gaps: nothing, the bars stay missing).
+_DONE = {"unsorted": "sorted into place", "duplicate": "dropped, the first kept", "gap": ""}
+
+
+def warning_line(issue: DataIssue, source: str) -> str:
+    """One line for an issue that was recorded, not raised: what, where, and what was done."""
+    done = _DONE.get(issue.kind, "dropped")
+    return f"{source}: {issue.detail}" + (f": {done}" if done else "")
+
+
 def raise_for_issues(issues: Sequence[DataIssue], source: str) -> None:
     """Raise one :class:`DataError` listing every issue, one line each (no-op when empty)."""
     if issues:
