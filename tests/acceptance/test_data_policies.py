@@ -99,3 +99,14 @@ def test_in_memory_data_that_is_not_a_frame_is_refused(tmp_path: Path) -> None:
         bt.run(cfg, {"SYN/USDT": [1, 2, 3]})  # type: ignore[dict-item]
     with pytest.raises(DataError, match=r"data: a DataFrame is not a mapping; allowed: \{symbol"):
         bt.run(cfg, gbm_bars(50, freq="5min"))  # type: ignore[arg-type]
+
+
+def test_a_data_file_no_strategy_reads_is_reported(tmp_path: Path) -> None:
+    cfg = config(tmp_path, gbm_bars(300, freq="5min"), {})
+    other = tmp_path / "eth.csv"
+    gbm_bars(300, freq="5min").to_csv(other)
+    cfg["backtest"]["data"].append({"file": str(other), "symbol": "ETH/USDT"})
+    result = bt.run(cfg)
+    assert result.warnings == [
+        f"backtest.data[1] {other}: no enabled strategy trades ETH/USDT; the file is not used"
+    ]

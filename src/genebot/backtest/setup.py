@@ -238,11 +238,25 @@ def build(cfg: GenebotConfig, data: DataInput | None) -> RunSetup:
                 ),
                 source=loaded.source,
             )
+    warnings.extend(_unused_files(cfg, feeds))
     _add_quote_feeds(cfg, plan, feeds, data)
     instruments = {f.instrument.id: f.instrument for f in feeds.values()}
     venues = _venues(cfg, feeds, instruments)
     slots = _slots(cfg, plan, feeds)
     return RunSetup(list(feeds.values()), venues, instruments, slots, bars, warnings)
+
+
+def _unused_files(cfg: GenebotConfig, feeds: Mapping[tuple[str, str, str], BarFeed]) -> list[str]:
+    """``backtest.data`` entries no enabled strategy reads (a typo in a symbol, a timeframe
+    nothing trades): said, not silently skipped."""
+    wanted = {(symbol, tf) for _, symbol, tf in feeds}
+    return [
+        f"backtest.data[{i}] {entry.file}: no enabled strategy trades {entry.symbol}"
+        + (f" on {entry.timeframe}" if entry.timeframe else "")
+        + "; the file is not used"
+        for i, entry in enumerate(cfg.backtest.data)
+        if not any(s == entry.symbol and entry.timeframe in (None, tf) for s, tf in wanted)
+    ]
 
 
 def _add_quote_feeds(
