@@ -13,6 +13,7 @@ import pytest
 
 from genebot.core.errors import DataError, InputError
 from genebot.data.readers import OhlcvData, ohlcv_from_frame, read_ohlcv
+from genebot.data.validation import warning_line
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
 COLUMNS = ["open", "high", "low", "close", "volume"]
@@ -370,19 +371,203 @@ def test_unparsable_timestamp_names_the_row_and_value(tmp_path: Path) -> None:
         read_ohlcv(write_csv_lines(tmp_path / "t.csv", lines))
 
 
-def test_epoch_seconds_are_rejected(tmp_path: Path) -> None:
-    lines = ["1609459200,1,2,0.5,1,1", "1609459260,1,2,0.5,1,1"]
+@pytest.mark.parametrize("policy", ["fail", "warn"])
+def test_epoch_seconds_are_rejected(tmp_path: Path, policy: str) -> None:
+    """No timestamp readable is a format error even in warn mode: dropping every row would hide
+    it. A blank line (here) makes pandas read the column as floats: still shown as written."""
+    lines = ["1609459200,1,2,0.5,1,1", "", "1609459260,1,2,0.5,1,1"]
     with pytest.raises(
         DataError,
-        match=r"s\.csv: 2 invalid timestamps, first '1609459200' \(rows 1, 2;.*epoch ms must lie",
+        match=r"s\.csv: 2 invalid timestamps, first '1609459200' \(rows 1, 3;.*epoch ms must lie",
     ):
-        read_ohlcv(write_csv_lines(tmp_path / "s.csv", lines))
+        read_ohlcv(write_csv_lines(tmp_path / "s.csv", lines), on_broken=policy)  # type: ignore[arg-type]
 
 
 def test_non_numeric_price_names_row_and_column(tmp_path: Path) -> None:
     lines = ["2021-01-01T00:00:00Z,1,2,0.5,1,1", "2021-01-01T00:01:00Z,1,abc,0.5,1,1"]
     with pytest.raises(DataError, match=r"n\.csv: high 'abc' in row 2 is not a number"):
         read_ohlcv(write_csv_lines(tmp_path / "n.csv", lines))
+
+
+HEADER = "timestamp,open,high,low,close,volume"
+
+
+def minute_lines(n: int) -> list[str]:
+    """``n`` clean one-minute bars from 2021-01-01T00:00Z as CSV lines."""
+    return [f"2021-01-01T00:{i:02d}:00Z,10,11,9,10.5,1" for i in range(n)]
+
+
+def write_csv_bytes(path: Path, lines: list[str], newline: str = "\n") -> Path:
+    data = newline.join([HEADER, *lines, ""]).encode()
+    path.write_bytes(gzip.compress(data) if path.name.endswith(".gz") else data)
+    return path
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("name", ["b.csv", "b.csv.gz"])
+def test_a_blank_line_does_not_shift_later_row_numbers(
+    tmp_path: Path, name: str, newline: str
+) -> None:
+    """read_csv skips blank lines: the broken row on line 32 was reported as row 30, not 31."""
+    lines = minute_lines(39)
+    lines[29] = lines[29][:-1] + "-1"  # negative volume on data line 30
+    path = write_csv_bytes(tmp_path / name, [*lines[:5], "", *lines[5:]], newline)
+    assert path.read_bytes().startswith(b"\x1f\x8b") == name.endswith(".gz")
+    with pytest.raises(DataError, match=r"1 row with volume < 0 \(row 31; row 1 is the first line"):
+        read_ohlcv(path)
+    data = read_ohlcv(path, on_broken="warn")
+    assert [(i.kind, i.count, i.rows) for i in data.issues] == [
+        ("negative_volume", 1, (31,)),
+        ("gap", 1, (32,)),  # the bar dropped from row 31 is missing before row 32
+    ]
+    assert len(data.frame) == 38
+
+
+def with_blank_lines(lines: list[str]) -> list[str]:
+    """An empty, a "\\r"-only and a whitespace-only line after the first: data line n > 1 is
+    then file row n + 3."""
+    return [lines[0], "", "\r", " \t", *lines[1:]]
+
+
+def defect(lines: list[str], kind: str) -> list[str]:
+    """``lines`` with data line 7 changed into ``kind``."""
+    lines = list(lines)
+    if kind == "unsorted":
+        lines[5], lines[6] = lines[6], lines[5]
+    elif kind == "duplicate":
+        lines[6] = lines[5]
+    elif kind == "gap":
+        del lines[6]
+    elif kind == "value":
+        lines[6] = lines[6].replace("10.5", "abc")
+    elif kind == "timestamp":
+        lines[6] = "yesterday" + lines[6][20:]
+    return lines
+
+
+@pytest.mark.parametrize(
+    ("kind", "options", "expected"),
+    [
+        ("unsorted", {}, r"1 row out of timestamp order, .*\(row 10; row 1 is the first line"),
+        ("duplicate", {}, r"1 row repeating the timestamp of an earlier row \(row 10;"),
+        ("gap", {"on_gap": "fail"}, r"1 gap with 1 missing bars \(before row 10\)"),
+        ("none", {"timeframe": "5m"}, r"11 bars start less than 5m .*\(rows 5, 6, 7, 8, 9;"),
+        ("value", {}, r"close 'abc' in row 10 is not a number \(row 1 is the first line"),
+        ("timestamp", {}, r"1 invalid timestamp, first 'yesterday' \(row 10; row 1 is the"),
+    ],
+)
+def test_blank_lines_count_in_every_message(
+    tmp_path: Path, kind: str, options: dict[str, str], expected: str
+) -> None:
+    path = write_csv_bytes(tmp_path / "b.csv", with_blank_lines(defect(minute_lines(12), kind)))
+    with pytest.raises(DataError, match=expected):
+        read_ohlcv(path, **options)  # type: ignore[arg-type]
+
+
+def test_blank_lines_count_in_recorded_issues(tmp_path: Path) -> None:
+    lines = minute_lines(12)
+    lines[3], lines[4] = lines[4], lines[3]  # data line 5 unsorted
+    lines[6] = lines[5]  # data line 7 repeats line 6, so 00:06 is missing
+    lines[7] = lines[7].replace("10.5", "abc")  # data line 8 unreadable: 00:07 missing too
+    path = write_csv_bytes(tmp_path / "b.csv", with_blank_lines(lines))
+    data = read_ohlcv(path, on_broken="warn")
+    assert [(i.kind, i.count, i.rows) for i in data.issues] == [
+        ("unsorted", 1, (8,)),
+        ("duplicate", 1, (10,)),
+        ("unreadable", 1, (11,)),
+        ("gap", 2, (12,)),
+    ]
+
+
+def test_blank_lines_before_the_header_and_after_the_last_bar(tmp_path: Path) -> None:
+    """Row n is still line n + 1: with two lines before the header, the first bar is row 3."""
+    path = tmp_path / "b.csv"
+    path.write_text("\n\r\n" + "\n".join([HEADER, *minute_lines(6)]) + "\n\n\n")
+    data = read_ohlcv(path)
+    assert (len(data.frame), data.timeframe, data.issues) == (6, "1m", ())
+    with pytest.raises(DataError, match=r"5 bars start less than 5m .*\(rows 4, 5, 6, 7, 8;"):
+        read_ohlcv(path, timeframe="5m")
+
+
+def test_a_line_of_commas_is_a_broken_row_not_a_blank_line(tmp_path: Path) -> None:
+    lines = minute_lines(8)
+    path = write_csv_bytes(tmp_path / "c.csv", [*lines[:3], "", ",,,,,", "", *lines[3:]])
+    with pytest.raises(DataError, match=r"1 invalid timestamp, first 'nan' \(row 5;"):
+        read_ohlcv(path)
+    data = read_ohlcv(path, on_broken="warn")
+    assert [(i.kind, i.count, i.rows) for i in data.issues] == [("unreadable", 1, (5,))]
+    assert len(data.frame) == 8
+
+
+@pytest.mark.parametrize("policy", ["warn", "drop"])
+def test_unreadable_rows_are_dropped_and_recorded(tmp_path: Path, policy: str) -> None:
+    """A cell or timestamp that cannot be read fails the load only when on_broken is fail."""
+    lines = minute_lines(10)
+    lines[2] = lines[2].replace("10.5", "abc")
+    lines[4] = "yesterday" + lines[4][20:]
+    lines[6] = ",,,,,"
+    lines[8] = lines[8][:-1] + "-1"  # a readable broken row stays its own kind
+    path = write_csv_lines(tmp_path / "u.csv", lines)
+    data = read_ohlcv(path, timeframe="1m", on_broken=policy, on_gap="ignore")  # type: ignore[arg-type]
+    assert [t.minute for t in data.frame.index] == [0, 1, 3, 5, 7, 9]
+    unreadable, negative = data.issues
+    assert (unreadable.kind, unreadable.count, unreadable.rows) == ("unreadable", 3, (3, 5, 7))
+    assert (negative.kind, negative.rows) == ("negative_volume", (9,))
+    assert warning_line(unreadable, "u.csv") == (
+        "u.csv: 3 rows with a value or timestamp that cannot be read (rows 3, 5, 7): dropped"
+    )
+
+
+def test_one_text_timestamp_among_epoch_ms_is_the_unreadable_one(tmp_path: Path) -> None:
+    lines = [f"{1609459200000 + 60000 * i},10,11,9,10.5,1" for i in range(6)]
+    lines[3] = "soon,10,11,9,10.5,1"
+    path = write_csv_lines(tmp_path / "ms.csv", lines)
+    with pytest.raises(DataError, match=r"1 invalid timestamp, first 'soon' \(row 4;.*epoch ms"):
+        read_ohlcv(path)
+    data = read_ohlcv(path, on_broken="warn", on_gap="ignore")
+    assert [(i.kind, i.rows) for i in data.issues] == [("unreadable", (4,))]
+    assert data.frame.index[0] == pd.Timestamp("2021-01-01T00:00Z")
+
+
+def test_unreadable_cells_in_a_frame_are_dropped_in_warn_mode() -> None:
+    bars = make_bars(6)
+    raw = bars.reset_index()
+    raw["timestamp"] = iso_text(bars.index)
+    raw["close"] = raw["close"].astype(object)
+    raw.loc[1, "close"] = "abc"
+    raw.loc[3, "timestamp"] = "later"
+    with pytest.raises(DataError, match=r"^m: close 'abc' in row 2 is not a number \(row 1 is"):
+        ohlcv_from_frame(raw, name="m")
+    data = ohlcv_from_frame(raw, name="m", timeframe="5m", on_broken="drop", on_gap="ignore")
+    assert [(i.kind, i.count, i.rows) for i in data.issues] == [("unreadable", 2, (2, 4))]
+    pd.testing.assert_frame_equal(data.frame, bars.iloc[[0, 2, 4, 5]], check_freq=False)
+
+
+def test_unreadable_rows_in_json_and_parquet_are_dropped_in_warn_mode(tmp_path: Path) -> None:
+    bars = make_bars(6)
+    candles = [
+        [ms, *v] for ms, v in zip(epoch_ms(bars.index), bars.to_numpy().tolist(), strict=True)
+    ]
+    candles[1][4] = "abc"
+    candles[3][0] = "later"  # among epoch ms: this one is unreadable, not all of them
+    candle_file = tmp_path / "c.json"
+    candle_file.write_text(json.dumps(candles))
+    with pytest.raises(
+        DataError, match=r"close 'abc' in row 2 is not a number \(row 1 is the first candle"
+    ):
+        read_ohlcv(candle_file)
+    data = read_ohlcv(candle_file, timeframe="5m", on_broken="warn", on_gap="ignore")
+    assert [(i.kind, i.count, i.rows) for i in data.issues] == [("unreadable", 2, (2, 4))]
+    raw = bars.reset_index()
+    raw["timestamp"] = iso_text(bars.index)
+    raw.loc[3, "timestamp"] = "later"
+    parquet_file = tmp_path / "p.parquet"
+    raw.to_parquet(parquet_file)
+    with pytest.raises(DataError, match=r"1 invalid timestamp, first 'later' \(row 4;"):
+        read_ohlcv(parquet_file)
+    data = read_ohlcv(parquet_file, on_broken="warn", on_gap="ignore")
+    assert [(i.kind, i.count, i.rows) for i in data.issues] == [("unreadable", 1, (4,))]
+    assert len(data.frame) == 5
 
 
 def test_bad_json_row_is_named(tmp_path: Path) -> None:

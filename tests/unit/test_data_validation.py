@@ -228,6 +228,35 @@ def test_warning_line_says_what_was_done() -> None:
     )
 
 
+def test_unreadable_rows_count_as_that_kind_only() -> None:
+    """A row the reader could not read: its NaN cell is no ``nan`` row and its made-up time
+    (here far ahead) puts no later row out of order."""
+    ts = np.array([0, 1, 99, 2, 3, 4], dtype=np.int64) * NS_PER_MINUTE
+    values = np.tile([1.0, 2.0, 0.5, 1.5, 1.0], (6, 1))
+    values[2, 3] = np.nan  # what the reader leaves for the cell it could not read
+    unreadable = np.array([False, False, True, False, False, False])
+    rows = np.array([1, 2, 4, 5, 6, 7], dtype=np.int64)  # a blank line before the third
+    found = find_broken_rows(ts, values, rows, unreadable)
+    assert by_kind(found.issues) == {"unreadable": (1, (4,))}
+    np.testing.assert_array_equal(found.keep, [True, True, False, True, True, True])
+    assert by_kind(find_broken_rows(ts, values, rows).issues) == {
+        "unsorted": (3, (5, 6, 7)),
+        "nan": (1, (4,)),
+    }
+
+
+def test_unreadable_lines_say_what_is_or_was_done() -> None:
+    ts = np.arange(3, dtype=np.int64) * NS_PER_MINUTE
+    values = np.tile([1.0, 2.0, 0.5, 1.5, 1.0], (3, 1))
+    (issue,) = find_broken_rows(ts, values, unreadable=np.array([False, True, False])).issues
+    text = "1 row with a value or timestamp that cannot be read"
+    assert issue_line(issue, "f.csv") == (
+        f"f.csv: {text} (row 2; row 1 is the first line after the header); "
+        "fix the data, or set on_broken to warn (drops them)"
+    )
+    assert warning_line(issue, "f.csv") == f"f.csv: {text} (row 2): dropped"
+
+
 def test_raise_for_issues_one_line_per_issue() -> None:
     df = bars()
     df.iloc[1, df.columns.get_loc("open")] = np.nan

@@ -11,17 +11,23 @@ Accepted formats, chosen by suffix:
 - ``.parquet``: the same columns; the timestamps may instead be the index.
 - ``.json`` / ``.json.gz``: freqtrade candles, an array of ``[epoch_ms, o, h, l, c, v]``.
 
+Row numbers in messages and issues are the user's (see :mod:`genebot.data.validation`); blank
+lines in a CSV file count, so row *n* is always line *n + 1*.
+
 Problems are checked by :mod:`genebot.data.validation`. ``on_broken`` decides what happens to
 broken rows (see there): ``"fail"`` raises one :class:`DataError` listing every problem kind,
 ``"warn"`` and its alias ``"drop"`` sort, drop duplicates (first kept) and broken rows, and
-record them in ``OhlcvData.issues``. ``on_gap`` does the same for gaps (``"warn"`` records,
-``"fail"`` raises, ``"ignore"`` does neither). Nothing is logged here: the caller decides how to
-show ``issues``.
+record them in ``OhlcvData.issues``; a value or timestamp that cannot be read is then one more
+broken kind, ``unreadable``, rather than an error (unless no timestamp at all can be read: that
+is a format the reader does not know, and dropping every row would hide it). ``on_gap`` does
+the same for gaps (``"warn"`` records, ``"fail"`` raises, ``"ignore"`` does neither). Nothing is
+logged here: the caller decides how to show ``issues``.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import zlib
 from dataclasses import dataclass
@@ -36,6 +42,7 @@ from genebot.core.time import NS_PER_SECOND, ns_to_timeframe, timeframe_to_ns
 from genebot.data.timeindex import utc_index
 from genebot.data.validation import (
     OHLCV_COLUMNS,
+    BoolArray,
     DataIssue,
     FloatArray,
     Int64Array,
@@ -73,6 +80,17 @@ class OhlcvData:
     issues: tuple[DataIssue, ...]
 
 
+@dataclass(frozen=True)
+class _Bars:
+    """Bars as read, in file order, not yet validated."""
+
+    ts: Int64Array
+    values: FloatArray  # (n, 5): open, high, low, close, volume
+    unreadable: BoolArray | None = None  # rows with a value or timestamp that cannot be read
+    rows: Int64Array | None = None  # user-visible row numbers when not 1..n (CSV blank lines)
+    like: pd.DataFrame | None = None  # the frame ``values`` is a view of (no copy made)
+
+
 def read_ohlcv(
     path: str | Path,
     *,
@@ -93,18 +111,18 @@ def read_ohlcv(
     if not path.is_file():
         what = "is a directory, not a file" if path.is_dir() else "file not found"
         raise DataError(f"{source}: {what}")
-    like = None
+    keep_bad = on_broken != "fail"
     try:
         if suffix in (".csv", ".csv.gz"):
-            ts, values = _read_csv(path, source)
+            bars = _read_csv(path, source, keep_bad)
         elif suffix == ".parquet":
-            ts, values, like = _frame_to_arrays(pd.read_parquet(path), source)
+            bars = _frame_to_arrays(pd.read_parquet(path), source, keep_bad)
         else:
-            ts, values = _read_json(path, source)
+            bars = _read_json(path, source, keep_bad)
     except (OSError, EOFError, ValueError, zlib.error) as exc:  # DataError is not among these
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{source}: cannot read the file as {suffix}: {reason}") from None
-    return _finish(ts, values, source, timeframe, on_broken, on_gap, like)
+    return _finish(bars, source, timeframe, on_broken, on_gap)
 
 
 def infer_timeframe(path: str | Path) -> str:
@@ -134,8 +152,8 @@ def ohlcv_from_frame(
             f"{name}: a {type(df).__name__} is not bars; allowed: a pandas DataFrame of "
             "open, high, low, close, volume with a UTC DatetimeIndex"
         )
-    ts, values, like = _frame_to_arrays(df, name)
-    return _finish(ts, values, name, timeframe, on_broken, on_gap, like)
+    bars = _frame_to_arrays(df, name, on_broken != "fail")
+    return _finish(bars, name, timeframe, on_broken, on_gap)
 
 
 def data_suffix(path: Path) -> str | None:
@@ -170,43 +188,75 @@ def _column_map(
     return found
 
 
-def _read_csv(path: Path, source: str) -> tuple[Int64Array, FloatArray]:
+def _read_csv(path: Path, source: str, keep_bad: bool) -> _Bars:
     try:
         header = pd.read_csv(path, nrows=0, engine="c")
     except pd.errors.EmptyDataError:
         raise DataError(f"{source}: the file is empty; expected the header {_HEADER}") from None
     found = _column_map(header.columns, source, ("timestamp", *OHLCV_COLUMNS))
-    names = [found["timestamp"], *(found[c] for c in OHLCV_COLUMNS)]
+    skip = _lines_before_header(path)
     try:
-        df = pd.read_csv(
-            path,
-            engine="c",
-            usecols=names,
-            dtype={found[c]: np.float64 for c in OHLCV_COLUMNS},
-        )
-    except ValueError:
-        _raise_bad_number(path, [found[c] for c in OHLCV_COLUMNS], source)
-        raise
-    ts = _parse_timestamps(df[found["timestamp"]], source)
-    values = df[[found[c] for c in OHLCV_COLUMNS]].to_numpy(dtype=np.float64)
-    return ts, values
+        df = _read_csv_body(path, found, skip, np.float64)
+    except ValueError:  # a cell that is not a number: read as text, _frame_to_arrays finds it
+        df = _read_csv_body(path, found, skip, str)
+    # Blank lines are rows here (read_csv would skip them and every later row number would be
+    # off by one per blank line): row i is line skip + i + 2, that is row skip + i + 1.
+    rows = np.arange(skip + 1, skip + 1 + len(df), dtype=np.int64) if skip else None
+    blank = _blank_rows(path, df, found, skip)
+    if blank is not None:
+        df, rows = df[~blank], np.flatnonzero(~blank).astype(np.int64) + skip + 1
+    return _frame_to_arrays(df, source, keep_bad, rows)
 
 
-def _raise_bad_number(path: Path, columns: list[Any], source: str) -> None:
-    """Find the first cell that is not a number and raise a :class:`DataError` naming it."""
-    text = pd.read_csv(path, engine="c", usecols=columns, dtype=str, keep_default_na=True)
-    for column in columns:
-        raw = text[column]
-        bad = pd.to_numeric(raw, errors="coerce").isna() & raw.notna()
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
-            raise DataError(
-                f"{source}: {column} {raw.iloc[row - 1]!r} in row {row} is not a number "
-                f"({row_note(source)}); allowed: a decimal number"
-            )
+def _read_csv_body(path: Path, found: dict[str, Any], skip: int, dtype: type) -> pd.DataFrame:
+    names = [found["timestamp"], *(found[c] for c in OHLCV_COLUMNS)]
+    return pd.read_csv(
+        path,
+        engine="c",
+        usecols=names,
+        dtype={found[c]: dtype for c in OHLCV_COLUMNS},
+        skiprows=skip,
+        skip_blank_lines=False,
+    )
 
 
-def _read_json(path: Path, source: str) -> tuple[Int64Array, FloatArray]:
+def _open_binary(path: Path) -> io.BufferedIOBase:
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+
+
+def _lines_before_header(path: Path) -> int:
+    """How many blank lines come before the header (read_csv skips them to find it)."""
+    with _open_binary(path) as handle:
+        return next((i for i, line in enumerate(handle) if line.strip()), 0)
+
+
+def _blank_rows(path: Path, df: pd.DataFrame, found: dict[str, Any], skip: int) -> BoolArray | None:
+    """The rows of ``df`` that are blank lines (empty or only spaces, tabs and "\\r"), or None.
+
+    A blank line reads as a row of missing cells, like a line of only commas (a broken row, not
+    to be skipped): only the file's lines tell them apart, so it is read again only then.
+    """
+    empty = df[found["open"]].isna().to_numpy()  # one cheap test: a clean file stops here
+    if not empty.any():
+        return None
+    for name in OHLCV_COLUMNS[1:]:
+        empty = empty & df[found[name]].isna().to_numpy()
+    where = np.flatnonzero(empty)
+    stamps = df[found["timestamp"]].iloc[where]
+    where = where[(stamps.isna() | (stamps.astype(str).str.strip() == "")).to_numpy()]
+    if not len(where):
+        return None
+    with _open_binary(path) as handle:
+        lines = handle.read().splitlines()[skip + 1 :]  # \n, \r\n or \r, as read_csv splits
+    blank = np.zeros(len(df), dtype=bool)
+    if len(lines) == len(df):
+        blank[where] = [not lines[i].strip() for i in where]
+    else:  # a quoted cell over several lines: rows are not lines, take them as read_csv would
+        blank[where] = True
+    return blank if blank.any() else None
+
+
+def _read_json(path: Path, source: str, keep_bad: bool) -> _Bars:
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8") as handle:
         text = handle.read()
@@ -224,15 +274,16 @@ def _read_json(path: Path, source: str) -> tuple[Int64Array, FloatArray]:
             "[epoch_ms, open, high, low, close, volume] (row 1 is the first candle)"
         )
     table = pd.DataFrame(rows, columns=["timestamp", *OHLCV_COLUMNS])
-    ts, values, _ = _frame_to_arrays(table, source)
-    return ts, values
+    return _frame_to_arrays(table, source, keep_bad)
 
 
 def _frame_to_arrays(
-    df: pd.DataFrame, source: str
-) -> tuple[Int64Array, FloatArray, pd.DataFrame | None]:
-    """Timestamps and an (n, 5) OHLCV array, and ``df`` itself when the array is a view of it
-    (float64 open..volume in that order: validated without a copy)."""
+    df: pd.DataFrame, source: str, keep_bad: bool = False, rows: Int64Array | None = None
+) -> _Bars:
+    """Timestamps and an (n, 5) OHLCV array of ``df``, whose rows are user rows ``rows``
+    (default 1..n). A value or timestamp that cannot be read raises, or with ``keep_bad`` marks
+    its row unreadable. ``like`` is ``df`` itself when the array is a view of it (float64
+    open..volume in that order: validated without a copy)."""
     found = _column_map(df.columns, source)
     if "timestamp" in found:
         stamps = df[found["timestamp"]]
@@ -246,84 +297,120 @@ def _frame_to_arrays(
     if list(df.columns) == names and all(t == np.float64 for t in df.dtypes):
         values = df.to_numpy(dtype=np.float64)  # one float block: a read-only view, no copy
         if values.flags.f_contiguous:  # each column contiguous, as the copy below makes them
-            return _parse_timestamps(stamps, source), values, df
-    columns = []
+            ts, bad = _parse_timestamps(stamps, source, keep_bad, rows)
+            return _Bars(ts, values, bad, rows, df)
+    values, bad_values = _numbers(df, found, source, keep_bad, rows)
+    ts, bad = _parse_timestamps(stamps, source, keep_bad, rows)
+    if bad_values is not None:
+        bad = bad_values if bad is None else bad | bad_values
+    return _Bars(ts, values, bad, rows)
+
+
+def _numbers(
+    df: pd.DataFrame, found: dict[str, Any], source: str, keep_bad: bool, rows: Int64Array | None
+) -> tuple[FloatArray, BoolArray | None]:
+    """The OHLCV columns as one (n, 5) float array, and the rows with a cell that is not a number
+    (None when there are none; without ``keep_bad`` the first such cell raises)."""
+    columns, unreadable = [], None
     for name in OHLCV_COLUMNS:
         column = df[found[name]]
         if column.dtype == np.float64:  # numbers already: a view, no conversion
             columns.append(column.to_numpy())
             continue
         numbers = pd.to_numeric(column, errors="coerce")
-        bad = np.flatnonzero((numbers.isna() & column.notna()).to_numpy())
-        if len(bad):
-            raise DataError(
-                f"{source}: {name} {column.iloc[bad[0]]!r} in row {bad[0] + 1} is not a number "
-                f"({row_note(source)}); allowed: a decimal number"
-            )
+        bad = (numbers.isna() & column.notna()).to_numpy()
+        if bad.any():
+            if not keep_bad:
+                first = int(np.flatnonzero(bad)[0])
+                raise DataError(
+                    f"{source}: {found[name]} {column.iloc[first]!r} in row {_row(rows, first)} "
+                    f"is not a number ({row_note(source)}); allowed: a decimal number"
+                )
+            unreadable = bad if unreadable is None else unreadable | bad
         columns.append(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
     # One (5, n) block seen as (n, 5): each column stays contiguous for what follows.
-    values = np.stack(columns).T if columns else np.empty((0, 5))
-    return _parse_timestamps(stamps, source), values.reshape(-1, 5), None
+    return np.stack(columns).T.reshape(-1, 5), unreadable
 
 
-def _parse_timestamps(stamps: pd.Series, source: str) -> Int64Array:
-    """Nanoseconds since the epoch (UTC) from datetimes, epoch-ms numbers or ISO text."""
+def _row(rows: Int64Array | None, i: int) -> int:
+    """The user-visible row number of position ``i``."""
+    return i + 1 if rows is None else int(rows[i])
+
+
+def _parse_timestamps(
+    stamps: pd.Series, source: str, keep_bad: bool = False, rows: Int64Array | None = None
+) -> tuple[Int64Array, BoolArray | None]:
+    """Nanoseconds since the epoch (UTC), and the rows whose timestamp cannot be read (None when
+    there are none). They raise unless ``keep_bad``, and always when none can be read: a
+    format the reader does not know (epoch seconds, say) is no set of broken rows."""
+    ns, bad, extra = _timestamp_ns(stamps)
+    if not bad.any():
+        return ns, None
+    if not keep_bad or bad.all():
+        _raise_bad_timestamps(stamps, bad, source, rows, extra)
+    return ns, bad
+
+
+def _timestamp_ns(stamps: pd.Series) -> tuple[Int64Array, BoolArray, str]:
+    """Nanoseconds from datetimes, epoch-ms numbers or ISO text, the unreadable ones, and what
+    to add to the allowed formats when they are numbers."""
     if isinstance(stamps.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(stamps):
         parsed = pd.DatetimeIndex(stamps)
-        _raise_bad_timestamps(stamps, parsed.isna(), source)
         parsed = parsed.tz_convert("UTC") if parsed.tz is not None else parsed
-        return parsed.as_unit("ns").asi8.astype(np.int64, copy=False)
+        return parsed.as_unit("ns").asi8.astype(np.int64, copy=False), np.asarray(parsed.isna()), ""
     if pd.api.types.is_numeric_dtype(stamps) and not pd.api.types.is_bool_dtype(stamps):
-        return _epoch_ms(stamps, source)
+        return _epoch_ms(stamps)
     text = stamps.astype(str).str.strip()
-    if len(text) and bool(text.str.fullmatch(r"\d{1,15}").all()):
-        return _epoch_ms(text.astype(np.int64), source)
+    digits = text.str.fullmatch(r"\d{1,15}").to_numpy(dtype=bool)
+    if len(text) and digits.all():
+        return _epoch_ms(text.astype(np.int64))
+    if digits.sum() * 2 > len(text):  # epoch ms with some text among them: that text is bad
+        return _epoch_ms(pd.to_numeric(text.where(digits), errors="coerce"))
     iso = pd.DatetimeIndex(pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce"))
-    _raise_bad_timestamps(stamps, iso.isna(), source)
-    return iso.as_unit("ns").asi8.astype(np.int64, copy=False)
+    return iso.as_unit("ns").asi8.astype(np.int64, copy=False), np.asarray(iso.isna()), ""
 
 
-def _epoch_ms(stamps: pd.Series, source: str) -> Int64Array:
+def _epoch_ms(stamps: pd.Series) -> tuple[Int64Array, BoolArray, str]:
     numbers = stamps.to_numpy(dtype=np.float64, na_value=np.nan)
     bad = ~np.isfinite(numbers) | (numbers != np.round(numbers))
     bad |= (numbers < _MS_RANGE[0]) | (numbers >= _MS_RANGE[1])
-    _raise_bad_timestamps(stamps, bad, source, "; epoch ms must lie between 1973 and 5138")
-    ms = stamps.to_numpy(dtype=np.int64) if stamps.dtype.kind in "iu" else numbers.astype(np.int64)
-    return ms * (NS_PER_SECOND // 1000)
+    ms = stamps.to_numpy(dtype=np.int64) if stamps.dtype.kind in "iu" else numbers
+    if bad.any():  # 0 stands in for them (their rows are dropped or raise): no NaN to cast
+        ms = np.where(bad, 0, ms)
+    ns = ms.astype(np.int64, copy=False) * (NS_PER_SECOND // 1000)
+    return ns, bad, "; epoch ms must lie between 1973 and 5138"
 
 
-def _raise_bad_timestamps(stamps: pd.Series, bad: Any, source: str, extra: str = "") -> None:
-    where = np.flatnonzero(np.asarray(bad))
-    if len(where) == 0:
-        return
-    rows = ", ".join(str(i + 1) for i in where[:5]) + (", ..." if len(where) > 5 else "")
+def _raise_bad_timestamps(
+    stamps: pd.Series, bad: BoolArray, source: str, rows: Int64Array | None, extra: str
+) -> None:
+    where = np.flatnonzero(bad)
+    shown = ", ".join(str(_row(rows, int(i))) for i in where[:5])
+    shown += ", ..." if len(where) > 5 else ""
     many = len(where) > 1
+    first = stamps.iloc[where[0]]
+    if isinstance(first, float) and first.is_integer():  # as written: a blank line in a CSV
+        first = int(first)  # file makes its column of integers floats
     raise DataError(
         f"{source}: {len(where)} invalid timestamp{'s' if many else ''}, first "
-        f"{str(stamps.iloc[where[0]])!r} (row{'s' if many else ''} {rows}; {row_note(source)}); "
+        f"{str(first)!r} (row{'s' if many else ''} {shown}; {row_note(source)}); "
         f"{_TS_ALLOWED}{extra}"
     )
 
 
 def _finish(
-    ts: Int64Array,
-    values: FloatArray,
-    source: str,
-    timeframe: str | None,
-    on_broken: OnBroken,
-    on_gap: OnGap,
-    like: pd.DataFrame | None = None,
+    bars: _Bars, source: str, timeframe: str | None, on_broken: OnBroken, on_gap: OnGap
 ) -> OhlcvData:
-    """Validate, clean and package bars read in file order. ``like``: the frame ``values`` is
-    a view of, shared copy-on-write when every row is kept in its order."""
+    """Validate, clean and package bars read in file order. ``bars.like``: the frame ``values``
+    is a view of, shared copy-on-write when every row is kept in its order."""
+    ts, values, like = bars.ts, bars.values, bars.like
     if len(ts) == 0:
         raise DataError(f"{source}: no data rows; expected at least one bar")
-    broken = find_broken_rows(ts, values)
-    if broken.keep.all() and not np.any(ts[1:] < ts[:-1]):  # clean and in order: no copies
-        rows = np.arange(1, len(ts) + 1, dtype=np.int64)
-    else:
+    rows = bars.rows if bars.rows is not None else np.arange(1, len(ts) + 1, dtype=np.int64)
+    broken = find_broken_rows(ts, values, rows, bars.unreadable)
+    if not broken.keep.all() or np.any(ts[1:] < ts[:-1]):  # else clean and in order: no copies
         like = None
-        rows = np.flatnonzero(broken.keep).astype(np.int64) + 1
+        rows = rows[broken.keep]
         order = np.argsort(ts[broken.keep], kind="stable")
         ts, values, rows = ts[broken.keep][order], values[broken.keep][order], rows[order]
     failing = list(broken.issues) if on_broken == "fail" else []

@@ -4,10 +4,12 @@ Row numbers in every :class:`DataIssue` are the rows as the user sees them: 1 is
 row (for a CSV file, the line after the header, so row *n* is line *n + 1*; for a JSON file,
 the first candle of the array; for an in-memory frame, the first row).
 
-Broken rows (NaN, non-positive price, OHLC inconsistent, negative volume) are found first;
-duplicates are then looked for among the remaining rows, keeping the first occurrence in file
-order. Rows out of timestamp order are reported with them (the run stops by default); the
-``warn`` policy sorts them rather than dropping them.
+Broken rows (unreadable, NaN, non-positive price, OHLC inconsistent, negative volume) are found
+first; duplicates are then looked for among the remaining rows, keeping the first occurrence in
+file order. An unreadable row (a cell or timestamp the reader could not read; only the ``warn``
+policy keeps such rows to report them) counts as that kind alone. Rows out of timestamp order
+are reported with them (the run stops by default); the ``warn`` policy sorts them rather than
+dropping them.
 
 Forex files (every volume is zero) close at weekends. A missing bar whose open time falls in
 the weekly window Friday 20:00 UTC to Sunday 23:00 UTC is therefore not counted as a gap in such
@@ -39,6 +41,7 @@ _WEEKEND_LENGTH_NS = 51 * _HOUR_NS  # Friday 20:00 to Sunday 23:00
 _BROKEN_TEXT = {
     "unsorted": "rows out of timestamp order, earlier than a row above them",
     "duplicate": "rows repeating the timestamp of an earlier row",
+    "unreadable": "rows with a value or timestamp that cannot be read",
     "nan": "rows with an empty, NaN or infinite value",
     "nonpositive_price": "rows with a price (open, high, low or close) <= 0",
     "ohlc_inconsistent": "rows with high < low, high < max(open, close) or low > min(open, close)",
@@ -108,32 +111,35 @@ def _issue(kind: str, mask: BoolArray, row_numbers: Int64Array) -> DataIssue | N
 
 
 def find_broken_rows(
-    ts: Int64Array, values: FloatArray, row_numbers: Int64Array | None = None
+    ts: Int64Array,
+    values: FloatArray,
+    row_numbers: Int64Array | None = None,
+    unreadable: BoolArray | None = None,
 ) -> BrokenRows:
     """Find every broken kind in file order.
 
     ``ts`` are nanosecond timestamps, ``values`` an (n, 5) array of open, high, low, close,
-    volume, ``row_numbers`` the user-visible row of each (default 1..n).
+    volume, ``row_numbers`` the user-visible row of each (default 1..n). ``unreadable`` marks
+    rows with a value or timestamp that could not be read: their numbers and time mean nothing,
+    so they count as ``unreadable`` only and no other row is out of order behind them.
     """
     n = len(ts)
     if row_numbers is None:
         row_numbers = np.arange(1, n + 1, dtype=np.int64)
-    o, h, lo, c, v = (values[:, i] for i in range(5))
-    # Column by column (row-wise reductions over an (n, 5) array are five times slower).
-    finite = np.isfinite(o)
-    for column in (h, lo, c, v):
-        finite &= np.isfinite(column)
-    nan: BoolArray = ~finite
-    with np.errstate(invalid="ignore"):
-        nonpositive: BoolArray = o <= 0
-        for column in (h, lo, c):
-            nonpositive |= column <= 0
-        inconsistent: BoolArray = (h < lo) | (h < np.maximum(o, c)) | (lo > np.minimum(o, c))
-        negative_volume: BoolArray = v < 0
-    valid = ~(nan | nonpositive | inconsistent | negative_volume)
+    masks = _value_masks(values)
+    if unreadable is not None:
+        masks = {kind: mask & ~unreadable for kind, mask in masks.items()}
+        masks["unreadable"] = unreadable
+        ts = np.where(unreadable, np.iinfo(np.int64).min, ts)  # raises no running maximum
+    broken = np.zeros(n, dtype=bool)
+    for mask in masks.values():
+        broken |= mask
+    valid = ~broken
     unsorted = np.zeros(n, dtype=bool)
     if n > 1:
         unsorted[1:] = ts[1:] < np.maximum.accumulate(ts)[:-1]
+    if unreadable is not None:
+        unsorted &= ~unreadable
     duplicate = np.zeros(n, dtype=bool)
     kept = ts[valid]
     if unsorted.any():
@@ -142,16 +148,34 @@ def find_broken_rows(
         repeat = np.zeros(len(kept), dtype=bool)
         repeat[1:] = kept[1:] == kept[:-1]
         duplicate[valid] = repeat
-    masks: dict[str, BoolArray] = {
-        "unsorted": unsorted,
-        "duplicate": duplicate,
-        "nan": nan,
+    masks |= {"unsorted": unsorted, "duplicate": duplicate}
+    issues = [
+        issue
+        for kind in BROKEN_KINDS
+        if kind in masks and (issue := _issue(kind, masks[kind], row_numbers)) is not None
+    ]
+    return BrokenRows(issues, valid & ~duplicate)
+
+
+def _value_masks(values: FloatArray) -> dict[str, BoolArray]:
+    """The rows of each value kind (nan, nonpositive_price, ohlc_inconsistent, negative_volume)."""
+    o, h, lo, c, v = (values[:, i] for i in range(5))
+    # Column by column (row-wise reductions over an (n, 5) array are five times slower).
+    finite = np.isfinite(o)
+    for column in (h, lo, c, v):
+        finite &= np.isfinite(column)
+    with np.errstate(invalid="ignore"):
+        nonpositive: BoolArray = o <= 0
+        for column in (h, lo, c):
+            nonpositive |= column <= 0
+        inconsistent: BoolArray = (h < lo) | (h < np.maximum(o, c)) | (lo > np.minimum(o, c))
+        negative_volume: BoolArray = v < 0
+    return {
+        "nan": ~finite,
         "nonpositive_price": nonpositive,
         "ohlc_inconsistent": inconsistent,
         "negative_volume": negative_volume,
     }
-    issues = [i for k, m in masks.items() if (i := _issue(k, m, row_numbers)) is not None]
-    return BrokenRows(issues, valid & ~duplicate)
 
 
 def _weekend_slots(first: int, end: int, step: int) -> int:
