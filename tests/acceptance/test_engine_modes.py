@@ -24,8 +24,7 @@ def _same(a: bt.BacktestResult, b: bt.BacktestResult) -> None:
     pd.testing.assert_frame_equal(a.trades, b.trades)
     pd.testing.assert_frame_equal(a.equity, b.equity)
     assert a.final_equity_exact == b.final_equity_exact
-    cols = [c for c in a.orders.columns if c != "updated"]
-    pd.testing.assert_frame_equal(a.orders[cols], b.orders[cols])
+    pd.testing.assert_frame_equal(a.orders, b.orders)  # every column, times of updates too
 
 
 @pytest.mark.parametrize(
@@ -54,6 +53,22 @@ def test_fast_equals_per_bar_with_stops_targets_and_trailing() -> None:
     fast = bt.run(cfg, data, engine_mode="fast")
     reasons = set(per_bar.trades["exit_reason"])
     assert {"stop_loss", "take_profit", "trailing_stop", "signal"} <= reasons
+    _same(per_bar, fast)
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["venue-stops", "emulated-stops"])
+def test_fast_equals_per_bar_with_trailing_stops_and_latency(native: bool) -> None:
+    """Skipped bars before a stop is live move nothing, and a trailing stop canceled or still
+    working at the end has per_bar's level and update time (fast mode trails it over the bars
+    it skipped)."""
+    data = {"SYN/USDT": gbm_bars(30_000, seed=11)}
+    cfg = _config("strategies_for_tests:ProtectedMA", latency_ms=180_000)
+    cfg["exchanges"] = {"sim": {"account_type": "margin", "native_stops": native}}
+    per_bar = bt.run(cfg, data, engine_mode="per_bar")
+    fast = bt.run(cfg, data, engine_mode="fast")
+    assert "trailing_stop" in set(per_bar.trades["exit_reason"])
+    trailing = per_bar.orders[per_bar.orders["type"] == "TRAILING_STOP_MARKET"]
+    assert (trailing["status"] == "CANCELED").any()
     _same(per_bar, fast)
 
 

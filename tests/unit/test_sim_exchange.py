@@ -220,6 +220,11 @@ EXITS = [
     ("short-both-stop-first", "MARGIN", "SELL", (100, 103, 94, 100), "STOP_MARKET 102", "LIMIT"),
     ("long-take-profit", "SPOT", "BUY", (101, 106, 99, 104), "LIMIT 105", "STOP_MARKET"),
     ("short-take-profit", "MARGIN", "SELL", (99, 101, 94, 96), "LIMIT 95", "STOP_MARKET"),
+    # The open is the bar's first trade: gapping through the target fills it there, even when
+    # the bar then falls (rises) through the stop too.
+    ("long-gap-through-target", "SPOT", "BUY", (110, 111, 90, 95), "LIMIT 110", "STOP_MARKET"),
+    ("short-gap-through-target", "MARGIN", "SELL", (90, 111, 89, 105), "LIMIT 90", "STOP_MARKET"),
+    ("long-gap-through-stop", "SPOT", "BUY", (96, 111, 90, 95), "STOP_MARKET 96", "LIMIT"),
 ]
 
 
@@ -370,6 +375,87 @@ def test_trailing_stop_exits_alike_per_bar_and_in_fast_mode(
     assert trailing_exit(bars, side, offset, fast=True)[1:] == (row, px)
     if row is not None and row > 1:
         assert first is not None and first <= row  # the scan may wake early, never late
+
+
+def test_a_partly_filled_stop_limit_goes_on_as_its_limit() -> None:
+    """Triggered at 105 with room for 0.5 a bar: the rest is a buy limit at 106, whatever the
+    price does after (it used to be re-triggered and crash the run)."""
+    bars = [FLAT, (100, 107, 99, 106), (106, 107, 105, 106), (104, 104.5, 103, 104)]
+    venue = Venue(bars, volume=5, participation=VolumeParticipation(D("0.1")))
+    order = venue.place("BUY STOP_LIMIT stop=105 px=106 qty=1.2")
+    venue.step(3)
+    fills = [(row, f.last_qty, f.last_px, f.liquidity) for row, f in venue.fills(order)]
+    assert fills == [
+        (1, D("0.5"), 105, "TAKER"),
+        (2, D("0.5"), 106, "MAKER"),
+        (3, D("0.2"), 104, "MAKER"),
+    ]
+    assert order.status is S.FILLED
+
+
+def test_a_partly_filled_stop_goes_on_as_a_market_order() -> None:
+    bars = [FLAT, (100, 101, 94, 96), (97, 98, 96, 97), (98, 99, 97, 98)]
+    venue = Venue(bars, volume=5, participation=VolumeParticipation(D("0.1")))
+    order = venue.place("SELL STOP_MARKET stop=95 qty=1.2")
+    venue.step(3)
+    assert [(row, f.last_px) for row, f in venue.fills(order)] == [(1, 95), (2, 97), (3, 98)]
+
+
+def test_participation_in_the_entry_bar_is_shared_with_its_protective_orders() -> None:
+    """0.5 may trade in bar 1: the entry takes it all, its stop (reached in the same bar) waits."""
+    venue = Venue([FLAT, (100, 100, 97, 98), (98, 99, 97, 98)], volume=5,
+                  participation=VolumeParticipation(D("0.1")))  # fmt: skip
+    entry = venue.place("BUY qty=0.5", protection=BRACKET)
+    venue.step()
+    assert [(row, f.last_qty) for row, f in venue.fills()] == [(1, D("0.5"))]
+    venue.step()
+    assert children(venue, entry)["STOP_MARKET"].status is S.FILLED
+
+
+def test_protective_orders_end_with_the_position_whoever_closes_it() -> None:
+    """Long 2 with a bracket; a plain sell of 1, then the stop closes the last 1 (capped: it
+    was for 2). Both children end with the position: a new long of 3 is not hit by the old
+    target."""
+    bars = [FLAT, (100, 100.5, 99.5, 100), (100, 100.5, 99.5, 100), (99, 99, 97, 97.5),
+            (99, 99.5, 98.5, 99), (106, 107, 105.5, 106)]  # fmt: skip
+    venue = Venue(bars)
+    entry = venue.place("BUY qty=2", protection=BRACKET)
+    venue.step()
+    venue.place("SELL qty=1")
+    venue.step(2)  # the sell fills at bar 2's open, the stop at 98 in bar 3
+    kids = children(venue, entry)
+    assert venue.portfolio.position("s", venue.inst.id).is_flat
+    assert (kids["STOP_MARKET"].filled_qty, kids["STOP_MARKET"].status) == (1, S.CANCELED)
+    assert (kids["LIMIT"].status, kids["LIMIT"].reason) == (S.CANCELED, "position closed")
+    venue.place("BUY qty=3")
+    venue.step(2)
+    assert venue.portfolio.position("s", venue.inst.id).quantity == 3
+
+
+def test_reduce_only_reduces_its_own_strategys_position_on_a_shared_margin_venue() -> None:
+    """Strategy a long 10, b short 10: the venue nets to 0, yet each close closes its own."""
+    venue = Venue([FLAT, FLAT, (101, 101, 101, 101)])
+    for sid in ("a", "b"):
+        venue.portfolio.add_sleeve(sid, D("500000"))
+    venue.engine.create("a", venue.inst, "BUY", D(10))
+    venue.engine.create("b", venue.inst, "SELL", D(10))
+    venue.step()
+    closes = [
+        venue.engine.create(sid, venue.inst, side, D(10), reduce_only=True)
+        for sid, side in (("a", "SELL"), ("b", "BUY"))
+    ]
+    venue.step()
+    assert [o.status for o in closes] == [S.FILLED, S.FILLED]
+    assert len(venue.portfolio.trades) == 2
+
+
+def test_working_orders_hold_margin() -> None:
+    """Margin 0.5 on 1,000,000: 20,000 units at 100 at most, however the orders are split."""
+    venue = Venue([FLAT, (100, 101, 94, 100)], margin_requirement=D("0.5"))
+    assert venue.place("BUY qty=20001").status is S.REJECTED
+    first, second = venue.place("BUY qty=15000"), venue.place("BUY LIMIT px=95 qty=15000")
+    assert first.status is S.ACCEPTED
+    assert (second.status, second.reason[:20]) == (S.REJECTED, "insufficient margin:")
 
 
 def test_triggered_stop_limit_rests_as_a_limit() -> None:

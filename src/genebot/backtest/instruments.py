@@ -7,6 +7,7 @@ from decimal import Decimal
 import numpy as np
 import numpy.typing as npt
 
+from genebot.core.errors import DataError
 from genebot.domain.instrument import Instrument, split_symbol
 
 # Binance spot filters for the bundled pairs (tick size, lot size, min notional).
@@ -20,14 +21,29 @@ _KNOWN: dict[str, tuple[str, str, str]] = {
 FIAT = _FIAT = {"USD": 2, "EUR": 2, "GBP": 2, "JPY": 0, "CHF": 2, "AUD": 2, "NZD": 2, "CAD": 2}
 
 
-def infer_tick(prices: npt.NDArray[np.float64]) -> Decimal:
-    """The finest decimal step the prices are written with (at most 10 decimals)."""
+_MAX_DECIMALS = 12
+
+
+def infer_tick(prices: npt.NDArray[np.float64], symbol: str = "the data") -> Decimal:
+    """The decimal step the prices are written with (at most 12 decimals), never coarser than
+    the smallest price (a tick of 1 would round a price of 0.00000123 to 0)."""
     sample = prices[: min(len(prices), 2000)]
-    for decimals in range(0, 11):
+    sample = sample[np.isfinite(sample) & (sample > 0)]
+    for decimals in range(0, _MAX_DECIMALS + 1):
         scaled = sample * 10**decimals
-        if np.all(np.abs(scaled - np.round(scaled)) < 1e-6):
+        rounded = np.round(scaled)
+        if np.all(np.abs(scaled - rounded) < 1e-6) and np.all(rounded >= 1):
             return Decimal(1).scaleb(-decimals)
-    return Decimal(1).scaleb(-10)
+    # Written with more decimals than that (computed prices): 1e-10, or finer for tiny prices
+    # (at least 10,000 steps to the smallest price, so rounding moves prices by <= 0.005 %).
+    smallest = float(sample.min()) if len(sample) else 1.0
+    decimals = next((d for d in range(10, _MAX_DECIMALS + 1) if smallest * 10**d >= 1e4), None)
+    if decimals is None:
+        raise DataError(
+            f"{symbol}: prices as small as {smallest:g} cannot be simulated (the finest price "
+            f"step is 1e-{_MAX_DECIMALS}); quote the pair in a smaller unit"
+        )
+    return Decimal(1).scaleb(-decimals)
 
 
 def make_instrument(
@@ -38,7 +54,7 @@ def make_instrument(
     if pair in _KNOWN:
         tick, lot, notional = _KNOWN[pair]
     else:
-        tick = str(infer_tick(prices))
+        tick = str(infer_tick(prices, pair))
         lot = "1" if base in _FIAT and quote in _FIAT else "0.00000001"
         notional = "0"
     return Instrument.create(

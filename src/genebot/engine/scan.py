@@ -14,6 +14,8 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from genebot.core.precision import to_decimal
+
 F64 = npt.NDArray[np.float64]
 _REL_TOL = 1e-9  # wake a little early rather than late: a visit that does nothing is harmless
 
@@ -79,3 +81,30 @@ def scan_trailing(
         lo = hi
         window *= 4
     return None
+
+
+def trail_over(
+    extremes: F64,
+    watermark: Decimal,
+    buy: bool,
+    stop_at: Callable[[Decimal], Decimal],
+    stop: Decimal | None,
+) -> tuple[Decimal, Decimal | None, int]:
+    """A trailing stop moved over skipped bars at once, exactly as bar by bar: ``extremes`` are
+    the bars' lows (a buy stop) or highs (a sell stop) in order, none of which triggered it.
+    Returns the new watermark, the new stop (None when it does not change) and the index of the
+    bar whose move set it (the bar per_bar mode would stamp the change with)."""
+    running = np.minimum.accumulate(extremes) if buy else np.maximum.accumulate(extremes)
+    # Only a new running extreme can move the watermark: visit those bars, in Decimal.
+    changed = np.flatnonzero(running[1:] != running[:-1]) + 1 if len(running) else running
+    moved: Decimal | None = None
+    at = -1
+    for i in (0, *changed.tolist()) if len(running) else ():
+        extreme = to_decimal(float(extremes[i]))
+        if (buy and extreme < watermark) or (not buy and extreme > watermark):
+            watermark = extreme
+            level = stop_at(extreme)
+            if level != stop:
+                stop = moved = level
+                at = i
+    return watermark, moved, at

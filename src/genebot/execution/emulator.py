@@ -14,12 +14,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from genebot.core.precision import to_decimal
 from genebot.domain.events import OrderCanceled, OrderEmulated, OrderReleased, OrderUpdated
 from genebot.domain.orders import Order
-from genebot.engine.scan import HighLow, scan_level, scan_trailing
+from genebot.engine.scan import HighLow, scan_level, scan_trailing, trail_over
 
 if TYPE_CHECKING:
     from genebot.execution.engine import ExecutionEngine
@@ -55,6 +53,10 @@ class StopEmulator:
     def cancel(self, order: Order, reason: str) -> None:
         book = self.held.get(order.instrument_id, [])
         if order in book:
+            # Fast mode may not have visited the bars since the last check: trail over them
+            # first, so the canceled order's last level is the one per_bar mode gives.
+            iid = order.instrument_id
+            self._catch_up(order, self._bars[iid], self.execution.current_row(iid))
             book.remove(order)
             self._forget(order)
             now = self.clock()
@@ -80,6 +82,13 @@ class StopEmulator:
                 self._trail(order, high, low)
             self._last_row[order.client_order_id] = row
 
+    def trail_to_end(self) -> None:
+        """Fast mode's end: held trailing stops follow the bars after the last visited one."""
+        for iid, orders in self.held.items():
+            bars = self._bars[iid]
+            for order in orders:
+                self._catch_up(order, bars, len(bars))
+
     def _triggered(self, order: Order, high: float, low: float) -> bool:
         if order.order_type == "LIMIT":  # a target: reached when the bar trades through it
             level = float(order.price)  # type: ignore[arg-type]
@@ -95,26 +104,38 @@ class StopEmulator:
 
     def _move_trail(self, order: Order, extreme: Decimal) -> None:
         self._watermark[order.client_order_id] = extreme
-        offset = order.trailing_offset or Decimal(0)
-        inst = self.execution.instruments[order.instrument_id]
-        stop = inst.round_price(extreme * (1 + offset) if order.is_buy else extreme * (1 - offset))
+        stop = self._stop_rule(order)(extreme)
         if stop != order.trigger_price:
             now = self.clock()
             self.execution.apply_event(order, OrderUpdated(order.client_order_id, stop, now, now))
 
+    def _stop_rule(self, order: Order) -> Callable[[Decimal], Decimal]:
+        offset = order.trailing_offset or Decimal(0)
+        inst = self.execution.instruments[order.instrument_id]
+        if order.is_buy:
+            return lambda mark: inst.round_price(mark * (1 + offset))
+        return lambda mark: inst.round_price(mark * (1 - offset))
+
     def _catch_up(self, order: Order, bars: HighLow, row: int) -> None:
-        """Fast mode skips bars that could not trigger; the trail still moves with them."""
+        """Fast mode skips bars that could not trigger; the trail still moves with them, each
+        change stamped with the close of the bar that made it (as per_bar mode stamps it)."""
         last = self._last_row.get(order.client_order_id)
         if order.order_type != "TRAILING_STOP_MARKET" or last is None or last >= row - 1:
             return
-        if order.is_buy:
-            extreme = to_decimal(float(np.min(bars.low[last + 1 : row])))
-            if extreme < self._watermark[order.client_order_id]:
-                self._move_trail(order, extreme)
-        else:
-            extreme = to_decimal(float(np.max(bars.high[last + 1 : row])))
-            if extreme > self._watermark[order.client_order_id]:
-                self._move_trail(order, extreme)
+        cid = order.client_order_id
+        extremes = bars.low[last + 1 : row] if order.is_buy else bars.high[last + 1 : row]
+        mark, stop, at = trail_over(
+            extremes,
+            self._watermark[cid],
+            order.is_buy,
+            self._stop_rule(order),
+            order.trigger_price,
+        )
+        self._watermark[cid] = mark
+        if stop is not None:
+            opened = int(bars.ts[last + 1 + at])  # type: ignore[attr-defined]
+            closed = opened + int(getattr(bars, "timeframe_ns", 0))
+            self.execution.apply_event(order, OrderUpdated(cid, stop, closed, closed))
 
     def _release(self, order: Order) -> None:
         self.held[order.instrument_id].remove(order)

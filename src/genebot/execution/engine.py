@@ -339,7 +339,7 @@ class ExecutionEngine:
         if order.parent_id is not None:
             self._cancel_siblings(order)
         position = self.portfolio.position(order.strategy_id, order.instrument_id)
-        if position.is_flat and order.parent_id is None:
+        if position.is_flat:  # whoever closed it, no protective order outlives the position
             self.cancel_children(order.strategy_id, order.instrument_id, "position closed")
         protection = self._protect.get(order.client_order_id)
         if protection and not order.is_open:

@@ -53,6 +53,11 @@ def run_fast(kernel: Kernel, progress: Progress | None = None) -> None:
             progress(step)
             report_at = step + every
     kernel.step = n - 1
+    for venue in kernel.venues.values():  # trailing stops still working move to the last bar
+        trail = getattr(venue, "trail_to_end", None)
+        if trail is not None:
+            trail()
+    kernel.emulator.trail_to_end()
     if kernel.rollover is not None and n:  # swaps due after the last visited bar
         kernel.rollover.apply(int(kernel.timeline.step_ts[n - 1]))
     if progress is not None:

@@ -38,7 +38,7 @@ from genebot.domain.events import (
 from genebot.domain.instrument import AccountType, Instrument
 from genebot.domain.orders import Order, OrderStatus
 from genebot.domain.position import Position
-from genebot.engine.scan import scan_level, scan_trailing
+from genebot.engine.scan import scan_level, scan_trailing, trail_over
 from genebot.venues.sim.bars import BarColumns
 from genebot.venues.sim.models import (
     FeeModel,
@@ -50,6 +50,11 @@ from genebot.venues.sim.models import (
 
 ZERO = Decimal(0)
 _PRIORITY = {"MARKET": 0, "STOP_MARKET": 1, "TRAILING_STOP_MARKET": 1, "STOP_LIMIT": 1, "LIMIT": 2}
+
+
+def _triggered(order: Order) -> bool:
+    """A stop order whose trigger was reached (a part of it may have filled since)."""
+    return order.status is OrderStatus.TRIGGERED or bool(order.filled_qty)
 
 
 class SimulatedExchange:
@@ -85,6 +90,9 @@ class SimulatedExchange:
             iid: Position("venue", iid, inst.money_quantum)
             for iid, inst in self.instruments.items()
         }
+        # What each strategy holds on a margin venue: a reduce-only order reduces its owner's
+        # position, not the venue's net of several strategies (a long and a short net to 0).
+        self._held: dict[tuple[str, str], Decimal] = {}
         self.mark: Callable[[str], float | None] = mark or (lambda iid: None)
         self.rate: Callable[[str], Decimal | None] = lambda currency: Decimal(1)
         self._bars: dict[str, BarColumns] = {}
@@ -201,9 +209,23 @@ class SimulatedExchange:
             equity += pos.unrealized_pnl(to_decimal(px)) * quote_rate
             if iid != instrument.id:
                 used += abs(pos.quantity) * to_decimal(px) * self.margin_requirement * quote_rate
+        used += self._working_margin()
         if need > equity - used:
             return f"insufficient margin: need {need:.2f}, free {equity - used:.2f}"
         return None
+
+    def _working_margin(self) -> Decimal:
+        """Margin promised to working orders that may add exposure (not reduce-only): two
+        accepted orders must not together exceed what each alone would be refused for."""
+        total = ZERO
+        for iid, orders in self.book.items():
+            for o in orders:
+                if o.reduce_only:
+                    continue
+                px = o.price or o.trigger_price or to_decimal(self.mark(iid) or 0)
+                rate = self._rate(self.instruments[iid].quote)
+                total += o.leaves_qty * px * self.margin_requirement * rate
+        return total
 
     def _rate(self, currency: str) -> Decimal:
         """Account-currency value of one unit of ``currency`` (1 when it cannot be valued)."""
@@ -276,12 +298,21 @@ class SimulatedExchange:
             float(bars.volume[row]),
         )
         quote = None if bars.bid is None else (float(bars.bid[row]), float(bars.ask[row]))
-        self._match(inst, snapshot, ts, o, h, low, v, quote)
+        capacity = self.participation.capacity(inst, v)  # shared by every order of this bar
+        left = self._match(inst, snapshot, ts, o, h, low, v, quote, capacity)
         # Protective orders attached to an entry that filled at this bar's open live through
-        # the rest of this bar: check them against it too (adverse first, as always).
+        # the rest of this bar: check them against it too (adverse first, as always), with
+        # what is left of the bar's volume.
         children = [o for o in book if o not in snapshot and o.parent_id is not None]
         if children:
-            self._match(inst, children, ts, o, h, low, v, quote)
+            self._match(inst, children, ts, o, h, low, v, quote, left)
+
+    def trail_to_end(self) -> None:
+        """Fast mode's end: working trailing stops follow the bars after the last visited one
+        (none of those could trigger them), so their final levels are per_bar's."""
+        if self._trail_row:
+            for iid, bars in self._bars.items():
+                self._catch_up_trailing(iid, len(bars.ts))
 
     def _catch_up_trailing(self, iid: str, row: int) -> None:
         # In fast mode bars between visits were skipped; none of them could trigger the stop
@@ -292,15 +323,22 @@ class SimulatedExchange:
             last = self._trail_row.get(order.client_order_id)
             if last is None or last >= row - 1:
                 continue
-            if order.is_buy:
-                extreme = to_decimal(float(bars.low[last + 1 : row].min()))
-                better = extreme < self._watermark[order.client_order_id]
-            else:
-                extreme = to_decimal(float(bars.high[last + 1 : row].max()))
-                better = extreme > self._watermark[order.client_order_id]
-            if better:
-                self._watermark[order.client_order_id] = extreme
-                self._set_trailing_stop(inst, order, extreme)
+            first = last + 1  # bars before the order was live (latency) move nothing
+            active = self._active_from.get(order.client_order_id, 0)
+            if active > int(bars.ts[first]):
+                first = int(np.searchsorted(bars.ts, active, side="left"))
+                if first >= row:
+                    continue
+            cid = order.client_order_id
+            extremes = bars.low[first:row] if order.is_buy else bars.high[first:row]
+            rule = self._stop_rule(inst, order)
+            mark, stop, at = trail_over(
+                extremes, self._watermark[cid], order.is_buy, rule, order.trigger_price
+            )
+            self._watermark[cid] = mark
+            if stop is not None:  # stamped with the bar that moved it, as per_bar mode does
+                ts = int(bars.ts[first + at])
+                self._report(OrderUpdated(cid, stop, ts, ts))
 
     def _match(
         self,
@@ -311,9 +349,16 @@ class SimulatedExchange:
         h: float,
         low: float,
         v: float,
-        quote: tuple[float, float] | None = None,
-    ) -> None:
-        capacity = self.participation.capacity(inst, v)
+        quote: tuple[float, float] | None,
+        capacity: Decimal | None,
+    ) -> Decimal | None:
+        """Fill what the bar reaches of ``orders``, within ``capacity`` (what the bar's volume
+        still allows; None: no limit); return what is left of it."""
+        if len(orders) > 1 and quote is None:
+            # The open is the bar's first trade: orders it already crosses act before those the
+            # rest of the bar may reach (a gap through a target fills the target, even if the
+            # bar later falls through the stop). Among the rest, the book's order: adverse first.
+            orders = sorted(orders, key=lambda order: not self._crossed_at(order, o))
         for order in orders:
             if not order.is_open or self._active_from.get(order.client_order_id, 0) > ts:
                 continue
@@ -330,15 +375,28 @@ class SimulatedExchange:
             capacity = self._fill(inst, order, px, liquidity, capacity, ts, v)
             if order.is_open and order.time_in_force == "IOC":
                 self._expire(order, ts)
+        return capacity
+
+    @staticmethod
+    def _crossed_at(order: Order, px: float) -> bool:
+        """Whether a trade at ``px`` executes (limit) or triggers (stop) ``order``."""
+        kind = order.order_type
+        if kind == "MARKET":
+            return True
+        if kind == "LIMIT" or (kind == "STOP_LIMIT" and _triggered(order)):
+            limit = float(order.price)  # type: ignore[arg-type]
+            return px <= limit if order.is_buy else px >= limit
+        stop = float(order.trigger_price)  # type: ignore[arg-type]
+        return px >= stop if order.is_buy else px <= stop
 
     def _trigger_price(
         self, inst: Instrument, order: Order, o: float, h: float, low: float
     ) -> tuple[Decimal, str] | None:
         kind = order.order_type
-        if kind == "MARKET":
-            return to_decimal(o), "TAKER"
+        if kind == "MARKET" or (kind != "STOP_LIMIT" and kind != "LIMIT" and order.filled_qty):
+            return to_decimal(o), "TAKER"  # a stop that filled in part continues as a market order
         buy = order.is_buy
-        if kind == "LIMIT" or (kind == "STOP_LIMIT" and order.status is OrderStatus.TRIGGERED):
+        if kind == "LIMIT" or (kind == "STOP_LIMIT" and _triggered(order)):
             limit = float(order.price)  # type: ignore[arg-type]
             if (buy and low <= limit) or (not buy and h >= limit):
                 better = min(o, limit) if buy else max(o, limit)
@@ -366,9 +424,16 @@ class SimulatedExchange:
         self._watermark[order.client_order_id] = ref
         self._set_trailing_stop(inst, order, ref)
 
-    def _set_trailing_stop(self, inst: Instrument, order: Order, mark: Decimal) -> None:
+    @staticmethod
+    def _stop_rule(inst: Instrument, order: Order) -> Callable[[Decimal], Decimal]:
+        """A trailing stop's level for a watermark: the offset away from it, on the tick."""
         offset = order.trailing_offset or ZERO
-        stop = inst.round_price(mark * (1 - offset) if not order.is_buy else mark * (1 + offset))
+        if order.is_buy:
+            return lambda mark: inst.round_price(mark * (1 + offset))
+        return lambda mark: inst.round_price(mark * (1 - offset))
+
+    def _set_trailing_stop(self, inst: Instrument, order: Order, mark: Decimal) -> None:
+        stop = self._stop_rule(inst, order)(mark)
         if stop != order.trigger_price:
             now = self._now()
             self._report(OrderUpdated(order.client_order_id, stop, now, now))
@@ -437,6 +502,8 @@ class SimulatedExchange:
                 order.side, qty, px, fee, ts, order.tag
             )
             self.account.settle_fill(inst, order.side, qty, px, fee, realized, ts, cid)
+            owner = (order.strategy_id, inst.id)
+            self._held[owner] = self._held.get(owner, ZERO) + (qty if order.is_buy else -qty)
         else:
             try:  # the ledger refuses a spot balance below zero, before booking anything
                 self.account.settle_fill(inst, order.side, qty, px, fee, ZERO, ts, cid)
@@ -466,7 +533,7 @@ class SimulatedExchange:
     def _reducible(self, inst: Instrument, order: Order) -> Decimal:
         if not self._margin:  # spot: only a sell reduces, up to the base held
             return ZERO if order.is_buy else max(self.account.balance(inst.base), ZERO)
-        held = self.positions[inst.id].quantity
+        held = self._held.get((order.strategy_id, inst.id), ZERO)
         if order.is_buy:
             return -held if held < 0 else ZERO
         return held if held > 0 else ZERO
@@ -516,7 +583,9 @@ class SimulatedExchange:
         kind = order.order_type
         if kind == "MARKET" or order.time_in_force == "IOC":
             return start
-        if kind == "LIMIT" or (kind == "STOP_LIMIT" and order.status is OrderStatus.TRIGGERED):
+        if kind != "LIMIT" and kind != "STOP_LIMIT" and order.filled_qty:  # a stop, now market
+            return start
+        if kind == "LIMIT" or (kind == "STOP_LIMIT" and _triggered(order)):
             return scan_level(bars, start, order.price, above=not order.is_buy)  # type: ignore[arg-type]
         if kind == "TRAILING_STOP_MARKET":
             return scan_trailing(

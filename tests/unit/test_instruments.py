@@ -1,0 +1,38 @@
+"""Instruments inferred from the data: the price step the prices are written with, never so
+coarse that a price rounds to nothing."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from genebot.backtest.instruments import infer_tick, make_instrument
+from genebot.core.errors import DataError
+
+
+@pytest.mark.parametrize(
+    ("prices", "tick"),
+    [
+        ([100.5, 101.25, 99.0], "0.01"),
+        ([50_000.123, 49_999.9], "0.001"),
+        ([1.23e-8, 1.5e-8], "1E-10"),  # written with 10 decimals
+        ([1.2345678e-8, 1.3e-8], "1E-12"),  # computed: fine enough for 10,000 steps
+        ([100.0 * np.exp(0.000123), 101.7 * np.exp(-0.000045)], "1E-10"),  # computed prices
+    ],
+)
+def test_tick_is_the_step_the_prices_are_written_with(prices: list[float], tick: str) -> None:
+    assert infer_tick(np.array(prices)) == Decimal(tick)
+
+
+def test_a_tiny_price_never_rounds_to_zero() -> None:
+    inst = make_instrument(
+        "PEPE/USDT", "sim", np.array([1.2345e-8, 1.25e-8]), Decimal(0), Decimal(0)
+    )
+    assert inst.round_price(Decimal("1.2345e-8")) == Decimal("1.2345E-8")
+
+
+def test_prices_below_the_finest_step_are_refused() -> None:
+    with pytest.raises(DataError, match=r"X/USDT: prices as small as 1e-14 cannot be simulated"):
+        infer_tick(np.array([1e-14, 2e-14]), "X/USDT")
