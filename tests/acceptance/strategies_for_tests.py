@@ -9,7 +9,7 @@ import numpy as np
 
 from genebot.execution.engine import Protection
 from genebot.strategies.moving_average import MovingAverageStrategy
-from genebot.trading.data import F64, BarData, BarView
+from genebot.trading.data import F64, BarData, BarView, Signals
 from genebot.trading.strategy import Strategy
 
 
@@ -184,3 +184,20 @@ class CurrencyChurn(Strategy):
             qty = inst.round_quantity(self.held(inst.base) * share)
             if qty > 0:
                 self.sell(inst.id, qty, tag="sell")
+
+
+class ScriptedSignals(MovingAverageStrategy):
+    """Vectorized signals on the listed bars: an entry on each of ``entry_at``, an exit on each
+    of ``exit_at`` (runs in fast mode too)."""
+
+    from genebot.trading.params import Param as _P
+
+    entry_at = _P([0], doc="bars with an entry signal")
+    exit_at = _P([1], doc="bars with an exit signal")
+
+    def signals(self, data, ind):  # type: ignore[no-untyped-def]
+        entries = np.zeros(len(data), dtype=bool)
+        exits = np.zeros(len(data), dtype=bool)
+        entries[list(self.entry_at)] = True
+        exits[list(self.exit_at)] = True
+        return Signals(entries, exits)

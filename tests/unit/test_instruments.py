@@ -10,6 +10,7 @@ import pytest
 
 from genebot.backtest.instruments import infer_tick, make_instrument
 from genebot.core.errors import DataError
+from genebot.domain.instrument import Instrument
 
 
 @pytest.mark.parametrize(
@@ -36,3 +37,20 @@ def test_a_tiny_price_never_rounds_to_zero() -> None:
 def test_prices_below_the_finest_step_are_refused() -> None:
     with pytest.raises(DataError, match=r"X/USDT: prices as small as 1e-14 cannot be simulated"):
         infer_tick(np.array([1e-14, 2e-14]), "X/USDT")
+
+
+@pytest.mark.parametrize(
+    ("tick", "price", "buy", "expected"),
+    [
+        ("0.01", "100.129", True, "100.12"),  # a buy limit never rounds up (a worse price)
+        ("0.01", "100.121", False, "100.13"),  # a sell limit never rounds down
+        ("0.05", "100.07", True, "100.05"),
+        ("0.05", "100.07", False, "100.10"),
+        ("0.05", "100.05", True, "100.05"),  # on the tick: unchanged
+    ],
+)
+def test_a_limit_price_rounds_to_the_tick_never_worse_than_asked(
+    tick: str, price: str, buy: bool, expected: str
+) -> None:
+    inst = Instrument.create("X/USDT", "sim", tick_size=tick)
+    assert inst.round_limit(Decimal(price), buy) == Decimal(expected)

@@ -449,6 +449,15 @@ def test_reduce_only_reduces_its_own_strategys_position_on_a_shared_margin_venue
     assert len(venue.portfolio.trades) == 2
 
 
+def test_a_quantity_off_the_lot_is_denied_with_the_rounded_one() -> None:
+    venue = Venue([FLAT, FLAT])
+    order = venue.place("BUY qty=1.0005")  # the lot is 0.001
+    assert order.status is S.DENIED
+    assert order.reason == (
+        "quantity 1.0005 is not a whole number of lots of 0.001 BTC; round it down to 1.000"
+    )
+
+
 def test_working_orders_hold_margin() -> None:
     """Margin 0.5 on 1,000,000: 20,000 units at 100 at most, however the orders are split."""
     venue = Venue([FLAT, (100, 101, 94, 100)], margin_requirement=D("0.5"))

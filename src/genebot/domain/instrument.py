@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 from genebot.core.errors import InputError
 from genebot.core.precision import floor_to, is_power_of_ten, precision_quantum, quantize
@@ -60,6 +60,14 @@ class Instrument:
         if self._tick_is_power_of_ten:  # 0.01, 1 ...: one native quantize (the hot path)
             return price.quantize(self.tick_size, ROUND_HALF_EVEN)
         return quantize(price, self.tick_size)
+
+    def round_limit(self, price: Decimal, buy: bool) -> Decimal:
+        """A limit price on the tick, never worse than asked: buys round down, sells up."""
+        rounding = ROUND_FLOOR if buy else ROUND_CEILING
+        if self._tick_is_power_of_ten:
+            return price.quantize(self.tick_size, rounding)
+        units = (price / self.tick_size).to_integral_value(rounding)
+        return quantize(units * self.tick_size, self.tick_size)
 
     def round_quantity(self, quantity: Decimal) -> Decimal:
         """Quantities round down to the lot: an order is never larger than asked."""

@@ -219,6 +219,12 @@ class ExecutionEngine:
             return f"time in force {order.time_in_force!r} is not supported; use GTC or IOC"
         if order.quantity <= 0:
             return f"quantity {order.quantity} must be positive"
+        if not order.reduce_only and instrument.round_quantity(order.quantity) != order.quantity:
+            return (  # (an exit may carry a remainder under a lot: it closes what is held)
+                f"quantity {order.quantity} is not a whole number of lots of "
+                f"{instrument.lot_size} {instrument.base}; round it down to "
+                f"{instrument.round_quantity(order.quantity)}"
+            )
         if instrument.venue in self.spot_venues and not order.is_buy:
             # On a spot account a strategy can only sell what it holds itself: never another
             # strategy's coins, and never short. A coin counts whichever pair bought it (ETH

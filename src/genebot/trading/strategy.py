@@ -149,9 +149,11 @@ class Strategy:
     def _trade_signals(self, bar: BarView, sig: Signals) -> None:
         i, inst = bar.i, bar.instrument
         qty = self._position_qty(inst)
-        if (qty > 0 and sig.exits[i]) or (
-            qty < 0 and sig.short_exits is not None and sig.short_exits[i]
-        ):
+        long_exit = sig.exits[i]
+        short_exit = sig.short_exits is not None and sig.short_exits[i]
+        if (long_exit or short_exit) and self.ctx.has_working_entry(self.strategy_id, inst.id):
+            self._cancel_entries(inst, "BUY" if long_exit else "SELL")
+        if (qty > 0 and long_exit) or (qty < 0 and short_exit):
             self._close(inst, qty, "signal")
             qty = ZERO
         if qty == 0 and not self.ctx.has_working_entry(self.strategy_id, inst.id):
@@ -268,6 +270,14 @@ class Strategy:
     def cancel(self, order: Order) -> None:
         self.ctx.cancel(order, "canceled by strategy")
 
+    def _cancel_entries(self, inst: Instrument, side: str) -> None:
+        """An exit signal also stops an entry still working on that side (one filling in
+        parts, or not yet live): the position would otherwise grow again after the exit."""
+        for order in self.ctx.open_orders(self.strategy_id):
+            entry = order.parent_id is None and not order.reduce_only
+            if entry and order.instrument_id == inst.id and order.side == side:
+                self.ctx.cancel(order, "exit signal")
+
     def _entry(
         self,
         side: str,
@@ -284,7 +294,7 @@ class Strategy:
         signal_price: float | None = None,
     ) -> Order | None:
         inst = self.instrument(symbol)
-        price = inst.round_price(to_decimal(limit)) if limit is not None else None
+        price = inst.round_limit(to_decimal(limit), side == "BUY") if limit is not None else None
         trigger = inst.round_price(to_decimal(stop)) if stop is not None else None
         if stop_loss is None and take_profit is None and trailing is None:
             protection = self.protection
