@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -50,7 +52,8 @@ def test_opens_on_the_net_spread_and_closes_on_convergence() -> None:
     assert len(trades) == 2 * 10  # ten premium episodes, two legs each
     buys = trades[trades.side == "long"]
     sells = trades[trades.side == "short"]
-    assert (buys.symbol == "SYN/USDT").all() and len(buys) == len(sells) == 10
+    assert len(buys) == len(sells) == 10  # a symbol on two venues is named with its venue:
+    assert set(trades.symbol) == {"SYN/USDT@alpha", "SYN/USDT@beta"}
     assert set(trades.exit_reason) == {"converged"}
     assert (buys.quantity.to_numpy() == sells.quantity.to_numpy()).all()
     venues = result.orders.groupby("side")["venue"].agg(set)
@@ -85,3 +88,12 @@ def test_lookahead_free(speed: str) -> None:
     cfg = config()
     cfg["strategies"]["arb"]["parameters"]["execution_speed"] = speed
     assert check_lookahead(cfg, venues_data(n=1_200)).passed
+
+
+def test_each_venues_candles_carry_their_own_trade_markers(tmp_path: Path) -> None:
+    result = bt.run(config(), venues_data())
+    result.write(tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    for venue in ("alpha", "beta"):
+        assert f"<h2>Candles SYN/USDT@{venue}</h2>" in html
+    assert html.count('"name":"Exits (10)"') == 2  # ten exits on each venue's chart

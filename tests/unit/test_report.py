@@ -208,6 +208,19 @@ def test_downsample_keeps_extremes() -> None:
     assert computed["drawdown"].min() == equity["drawdown"].min()
 
 
+def test_downsampled_equity_keeps_a_one_bar_crash_and_peak_at_their_times() -> None:
+    bars = make_bars(20_000)
+    equity = make_equity(bars.index)
+    crash, peak = equity.index[7_777], equity.index[12_345]
+    equity.loc[crash, "equity"] = equity["equity"].min() / 2
+    equity.loc[peak, "equity"] = equity["equity"].max() * 2
+    sampled = downsample_equity(equity)
+    assert len(sampled) <= MAX_POINTS
+    assert sampled["equity"].idxmin() == crash and sampled["equity"].idxmax() == peak
+    assert sampled.index[0] == equity.index[0] and sampled.index[-1] == equity.index[-1]
+    assert set(sampled.index) <= set(equity.index)  # real rows at their own times
+
+
 def test_year_of_minute_bars_stays_small(tmp_path: Path) -> None:
     bars = make_bars(525_600)
     equity = make_equity(bars.index)

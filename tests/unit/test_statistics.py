@@ -10,7 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genebot.reporting.statistics import STAT_KEYS, compute_stats, daily_returns
+from genebot.reporting.statistics import (
+    STAT_KEYS,
+    compute_stats,
+    daily_returns,
+    trading_days_per_year,
+)
 
 TRADE_COLUMNS = [
     "strategy",
@@ -246,7 +251,7 @@ def test_exposure_fees_and_rounding() -> None:
     assert isinstance(stats["initial_equity"], float)
     equity_third = make_equity([100.0, 100.0 + 1 / 3], DAYS[:2])
     third = run(equity_third)
-    assert third["total_return"] == 0.003333333333
+    assert third["total_return"] == 0.0033333333  # equity is taken to 1e-8 first
     assert repr(third["final_equity"]) == "100.3333333"
 
 
@@ -266,3 +271,50 @@ def test_bad_input_raises_value_error() -> None:
         run(equity.iloc[:0])
     with pytest.raises(ValueError, match="initial_equity"):
         run(equity, initial=0.0)
+
+
+def test_a_wiped_out_account_has_no_sharpe_sortino_or_volatility() -> None:
+    """Returns of negative equity change sign: -80,000 → -40,000 would read as a gain."""
+    days = pd.date_range("2024-01-01", periods=6, freq="1D", tz="UTC")
+    stats = run(
+        make_equity([90_000.0, 40_000.0, -20_000.0, -80_000.0, -40_000.0, -60_000.0], days),
+        initial=100_000.0,
+    )
+    assert (stats["sharpe"], stats["sortino"], stats["annual_volatility"]) == (None, None, None)
+    assert stats["total_return"] == -1.6 and stats["cagr"] == -1.0
+    assert stats["max_drawdown"] == -1.8  # below -100 %: a margin account is not liquidated
+
+
+def test_float_noise_in_a_flat_account_is_no_risk() -> None:
+    """Equity that only differs in the 16th digit (float sums of exact amounts) is flat."""
+    days = pd.date_range("2024-01-01", periods=6, freq="1D", tz="UTC")
+    noisy = [948_700.8, 948_700.7999999999, 948_700.8, 948_700.7999999999, 948_700.8, 948_700.8]
+    stats = run(make_equity(noisy, days), initial=948_700.8)
+    assert (stats["sharpe"], stats["sortino"], stats["annual_volatility"]) == (None, None, None)
+    assert (stats["max_drawdown"], stats["max_drawdown_duration"]) == (0.0, "0 days 00:00:00")
+
+
+def test_a_loss_on_the_first_bar_is_a_drawdown_from_the_initial_equity() -> None:
+    days = pd.date_range("2024-01-01", periods=3, freq="1D", tz="UTC")
+    stats = run(make_equity([99.0, 98.5, 98.0], days), initial=100.0)
+    assert stats["max_drawdown"] == -0.02
+
+
+def test_cagr_needs_at_least_a_day() -> None:
+    hours = pd.date_range("2024-01-01", periods=6, freq="1h", tz="UTC")
+    assert run(make_equity([100.0, 101, 102, 103, 104, 105], hours))["cagr"] is None
+
+
+@pytest.mark.parametrize(
+    ("index", "expected"),
+    [
+        (pd.date_range("2024-01-01", periods=500, freq="1h", tz="UTC"), 365.0),  # every day
+        (pd.bdate_range("2024-01-01", periods=260, tz="UTC"), 365 * 5 / 7),  # weekdays
+        (pd.date_range("2024-01-01", periods=53, freq="7D", tz="UTC"), 365 / 7),  # weekly
+    ],
+    ids=["crypto", "weekdays", "weekly"],
+)
+def test_trading_days_per_year_follow_the_days_with_bars(
+    index: pd.DatetimeIndex, expected: float
+) -> None:
+    assert trading_days_per_year(index) == pytest.approx(expected, rel=0.03)

@@ -119,8 +119,11 @@ class EquityRecorder:
         self._log(venue, currency).add(step, float(account.balance(currency)))
 
     # -- assembly -------------------------------------------------------------------------
-    def build(self) -> tuple[pd.DataFrame, npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
-        """Equity frame (one row per distinct bar time), in-market flags and the step kept."""
+    def build(
+        self, initial_equity: float = 0.0
+    ) -> tuple[pd.DataFrame, npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+        """Equity frame (one row per distinct bar time), in-market flags and the step kept.
+        The drawdown's peak is never below ``initial_equity`` (a first-bar loss counts)."""
         tl = self.kernel.timeline
         n = len(tl)
         # The frame's one float block (equity, cash, drawdown rows): built in place, so the
@@ -157,6 +160,7 @@ class EquityRecorder:
         del opened, equity, cash
         eq, drawdown = block[0], block[2]
         np.maximum.accumulate(eq, out=drawdown)  # the running peak, then in place eq/peak - 1
+        np.maximum(drawdown, initial_equity, out=drawdown)
         positive = drawdown > 0
         np.divide(eq, drawdown, out=drawdown, where=positive)
         drawdown[~positive] = 1.0

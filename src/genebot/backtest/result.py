@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -204,8 +204,23 @@ def _symbol(iid: str) -> str:
     return iid.split("@", 1)[0]
 
 
-def trades_frame(trades: list[ClosedTrade]) -> pd.DataFrame:
-    """One row per closed round trip (column-wise: much faster than row lists)."""
+def display_names(instrument_ids: Iterable[str]) -> dict[str, str]:
+    """How results name each instrument: its symbol, or ``SYMBOL@venue`` when the run trades
+    the symbol on several venues (the candles, markers and trades of each venue stay apart)."""
+    ids = sorted(set(instrument_ids))
+    symbols = [_symbol(iid) for iid in ids]
+    return {
+        iid: sym if symbols.count(sym) == 1 else iid for iid, sym in zip(ids, symbols, strict=True)
+    }
+
+
+def trades_frame(
+    trades: list[ClosedTrade],
+    names: Mapping[str, str] | None = None,
+    rates: Sequence[Decimal] | None = None,
+) -> pd.DataFrame:
+    """One row per closed round trip (column-wise: much faster than row lists). ``rates``
+    (one per trade) turn pnl and fees into the account currency; prices stay the pair's."""
     if not trades:
         empty: dict[str, object] = {c: [] for c in TRADE_COLUMNS}
         empty["entry_time"] = empty["exit_time"] = _utc([])
@@ -214,7 +229,10 @@ def trades_frame(trades: list[ClosedTrade]) -> pd.DataFrame:
     (strategy, iids, side, entry_ts, entry_px, exit_ts, exit_px, qty, pnl, fees, reason) = zip(
         *trades, strict=True
     )
-    names = {iid: _symbol(iid) for iid in set(iids)}
+    names = {iid: (names or {}).get(iid) or _symbol(iid) for iid in set(iids)}
+    if rates is not None and any(rate != 1 for rate in rates):
+        pnl = tuple(p * rate for p, rate in zip(pnl, rates, strict=True))
+        fees = tuple(f * rate for f, rate in zip(fees, rates, strict=True))
     columns: dict[str, object] = {
         "strategy": strategy,
         "symbol": [names[iid] for iid in iids],
@@ -235,13 +253,16 @@ def trades_frame(trades: list[ClosedTrade]) -> pd.DataFrame:
 OPEN_TRADE_COLUMNS = ["strategy", "symbol", "side", "entry_time", "entry_price", "quantity"]
 
 
-def open_trades_frame(rows: Sequence[tuple[str, str, str, int, Decimal, Decimal]]) -> pd.DataFrame:
+def open_trades_frame(
+    rows: Sequence[tuple[str, str, str, int, Decimal, Decimal]],
+    names: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """One row per round trip still open: (strategy, instrument id, side, entry ns, entry
     price, quantity) tuples."""
     return pd.DataFrame(
         {
             "strategy": [r[0] for r in rows],
-            "symbol": [_symbol(r[1]) for r in rows],
+            "symbol": [(names or {}).get(r[1]) or _symbol(r[1]) for r in rows],
             "side": [r[2] for r in rows],
             "entry_time": utc_index([r[3] for r in rows]),
             "entry_price": _floats(r[4] for r in rows),

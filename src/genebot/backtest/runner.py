@@ -10,8 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-
 from genebot.backtest.config import GenebotConfig, apply_overrides, load_config
 from genebot.backtest.orchestration import (
     SleeveRecorder,
@@ -19,16 +17,20 @@ from genebot.backtest.orchestration import (
     orchestration_result,
 )
 from genebot.backtest.recorder import EquityRecorder, exact_equity
-from genebot.backtest.result import BacktestResult, open_trades_frame, trades_frame
+from genebot.backtest.result import (
+    BacktestResult,
+    display_names,
+    open_trades_frame,
+    trades_frame,
+)
 from genebot.backtest.setup import DataInput, RunSetup, build
 from genebot.core.calendar import DailyBoundary
 from genebot.core.errors import ConfigError
 from genebot.core.precision import split_evenly, to_decimal
 from genebot.data.feed import Timeline, build_timeline
 from genebot.data.rates import RatesTable
-from genebot.data.timeindex import utc_index
 from genebot.domain.orders import OrderStatus
-from genebot.reporting.statistics import compute_stats
+from genebot.reporting.statistics import compute_stats, trading_days_per_year
 from genebot.risk.checks import default_checks
 from genebot.risk.engine import RiskEngine
 from genebot.system.financing import Rollover
@@ -193,10 +195,11 @@ def _result(
     mode: str,
     sleeves: SleeveRecorder | None = None,
 ) -> BacktestResult:
-    equity, in_market, kept = recorder.build()
-    trades = trades_frame(kernel.portfolio.trades)
+    equity, in_market, kept = recorder.build(float(cfg.backtest.initial_cash))
+    names = display_names(setup.instruments)
+    trades = trades_frame(kernel.portfolio.trades, names, kernel.portfolio.trade_rates)
     fees = sum((s.fees for s in kernel.portfolio.sleeves.values()), Decimal(0))
-    ppy = 252.0 if _looks_like_equities(setup) else 365.0
+    ppy = trading_days_per_year(equity.index)
     stats = compute_stats(
         equity,
         trades,
@@ -221,7 +224,7 @@ def _result(
     return BacktestResult(
         stats=stats,
         trades=trades,
-        open_trades=open_trades_frame(_open_trades(kernel)),
+        open_trades=open_trades_frame(_open_trades(kernel), names),
         closed_trades=list(kernel.portfolio.trades),
         order_log=kernel.execution.order_log,
         equity=equity,
@@ -247,12 +250,3 @@ def _open_trades(kernel: Kernel) -> list[tuple[str, str, str, int, Decimal, Deci
             if trade is not None:
                 rows.append((sid, iid, trade[3], trade[0], trade[1], trade[2]))
     return rows
-
-
-def _looks_like_equities(setup: RunSetup) -> bool:
-    """Daily bars with weekday-only timestamps: annualize with 252 trading days."""
-    feed = setup.feeds[0]
-    if feed.timeframe_ns < 86_400 * 10**9 or len(feed) < 10:
-        return False
-    weekdays = utc_index(feed.ts).dayofweek
-    return bool(np.all(np.asarray(weekdays) < 5))

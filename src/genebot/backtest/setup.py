@@ -13,6 +13,7 @@ import pandas as pd
 
 from genebot.backtest.config import GenebotConfig
 from genebot.backtest.instruments import FIAT, make_instrument
+from genebot.backtest.result import display_names
 from genebot.core.errors import ConfigError, DataError
 from genebot.core.precision import split_evenly, to_decimal
 from genebot.core.time import timeframe_to_ns
@@ -56,7 +57,7 @@ class RunSetup:
     venues: list[SimulatedExchange]
     instruments: dict[str, Instrument]
     slots: list[StrategySlot]
-    bars: dict[str, pd.DataFrame]  # symbol → frame, for the report
+    bars: dict[str, pd.DataFrame]  # display name (result.display_names) → frame, for the report
     warnings: list[str]
 
 
@@ -225,9 +226,9 @@ def build(cfg: GenebotConfig, data: DataInput | None) -> RunSetup:
             loaded = _load(cfg, symbol, tf, data, venue_name)
             warnings.extend(warning_line(i, loaded.source) for i in loaded.issues)
             frame = _clip(loaded.frame, cfg, loaded.source)
-            bars.setdefault(symbol if len(venues) == 1 else f"{symbol}@{venue_name}", frame)
             maker, taker = _fees(cfg, venue_name)
             inst = make_instrument(symbol, venue_name, frame["close"].to_numpy(), maker, taker)
+            bars.setdefault(inst.id, frame)  # the report's candles, named below
             feeds[(venue_name, symbol, tf)] = BarFeed(
                 inst,
                 timeframe_to_ns(loaded.timeframe if tf is None else tf),
@@ -241,6 +242,8 @@ def build(cfg: GenebotConfig, data: DataInput | None) -> RunSetup:
     warnings.extend(_unused_files(cfg, feeds))
     _add_quote_feeds(cfg, plan, feeds, data)
     instruments = {f.instrument.id: f.instrument for f in feeds.values()}
+    names = display_names(bars)
+    bars = {names[iid]: frame for iid, frame in bars.items()}
     venues = _venues(cfg, feeds, instruments)
     slots = _slots(cfg, plan, feeds)
     return RunSetup(list(feeds.values()), venues, instruments, slots, bars, warnings)

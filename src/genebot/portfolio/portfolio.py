@@ -102,6 +102,9 @@ class Portfolio:
         self.quanta = quanta or {}  # money quantum per instrument id (default 1e-8)
         self.sleeves: dict[str, Sleeve] = {}
         self.trades: list[ClosedTrade] = []
+        # Per trade, the account-currency value of one unit of its quote currency when it
+        # closed (1 in the account currency): results show PnL and fees in one currency.
+        self.trade_rates: list[Decimal] = []
         self.open_count = 0  # positions in a round trip, kept up to date at every fill
         self.books: dict[str, CrossBooks] = {}  # spot cross pair → its currencies' positions
         self.account_currency: str | None = None  # set by the kernel; amounts in it need no rate
@@ -157,9 +160,13 @@ class Portfolio:
         if self.quotes.get(fill.instrument_id) == self.account_currency:  # no rate to apply
             sleeve.realized_pnl += realized
             sleeve.fees += fill.fee
+            if closed:
+                self.trade_rates.extend([ONE] * len(closed))
         else:
             sleeve.realized_pnl += self.to_account(fill.instrument_id, realized)
             sleeve.fees += self.to_account(fill.instrument_id, fill.fee)
+            if closed:
+                self.trade_rates.extend([self.to_account(fill.instrument_id, ONE)] * len(closed))
         self.trades.extend(closed)
         self.open_count += pos.in_trade - was_open
         return closed
@@ -198,6 +205,7 @@ class Portfolio:
         sleeve.realized_pnl += realized
         sleeve.fees += fee
         self.trades.extend(closed)
+        self.trade_rates.extend([ONE] * len(closed))  # booked in the account currency
         self.open_count += base.in_trade + quote.in_trade - was_open
         return closed
 

@@ -3,8 +3,9 @@
 The report is one HTML file that opens without a network: plotly.js is embedded inline once
 (``include_plotlyjs=True`` on the first figure only). Every figure gets a fixed div id, so
 the same inputs give a byte-identical file. Long series are downsampled to at most
-``MAX_POINTS`` buckets (candles: first/max/min/last; equity: last; drawdown: min, so the
-deepest point survives) which keeps a year of 1-minute bars to a few megabytes.
+``MAX_POINTS`` buckets (candles: first/max/min/last; equity and drawdown: the rows holding each
+run's first, last, highest, lowest and deepest values, so extremes survive) which keeps a year
+of 1-minute bars to a few megabytes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -137,14 +139,32 @@ def downsample_ohlcv(frame: pd.DataFrame, max_points: int = MAX_POINTS) -> pd.Da
 
 
 def downsample_equity(equity: pd.DataFrame, max_points: int = MAX_POINTS) -> pd.DataFrame:
-    """Return the equity frame with at most ``max_points`` rows (last equity, min drawdown)."""
-    rules = {"equity": "last", "drawdown": "min"}
+    """Return at most ``max_points`` rows of the equity frame that keep the line's shape: per
+    run of consecutive rows, its first and last, its highest and lowest equity and its
+    deepest drawdown, each at its own time (a one-bar crash or peak stays visible)."""
     frame = equity[["equity"]].astype(float)
     if "drawdown" in equity.columns:
         frame["drawdown"] = equity["drawdown"].astype(float)
     else:
         frame["drawdown"] = frame["equity"] / frame["equity"].cummax() - 1.0
-    return _downsample(frame, rules, max_points)
+    n = len(frame)
+    if n <= max_points:
+        return frame
+    group = np.arange(n) * max(1, max_points // 5) // n  # runs of about equal length
+    rows = pd.DataFrame(
+        {"g": group, "e": frame["equity"].to_numpy(), "d": frame["drawdown"].to_numpy()}
+    )
+    by = rows.groupby("g")
+    keep = np.concatenate(
+        [
+            by["e"].idxmin().to_numpy(),
+            by["e"].idxmax().to_numpy(),
+            by["d"].idxmin().to_numpy(),
+            np.flatnonzero(np.diff(group, prepend=-1)),  # first of each run
+            np.flatnonzero(np.diff(group, append=group[-1] + 1)),  # last of each run
+        ]
+    )
+    return frame.iloc[np.unique(keep)]
 
 
 def _downsample(frame: pd.DataFrame, rules: dict[str, str], max_points: int) -> pd.DataFrame:

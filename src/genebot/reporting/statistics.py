@@ -11,7 +11,10 @@ Returns (volatility, Sharpe, Sortino)
     compared with the previous one. The first day is compared with ``initial_equity``, so a
     two-day backtest already has two daily returns. Using day-end values means the bar size
     (1 minute or 4 hours) does not change the figures. They are annualized with
-    ``periods_per_year`` (365 for crypto markets that trade every day, 252 for equities).
+    ``periods_per_year``; a backtest passes :func:`trading_days_per_year` of its bars (365 for
+    crypto markets that trade every day, about 252 for an equity market's weekdays less its
+    holidays, about 52 for weekly bars). The equity is taken to 1e-8 first: float noise in a
+    flat account is no volatility.
 Excess return
     ``r - rf_daily`` with ``rf_daily = (1 + risk_free_rate) ** (1 / periods_per_year) - 1``.
 annual_volatility
@@ -26,12 +29,15 @@ total_return
     ``final_equity / initial_equity - 1`` (a fraction: 0.0523 is +5.23 %).
 cagr
     ``(final_equity / initial_equity) ** (1 / years) - 1``, ``years`` being the time from the
-    first to the last timestamp in years of 365.25 days. -1.0 when the account is wiped out.
+    first to the last timestamp in years of 365.25 days (at least a day: a shorter backtest has
+    none). -1.0 when the account is wiped out.
 calmar
     ``cagr / |max_drawdown|``.
 max_drawdown, avg_drawdown
-    The minimum of the ``drawdown`` column (``equity / cummax - 1``, a negative fraction), and
-    the mean of the deepest point of each underwater period (0.0 when never underwater).
+    The minimum of ``equity / peak - 1`` (a negative fraction), the peak being the highest
+    equity so far and never less than ``initial_equity`` (a loss on the first bar counts), and
+    the mean of the deepest point of each underwater period (0.0 when never underwater). Below
+    -1.0 when a margin account lost more than it had (genebot does not liquidate).
 max_drawdown_duration
     The longest time underwater: from the last bar at a peak to the first bar back at a peak,
     or to the last bar when the equity never recovers.
@@ -54,7 +60,10 @@ A figure that is undefined is ``None``, never NaN or inf, so the result always p
   number would rank correctly against other runs (it is 0.0 when there are only losers);
 - fewer than 2 daily returns or a zero standard deviation (flat equity): sharpe and
   annual_volatility are ``None``; no losing day: sortino is ``None``;
-- no drawdown: calmar is ``None``; a zero-length backtest: cagr is ``None``;
+- an account wiped out (equity <= 0 at some day's end): sharpe, sortino and
+  annual_volatility are ``None`` (returns of negative equity change sign and would rank a
+  bankrupt run high);
+- no drawdown: calmar is ``None``; a backtest shorter than a day: cagr is ``None``;
 - sqn needs 2 trades and a non-zero spread of pnl.
 
 All floats are plain Python floats rounded to 10 significant digits so that the output is
@@ -102,7 +111,20 @@ STAT_KEYS: tuple[str, ...] = (
 )
 
 _SIGNIFICANT_DIGITS = 10
+_EQUITY_DECIMALS = 8
 _SECONDS_PER_YEAR = 365.25 * 86_400.0
+_SECONDS_PER_DAY = 86_400.0
+
+
+def trading_days_per_year(index: pd.DatetimeIndex) -> float:
+    """365 × the share of the calendar days from the first bar to the last (UTC) that have a
+    bar: 365 for a market that trades every day, about 252 for an equity market's weekdays
+    less its holidays, about 52 for weekly bars — what the daily returns are annualized by."""
+    days = _utc_index(index).normalize().unique()
+    if len(days) == 0:
+        return 365.0
+    span = (days[-1] - days[0]).days + 1
+    return 365.0 * len(days) / span
 
 
 def compute_stats(
@@ -137,7 +159,8 @@ def compute_stats(
     """
     _validate(equity, initial_equity, in_market, periods_per_year)
     index = _utc_index(equity.index)
-    values = equity["equity"].to_numpy(dtype=float)
+    values = np.round(equity["equity"].to_numpy(dtype=float), _EQUITY_DECIMALS)
+    equity = pd.DataFrame({"equity": values}, index=index)
     stats: dict[str, StatValue] = {
         "start": _iso(index[0]),
         "end": _iso(index[-1]),
@@ -148,7 +171,7 @@ def compute_stats(
         "total_return": values[-1] / initial_equity - 1.0,
     }
     stats.update(_return_stats(equity, index, initial_equity, periods_per_year, risk_free_rate))
-    stats.update(_drawdown_stats(equity, index))
+    stats.update(_drawdown_stats(values, index, initial_equity))
     stats["calmar"] = _calmar(stats["cagr"], stats["max_drawdown"])
     stats.update(_trade_stats(trades))
     stats["exposure"] = float(np.count_nonzero(in_market)) / len(in_market)
@@ -185,19 +208,22 @@ def _iso(ts: pd.Timestamp) -> str:
     return text.removesuffix("+00:00") + "Z"
 
 
+def daily_closes(equity: pd.Series) -> pd.Series:
+    """The last value of ``equity`` in each UTC day that has a bar."""
+    index = equity.index
+    utc = isinstance(index, pd.DatetimeIndex) and str(index.tz) == "UTC"
+    if not (utc and equity.dtype == np.float64):  # else use it as it is: no copy
+        equity = pd.Series(equity.to_numpy(dtype=float), index=_utc_index(index))
+    return equity.resample("1D").last().dropna()
+
+
 def daily_returns(equity: pd.Series, initial_equity: float) -> pd.Series:
     """Return the day-over-day returns of ``equity`` sampled at the last value of each UTC day.
 
     The first day is measured against ``initial_equity``; days without a bar are skipped.
     """
-    index = equity.index
-    utc = isinstance(index, pd.DatetimeIndex) and str(index.tz) == "UTC"
-    if not (utc and equity.dtype == np.float64):  # else use it as it is: no copy
-        equity = pd.Series(equity.to_numpy(dtype=float), index=_utc_index(index))
-    closes = equity.resample("1D").last().dropna()
-    previous = closes.shift(1)
-    previous.iloc[0] = initial_equity
-    return closes / previous - 1.0
+    closes = daily_closes(equity)
+    return closes / closes.shift(1, fill_value=initial_equity) - 1.0
 
 
 def _return_stats(
@@ -207,14 +233,17 @@ def _return_stats(
     periods_per_year: float,
     risk_free_rate: float,
 ) -> dict[str, StatValue]:
-    returns = daily_returns(equity["equity"], initial_equity).to_numpy()
+    closes = daily_closes(equity["equity"])
+    returns = (closes / closes.shift(1, fill_value=initial_equity) - 1.0).to_numpy()
     rf_daily = (1.0 + risk_free_rate) ** (1.0 / periods_per_year) - 1.0
     excess = returns - rf_daily
     root = math.sqrt(periods_per_year)
-    std = float(np.std(returns, ddof=1)) if len(returns) >= 2 else 0.0
-    downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2)))
+    solvent = bool(np.all(closes.to_numpy() > 0.0))
+    std = float(np.std(returns, ddof=1)) if len(returns) >= 2 and solvent else 0.0
+    downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2))) if solvent else 0.0
     has_spread = len(returns) >= 2 and std > 0.0
-    years = (index[-1] - index[0]).total_seconds() / _SECONDS_PER_YEAR
+    seconds = (index[-1] - index[0]).total_seconds()
+    years = seconds / _SECONDS_PER_YEAR if seconds >= _SECONDS_PER_DAY else 0.0
     return {
         "cagr": _cagr(float(equity["equity"].iloc[-1]) / initial_equity, years),
         "annual_volatility": std * root if has_spread else None,
@@ -244,12 +273,16 @@ def _calmar(cagr: StatValue, max_drawdown: StatValue) -> float | None:
     return cagr / abs(max_drawdown)
 
 
-def _drawdown_stats(equity: pd.DataFrame, index: pd.DatetimeIndex) -> dict[str, StatValue]:
-    if "drawdown" in equity.columns:
-        drawdown = equity["drawdown"].to_numpy(dtype=float)
-    else:
-        values = equity["equity"].to_numpy(dtype=float)
-        drawdown = values / np.maximum.accumulate(values) - 1.0
+def drawdown_series(values: np.ndarray, initial_equity: float) -> np.ndarray:
+    """``equity / peak - 1`` per bar, the peak never below ``initial_equity``."""
+    peak = np.maximum.accumulate(np.maximum(values, initial_equity))
+    return values / peak - 1.0
+
+
+def _drawdown_stats(
+    values: np.ndarray, index: pd.DatetimeIndex, initial_equity: float
+) -> dict[str, StatValue]:
+    drawdown = drawdown_series(values, initial_equity)
     periods = _underwater_periods(drawdown)
     troughs = [float(drawdown[start:stop].min()) for start, stop in periods]
     longest = max(
