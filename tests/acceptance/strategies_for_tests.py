@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 import numpy as np
+import pandas as pd
 
 from genebot.execution.engine import Protection
 from genebot.strategies.moving_average import MovingAverageStrategy
@@ -201,3 +202,91 @@ class ScriptedSignals(MovingAverageStrategy):
         entries[list(self.entry_at)] = True
         exits[list(self.exit_at)] = True
         return Signals(entries, exits)
+
+
+class PeeksInSignals(MovingAverageStrategy):
+    """Cheats in its signals only (honest indicators): it exits before tomorrow's drop."""
+
+    def signals(self, data, ind):  # type: ignore[no-untyped-def]
+        sig = super().signals(data, ind)
+        tomorrow = np.append(data.close[1:], np.inf)
+        return Signals(sig.entries, sig.exits | (tomorrow < data.close))
+
+
+class DailyRange(MovingAverageStrategy):
+    """Cheats by a day: each bar sees its whole UTC day's low (a resample that includes today)."""
+
+    def indicators(self, data: BarData) -> Mapping[str, F64]:
+        ind = dict(super().indicators(data))
+        days = data.ts // 86_400_000_000_000
+        low = pd.Series(data.low).groupby(days).transform("min").to_numpy()
+        ind["fast"] = np.where(data.close <= low * 1.0005, ind["slow"] * 2, ind["slow"] / 2)
+        return ind
+
+
+class WarmupFill(MovingAverageStrategy):
+    """Cheats in the warm-up only: the slow average's first values are back-filled."""
+
+    def indicators(self, data: BarData) -> Mapping[str, F64]:
+        ind = dict(super().indicators(data))
+        ind["slow"] = pd.Series(ind["slow"]).bfill().to_numpy()
+        return ind
+
+
+class PeeksAfterErrors(MovingAverageStrategy):
+    """Five harmless errors first, then a future read on every bar."""
+
+    def on_bar(self, bar: BarView) -> None:
+        if bar.i < 5:
+            raise RuntimeError("warming up")
+        bar.indicator("fast", ago=-1)
+
+
+class ClosesOnStop(MovingAverageStrategy):
+    """Honest: it flattens its position when the data ends (no lookahead)."""
+
+    def on_stop(self) -> None:
+        self.close()
+
+
+class Unseeded(MovingAverageStrategy):
+    """Not deterministic: an unseeded random size."""
+
+    def on_bar(self, bar: BarView) -> None:
+        if bar.i % 50 == 0 and self.position().is_flat:
+            self.buy(quantity=float(np.random.default_rng().integers(1, 1_000)))
+        elif bar.i % 50 == 25:
+            self.close()
+
+
+class ExitsTheProcess(MovingAverageStrategy):
+    """Calls sys.exit() on bar 10, and raises an error whose message itself fails on bar 20."""
+
+    def on_bar(self, bar: BarView) -> None:
+        if bar.i == 10:
+            raise SystemExit(3)
+        if bar.i == 20:
+            raise _Unprintable()
+        super().on_bar(bar)
+
+
+class _Unprintable(Exception):
+    def __str__(self) -> str:
+        raise ValueError("no message")
+
+
+class OffByOneSignals(MovingAverageStrategy):
+    """The common np.diff slip: its signals are one bar short."""
+
+    def signals(self, data, ind):  # type: ignore[no-untyped-def]
+        cross = np.diff(np.sign(ind["fast"] - ind["slow"])) > 0
+        return Signals(cross, np.zeros_like(cross))
+
+
+class NaNSignals(MovingAverageStrategy):
+    """Float signals with NaN where the averages are not ready."""
+
+    def signals(self, data, ind):  # type: ignore[no-untyped-def]
+        up = (ind["fast"] > ind["slow"]).astype(float)
+        up[np.isnan(ind["slow"])] = np.nan
+        return Signals(up, 1.0 - up)

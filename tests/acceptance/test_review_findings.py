@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import genebot.backtest as bt
 from genebot.domain.instrument import Instrument
@@ -113,8 +114,10 @@ def test_bar_history_of_price_column_works() -> None:
     a = np.arange(1.0, 6.0)
     data = BarData("BTC/USDT", 60, np.arange(5, dtype=np.int64), a, a, a, a, a)
     view = BarView(0, inst, 60, data, {})
-    view.i = 3
+    view._i = 3  # the engine's move to bar 3
     assert list(view.history("close", 2)) == [3.0, 4.0]
+    with pytest.raises(AttributeError):
+        view.i = 4  # type: ignore[misc]  # a strategy cannot move itself to a later bar
 
 
 def test_initial_cash_split_over_three_venues_is_exact() -> None:

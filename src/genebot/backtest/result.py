@@ -78,6 +78,8 @@ class BacktestResult:
     bars: dict[str, pd.DataFrame] = field(repr=False)
     final_equity_exact: Decimal = Decimal(0)
     strategy_errors: dict[str, list[str]] = field(default_factory=dict)
+    # Per strategy, its first attempt to read a future bar (however many errors came before).
+    lookahead_reads: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     extra_counts: dict[str, int] = field(default_factory=dict)
     title: str = "genebot backtest"

@@ -49,6 +49,7 @@ def run(
     *,
     engine_mode: EngineMode | None = None,
     progress: Callable[[int, int], None] | None = None,
+    call_on_stop: bool = True,
 ) -> BacktestResult:
     """Run one backtest and return its :class:`BacktestResult`.
 
@@ -58,6 +59,8 @@ def run(
     bar through ``on_bar``; ``fast`` visits only bars where a signal or a working order can act
     (signal strategies only); ``auto`` picks fast where the strategies allow it. Both give
     identical trades, fills and equity. ``progress(done, total)`` is called as bars are processed.
+    ``call_on_stop=False`` skips the strategies' ``on_stop`` (the lookahead check's runs on a
+    prefix of the data: it does not end there).
     """
     cfg = load_config(config)
     if engine_mode is not None:
@@ -74,7 +77,8 @@ def run(
             run_fast(kernel, tick)
         else:
             run_per_bar(kernel, tick, sleeves)
-        kernel.finish()
+        if call_on_stop:
+            kernel.finish()
         return _result(cfg, setup, kernel, recorder, mode, sleeves)
 
 
@@ -231,6 +235,7 @@ def _result(
         bars=setup.bars,
         final_equity_exact=exact_equity(setup.venues, recorder.currency, kernel),
         strategy_errors=errors,
+        lookahead_reads={s.strategy.strategy_id: s.lookahead for s in setup.slots if s.lookahead},
         risk_events=list(kernel.risk.events) if kernel.risk else [],
         warnings=setup.warnings,
         title=f"genebot backtest: {', '.join(s.strategy.strategy_id for s in setup.slots)}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
@@ -59,6 +59,8 @@ class RunSetup:
     slots: list[StrategySlot]
     bars: dict[str, pd.DataFrame]  # display name (result.display_names) → frame, for the report
     warnings: list[str]
+    # Per feed, what it is: (venue, symbol, timeframe as configured, or "quotes").
+    feed_keys: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def _enabled(cfg: GenebotConfig) -> dict[str, object]:
@@ -71,11 +73,17 @@ def _enabled(cfg: GenebotConfig) -> dict[str, object]:
 def _load(
     cfg: GenebotConfig, symbol: str, timeframe: str, data: DataInput | None, venue: str
 ) -> OhlcvData:
-    """Data for one feed: the in-memory mapping (``SYMBOL@venue`` first, then ``SYMBOL``), the
-    configured files (matching venue first), else the data folder."""
+    """Data for one feed: the in-memory mapping (keys ``SYMBOL@venue:TF``, ``SYMBOL:TF``,
+    ``SYMBOL@venue``, ``SYMBOL``, the first found), the configured files (matching venue first),
+    else the data folder."""
     broken, gaps = cfg.backtest.on_broken, cfg.backtest.on_gap
-    if data is not None:
-        for key in (f"{symbol}@{venue}", symbol):
+    if data is not None:  # the most specific key first: a timeframe, a venue, the symbol
+        for key in (
+            f"{symbol}@{venue}:{timeframe}",
+            f"{symbol}:{timeframe}",
+            f"{symbol}@{venue}",
+            symbol,
+        ):
             if key in data:
                 name = f"data[{key!r}]"
                 return ohlcv_from_frame(
@@ -246,7 +254,7 @@ def build(cfg: GenebotConfig, data: DataInput | None) -> RunSetup:
     bars = {names[iid]: frame for iid, frame in bars.items()}
     venues = _venues(cfg, feeds, instruments)
     slots = _slots(cfg, plan, feeds)
-    return RunSetup(list(feeds.values()), venues, instruments, slots, bars, warnings)
+    return RunSetup(list(feeds.values()), venues, instruments, slots, bars, warnings, list(feeds))
 
 
 def _unused_files(cfg: GenebotConfig, feeds: Mapping[tuple[str, str, str], BarFeed]) -> list[str]:

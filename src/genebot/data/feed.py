@@ -35,13 +35,14 @@ class BarFeed:
     index: int = 0  # position in the timeline's feed list
     row_to_step: I64 = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
-    _lists: dict[str, list[float]] = field(default_factory=dict, repr=False)
+    _lists: dict[str, tuple[float, ...]] = field(default_factory=dict, repr=False)
 
-    def column_list(self, name: str) -> list[float]:
-        """One column as a Python list (fast scalar access), built on first use only."""
+    def column_list(self, name: str) -> tuple[float, ...]:
+        """One column as a Python tuple (fast scalar access), built on first use only; a tuple,
+        so no strategy can change the prices another strategy reads."""
         cached = self._lists.get(name)
         if cached is None:
-            cached = self._lists[name] = getattr(self, name).tolist()
+            cached = self._lists[name] = tuple(getattr(self, name).tolist())
         return cached
 
     @property

@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -31,7 +32,7 @@ from genebot.portfolio.portfolio import Portfolio
 from genebot.risk.engine import RiskEngine
 from genebot.risk.types import OrderIntent, Verdict
 from genebot.trading.context import TradingContext
-from genebot.trading.data import BarData, BarView, QuoteView
+from genebot.trading.data import BarData, BarView, QuoteView, Signals
 from genebot.trading.strategy import Strategy
 
 if TYPE_CHECKING:
@@ -41,6 +42,24 @@ log = logging.getLogger("genebot.kernel")
 MAX_LOGGED_ERRORS = 5
 _NEVER = 2**63 - 1  # no orchestrator check due
 _ONE = Decimal(1)
+
+
+# What user strategy code may raise without stopping the run (it is logged and counted):
+# every error, and sys.exit() or a stray GeneratorExit too; Ctrl-C still stops it.
+USER_ERRORS = (Exception, SystemExit, GeneratorExit)
+_SETTING_UP = ("indicators", "signals", "on_start")
+
+
+def _collect(into: list[object], call: Callable[..., object], *args: object) -> None:
+    into.append(call(*args))
+
+
+def _text(exc: BaseException) -> str:
+    """The exception's message, even when its ``__str__`` itself fails."""
+    try:
+        return str(exc)
+    except Exception:  # user code: anything may be wrong with it
+        return f"<{type(exc).__name__} whose message cannot be shown>"
 
 
 def _where(exc: BaseException) -> str:
@@ -68,6 +87,7 @@ class StrategySlot:
     enabled: bool = True
     errors: int = 0
     error_messages: list[str] = field(default_factory=list)
+    lookahead: str = ""  # the first attempt to read a future bar, however many errors came before
 
 
 class Kernel:
@@ -297,17 +317,47 @@ class Kernel:
             strategy.bind(self.ctx, {f.instrument.id: f.instrument for f in slot.feeds})
             if type(strategy).on_fill is not Strategy.on_fill:  # only strategies that listen
                 self.execution.listen(strategy.strategy_id, self._fill_listener(slot))
-            for feed in slot.feeds:
-                prepared = self._guard(
-                    slot, "indicators", lambda f=feed, s=slot: self._prepare_feed(s, f)
-                )
-                if not prepared:
-                    break
+            self._prepare_slot(slot)
             if slot.enabled:
                 self._guard(slot, "on_start", strategy.on_start)
         self._compile()
 
-    def _prepare_feed(self, slot: StrategySlot, feed: BarFeed) -> None:
+    def _prepare_slot(self, slot: StrategySlot) -> None:
+        """Indicators, then signals, of each feed; the first failure disables the strategy."""
+        for feed in slot.feeds:
+            made: list[tuple[BarData, dict[str, np.ndarray]] | None] = []
+            step = partial(_collect, made, self._prepare_feed, slot, feed)
+            if not self._guard(slot, "indicators", step):
+                return
+            if made[0] is None:  # quotes: no vectorized step
+                continue
+            signals = partial(self._prepare_signals, slot, feed, *made[0])
+            if not self._guard(slot, "signals", signals):
+                return
+
+    def _prepare_signals(
+        self, slot: StrategySlot, feed: BarFeed, data: BarData, ind: dict[str, np.ndarray]
+    ) -> None:
+        sig = slot.strategy.signals(data, ind)
+        if sig is None:
+            return
+        n = len(feed)
+        for name, values in zip(Signals._fields, sig, strict=True):
+            if values is None:
+                continue
+            arr = np.asarray(values)
+            if arr.shape != (n,):
+                raise ValueError(f"{name} has shape {arr.shape}, expected ({n},): one per bar")
+            if arr.dtype.kind not in "biuf":
+                raise ValueError(f"{name} must be booleans, not {arr.dtype}")
+            if arr.dtype.kind == "f" and np.isnan(arr).any():
+                bar = int(np.flatnonzero(np.isnan(arr))[0])
+                raise ValueError(f"{name} is NaN at bar {bar}; signals are true or false")
+        slot.strategy.set_signals(feed.index, sig)
+
+    def _prepare_feed(
+        self, slot: StrategySlot, feed: BarFeed
+    ) -> tuple[BarData, dict[str, np.ndarray]] | None:
         data = BarData(
             feed.instrument.symbol,
             feed.timeframe_ns,
@@ -325,19 +375,17 @@ class Kernel:
             )
             self.subscribers[feed.index].append((slot, view))
             self._quote_feeds.add(feed.index)
-            return
+            return None
         ind = dict(strategy.indicators(data))
         for name, values in ind.items():
             if np.shape(values) != (len(feed),):
                 raise ValueError(
                     f"indicator {name!r} has shape {np.shape(values)}, expected ({len(feed)},)"
                 )
-        sig = strategy.signals(data, ind)
-        if sig is not None:
-            strategy.set_signals(feed.index, sig)
         view = BarView(feed.index, feed.instrument, feed.timeframe_ns, data, ind, feed.column_list)
         self._views[(id(slot), feed.index)] = view
         self.subscribers[feed.index].append((slot, view))
+        return data, ind
 
     def _fill_listener(self, slot: StrategySlot) -> Callable[..., None]:
         def listener(order: object, fill: OrderFilled, closed: object) -> None:
@@ -353,21 +401,23 @@ class Kernel:
         try:
             call()
             return True
-        except Exception as exc:
-            setting_up = where in ("indicators", "on_start")
+        except USER_ERRORS as exc:
+            setting_up = where in _SETTING_UP
             if setting_up and isinstance(exc, InputError) and not isinstance(exc, LookaheadError):
                 raise
             self.strategy_error(slot, where, exc)
-            if where in ("indicators", "on_start"):
+            if setting_up:
                 slot.enabled = False
                 self.subscribers = [
                     [(s, v) for s, v in subs if s is not slot] for subs in self.subscribers
                 ]
             return False
 
-    def strategy_error(self, slot: StrategySlot, where: str, exc: Exception) -> None:
+    def strategy_error(self, slot: StrategySlot, where: str, exc: BaseException) -> None:
         slot.errors += 1
-        message = f"{slot.strategy.strategy_id}.{where}: {type(exc).__name__}: {exc}"
+        message = f"{slot.strategy.strategy_id}.{where}: {type(exc).__name__}: {_text(exc)}"
+        if isinstance(exc, LookaheadError) and not slot.lookahead:
+            slot.lookahead = message  # kept apart: one future read must not hide in the count
         if self.risk is not None:
             self.risk.on_error(f"strategy {slot.strategy.strategy_id}", message)
         if slot.errors <= MAX_LOGGED_ERRORS:
@@ -433,12 +483,12 @@ class Kernel:
                 self._dispatch_quote(f, row)
             else:
                 for slot, view in subs:
-                    view.i = row
+                    view._i = row
                     strategy = slot.strategy
                     strategy.bar = view
                     try:
                         strategy.on_bar(view)
-                    except Exception as exc:  # the boundary around user strategy code
+                    except USER_ERRORS as exc:  # the boundary around user strategy code
                         on_error(slot, "on_bar", exc)
             if after_step is not None:
                 after_step(step)
@@ -461,10 +511,10 @@ class Kernel:
 
     def _dispatch_quote(self, f: int, row: int) -> None:
         for slot, view in self.subscribers[f]:
-            view.i = row
+            view._i = row
             try:
                 slot.strategy.on_quote(view)
-            except Exception as exc:  # the boundary around user strategy code
+            except USER_ERRORS as exc:  # the boundary around user strategy code
                 self.strategy_error(slot, "on_quote", exc)
 
     def finish(self) -> None:

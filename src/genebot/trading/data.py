@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -57,10 +57,10 @@ class BarView:
     __slots__ = (
         "_cols",
         "_data",
+        "_i",
         "_ind",
         "_lists",
         "feed_index",
-        "i",
         "instrument",
         "symbol",
         "timeframe_ns",
@@ -73,19 +73,24 @@ class BarView:
         timeframe_ns: int,
         data: BarData,
         indicators: Mapping[str, F64],
-        lists: Callable[[str], list[float]] | None = None,
+        lists: Callable[[str], Sequence[float]] | None = None,
     ) -> None:
         self.feed_index = feed_index
         self.instrument = instrument
         self.symbol = instrument.symbol
         self.timeframe_ns = timeframe_ns
-        self.i = -1
+        self._i = -1  # set by the engine as the bars go; read-only for strategies (``i``)
         self._data = data
-        self._lists = lists or (lambda name: getattr(data, name).tolist())
-        self._cols: dict[str, list[float]] = {}
+        self._lists = lists or (lambda name: tuple(getattr(data, name).tolist()))
+        self._cols: dict[str, Sequence[float]] = {}
         self._ind = {k: np.asarray(v, dtype=np.float64) for k, v in indicators.items()}
 
-    def _col(self, name: str) -> list[float]:
+    @property
+    def i(self) -> int:
+        """This bar's row in its feed (0 = the first bar)."""
+        return self._i
+
+    def _col(self, name: str) -> Sequence[float]:
         # Columns become Python lists on first use: fast per-bar access for strategies that
         # read prices, no memory for those that trade vectorized signals.
         col = self._cols.get(name)
@@ -95,27 +100,27 @@ class BarView:
 
     @property
     def ts(self) -> int:
-        return int(self._col("ts")[self.i])
+        return int(self._col("ts")[self._i])
 
     @property
     def open(self) -> float:
-        return self._col("open")[self.i]
+        return self._col("open")[self._i]
 
     @property
     def high(self) -> float:
-        return self._col("high")[self.i]
+        return self._col("high")[self._i]
 
     @property
     def low(self) -> float:
-        return self._col("low")[self.i]
+        return self._col("low")[self._i]
 
     @property
     def close(self) -> float:
-        return self._col("close")[self.i]
+        return self._col("close")[self._i]
 
     @property
     def volume(self) -> float:
-        return self._col("volume")[self.i]
+        return self._col("volume")[self._i]
 
     def indicator(self, name: str, ago: int = 0) -> float:
         """Value of indicator ``name`` ``ago`` bars back (0 = this bar). Never the future."""
@@ -125,22 +130,22 @@ class BarView:
             )
         if name not in self._ind:
             raise KeyError(f"no indicator {name!r}; defined: {', '.join(self._ind)}")
-        j = self.i - ago
+        j = self._i - ago
         return float(self._ind[name][j]) if j >= 0 else float("nan")
 
     def history(self, field: str, n: int) -> F64:
         """The last ``n`` values of ``field`` (a price column or an indicator), this bar last."""
         if n <= 0:
             raise ValueError("n must be positive")
-        start = max(0, self.i - n + 1)
+        start = max(0, self._i - n + 1)
         if field in self._ind:
-            return self._ind[field][start : self.i + 1].copy()
+            return self._ind[field][start : self._i + 1].copy()
         if field not in ("open", "high", "low", "close", "volume"):
             raise KeyError(
                 f"no field {field!r}; use open, high, low, close, volume or an indicator"
             )
         column: F64 = getattr(self._data, field)
-        return column[start : self.i + 1].copy()
+        return column[start : self._i + 1].copy()
 
     def freeze(self) -> Bar:
         """An immutable copy of this bar."""
@@ -169,7 +174,7 @@ class QuoteView(BarView):
         data: BarData,
         bid: F64,
         ask: F64,
-        lists: Callable[[str], list[float]] | None = None,
+        lists: Callable[[str], Sequence[float]] | None = None,
     ) -> None:
         super().__init__(feed_index, instrument, 0, data, {}, lists)
         self._bid = bid
@@ -177,11 +182,11 @@ class QuoteView(BarView):
 
     @property
     def bid(self) -> float:
-        return float(self._bid[self.i])
+        return float(self._bid[self._i])
 
     @property
     def ask(self) -> float:
-        return float(self._ask[self.i])
+        return float(self._ask[self._i])
 
     @property
     def mid(self) -> float:
