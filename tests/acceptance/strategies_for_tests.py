@@ -290,3 +290,24 @@ class NaNSignals(MovingAverageStrategy):
         up = (ind["fast"] > ind["slow"]).astype(float)
         up[np.isnan(ind["slow"])] = np.nan
         return Signals(up, 1.0 - up)
+
+
+class OrderOnBar30(MovingAverageStrategy):
+    """Places one buy on bar 30 with the arguments named by ``case`` (bad ones on purpose)."""
+
+    from genebot.trading.params import Param as _P
+
+    case = _P("nan_quantity", doc="which arguments")
+    CASES: Mapping[str, dict[str, object]] = {
+        "nan_quantity": {"quantity": float("nan")},
+        "bool_quantity": {"quantity": True},
+        "sub_lot": {"quantity": 1e-12},
+        "zero_limit": {"quantity": 1, "limit": 0.0},
+        "negative_stop_loss": {"quantity": 1, "stop_loss": -0.5},
+        "stop_loss_over_one": {"quantity": 1, "stop_loss": 2.0},
+        "numpy_quantity": {"quantity": np.int64(2)},
+    }
+
+    def on_bar(self, bar: BarView) -> None:
+        if bar.i == 30:
+            self.buy(**self.CASES[self.case])  # type: ignore[arg-type]

@@ -42,3 +42,34 @@ def test_malformed_signals_disable_the_strategy_with_the_reason(
     [error] = result.strategy_errors["moving_average"]
     assert error == f"moving_average.signals: ValueError: {message}"
     assert result.stats["orders"] == 0
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("nan_quantity", "quantity=nan must be a finite number > 0"),
+        ("bool_quantity", "quantity=True must be a number, not true/false"),
+        ("sub_lot", "quantity=1e-12 is under one lot of 0.00000001"),
+        ("zero_limit", "limit=0.0 must be a finite number > 0"),
+        ("negative_stop_loss", "stop_loss=-0.5 must be a finite number > 0"),
+        ("stop_loss_over_one", "stop_loss=2.0 must be a fraction between 0 and 1 (0.02 = 2 %)"),
+    ],
+)
+def test_an_order_with_bad_arguments_is_an_error_naming_the_argument(
+    case: str, message: str
+) -> None:
+    """Never an order at a nonsense level (a 'stop-loss' above a long's entry, a limit at 0)."""
+    cfg = _cfg("OrderOnBar30")
+    cfg["strategies"]["moving_average"]["parameters"] = {"case": case}
+    result = bt.run(cfg, DATA)
+    assert result.strategy_errors["moving_average"] == [
+        f"moving_average.on_bar: ValueError: {message}"
+    ]
+    assert result.stats["orders"] == 0
+
+
+def test_numpy_numbers_are_numbers() -> None:
+    cfg = _cfg("OrderOnBar30")
+    cfg["strategies"]["moving_average"]["parameters"] = {"case": "numpy_quantity"}
+    result = bt.run(cfg, DATA)
+    assert result.strategy_errors == {} and result.orders["quantity"].iloc[0] == "2.00000000"

@@ -10,11 +10,14 @@ _POWER_OF_TEN: dict[Decimal, bool] = {}
 
 
 def to_decimal(value: float | int | str | Decimal) -> Decimal:
-    """Exact decimal of a number as written (``0.1`` becomes ``Decimal('0.1')``, not its binary)."""
+    """Exact decimal of a number as written (``0.1`` becomes ``Decimal('0.1')``, not its binary);
+    numpy scalars (``np.int64``, ``np.float32``) are taken as the Python numbers they hold."""
     if isinstance(value, Decimal):
         return value
     if isinstance(value, float):
         return Decimal(repr(value))
+    if not isinstance(value, int | str) and hasattr(value, "item"):  # a numpy scalar
+        return to_decimal(value.item())
     return Decimal(value)
 
 

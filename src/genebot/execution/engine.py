@@ -222,7 +222,7 @@ class ExecutionEngine:
         if not order.reduce_only and instrument.round_quantity(order.quantity) != order.quantity:
             return (  # (an exit may carry a remainder under a lot: it closes what is held)
                 f"quantity {order.quantity} is not a whole number of lots of "
-                f"{instrument.lot_size} {instrument.base}; round it down to "
+                f"{instrument.lot_size:f} {instrument.base}; round it down to "
                 f"{instrument.round_quantity(order.quantity)}"
             )
         if instrument.venue in self.spot_venues and not order.is_buy:

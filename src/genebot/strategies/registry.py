@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from genebot.core.errors import ConfigError, GenebotError, InputError
+from genebot.core.errors import ConfigError, GenebotError, InputError, ParameterError
 from genebot.trading.strategy import Strategy
 
 # (config key, module, class): a built-in is imported only when it is asked for.
@@ -104,6 +104,8 @@ def load_user_strategies(path: str | Path, catalog: Catalog | None = None) -> Ca
             sys.modules[module_name] = module
             spec.loader.exec_module(module)
         except Exception as exc:  # any error in user code: report it, keep going
+            if isinstance(exc.__cause__, ParameterError):  # a Param's own check (Python 3.11
+                exc = exc.__cause__  # wraps errors of __set_name__ in a RuntimeError)
             catalog.problems.append(f"{file}: cannot be imported: {type(exc).__name__}: {exc}")
             continue
         for _, cls in inspect.getmembers(module, inspect.isclass):

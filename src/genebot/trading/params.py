@@ -29,6 +29,29 @@ class Param:
 
     def __set_name__(self, owner: type, name: str) -> None:
         object.__setattr__(self, "name", name)
+        problem = self._declaration_problem()
+        if problem:  # a class that contradicts itself is refused where it is written
+            raise ParameterError(f"{owner.__name__}.{name}: {problem}")
+
+    def _declaration_problem(self) -> str | None:
+        """What is inconsistent in this declaration (bounds, default, choices, range)."""
+        low, high, default = self.min, self.max, self.default
+        if low is not None and high is not None and low > high:
+            return f"min {low} is above max {high}"
+        number = isinstance(default, int | float) and not isinstance(default, bool)
+        if number and low is not None and default < low:
+            return f"default {default} is below its min {low}"
+        if number and high is not None and default > high:
+            return f"default {default} is above its max {high}"
+        if self.choices is not None and default not in self.choices:
+            return f"default {default!r} is not one of its choices {list(self.choices)}"
+        if self.opt is not None:
+            start, stop, step = self.opt
+            if not (step > 0 and start <= stop):
+                return f"opt {self.opt} must be (low, high, step) with low <= high and step > 0"
+            if (low is not None and start < low) or (high is not None and stop > high):
+                return f"opt {self.opt} goes outside min {low} .. max {high}"
+        return None
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if instance is None:

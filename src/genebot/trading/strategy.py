@@ -294,8 +294,9 @@ class Strategy:
         signal_price: float | None = None,
     ) -> Order | None:
         inst = self.instrument(symbol)
-        price = inst.round_limit(to_decimal(limit), side == "BUY") if limit is not None else None
-        trigger = inst.round_price(to_decimal(stop)) if stop is not None else None
+        buy = side == "BUY"
+        price = inst.round_limit(_amount("limit", limit), buy) if limit is not None else None
+        trigger = inst.round_price(_amount("stop", stop)) if stop is not None else None
         if stop_loss is None and take_profit is None and trailing is None:
             protection = self.protection
         else:
@@ -309,7 +310,9 @@ class Strategy:
             else:
                 qty = self.sizer.quantity(inst, ref, ZERO)
         else:
-            qty = inst.round_quantity(to_decimal(quantity))
+            qty = inst.round_quantity(_amount("quantity", quantity))
+            if qty <= 0:
+                raise ValueError(f"quantity={quantity} is under one lot of {inst.lot_size:f}")
         if qty <= 0:
             self.log.debug("%s %s sized to zero; no order", side, inst.symbol)
             return None
@@ -326,7 +329,9 @@ class Strategy:
             reduce_only=False,
             tag=tag,
             protection=protection or None,
-            signal_price=to_decimal(signal_price) if signal_price is not None else None,
+            signal_price=_amount("signal_price", signal_price)
+            if signal_price is not None
+            else None,
         )
 
     def _atr_trailing(
@@ -374,7 +379,29 @@ class Strategy:
     def _protection(self, sl: float | None, tp: float | None, tr: float | None) -> Protection:
         base = self.protection
         return Protection(
-            to_decimal(sl) if sl is not None else base.stop_loss,
-            to_decimal(tp) if tp is not None else base.take_profit,
-            to_decimal(tr) if tr is not None else base.trailing,
+            _fraction("stop_loss", sl, below_one=True) if sl is not None else base.stop_loss,
+            _fraction("take_profit", tp) if tp is not None else base.take_profit,
+            _fraction("trailing", tr, below_one=True) if tr is not None else base.trailing,
         )
+
+
+def _amount(name: str, value: object) -> Decimal:
+    """A price or quantity a strategy passed: a finite number > 0 (numpy scalars too)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name}={value!r} must be a number, not true/false")
+    try:
+        number = to_decimal(value)  # type: ignore[arg-type]
+    except (ArithmeticError, TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} must be a number") from None
+    if not number.is_finite() or number <= 0:
+        raise ValueError(f"{name}={value!r} must be a finite number > 0")
+    return number
+
+
+def _fraction(name: str, value: object, *, below_one: bool = False) -> Decimal:
+    """A stop-loss, take-profit or trailing distance: a fraction of the entry price > 0 (and
+    < 1 for distances below it: 0.02 is 2 %)."""
+    number = _amount(name, value)
+    if below_one and number >= 1:
+        raise ValueError(f"{name}={value!r} must be a fraction between 0 and 1 (0.02 = 2 %)")
+    return number
