@@ -160,7 +160,7 @@ def compute_stats(
     _validate(equity, initial_equity, in_market, periods_per_year)
     index = _utc_index(equity.index)
     values = np.round(equity["equity"].to_numpy(dtype=float), _EQUITY_DECIMALS)
-    equity = pd.DataFrame({"equity": values}, index=index)
+    series = pd.Series(values, index=index, copy=False)
     stats: dict[str, StatValue] = {
         "start": _iso(index[0]),
         "end": _iso(index[-1]),
@@ -170,7 +170,7 @@ def compute_stats(
         "final_equity": values[-1],
         "total_return": values[-1] / initial_equity - 1.0,
     }
-    stats.update(_return_stats(equity, index, initial_equity, periods_per_year, risk_free_rate))
+    stats.update(_return_stats(series, index, initial_equity, periods_per_year, risk_free_rate))
     stats.update(_drawdown_stats(values, index, initial_equity))
     stats["calmar"] = _calmar(stats["cagr"], stats["max_drawdown"])
     stats.update(_trade_stats(trades))
@@ -227,13 +227,13 @@ def daily_returns(equity: pd.Series, initial_equity: float) -> pd.Series:
 
 
 def _return_stats(
-    equity: pd.DataFrame,
+    equity: pd.Series,
     index: pd.DatetimeIndex,
     initial_equity: float,
     periods_per_year: float,
     risk_free_rate: float,
 ) -> dict[str, StatValue]:
-    closes = daily_closes(equity["equity"])
+    closes = daily_closes(equity)
     returns = (closes / closes.shift(1, fill_value=initial_equity) - 1.0).to_numpy()
     rf_daily = (1.0 + risk_free_rate) ** (1.0 / periods_per_year) - 1.0
     excess = returns - rf_daily
@@ -245,7 +245,7 @@ def _return_stats(
     seconds = (index[-1] - index[0]).total_seconds()
     years = seconds / _SECONDS_PER_YEAR if seconds >= _SECONDS_PER_DAY else 0.0
     return {
-        "cagr": _cagr(float(equity["equity"].iloc[-1]) / initial_equity, years),
+        "cagr": _cagr(float(equity.iloc[-1]) / initial_equity, years),
         "annual_volatility": std * root if has_spread else None,
         "sharpe": float(np.mean(excess)) / std * root if has_spread else None,
         "sortino": (
@@ -275,8 +275,11 @@ def _calmar(cagr: StatValue, max_drawdown: StatValue) -> float | None:
 
 def drawdown_series(values: np.ndarray, initial_equity: float) -> np.ndarray:
     """``equity / peak - 1`` per bar, the peak never below ``initial_equity``."""
-    peak = np.maximum.accumulate(np.maximum(values, initial_equity))
-    return values / peak - 1.0
+    out = np.maximum(values, initial_equity)  # one n-sized array: peak, then the drawdown
+    np.maximum.accumulate(out, out=out)
+    np.divide(values, out, out=out)
+    out -= 1.0
+    return out
 
 
 def _drawdown_stats(

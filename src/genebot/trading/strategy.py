@@ -132,7 +132,7 @@ class Strategy:
     def on_bar(self, bar: BarView) -> None:
         """Called for every bar of every subscribed feed. Default: trade the signals."""
         entry = self._signals.get(bar.feed_index)
-        if entry is None or not entry[0][bar.i]:
+        if entry is None or not entry[0][bar._i]:  # (the engine's own read: no property)
             return
         self._trade_signals(bar, entry[1])
 
@@ -147,7 +147,7 @@ class Strategy:
 
     # -- helpers --------------------------------------------------------------------------
     def _trade_signals(self, bar: BarView, sig: Signals) -> None:
-        i, inst = bar.i, bar.instrument
+        i, inst = bar._i, bar.instrument
         qty = self._position_qty(inst)
         long_exit = sig.exits[i]
         short_exit = sig.short_exits is not None and sig.short_exits[i]
