@@ -311,3 +311,12 @@ class OrderOnBar30(MovingAverageStrategy):
     def on_bar(self, bar: BarView) -> None:
         if bar.i == 30:
             self.buy(**self.CASES[self.case])  # type: ignore[arg-type]
+
+
+class LastQuotePeek(MovingAverageStrategy):
+    """Cheats with quotes: on its first quote it sizes by the last quote of the data."""
+
+    def on_quote(self, quote) -> None:  # type: ignore[no-untyped-def]
+        if quote.i == 3:
+            last = quote._bid[-1]  # the end of the data, reached through a private array
+            self.buy(quantity=round(50_000 / last, 5))

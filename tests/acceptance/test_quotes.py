@@ -117,3 +117,17 @@ def test_a_stop_loss_on_quotes_triggers_on_the_bid(native: bool) -> None:
     # quote, sends a market order, which fills on the next quote's bid
     expected = bid[first_hit] if native else bid[first_hit + 1]
     assert trade["exit_reason"] == "stop_loss" and trade["exit_price"] == expected
+
+
+def test_the_lookahead_check_cuts_quotes_too() -> None:
+    """The prefix runs get only the quotes known by the cut, so a peek at the last quote of
+    the data shows (it used to compare the full quotes with themselves)."""
+    from genebot.backtest.lookahead import check_lookahead
+
+    cfg = config()
+    cfg["strategies"]["q"]["type"] = "strategies_for_tests:LastQuotePeek"
+    report = check_lookahead(cfg)
+    assert not report.passed
+    assert "orders created by" in report.problems[0] and "quantity" in report.problems[0]
+    honest = check_lookahead(config(buy_at=3, sell_at=20))
+    assert honest.passed, honest.problems

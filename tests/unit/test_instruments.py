@@ -54,3 +54,13 @@ def test_a_limit_price_rounds_to_the_tick_never_worse_than_asked(
 ) -> None:
     inst = Instrument.create("X/USDT", "sim", tick_size=tick)
     assert inst.round_limit(Decimal(price), buy) == Decimal(expected)
+
+
+def test_numpy_numbers_convert_as_written() -> None:
+    """numpy 2 writes np.float64(0.0253) as 'np.float64(0.0253)': never parse that text."""
+    from genebot.core.precision import to_decimal
+
+    assert to_decimal(np.float64(0.0253)) == Decimal("0.0253")
+    assert to_decimal(np.float32(0.5)) == Decimal("0.5")
+    assert to_decimal(np.int64(3)) == Decimal(3)
+    assert to_decimal(0.1) == Decimal("0.1")

@@ -14,9 +14,11 @@ def to_decimal(value: float | int | str | Decimal) -> Decimal:
     numpy scalars (``np.int64``, ``np.float32``) are taken as the Python numbers they hold."""
     if isinstance(value, Decimal):
         return value
-    if isinstance(value, float):
+    if type(value) is float:
         return Decimal(repr(value))
-    if not isinstance(value, int | str) and hasattr(value, "item"):  # a numpy scalar
+    if isinstance(value, float):  # np.float64 is a float whose repr is "np.float64(...)"
+        return Decimal(repr(float(value)))
+    if not isinstance(value, int | str) and hasattr(value, "item"):  # other numpy scalars
         return to_decimal(value.item())
     return Decimal(value)
 
