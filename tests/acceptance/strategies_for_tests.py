@@ -320,3 +320,12 @@ class LastQuotePeek(MovingAverageStrategy):
         if quote.i == 3:
             last = quote._bid[-1]  # the end of the data, reached through a private array
             self.buy(quantity=round(50_000 / last, 5))
+
+
+class NeedsManyBars(MovingAverageStrategy):
+    """Honest, but its indicators refuse fewer than 1,500 bars (a long model fit)."""
+
+    def indicators(self, data: BarData) -> Mapping[str, F64]:
+        if len(data) < 1_500:
+            raise ValueError("needs 1,500 bars")
+        return super().indicators(data)

@@ -110,3 +110,10 @@ def test_a_data_file_no_strategy_reads_is_reported(tmp_path: Path) -> None:
     assert result.warnings == [
         f"backtest.data[1] {other}: no enabled strategy trades ETH/USDT; the file is not used"
     ]
+
+
+def test_a_timeframe_is_compared_by_its_length(tmp_path: Path) -> None:
+    """A strategy on 60m reads a file of hourly bars (inferred as 1h)."""
+    cfg = config(tmp_path, gbm_bars(300, freq="1h"), {})
+    cfg["strategies"]["moving_average"]["timeframes"] = ["60m"]
+    assert bt.run(cfg).stats["bars"] == 300

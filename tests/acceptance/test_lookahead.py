@@ -93,3 +93,10 @@ def test_several_timeframes_are_each_cut_by_their_close() -> None:
     data = {"SYN/USDT:5m": five, "SYN/USDT:1h": hourly}
     report = check_lookahead(cfg, data)
     assert report.passed, report.problems
+
+
+def test_a_cut_too_short_for_the_set_up_is_skipped_not_failed() -> None:
+    report = check_lookahead(_cfg("NeedsManyBars"), DATA)  # 4,000 bars: the 25 % cut has 1,000
+    assert report.passed, report.problems
+    assert report.cutoffs[0].endswith("(skipped: too few bars for the strategy's set-up)")
+    assert not report.cutoffs[1].endswith(")")

@@ -79,6 +79,18 @@ def test_emulated_stop_wins_when_one_bar_touches_stop_and_target() -> None:
     assert target["status"] == "CANCELED" and target["reason"] == "one-cancels-other"
 
 
+@pytest.mark.parametrize("native", [True, False], ids=["native", "emulated"])
+def test_a_gap_through_the_target_takes_the_target_either_way(native: bool) -> None:
+    """Entry at 100 (stop 98, target 105); bar 2 opens at 106, then falls to 97: the open
+    already reached the target, so the target wins, on the venue or in the emulator."""
+    gap = bars([(100, 100, 100, 100), (100, 100, 100, 100), (106, 107, 97, 98), (98, 98, 98, 98)])
+    take = {"enabled": True, "default_percentage": 0.05}
+    result = run(gap, {"default_percentage": 0.02}, take=take, native=native)
+    assert result.trades.iloc[0]["exit_reason"] == "take_profit"
+    stop = result.orders[result.orders["tag"] == "stop_loss"].iloc[0]
+    assert stop["reason"] == "one-cancels-other"
+
+
 def test_emulated_trailing_stop_seed_example() -> None:
     path = bars(
         [

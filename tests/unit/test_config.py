@@ -330,6 +330,10 @@ RANGE_CASES = [
         "backtest:\n  rollover: {timezone: Nowhere/Foo}\n",
         "backtest.rollover.timezone: is not a known time zone: use an IANA name",
     ),
+    (
+        "backtest:\n  rollover: {timezone: America}\n",  # a folder of zones, not a zone
+        "backtest.rollover.timezone: is not a known time zone: use an IANA name",
+    ),
     ("backtest:\n  on_broken: drop\n", "backtest.on_broken: must be one of 'fail' or 'warn'"),
 ]
 

@@ -62,5 +62,14 @@ def test_numpy_numbers_convert_as_written() -> None:
 
     assert to_decimal(np.float64(0.0253)) == Decimal("0.0253")
     assert to_decimal(np.float32(0.5)) == Decimal("0.5")
+    assert to_decimal(np.float32(1.1)) == Decimal("1.1")  # not 1.100000023841858
     assert to_decimal(np.int64(3)) == Decimal(3)
     assert to_decimal(0.1) == Decimal("0.1")
+
+
+def test_a_fall_after_the_first_bars_still_gets_a_fine_enough_tick() -> None:
+    """2,000 bars written with 2 decimals near 1.3, then a slide to 0.004: 0.01 would round the
+    last prices to 0.00."""
+    first = np.round(np.linspace(1.23, 1.5, 2_000), 2)
+    slide = np.round(np.linspace(1.2, 0.004, 500), 3)
+    assert infer_tick(np.concatenate((first, slide))) == Decimal("0.001")

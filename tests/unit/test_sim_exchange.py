@@ -467,6 +467,17 @@ def test_working_orders_hold_margin() -> None:
     assert (second.status, second.reason[:20]) == (S.REJECTED, "insufficient margin:")
 
 
+def test_an_exit_resting_on_the_other_side_holds_no_margin() -> None:
+    """Long 15,000 at 100 with a take-profit sell of 15,000 resting: adding 4,000 (19,000 at
+    100 × 0.5 = 950,000 of 1,000,000) is allowed; the exit would only shrink the position."""
+    venue = Venue([FLAT, FLAT, FLAT], margin_requirement=D("0.5"))
+    venue.place("BUY qty=15000")
+    venue.step()
+    venue.place("SELL LIMIT px=150 qty=15000")
+    assert venue.place("BUY qty=4000").status is S.ACCEPTED
+    assert venue.place("BUY qty=2000").status is S.REJECTED  # 21,000 would need 1,050,000
+
+
 def test_triggered_stop_limit_rests_as_a_limit() -> None:
     venue = Venue([FLAT, (106, 107, 105, 106), (104.5, 104.8, 103, 104)])
     order = venue.place("BUY STOP_LIMIT stop=105 px=104")

@@ -303,6 +303,8 @@ def test_a_loss_on_the_first_bar_is_a_drawdown_from_the_initial_equity() -> None
 def test_cagr_needs_at_least_a_day() -> None:
     hours = pd.date_range("2024-01-01", periods=6, freq="1h", tz="UTC")
     assert run(make_equity([100.0, 101, 102, 103, 104, 105], hours))["cagr"] is None
+    day = pd.date_range("2024-01-01", periods=1_440, freq="1min", tz="UTC")  # 00:00 .. 23:59
+    assert run(make_equity(list(np.linspace(100.0, 101.0, 1_440)), day))["cagr"] is not None
 
 
 @pytest.mark.parametrize(

@@ -372,20 +372,8 @@ def apply_overrides(
         for entry in enabled:
             entry["timeframes"] = [timeframe]
         flags.append((("strategies", _ANY, "timeframes"), "--timeframe", _show_flag(timeframe)))
-    if data_file is not None:  # one file: the run trades its symbol only
-        if symbols is not None and len(symbols) > 1:
-            raise ConfigError(
-                f"--data-file holds the bars of one symbol but --symbols names {len(symbols)}: "
-                f"{', '.join(symbols)}; name one"
-            )
-        pool = [*enabled, *data["strategies"].values()]
-        first = symbols[0] if symbols else (pool[0]["symbols"][0] if pool else "BTC/USDT")
-        for entry in enabled:
-            entry["symbols"] = [first]
-        data_entry: dict[str, Any] = {"file": data_file, "symbol": first}
-        if timeframe is not None:
-            data_entry["timeframe"] = timeframe
-        backtest["data"] = [data_entry]
+    if data_file is not None:
+        _pin_data_file(data, enabled, data_file, symbols, timeframe)
         flags.append((("backtest", "data"), "--data-file", _show_flag(data_file)))
     if names:
         flag = "--strategy" if strategy is not None else "--strategies"
@@ -395,6 +383,29 @@ def apply_overrides(
         return GenebotConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_override_message(exc, flags)) from None
+
+
+def _pin_data_file(
+    data: dict[str, Any],
+    enabled: list[dict[str, Any]],
+    data_file: str,
+    symbols: Sequence[str] | None,
+    timeframe: str | None,
+) -> None:
+    """``--data-file``: the one file of the run; the enabled strategies trade its symbol only."""
+    if symbols is not None and len(symbols) > 1:
+        raise ConfigError(
+            f"--data-file holds the bars of one symbol but --symbols names {len(symbols)}: "
+            f"{', '.join(symbols)}; name one"
+        )
+    pool = [*enabled, *data["strategies"].values()]
+    first = symbols[0] if symbols else (pool[0]["symbols"][0] if pool else "BTC/USDT")
+    for entry in enabled:
+        entry["symbols"] = [first]
+    pinned: dict[str, Any] = {"file": data_file, "symbol": first}
+    if timeframe is not None:
+        pinned["timeframe"] = timeframe
+    data["backtest"]["data"] = [pinned]
 
 
 def default_data_config(base: GenebotConfig, strategy: str) -> GenebotConfig | None:

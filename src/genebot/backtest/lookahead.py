@@ -83,9 +83,12 @@ def check_lookahead(
     first = setup.feeds[0]
     for cut in cuts if not report.problems else ():
         k = min(len(first) - 1, max(2, int(len(first) * cut)))
-        cut_ts = int(first.ts[k])  # the close of bar k - 1 of the first feed
+        cut_ts = int(first.ts[k])  # the open of bar k of the first feed
         report.cutoffs.append(pd.Timestamp(cut_ts, tz="UTC").isoformat())
         part = run(cfg, dict(_frames(setup, cut_ts)), call_on_stop=False)
+        if _set_up_failed(part):  # too few bars for its indicators: no verdict at this cut
+            report.cutoffs[-1] += " (skipped: too few bars for the strategy's set-up)"
+            continue
         _clean_run(part, report, prefix=True)
         _compare_orders(full.orders, part.orders, cut_ts, report)
         if report.problems:
@@ -118,6 +121,18 @@ def _deterministic(a: BacktestResult, b: BacktestResult, report: LookaheadReport
             f"two runs on the same data give different orders ({where}): the strategy is not "
             "deterministic (seed its random numbers); lookahead cannot be checked"
         )
+
+
+_SET_UP = ("indicators", "signals", "on_start")
+
+
+def _set_up_failed(result: BacktestResult) -> bool:
+    """Whether a strategy's set-up raised (errors read "<strategy>.<where>: ...")."""
+    return any(
+        message.split(":", 1)[0].rsplit(".", 1)[-1] in _SET_UP
+        for messages in result.strategy_errors.values()
+        for message in messages
+    )
 
 
 def _clean_run(result: BacktestResult, report: LookaheadReport, prefix: bool = False) -> None:

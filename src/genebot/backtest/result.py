@@ -231,13 +231,13 @@ def trades_frame(
     (strategy, iids, side, entry_ts, entry_px, exit_ts, exit_px, qty, pnl, fees, reason) = zip(
         *trades, strict=True
     )
-    names = {iid: (names or {}).get(iid) or _symbol(iid) for iid in set(iids)}
+    shown = {iid: (names or {}).get(iid) or _symbol(iid) for iid in set(iids)}
     if rates is not None and any(rate != 1 for rate in rates):
         pnl = tuple(p * rate for p, rate in zip(pnl, rates, strict=True))
         fees = tuple(f * rate for f, rate in zip(fees, rates, strict=True))
     columns: dict[str, object] = {
         "strategy": strategy,
-        "symbol": [names[iid] for iid in iids],
+        "symbol": [shown[iid] for iid in iids],
         "side": side,
         "entry_time": utc_index(entry_ts),
         "entry_price": _floats(entry_px),

@@ -19,7 +19,6 @@ from genebot.backtest.orchestration import (
 from genebot.backtest.recorder import EquityRecorder, exact_equity
 from genebot.backtest.result import (
     BacktestResult,
-    display_names,
     open_trades_frame,
     trades_frame,
 )
@@ -200,7 +199,7 @@ def _result(
     sleeves: SleeveRecorder | None = None,
 ) -> BacktestResult:
     equity, in_market, kept = recorder.build(float(cfg.backtest.initial_cash))
-    names = display_names(setup.instruments)
+    names = setup.names
     trades = trades_frame(kernel.portfolio.trades, names, kernel.portfolio.trade_rates)
     fees = sum((s.fees for s in kernel.portfolio.sleeves.values()), Decimal(0))
     ppy = trading_days_per_year(equity.index)

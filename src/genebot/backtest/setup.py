@@ -61,6 +61,7 @@ class RunSetup:
     warnings: list[str]
     # Per feed, what it is: (venue, symbol, timeframe as configured, or "quotes").
     feed_keys: list[tuple[str, str, str]] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)  # instrument id → name in the results
 
 
 def _enabled(cfg: GenebotConfig) -> dict[str, object]:
@@ -93,11 +94,11 @@ def _load(
     for entry in entries:
         if entry.venue not in (None, venue):
             continue
-        if entry.symbol == symbol and entry.timeframe in (None, timeframe):
+        if entry.symbol == symbol and _same_timeframe(entry.timeframe, timeframe):
             loaded = read_ohlcv(
                 entry.file, timeframe=entry.timeframe, on_broken=broken, on_gap=gaps
             )
-            if loaded.timeframe != timeframe:  # bars of another size are not these bars
+            if not _same_timeframe(loaded.timeframe, timeframe):  # not these bars at all
                 raise DataError(
                     f"{entry.file}: its bars are {loaded.timeframe} (inferred from the data) "
                     f"but {symbol} is traded on {timeframe}: set the strategy's timeframes to "
@@ -109,6 +110,11 @@ def _load(
         raise DataError(f"no data for {symbol}: the data mapping has {', '.join(data) or 'none'}")
     path = find_data_file(cfg.backtest.data_dir, symbol, timeframe)  # named for its timeframe
     return read_ohlcv(path, timeframe=timeframe, on_broken=broken, on_gap=gaps)
+
+
+def _same_timeframe(given: str | None, wanted: str) -> bool:
+    """A file's timeframe (None: any) against a strategy's, by length: 60m is 1h."""
+    return given is None or timeframe_to_ns(given) == timeframe_to_ns(wanted)
 
 
 def _clip(frame: pd.DataFrame, cfg: GenebotConfig, source: str) -> pd.DataFrame:
@@ -250,11 +256,13 @@ def build(cfg: GenebotConfig, data: DataInput | None) -> RunSetup:
     warnings.extend(_unused_files(cfg, feeds))
     _add_quote_feeds(cfg, plan, feeds, data)
     instruments = {f.instrument.id: f.instrument for f in feeds.values()}
-    names = display_names(bars)
+    names = display_names(instruments)
     bars = {names[iid]: frame for iid, frame in bars.items()}
     venues = _venues(cfg, feeds, instruments)
     slots = _slots(cfg, plan, feeds)
-    return RunSetup(list(feeds.values()), venues, instruments, slots, bars, warnings, list(feeds))
+    return RunSetup(
+        list(feeds.values()), venues, instruments, slots, bars, warnings, list(feeds), names
+    )
 
 
 def _unused_files(cfg: GenebotConfig, feeds: Mapping[tuple[str, str, str], BarFeed]) -> list[str]:
@@ -266,7 +274,7 @@ def _unused_files(cfg: GenebotConfig, feeds: Mapping[tuple[str, str, str], BarFe
         + (f" on {entry.timeframe}" if entry.timeframe else "")
         + "; the file is not used"
         for i, entry in enumerate(cfg.backtest.data)
-        if not any(s == entry.symbol and entry.timeframe in (None, tf) for s, tf in wanted)
+        if not any(s == entry.symbol and _same_timeframe(entry.timeframe, tf) for s, tf in wanted)
     ]
 
 

@@ -313,7 +313,7 @@ def main() -> None:
         say(err, "error:", "red", f"{message} (see {where} --help)")
         raise SystemExit(2) from None
     except typer.Abort:
-        say(err, "aborted", "yellow", "")
+        err.print("aborted", style="yellow", highlight=False)
         raise SystemExit(130) from None
     raise SystemExit(code if isinstance(code, int) else 0)
 

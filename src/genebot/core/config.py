@@ -41,12 +41,13 @@ def ranged(
 Fraction = Annotated[float, AfterValidator(ranged(0, 1, low_inclusive=False, high_inclusive=True))]
 """A fraction in (0, 1]."""
 FeeRate = Annotated[float, AfterValidator(ranged(0, 0.1, low_inclusive=True, high_inclusive=False))]
+"""A fee rate in [0, 0.1)."""
 
 
 def _check_zone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "America" is a folder of zones
         raise ValueError(
             "is not a known time zone: use an IANA name such as UTC, "
             "Europe/London or America/New_York"
@@ -54,8 +55,8 @@ def _check_zone(value: str) -> str:
     return value
 
 
-TimeZone = Annotated[str, AfterValidator(_check_zone)]  # an IANA name (zoneinfo knows it)
-"""A fee rate in [0, 0.1)."""
+TimeZone = Annotated[str, AfterValidator(_check_zone)]
+"""An IANA time zone name that zoneinfo knows (UTC, Europe/London)."""
 
 
 def drop_empty_sections(data: Any) -> Any:

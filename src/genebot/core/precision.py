@@ -19,7 +19,10 @@ def to_decimal(value: float | int | str | Decimal) -> Decimal:
     if isinstance(value, float):  # np.float64 is a float whose repr is "np.float64(...)"
         return Decimal(repr(float(value)))
     if not isinstance(value, int | str) and hasattr(value, "item"):  # other numpy scalars
-        return to_decimal(value.item())
+        item = value.item()
+        # A float32 widened to a Python float is its binary expansion (1.100000023841858):
+        # numpy's own text is the shortest that reads back ("1.1").
+        return Decimal(str(value)) if isinstance(item, float) else to_decimal(item)
     return Decimal(value)
 
 

@@ -246,11 +246,15 @@ def _blank_rows(path: Path, df: pd.DataFrame, found: dict[str, Any], skip: int) 
     where = where[(stamps.isna() | (stamps.astype(str).str.strip() == "")).to_numpy()]
     if not len(where):
         return None
-    with _open_binary(path) as handle:
-        lines = handle.read().splitlines()[skip + 1 :]  # \n, \r\n or \r, as read_csv splits
+    wanted, found_blank, lines = set(where.tolist()), set(), 0
+    with _open_binary(path) as handle:  # line by line: a large file is not held in memory
+        for lines, line in enumerate(handle, start=1):
+            row = lines - skip - 2  # the header is line skip + 1
+            if row in wanted and not line.strip():
+                found_blank.add(row)
     blank = np.zeros(len(df), dtype=bool)
-    if len(lines) == len(df):
-        blank[where] = [not lines[i].strip() for i in where]
+    if lines - skip - 1 == len(df):
+        blank[sorted(found_blank)] = True
     else:  # a quoted cell over several lines: rows are not lines, take them as read_csv would
         blank[where] = True
     return blank if blank.any() else None

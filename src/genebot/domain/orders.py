@@ -206,3 +206,29 @@ class Order:
             f"Order({self.client_order_id} {self.side} {self.quantity} {self.instrument_id} "
             f"{self.order_type} {self.status.value})"
         )
+
+
+def is_triggered(order: Order) -> bool:
+    """A stop order whose trigger was reached (a part of it may have filled since)."""
+    return order.status is S.TRIGGERED or bool(order.filled_qty)
+
+
+def crossed_at(order: Order, px: float) -> bool:
+    """Whether a trade at ``px`` executes (a limit) or triggers (a stop) ``order``: the orders
+    a bar's open crosses act before those the rest of the bar may reach."""
+    kind = order.order_type
+    if kind == "MARKET":
+        return True
+    if kind == "LIMIT" or (kind == "STOP_LIMIT" and is_triggered(order)):
+        limit = float(order.price)  # type: ignore[arg-type]
+        return px <= limit if order.is_buy else px >= limit
+    stop = float(order.trigger_price)  # type: ignore[arg-type]
+    return px >= stop if order.is_buy else px <= stop
+
+
+def limit_crossed_at(order: Order, px: float) -> bool:
+    """``crossed_at`` for resting limits only (the one kind a gap can move ahead of a stop)."""
+    kind = order.order_type
+    if kind == "LIMIT" or (kind == "STOP_LIMIT" and is_triggered(order)):
+        return crossed_at(order, px)
+    return False

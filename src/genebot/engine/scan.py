@@ -108,3 +108,12 @@ def trail_over(
                 stop = moved = level
                 at = i
     return watermark, moved, at
+
+
+def trailing_stop_rule(
+    round_price: Callable[[Decimal], Decimal], buy: bool, offset: Decimal | None
+) -> Callable[[Decimal], Decimal]:
+    """A trailing stop's level for a watermark: ``offset`` (a fraction) away from it, on the
+    tick (``round_price``); above the watermark for a buy stop, below it for a sell stop."""
+    factor = 1 + (offset or Decimal(0)) if buy else 1 - (offset or Decimal(0))
+    return lambda mark: round_price(mark * factor)

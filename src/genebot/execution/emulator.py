@@ -1,8 +1,9 @@
 """Protective orders for venues without native stop orders: a local price monitor.
 
 Stop-loss, take-profit and trailing stops are held here (status EMULATED) instead of resting on
-the venue. After each bar of the instrument closes, the monitor checks them — stops before
-targets, so when one bar touches both the adverse exit wins — and on a trigger it releases the
+the venue. After each bar of the instrument closes, the monitor checks them — what the bar's open
+already crossed first (a gap through a target), then stops before targets, so when one bar
+touches both from between them the adverse exit wins — and on a trigger it releases the
 order as a reduce-only MARKET order (which the venue fills like any market order: at the next
 bar's open by default) and cancels the other exits of the same entry. A trailing stop moves with
 each bar's extreme after that bar was checked against the old level.
@@ -16,8 +17,14 @@ from typing import TYPE_CHECKING
 
 from genebot.core.precision import to_decimal
 from genebot.domain.events import OrderCanceled, OrderEmulated, OrderReleased, OrderUpdated
-from genebot.domain.orders import Order
-from genebot.engine.scan import HighLow, scan_level, scan_trailing, trail_over
+from genebot.domain.orders import Order, crossed_at, limit_crossed_at
+from genebot.engine.scan import (
+    HighLow,
+    scan_level,
+    scan_trailing,
+    trail_over,
+    trailing_stop_rule,
+)
 
 if TYPE_CHECKING:
     from genebot.execution.engine import ExecutionEngine
@@ -69,7 +76,13 @@ class StopEmulator:
         bars = self._bars[iid]
         high, low = float(bars.high[row]), float(bars.low[row])
         quote = getattr(bars, "bid", None) is not None and getattr(bars, "timeframe_ns", 1) == 0
-        for order in list(self.held.get(iid, ())):
+        held = list(self.held.get(iid, ()))
+        opened = getattr(bars, "open", None)
+        if len(held) > 1 and not quote and opened is not None:
+            o = float(opened[row])  # the open is the first trade: what it crosses went first
+            if any(limit_crossed_at(x, o) for x in held):
+                held.sort(key=lambda x: not crossed_at(x, o))
+        for order in held:
             if not order.is_open:
                 continue
             self._catch_up(order, bars, row)
@@ -110,11 +123,8 @@ class StopEmulator:
             self.execution.apply_event(order, OrderUpdated(order.client_order_id, stop, now, now))
 
     def _stop_rule(self, order: Order) -> Callable[[Decimal], Decimal]:
-        offset = order.trailing_offset or Decimal(0)
         inst = self.execution.instruments[order.instrument_id]
-        if order.is_buy:
-            return lambda mark: inst.round_price(mark * (1 + offset))
-        return lambda mark: inst.round_price(mark * (1 - offset))
+        return trailing_stop_rule(inst.round_price, order.is_buy, order.trailing_offset)
 
     def _catch_up(self, order: Order, bars: HighLow, row: int) -> None:
         """Fast mode skips bars that could not trigger; the trail still moves with them, each

@@ -243,7 +243,10 @@ def _return_stats(
     downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2))) if solvent else 0.0
     has_spread = len(returns) >= 2 and std > 0.0
     seconds = (index[-1] - index[0]).total_seconds()
-    years = seconds / _SECONDS_PER_YEAR if seconds >= _SECONDS_PER_DAY else 0.0
+    ns = index.as_unit("ns").asi8
+    last_bar = float(np.median(np.diff(ns))) / 1e9 if len(ns) > 1 else 0.0
+    covered = seconds + last_bar >= _SECONDS_PER_DAY  # a day of 1-minute bars ends 23:59
+    years = seconds / _SECONDS_PER_YEAR if covered else 0.0
     return {
         "cagr": _cagr(float(equity.iloc[-1]) / initial_equity, years),
         "annual_volatility": std * root if has_spread else None,

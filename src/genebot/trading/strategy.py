@@ -152,7 +152,8 @@ class Strategy:
         long_exit = sig.exits[i]
         short_exit = sig.short_exits is not None and sig.short_exits[i]
         if (long_exit or short_exit) and self.ctx.has_working_entry(self.strategy_id, inst.id):
-            self._cancel_entries(inst, "BUY" if long_exit else "SELL")
+            sides = ("BUY",) * bool(long_exit) + ("SELL",) * bool(short_exit)
+            self._cancel_entries(inst, sides)
         if (qty > 0 and long_exit) or (qty < 0 and short_exit):
             self._close(inst, qty, "signal")
             qty = ZERO
@@ -270,12 +271,12 @@ class Strategy:
     def cancel(self, order: Order) -> None:
         self.ctx.cancel(order, "canceled by strategy")
 
-    def _cancel_entries(self, inst: Instrument, side: str) -> None:
+    def _cancel_entries(self, inst: Instrument, sides: tuple[str, ...]) -> None:
         """An exit signal also stops an entry still working on that side (one filling in
         parts, or not yet live): the position would otherwise grow again after the exit."""
         for order in self.ctx.open_orders(self.strategy_id):
             entry = order.parent_id is None and not order.reduce_only
-            if entry and order.instrument_id == inst.id and order.side == side:
+            if entry and order.instrument_id == inst.id and order.side in sides:
                 self.ctx.cancel(order, "exit signal")
 
     def _entry(
@@ -387,7 +388,7 @@ class Strategy:
 
 def _amount(name: str, value: object) -> Decimal:
     """A price or quantity a strategy passed: a finite number > 0 (numpy scalars too)."""
-    if isinstance(value, bool):
+    if isinstance(value, bool | np.bool_):
         raise ValueError(f"{name}={value!r} must be a number, not true/false")
     try:
         number = to_decimal(value)  # type: ignore[arg-type]

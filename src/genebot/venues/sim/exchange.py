@@ -7,8 +7,10 @@ Fill timing (documented contract, identical in backtest and paper mode):
 - Limit and stop orders rest from the next bar on and fill when a bar's range crosses them: at the
   order's price, or at the open when the bar gaps through it (the better price for limits, the
   worse for stops).
-- Within one bar, market orders fill first (at the open), then stop-type orders, then limits: when
-  one bar touches both a protective stop and a target, the adverse stop is assumed to come first.
+- Within one bar, what the open already crosses acts first (the open is the bar's first trade:
+  a gap through a target fills the target); then market orders, stop-type orders, limits: when a
+  bar opening between them touches both a protective stop and a target, the adverse stop is
+  assumed to come first.
 - Fees: limit fills pay the maker fee, everything else the taker fee. Slippage applies to taker
   fills only. With ``participation`` set, at most that share of a bar's volume fills per
   instrument and bar; the rest stays working (IOC orders cancel the rest).
@@ -36,9 +38,15 @@ from genebot.domain.events import (
     OrderUpdated,
 )
 from genebot.domain.instrument import AccountType, Instrument
-from genebot.domain.orders import Order, OrderStatus
+from genebot.domain.orders import (
+    Order,
+    OrderStatus,
+    crossed_at,
+    is_triggered,
+    limit_crossed_at,
+)
 from genebot.domain.position import Position
-from genebot.engine.scan import scan_level, scan_trailing, trail_over
+from genebot.engine.scan import scan_level, scan_trailing, trail_over, trailing_stop_rule
 from genebot.venues.sim.bars import BarColumns
 from genebot.venues.sim.models import (
     FeeModel,
@@ -50,11 +58,6 @@ from genebot.venues.sim.models import (
 
 ZERO = Decimal(0)
 _PRIORITY = {"MARKET": 0, "STOP_MARKET": 1, "TRAILING_STOP_MARKET": 1, "STOP_LIMIT": 1, "LIMIT": 2}
-
-
-def _triggered(order: Order) -> bool:
-    """A stop order whose trigger was reached (a part of it may have filled since)."""
-    return order.status is OrderStatus.TRIGGERED or bool(order.filled_qty)
 
 
 class SimulatedExchange:
@@ -193,39 +196,47 @@ class SimulatedExchange:
         return None
 
     def _margin_problem(self, instrument: Instrument, order: Order, est: Decimal) -> str | None:
-        """Margin is measured in the account currency (a USD account trades USD/JPY)."""
+        """Margin is measured in the account currency (a USD account trades USD/JPY): the
+        positions as they would be if every working order (this one too) filled on the side
+        that grows them most must be covered by the equity."""
         position = self.positions[instrument.id].quantity
         signed = order.quantity if order.is_buy else -order.quantity
         if abs(position + signed) <= abs(position):
             return None  # reduces exposure
-        need = abs(position + signed) * est * self.margin_requirement * self._rate(instrument.quote)
         equity = sum((bal * self._rate(cur) for cur, bal in self.account.balances.items()), ZERO)
-        used = ZERO
+        need = ZERO
         for iid, pos in self.positions.items():
-            px = self.mark(iid) if pos.quantity else None
-            if px is None:
-                continue
-            quote_rate = self._rate(self.instruments[iid].quote)
-            equity += pos.unrealized_pnl(to_decimal(px)) * quote_rate
-            if iid != instrument.id:
-                used += abs(pos.quantity) * to_decimal(px) * self.margin_requirement * quote_rate
-        used += self._working_margin()
-        if need > equity - used:
-            return f"insufficient margin: need {need:.2f}, free {equity - used:.2f}"
+            mark = self.mark(iid)
+            px = est if iid == instrument.id else (to_decimal(mark) if mark else None)
+            rate = self._rate(self.instruments[iid].quote)
+            if pos.quantity and mark:
+                equity += pos.unrealized_pnl(to_decimal(mark)) * rate
+            add = signed if iid == instrument.id else ZERO
+            exposure = self._worst_exposure(iid, pos.quantity, add)
+            if exposure and px:
+                need += exposure * px * self.margin_requirement * rate
+        if need > equity:
+            return (
+                f"insufficient margin: the positions and working orders need {need:.2f}, "
+                f"the equity is {equity:.2f}"
+            )
         return None
 
-    def _working_margin(self) -> Decimal:
-        """Margin promised to working orders that may add exposure (not reduce-only): two
-        accepted orders must not together exceed what each alone would be refused for."""
-        total = ZERO
-        for iid, orders in self.book.items():
-            for o in orders:
-                if o.reduce_only:
-                    continue
-                px = o.price or o.trigger_price or to_decimal(self.mark(iid) or 0)
-                rate = self._rate(self.instruments[iid].quote)
-                total += o.leaves_qty * px * self.margin_requirement * rate
-        return total
+    def _worst_exposure(self, iid: str, position: Decimal, add: Decimal) -> Decimal:
+        """|position| after the working orders (and ``add``) that grow it most: all the buys,
+        or all the sells (an exit resting on the other side adds nothing)."""
+        buys = sells = ZERO
+        for o in self.book.get(iid, ()):
+            if not o.reduce_only:
+                if o.is_buy:
+                    buys += o.leaves_qty
+                else:
+                    sells += o.leaves_qty
+        if add > 0:
+            buys += add
+        else:
+            sells -= add
+        return max(abs(position + buys), abs(position - sells))
 
     def _rate(self, currency: str) -> Decimal:
         """Account-currency value of one unit of ``currency`` (1 when it cannot be valued)."""
@@ -354,11 +365,11 @@ class SimulatedExchange:
     ) -> Decimal | None:
         """Fill what the bar reaches of ``orders``, within ``capacity`` (what the bar's volume
         still allows; None: no limit); return what is left of it."""
-        if len(orders) > 1 and quote is None:
+        if len(orders) > 1 and quote is None and any(limit_crossed_at(x, o) for x in orders):
             # The open is the bar's first trade: orders it already crosses act before those the
             # rest of the bar may reach (a gap through a target fills the target, even if the
-            # bar later falls through the stop). Among the rest, the book's order: adverse first.
-            orders = sorted(orders, key=lambda order: not self._crossed_at(order, o))
+            # bar later falls through the stop). Otherwise the book's order: adverse first.
+            orders = sorted(orders, key=lambda x: not crossed_at(x, o))
         for order in orders:
             if not order.is_open or self._active_from.get(order.client_order_id, 0) > ts:
                 continue
@@ -377,18 +388,6 @@ class SimulatedExchange:
                 self._expire(order, ts)
         return capacity
 
-    @staticmethod
-    def _crossed_at(order: Order, px: float) -> bool:
-        """Whether a trade at ``px`` executes (limit) or triggers (stop) ``order``."""
-        kind = order.order_type
-        if kind == "MARKET":
-            return True
-        if kind == "LIMIT" or (kind == "STOP_LIMIT" and _triggered(order)):
-            limit = float(order.price)  # type: ignore[arg-type]
-            return px <= limit if order.is_buy else px >= limit
-        stop = float(order.trigger_price)  # type: ignore[arg-type]
-        return px >= stop if order.is_buy else px <= stop
-
     def _trigger_price(
         self, inst: Instrument, order: Order, o: float, h: float, low: float
     ) -> tuple[Decimal, str] | None:
@@ -396,7 +395,7 @@ class SimulatedExchange:
         if kind == "MARKET" or (kind != "STOP_LIMIT" and kind != "LIMIT" and order.filled_qty):
             return to_decimal(o), "TAKER"  # a stop that filled in part continues as a market order
         buy = order.is_buy
-        if kind == "LIMIT" or (kind == "STOP_LIMIT" and _triggered(order)):
+        if kind == "LIMIT" or (kind == "STOP_LIMIT" and is_triggered(order)):
             limit = float(order.price)  # type: ignore[arg-type]
             if (buy and low <= limit) or (not buy and h >= limit):
                 better = min(o, limit) if buy else max(o, limit)
@@ -426,11 +425,7 @@ class SimulatedExchange:
 
     @staticmethod
     def _stop_rule(inst: Instrument, order: Order) -> Callable[[Decimal], Decimal]:
-        """A trailing stop's level for a watermark: the offset away from it, on the tick."""
-        offset = order.trailing_offset or ZERO
-        if order.is_buy:
-            return lambda mark: inst.round_price(mark * (1 + offset))
-        return lambda mark: inst.round_price(mark * (1 - offset))
+        return trailing_stop_rule(inst.round_price, order.is_buy, order.trailing_offset)
 
     def _set_trailing_stop(self, inst: Instrument, order: Order, mark: Decimal) -> None:
         stop = self._stop_rule(inst, order)(mark)
@@ -585,7 +580,7 @@ class SimulatedExchange:
             return start
         if kind != "LIMIT" and kind != "STOP_LIMIT" and order.filled_qty:  # a stop, now market
             return start
-        if kind == "LIMIT" or (kind == "STOP_LIMIT" and _triggered(order)):
+        if kind == "LIMIT" or (kind == "STOP_LIMIT" and is_triggered(order)):
             return scan_level(bars, start, order.price, above=not order.is_buy)  # type: ignore[arg-type]
         if kind == "TRAILING_STOP_MARKET":
             return scan_trailing(
