@@ -306,6 +306,7 @@ class OrderOnBar30(MovingAverageStrategy):
         "negative_stop_loss": {"quantity": 1, "stop_loss": -0.5},
         "stop_loss_over_one": {"quantity": 1, "stop_loss": 2.0},
         "numpy_quantity": {"quantity": np.int64(2)},
+        "numpy_bool": {"quantity": np.True_},
     }
 
     def on_bar(self, bar: BarView) -> None:

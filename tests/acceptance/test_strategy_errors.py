@@ -49,6 +49,7 @@ def test_malformed_signals_disable_the_strategy_with_the_reason(
     [
         ("nan_quantity", "quantity=nan must be a finite number > 0"),
         ("bool_quantity", "quantity=True must be a number, not true/false"),
+        ("numpy_bool", "quantity=np.True_ must be a number, not true/false"),
         ("sub_lot", "quantity=1e-12 is under one lot of 0.00000001"),
         ("zero_limit", "limit=0.0 must be a finite number > 0"),
         ("negative_stop_loss", "stop_loss=-0.5 must be a finite number > 0"),
