@@ -27,12 +27,12 @@ _MAX_DECIMALS = 12
 def infer_tick(prices: npt.NDArray[np.float64], symbol: str = "the data") -> Decimal:
     """The decimal step the prices are written with (at most 12 decimals), never coarser than
     the smallest price (a tick of 1 would round a price of 0.00000123 to 0)."""
-    usable = prices[np.isfinite(prices) & (prices > 0)]
     # The first bars, bars spread over the rest, and the smallest price of all (a later fall
-    # must not be rounded to nothing by a tick chosen on the first bars).
-    spread = usable[:: max(1, len(usable) // 1000)]
-    smallest = usable.min(keepdims=True) if len(usable) else usable
-    sample = np.concatenate((usable[:1000], spread, smallest))
+    # must not be rounded to nothing by a tick chosen on the first bars); no full-size copy.
+    with np.errstate(invalid="ignore"):
+        smallest = np.min(prices, where=prices > 0, initial=np.inf, keepdims=True)
+    sample = np.concatenate((prices[:1000], prices[:: max(1, len(prices) // 1000)], smallest))
+    sample = sample[np.isfinite(sample) & (sample > 0)]
     for decimals in range(0, _MAX_DECIMALS + 1):
         scaled = sample * 10**decimals
         rounded = np.round(scaled)

@@ -243,8 +243,7 @@ def _return_stats(
     downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2))) if solvent else 0.0
     has_spread = len(returns) >= 2 and std > 0.0
     seconds = (index[-1] - index[0]).total_seconds()
-    ns = index.as_unit("ns").asi8
-    last_bar = float(np.median(np.diff(ns))) / 1e9 if len(ns) > 1 else 0.0
+    last_bar = (index[-1] - index[-2]).total_seconds() if len(index) > 1 else 0.0
     covered = seconds + last_bar >= _SECONDS_PER_DAY  # a day of 1-minute bars ends 23:59
     years = seconds / _SECONDS_PER_YEAR if covered else 0.0
     return {
