@@ -348,10 +348,7 @@ def apply_overrides(
         ("on_broken", "--on-broken", on_broken),
         ("on_gap", "--on-gap", on_gap),
     ]
-    for key, flag, value in simple:
-        if value is not None:
-            backtest[key] = value
-            flags.append((("backtest", key), flag, _show_flag(value)))
+    _set_backtest_keys(backtest, simple, flags)
     if end_date is not None and start_date is None:
         flags.append((("backtest", "start_date"), "--end-date", _show_flag(end_date)))
 
@@ -383,6 +380,18 @@ def apply_overrides(
         return GenebotConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_override_message(exc, flags)) from None
+
+
+def _set_backtest_keys(
+    backtest: dict[str, Any],
+    given: Sequence[tuple[str, str, object]],
+    flags: list[tuple[tuple[object, ...], str, str]],
+) -> None:
+    """``backtest.<key>`` from each (key, flag, value) given (not None), noting the flag."""
+    for key, flag, value in given:
+        if value is not None:
+            backtest[key] = value
+            flags.append((("backtest", key), flag, _show_flag(value)))
 
 
 def _pin_data_file(
