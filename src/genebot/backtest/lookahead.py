@@ -32,7 +32,7 @@ from genebot.backtest.setup import DataInput, RunSetup, build
 from genebot.core.time import ns_to_timeframe
 from genebot.data.feed import BarFeed, QuoteFeed
 from genebot.data.timeindex import utc_index
-from genebot.system.kernel import USER_ERRORS, StrategySlot
+from genebot.system.kernel import SETTING_UP, USER_ERRORS, StrategySlot
 from genebot.trading.data import BarData, Signals
 
 DEFAULT_CUTS = (0.25, 0.5, 0.75, 0.9)  # engine runs (the expensive part)
@@ -123,13 +123,10 @@ def _deterministic(a: BacktestResult, b: BacktestResult, report: LookaheadReport
         )
 
 
-_SET_UP = ("indicators", "signals", "on_start")
-
-
 def _set_up_failed(result: BacktestResult) -> bool:
     """Whether a strategy's set-up raised (errors read "<strategy>.<where>: ...")."""
     return any(
-        message.split(":", 1)[0].rsplit(".", 1)[-1] in _SET_UP
+        message.split(":", 1)[0].rsplit(".", 1)[-1] in SETTING_UP
         for messages in result.strategy_errors.values()
         for message in messages
     )

@@ -226,9 +226,14 @@ def crossed_at(order: Order, px: float) -> bool:
     return px >= stop if order.is_buy else px <= stop
 
 
-def limit_crossed_at(order: Order, px: float) -> bool:
-    """``crossed_at`` for resting limits only (the one kind a gap can move ahead of a stop)."""
-    kind = order.order_type
-    if kind == "LIMIT" or (kind == "STOP_LIMIT" and is_triggered(order)):
-        return crossed_at(order, px)
-    return False
+def open_first(orders: list[Order], px: float) -> list[Order]:
+    """``orders`` with those a bar's open ``px`` already crosses first (the open is the bar's
+    first trade: a gap through a target fills the target even if the bar then reaches the
+    stop); otherwise, and within each part, their own order (adverse first). Only a resting
+    limit can be moved ahead, so only limits are compared unless one is crossed."""
+    limit_crossed = any(
+        crossed_at(o, px)
+        for o in orders
+        if o.order_type == "LIMIT" or (o.order_type == "STOP_LIMIT" and is_triggered(o))
+    )
+    return sorted(orders, key=lambda o: not crossed_at(o, px)) if limit_crossed else orders

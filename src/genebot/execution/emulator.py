@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from genebot.core.precision import to_decimal
 from genebot.domain.events import OrderCanceled, OrderEmulated, OrderReleased, OrderUpdated
-from genebot.domain.orders import Order, crossed_at, limit_crossed_at
+from genebot.domain.orders import Order, open_first
 from genebot.engine.scan import (
     HighLow,
     scan_level,
@@ -79,9 +79,7 @@ class StopEmulator:
         held = list(self.held.get(iid, ()))
         opened = getattr(bars, "open", None)
         if len(held) > 1 and not quote and opened is not None:
-            o = float(opened[row])  # the open is the first trade: what it crosses went first
-            if any(limit_crossed_at(x, o) for x in held):
-                held.sort(key=lambda x: not crossed_at(x, o))
+            held = open_first(held, float(opened[row]))
         for order in held:
             if not order.is_open:
                 continue

@@ -7,7 +7,7 @@ fills, keeps them one-cancels-other, and tells the owning strategy.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -291,9 +291,9 @@ class ExecutionEngine:
             ):
                 self.cancel(order, reason)
 
-    def has_working_entry(self, strategy_id: str, instrument_id: str) -> bool:
-        """Whether the strategy has an entry order (not an exit or a protective child) working
-        in ``instrument_id``."""
+    def working_entries(self, strategy_id: str, instrument_id: str) -> Iterator[Order]:
+        """The strategy's entry orders (not exits or protective children) working in
+        ``instrument_id``."""
         for o in self.orders.values():  # only orders not yet terminal are kept here
             if (
                 o.strategy_id == strategy_id
@@ -302,8 +302,10 @@ class ExecutionEngine:
                 and not o.reduce_only
                 and o.is_open
             ):
-                return True
-        return False
+                yield o
+
+    def has_working_entry(self, strategy_id: str, instrument_id: str) -> bool:
+        return next(self.working_entries(strategy_id, instrument_id), None) is not None
 
     def open_orders(self, strategy_id: str | None = None) -> list[Order]:
         return [

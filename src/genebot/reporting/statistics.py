@@ -227,7 +227,11 @@ def daily_returns(equity: pd.Series, initial_equity: float) -> pd.Series:
 
     The first day is measured against ``initial_equity``; days without a bar are skipped.
     """
-    closes = daily_closes(equity)
+    return _returns(daily_closes(equity), initial_equity)
+
+
+def _returns(closes: pd.Series, initial_equity: float) -> pd.Series:
+    """Each day-end against the one before, the first against ``initial_equity``."""
     return closes / closes.shift(1, fill_value=initial_equity) - 1.0
 
 
@@ -239,7 +243,7 @@ def _return_stats(
     risk_free_rate: float,
 ) -> dict[str, StatValue]:
     closes = daily_closes(equity)
-    returns = (closes / closes.shift(1, fill_value=initial_equity) - 1.0).to_numpy()
+    returns = _returns(closes, initial_equity).to_numpy()
     rf_daily = (1.0 + risk_free_rate) ** (1.0 / periods_per_year) - 1.0
     excess = returns - rf_daily
     root = math.sqrt(periods_per_year)

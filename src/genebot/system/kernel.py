@@ -47,7 +47,7 @@ _ONE = Decimal(1)
 # What user strategy code may raise without stopping the run (it is logged and counted):
 # every error, and sys.exit() or a stray GeneratorExit too; Ctrl-C still stops it.
 USER_ERRORS = (Exception, SystemExit, GeneratorExit)
-_SETTING_UP = ("indicators", "signals", "on_start")
+SETTING_UP = ("indicators", "signals", "on_start")  # phases whose failure disables it
 
 
 def _collect(into: list[object], call: Callable[..., object], *args: object) -> None:
@@ -402,7 +402,7 @@ class Kernel:
             call()
             return True
         except USER_ERRORS as exc:
-            setting_up = where in _SETTING_UP
+            setting_up = where in SETTING_UP
             if setting_up and isinstance(exc, InputError) and not isinstance(exc, LookaheadError):
                 raise
             self.strategy_error(slot, where, exc)

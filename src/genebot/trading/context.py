@@ -80,3 +80,6 @@ class TradingContext:
 
     def has_working_entry(self, strategy_id: str, instrument_id: str) -> bool:
         return self.execution.has_working_entry(strategy_id, instrument_id)
+
+    def working_entries(self, strategy_id: str, instrument_id: str) -> list[Order]:
+        return list(self.execution.working_entries(strategy_id, instrument_id))

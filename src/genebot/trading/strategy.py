@@ -274,9 +274,8 @@ class Strategy:
     def _cancel_entries(self, inst: Instrument, sides: tuple[str, ...]) -> None:
         """An exit signal also stops an entry still working on that side (one filling in
         parts, or not yet live): the position would otherwise grow again after the exit."""
-        for order in self.ctx.open_orders(self.strategy_id):
-            entry = order.parent_id is None and not order.reduce_only
-            if entry and order.instrument_id == inst.id and order.side in sides:
+        for order in self.ctx.working_entries(self.strategy_id, inst.id):
+            if order.side in sides:
                 self.ctx.cancel(order, "exit signal")
 
     def _entry(

@@ -41,9 +41,8 @@ from genebot.domain.instrument import AccountType, Instrument
 from genebot.domain.orders import (
     Order,
     OrderStatus,
-    crossed_at,
     is_triggered,
-    limit_crossed_at,
+    open_first,
 )
 from genebot.domain.position import Position
 from genebot.engine.scan import scan_level, scan_trailing, trail_over, trailing_stop_rule
@@ -365,11 +364,8 @@ class SimulatedExchange:
     ) -> Decimal | None:
         """Fill what the bar reaches of ``orders``, within ``capacity`` (what the bar's volume
         still allows; None: no limit); return what is left of it."""
-        if len(orders) > 1 and quote is None and any(limit_crossed_at(x, o) for x in orders):
-            # The open is the bar's first trade: orders it already crosses act before those the
-            # rest of the bar may reach (a gap through a target fills the target, even if the
-            # bar later falls through the stop). Otherwise the book's order: adverse first.
-            orders = sorted(orders, key=lambda x: not crossed_at(x, o))
+        if len(orders) > 1 and quote is None:  # a quote is one price: nothing comes first
+            orders = open_first(orders, o)
         for order in orders:
             if not order.is_open or self._active_from.get(order.client_order_id, 0) > ts:
                 continue
