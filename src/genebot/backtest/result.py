@@ -89,6 +89,11 @@ class BacktestResult:
     # Round trips still open after the last bar (marked to the last close in the equity):
     # strategy, symbol, side, entry_time, entry_price, quantity.
     open_trades: pd.DataFrame = field(default_factory=lambda: open_trades_frame([]), repr=False)
+    # What the risk engine did, per rule (see genebot.risk.summary): {"rules": [{"rule",
+    # "first_fired", "fired", "denied", "resized", "reset_policy", "resets", "reset_by"}],
+    # "halted_periods": [{"rule", "state", "start", "end"}], "orders_total", "orders_denied",
+    # "warnings": [...]}; times are ISO-8601 UTC text, "end" None while still halted at the end.
+    risk_summary: dict[str, object] = field(default_factory=dict, repr=False)
     _orders: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
