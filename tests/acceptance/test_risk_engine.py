@@ -97,7 +97,7 @@ def test_seed_daily_loss_trips_the_kill_switch_and_lifts_at_the_reset() -> None:
     denied = events(result, "deny")
     assert denied["rule"].tolist() == ["kill_switch"]  # the bar-6 entry, same day
     assert "daily_loss" in denied["detail"].iloc[0]
-    resumed = events(result, "resume")
+    resumed = events(result, "reset")
     assert resumed["timestamp"].tolist() == ["2021-03-02T00:00:00Z"]
     assert len(result.trades) == 2 and result.stats["open_positions"] == 1  # bar 25 traded
 

@@ -76,8 +76,10 @@ def trade(pnl: float | str, k: int = 0) -> ClosedTrade:
     )  # fmt: skip
 
 
-def halted_by_daily_loss(**view: Any) -> tuple[RiskEngine, FakeView]:
-    engine, fake = make(equity_by_ts={D0: D(10_000)}, equity_value=D(9_400), **view)
+def halted_by_daily_loss(
+    config: dict[str, Any] | None = None, **view: Any
+) -> tuple[RiskEngine, FakeView]:
+    engine, fake = make(config, equity_by_ts={D0: D(10_000)}, equity_value=D(9_400), **view)
     engine.refresh()
     assert (engine.state, engine.halt_rule) == (HALTED, "daily_loss")
     return engine, fake
@@ -120,7 +122,7 @@ def test_daily_loss_halt_lifts_at_the_next_boundary_with_a_new_start(via: str) -
     engine.refresh() if via == "refresh" else engine.roll_day(view.now_ns)
     assert engine.state is ACTIVE
     assert engine.events[-1] == RiskEvent(
-        D1, "", "", "daily_loss", "resume", "daily reset: the daily-loss halt lifts"
+        D1, "", "", "daily_loss", "reset", "daily: the daily_loss halt lifts"
     )
     assert (engine.start_of_day_equity, engine.next_boundary) == (D(9_400), D2)
     # The new day's limit is 5% of 9,400 = 470.
@@ -365,7 +367,7 @@ def recover(rule: str, engine: RiskEngine, view: FakeView) -> None:
     ("rule", "config", "state"),
     [
         ("max_drawdown", {}, HALTED),
-        ("consecutive_losses", {}, HALTED),
+        ("consecutive_losses", {"halts": {"consecutive_losses": "manual"}}, HALTED),
         ("error_circuit_breaker", {}, HALTED),
         ("performance", PERF, REDUCING),
     ],
@@ -386,7 +388,7 @@ def test_state_never_de_escalates_on_its_own(
 
 @pytest.mark.parametrize("rule", ["max_drawdown", "consecutive_losses", "error_circuit_breaker"])
 def test_a_halt_needing_reset_survives_the_daily_loss_lift(rule: str) -> None:
-    engine, view = halted_by_daily_loss()
+    engine, view = halted_by_daily_loss({"halts": {"consecutive_losses": "manual"}})
     trip(rule, engine, view)
     if rule == "error_circuit_breaker":
         assert len(engine.errors) == 5
@@ -411,7 +413,7 @@ def test_reset_returns_to_active_and_clears_the_counters() -> None:
     assert (engine.consecutive_losses, list(engine.errors), engine.halt_rule) == (0, [], "")
     assert engine.peak_equity == D(9_900)
     assert engine.events[-1] == RiskEvent(
-        T0, "", "", "consecutive_losses", "reset", "alice: bad fills fixed (was HALTED)"
+        T0, "", "", "consecutive_losses", "reset", "admin: bad fills fixed by alice (was HALTED)"
     )
     assert engine.evaluate(intent()) is None
     assert engine.events[-1].action == "approve"
@@ -445,6 +447,6 @@ def test_a_trading_day_is_recorded_decision_by_decision() -> None:
         (T0, "all", "approve"),
         (T0 + MINUTE, "daily_loss", "halt"),
         (T0 + 2 * MINUTE, "kill_switch", "deny"),
-        (D1, "daily_loss", "resume"),
+        (D1, "daily_loss", "reset"),
         (D1, "all", "approve"),
     ]

@@ -137,7 +137,10 @@ class BacktestResult:
     def _write(self, out: Path) -> list[Path]:
         names = ("stats.json", "trades.csv", "orders.csv", "equity.csv", "risk_events.csv")
         paths = [out / n for n in names]
-        paths[0].write_text(json.dumps(self.stats, indent=2, allow_nan=False) + "\n")
+        stats = dict(self.stats)
+        if self.risk_summary:
+            stats["risk_summary"] = self.risk_summary
+        paths[0].write_text(json.dumps(stats, indent=2, allow_nan=False) + "\n")
         trades = self.trades.copy()
         for col in ("entry_time", "exit_time"):
             trades[col] = iso_times(trades[col].to_numpy(dtype="datetime64[ns]").view("int64"))

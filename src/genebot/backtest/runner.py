@@ -236,7 +236,8 @@ def _result(
         strategy_errors=errors,
         lookahead_reads={s.strategy.strategy_id: s.lookahead for s in setup.slots if s.lookahead},
         risk_events=list(kernel.risk.events) if kernel.risk else [],
-        warnings=setup.warnings,
+        risk_summary=kernel.risk.summary() if kernel.risk else {},
+        warnings=setup.warnings + (kernel.risk.tally.warnings() if kernel.risk else []),
         title=f"genebot backtest: {', '.join(s.strategy.strategy_id for s in setup.slots)}",
         orchestration=(
             orchestration_result(kernel.orchestrator, kernel, sleeves.frame(kept, equity.index))

@@ -46,11 +46,19 @@ def execute_backtest(
             bar.update(task, completed=done, total=total, description=f"{done:,}/{total:,} bars")
 
         result = guarded(lambda: run(cfg, progress=tick))
-    for warning in result.warnings[:10]:
+    risk_warnings = list(result.risk_summary.get("warnings") or [])  # type: ignore[call-overload]
+    for warning in [w for w in result.warnings if w not in risk_warnings][:10]:
         say(err, "warning:", "yellow", warning)
     for sid, messages in result.strategy_errors.items():
         say(err, f"strategy {sid} raised {len(messages)}+ error(s):", "red", messages[0])
     _print_stats(result.stats)
+    if result.risk_summary:
+        from genebot.risk.summary import summary_lines
+
+        for line in summary_lines(result.risk_summary):
+            console.print(line, highlight=False, markup=False)
+        for warning in risk_warnings:
+            say(err, "warning:", "yellow", warning)
     paths = guarded(lambda: result.write(cfg.backtest.output_dir))
     console.print(
         f"results written to {Path(cfg.backtest.output_dir)}/: " + ", ".join(p.name for p in paths)

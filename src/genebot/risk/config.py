@@ -7,7 +7,8 @@ Fractions are of equity unless said otherwise. Every model is frozen and rejects
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
@@ -133,10 +134,54 @@ class PerformanceConfig(FrozenModel):
 
 
 class DailyResetConfig(FrozenModel):
-    """When the daily counters (and a daily-loss halt) reset."""
+    """When the trading day starts: the daily counters reset and the halts whose reset is
+    ``daily`` (``halts:``) lift."""
 
     time: Annotated[str, AfterValidator(_check_clock)] = "00:00"
     timezone: TimeZone = "UTC"
+
+
+ResetPolicy = Literal["daily", "manual"]
+HALTING_RULES = (
+    "daily_loss",
+    "consecutive_losses",
+    "max_drawdown",
+    "performance",
+    "error_circuit_breaker",
+)
+
+
+def _policy_shorthand(data: Any) -> Any:
+    """``daily_loss: daily`` is short for ``daily_loss: {reset: daily}``."""
+    if isinstance(data, Mapping):
+        return {k: ({"reset": v} if isinstance(v, str) else v) for k, v in data.items()}
+    return data
+
+
+class HaltReset(FrozenModel):
+    """How one halting rule's halt ends: ``daily`` at the daily reset (``daily_reset``: time and
+    time zone), or ``manual``: only an admin reset with a reason (``genebot risk reset``)."""
+
+    reset: ResetPolicy
+
+
+class HaltsConfig(FrozenModel):
+    """Each halting rule's reset. Defaults follow the seeds: the kill switch rules (daily loss,
+    consecutive losses) reset daily, with an admin override; drawdown, the performance red
+    flags and the error circuit breaker wait for an admin ("stop and investigate")."""
+
+    _short = model_validator(mode="before")(_policy_shorthand)
+
+    daily_loss: HaltReset = HaltReset(reset="daily")
+    consecutive_losses: HaltReset = HaltReset(reset="daily")
+    max_drawdown: HaltReset = HaltReset(reset="manual")
+    performance: HaltReset = HaltReset(reset="manual")
+    error_circuit_breaker: HaltReset = HaltReset(reset="manual")
+
+    def policy(self, rule: str) -> ResetPolicy:
+        """The reset of ``rule`` (``manual`` for a rule that is not a halting rule)."""
+        entry = getattr(self, rule, None)
+        return entry.reset if isinstance(entry, HaltReset) else "manual"
 
 
 class RiskManagementConfig(FrozenModel):
@@ -154,6 +199,7 @@ class RiskManagementConfig(FrozenModel):
     protections: ProtectionsConfig = Field(default_factory=ProtectionsConfig)
     performance: PerformanceConfig = Field(default_factory=PerformanceConfig)
     daily_reset: DailyResetConfig = Field(default_factory=DailyResetConfig)
+    halts: HaltsConfig = Field(default_factory=HaltsConfig)
 
     @property
     def daily_loss_limit(self) -> float:

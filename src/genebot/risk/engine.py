@@ -1,9 +1,12 @@
 """The risk engine: every order a strategy wants passes here before any venue sees it.
 
 It approves, resizes or denies; each decision is a :class:`RiskEvent` with the rule and the
-numbers. Automatic triggers move the trading state (ACTIVE → REDUCING → HALTED); leaving HALTED
-needs :meth:`RiskEngine.reset` with a reason, except a daily-loss halt, which lifts at the daily
-reset. Exits that only reduce a position (protective stops, targets, closes) always pass.
+numbers. Automatic triggers move the trading state (ACTIVE → REDUCING → HALTED). Each halting
+rule declares how its halt ends (``risk_management.halts``): ``daily`` lifts at the daily reset
+(the kill switch: daily loss, consecutive losses), ``manual`` waits for :meth:`RiskEngine.reset`
+with a reason (the admin override, also available for daily ones). Exits that only reduce a
+position (protective stops, targets, closes) always pass. :attr:`RiskEngine.tally` counts what
+each rule did, for the run's risk summary.
 
 State is evaluated at decision points — before every order, after every fill, and at each daily
 boundary — never per bar, so a backtest gives the same decisions whether it visits every bar or
@@ -18,11 +21,13 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from genebot.core.calendar import DailyBoundary
+from genebot.core.time import ns_to_iso
 from genebot.domain.events import OrderFilled
 from genebot.domain.instrument import Instrument
 from genebot.domain.position import ClosedTrade
-from genebot.risk.config import RiskManagementConfig
+from genebot.risk.config import HALTING_RULES, RiskManagementConfig
 from genebot.risk.monitors import Monitor, default_monitors
+from genebot.risk.summary import RiskTally
 from genebot.risk.types import (
     OrderIntent,
     PreTradeCheck,
@@ -67,6 +72,11 @@ class RiskEngine:
         self._next_boundary: int | None = None
         self._last_seen_ns: int | None = None
         self._days = DailyBoundary(config.daily_reset.time, config.daily_reset.timezone)
+        self.tally = RiskTally(self.reset_policy)
+
+    def reset_policy(self, rule: str) -> str:
+        """``daily`` or ``manual`` for a halting rule (``risk_management.halts``), else none."""
+        return self.config.halts.policy(rule) if rule in HALTING_RULES else "none"
 
     # -- views for checks ------------------------------------------------------------------
     @property
@@ -112,11 +122,13 @@ class RiskEngine:
                 Verdict.deny(
                     "kill_switch", f"trading is halted by {self.halt_rule}: {self.halt_detail}"
                 ),
+                blame=self.halt_rule,
             )
         if self.state is TradingState.REDUCING:
             return self._deny(
                 intent,
                 Verdict.deny("reducing", f"only exposure-reducing orders pass ({self.halt_rule})"),
+                blame=self.halt_rule,
             )
         final: Verdict | None = None
         for check in self.checks:
@@ -140,14 +152,19 @@ class RiskEngine:
             final = Verdict(final.action, final.rule, final.detail, intent.quantity, final.as_limit)
         return final
 
-    def _deny(self, intent: OrderIntent, verdict: Verdict) -> Verdict:
-        self._record(intent, verdict.rule, "deny", verdict.detail)
+    def _deny(self, intent: OrderIntent, verdict: Verdict, blame: str = "") -> Verdict:
+        """Record a denial; ``blame`` names the rule whose halt denied it (for the summary)."""
+        self._record(intent, verdict.rule, "deny", verdict.detail, blame)
         return verdict
 
-    def _record(self, intent: OrderIntent | None, rule: str, action: str, detail: str) -> None:
+    def _record(
+        self, intent: OrderIntent | None, rule: str, action: str, detail: str, blame: str = ""
+    ) -> None:
         strategy = intent.strategy_id if intent else ""
         symbol = intent.instrument.symbol if intent else ""
-        self.events.append(RiskEvent(self.view.now_ns, strategy, symbol, rule, action, detail))
+        now = self.view.now_ns
+        self.events.append(RiskEvent(now, strategy, symbol, rule, action, detail))
+        self.tally.decided(now, blame or rule, action)
 
     # -- state ------------------------------------------------------------------------------
     def refresh(self, now: int | None = None) -> None:
@@ -178,14 +195,28 @@ class RiskEngine:
         start = self._boundary_at_or_before(now)
         self.start_of_day_equity = self.view.equity_at(start)
         self._next_boundary = self._next_after(start)
-        if "daily_loss" in self.active:
-            del self.active["daily_loss"]
+        lifted = [r for r in self.active if self.reset_policy(r) == "daily"]
+        for rule in lifted:  # the halts whose reset is daily (the kill switch's, by default)
+            del self.active[rule]
+            self._clear(rule, self.start_of_day_equity)
             self.events.append(
-                RiskEvent(
-                    start, "", "", "daily_loss", "resume", "daily reset: the daily-loss halt lifts"
-                )
+                RiskEvent(start, "", "", rule, "reset", f"daily: the {rule} halt lifts")
             )
-            self._settle_state()
+            self.tally.reset(rule, "daily")
+        if lifted:
+            self._settle_state(start)
+
+    def _clear(self, rule: str, equity: Decimal) -> None:
+        """Start the counter behind ``rule`` afresh, so a lifted halt does not trip again on
+        the same evidence."""
+        if rule == "consecutive_losses":
+            self.consecutive_losses = 0
+        elif rule == "max_drawdown":
+            self.peak_equity = equity
+        elif rule == "performance":
+            self._reset_index = len(self._trades)  # the performance window starts afresh
+        elif rule == "error_circuit_breaker":
+            self.errors.clear()
 
     def _boundary_at_or_before(self, now: int) -> int:
         return self._days.at_or_before(now)
@@ -201,38 +232,44 @@ class RiskEngine:
             return
         self.active[rule] = (target, detail)
         action = "halt" if target is TradingState.HALTED else "reducing"
-        self.events.append(RiskEvent(self.view.now_ns, "", "", rule, action, detail))
-        self._settle_state()
+        now = self.view.now_ns
+        self.events.append(RiskEvent(now, "", "", rule, action, detail))
+        self.tally.fired(now, rule)
+        self._settle_state(now)
 
-    def _settle_state(self) -> None:
+    def _settle_state(self, now: int) -> None:
         if not self.active:
             self.state, self.halt_rule, self.halt_detail = TradingState.ACTIVE, "", ""
-            return
-        rule, (state, detail) = max(self.active.items(), key=lambda kv: _SEVERITY[kv[1][0]])
-        self.state, self.halt_rule, self.halt_detail = state, rule, detail
+        else:
+            rule, (state, detail) = max(self.active.items(), key=lambda kv: _SEVERITY[kv[1][0]])
+            self.state, self.halt_rule, self.halt_detail = state, rule, detail
+        self.tally.state_changed(now, self.state.value.lower(), self.halt_rule)
 
     def reset(self, reason: str, who: str = "admin") -> None:
         """Explicit admin reset out of HALTED or REDUCING, with a reason (recorded)."""
         if not reason.strip():
             raise ValueError("a reset needs a reason")
         previous = self.state
-        cleared = ", ".join(self.active) or "manual"
+        now = self.view.now_ns
+        rules = list(self.active) or ["kill_switch"]
         self.active.clear()
-        self.consecutive_losses = 0
-        self.errors.clear()
-        self.peak_equity = self.view.equity()
-        self._reset_index = len(self._trades)  # the performance window starts afresh
-        self.events.append(
-            RiskEvent(
-                self.view.now_ns,
-                "",
-                "",
-                cleared,
-                "reset",
-                f"{who}: {reason} (was {previous.value})",
+        equity = self.view.equity()
+        for rule in ("consecutive_losses", "max_drawdown", "performance", "error_circuit_breaker"):
+            self._clear(rule, equity)  # an admin reset starts every counter afresh
+        by = "" if who == "admin" else f" by {who}"
+        for rule in rules:
+            how = f"admin: {reason.strip()}"
+            self.events.append(
+                RiskEvent(now, "", "", rule, "reset", f"{how}{by} (was {previous.value})")
             )
-        )
-        self._settle_state()
+            if rule in self.tally.rules:
+                self.tally.reset(rule, how)
+        self._settle_state(now)
+
+    def summary(self) -> dict[str, object]:
+        """The run's ``risk_summary``: per rule, when it first fired, how often, what it denied
+        or resized and how it reset; the halted periods; warnings."""
+        return self.tally.summary(ns_to_iso)
 
     # -- inputs from the engine ---------------------------------------------------------
     def on_trade_closed(self, trade: ClosedTrade) -> None:

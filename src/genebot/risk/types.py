@@ -35,7 +35,7 @@ class RiskEvent(NamedTuple):
     strategy: str
     symbol: str
     rule: str
-    action: str  # approve | resize | deny | halt | reducing | resume | reset
+    action: str  # approve | resize | limit | deny | halt | reducing | reset | flag
     detail: str
 
 
