@@ -32,6 +32,7 @@ from genebot.cli.common import (
 )
 from genebot.cli.db import db_app, report_app
 from genebot.cli.orchestrator import backtest_orchestration, config_app, orchestrator_app
+from genebot.cli.risk import risk_app
 from genebot.core.errors import InputError, ParameterError
 from genebot.reporting.formatting import format_stat
 from genebot.strategies.registry import catalog_for, strategy_class
@@ -58,6 +59,7 @@ app.add_typer(orchestrator_app, name="orchestrator")
 app.add_typer(config_app, name="config")
 backtest_app.command("orchestration")(backtest_orchestration)
 app.add_typer(report_app, name="report")
+app.add_typer(risk_app, name="risk")
 DEFAULT_CONFIG = Path("config/backtest.yaml")
 _guarded = guarded
 
