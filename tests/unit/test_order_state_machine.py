@@ -13,12 +13,14 @@ from genebot.core.errors import InvalidStateTransition
 from genebot.domain.events import (
     OrderAccepted,
     OrderCanceled,
+    OrderCancelRejected,
     OrderDenied,
     OrderEmulated,
     OrderEvent,
     OrderExpired,
     OrderFilled,
     OrderInitialized,
+    OrderPendingCancel,
     OrderRejected,
     OrderReleased,
     OrderSubmitted,
@@ -60,6 +62,8 @@ EVENTS: dict[type, Callable[[int], OrderEvent]] = {
     OrderExpired: lambda ts: OrderExpired(CID, ts, ts),
     OrderEmulated: lambda ts: OrderEmulated(CID, ts, ts),
     OrderReleased: lambda ts: OrderReleased(CID, f"O-{ts}", ts, ts),
+    OrderPendingCancel: lambda ts: OrderPendingCancel(CID, ts, ts),
+    OrderCancelRejected: lambda ts: OrderCancelRejected(CID, "too late", ts, ts),
 }
 
 # How to reach each status from INITIALIZED (fills are 1 of the order's 2).
@@ -76,6 +80,7 @@ PATHS: dict[OrderStatus, list[type]] = {
     S.EXPIRED: [OrderSubmitted, OrderAccepted, OrderExpired],
     S.EMULATED: [OrderEmulated],
     S.RELEASED: [OrderEmulated, OrderReleased],
+    S.PENDING_CANCEL: [OrderSubmitted, OrderAccepted, OrderPendingCancel],
 }
 
 # Every legal move, written out by hand (a fill of 1 from a status with 2 left).
@@ -102,6 +107,19 @@ LEGAL: dict[tuple[OrderStatus, type], OrderStatus] = {
     (S.EMULATED, OrderUpdated): S.EMULATED,
     (S.EMULATED, OrderCanceled): S.CANCELED,
     (S.EMULATED, OrderReleased): S.RELEASED,
+    # live races: cancel requests, refused cancels, late fills, orders found on the venue
+    (S.SUBMITTED, OrderPendingCancel): S.PENDING_CANCEL,
+    (S.ACCEPTED, OrderPendingCancel): S.PENDING_CANCEL,
+    (S.TRIGGERED, OrderPendingCancel): S.PENDING_CANCEL,
+    (S.PARTIALLY_FILLED, OrderPendingCancel): S.PENDING_CANCEL,
+    (S.PENDING_CANCEL, OrderAccepted): S.PENDING_CANCEL,
+    (S.PENDING_CANCEL, OrderFilled): S.PENDING_CANCEL,  # 1 of 2: the cancel still pends
+    (S.PENDING_CANCEL, OrderCanceled): S.CANCELED,
+    (S.PENDING_CANCEL, OrderExpired): S.EXPIRED,
+    (S.PENDING_CANCEL, OrderCancelRejected): S.ACCEPTED,  # back to what it was
+    (S.CANCELED, OrderFilled): S.CANCELED,  # a late fill of 1 of 2: booked, still canceled
+    (S.EXPIRED, OrderFilled): S.EXPIRED,
+    (S.INITIALIZED, OrderAccepted): S.ACCEPTED,  # found on the venue, not sent by genebot
 }
 ILLEGAL = [(s, e) for s in S for e in EVENTS if (s, e) not in LEGAL]
 
@@ -240,13 +258,40 @@ def test_rebuild_reproduces_the_order(order: Order) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(legal_histories(), st.sampled_from(sorted(EVENTS, key=lambda e: e.__name__)))
-def test_terminal_orders_accept_nothing(order: Order, kind: type) -> None:
+def test_terminal_orders_accept_nothing_but_a_late_fill(order: Order, kind: type) -> None:
     if order.status is S.INITIALIZED:
         order.apply(OrderDenied(CID, "risk", 90, 90))
     elif order.is_open:
         order.apply(OrderCanceled(CID, "user", 90, 90))
     assert order.status in TERMINAL
+    if kind is OrderFilled and order.status in (S.CANCELED, S.EXPIRED):
+        return  # a late fill (its own test below)
     before = (order.status, order.filled_qty, order.avg_px, len(order.events))
     with pytest.raises(InvalidStateTransition):
         order.apply(EVENTS[kind](99))
     assert (order.status, order.filled_qty, order.avg_px, len(order.events)) == before
+
+
+# -- live races -----------------------------------------------------------------------------
+def test_a_refused_cancel_restores_the_status_it_interrupted() -> None:
+    order = order_in(S.TRIGGERED)
+    order.apply(OrderPendingCancel(CID, 10, 10))
+    assert order.is_open and order.status is S.PENDING_CANCEL
+    order.apply(OrderCancelRejected(CID, "order is filling", 11, 11))
+    assert (order.status, order.reason) == (S.TRIGGERED, "order is filling")
+    partly = order_in(S.ACCEPTED)
+    partly.apply(OrderPendingCancel(CID, 10, 10))
+    partly.apply(fill("1", ts=11))  # a fill overtakes the cancel
+    assert partly.status is S.PENDING_CANCEL and partly.filled_qty == 1
+    partly.apply(OrderCancelRejected(CID, "too late", 12, 12))
+    assert partly.status is S.PARTIALLY_FILLED
+
+
+@pytest.mark.parametrize("end", [S.CANCELED, S.EXPIRED])
+def test_a_late_fill_is_booked_and_a_complete_one_fills_the_order(end: OrderStatus) -> None:
+    order = order_in(end)
+    order.apply(fill("1", "101", ts=20))
+    assert (order.status, order.filled_qty, order.avg_px) == (end, 1, 101)
+    order.apply(fill("1", "103", ts=21))
+    assert (order.status, order.filled_qty, order.avg_px) == (S.FILLED, 2, 102)
+    assert Order.rebuild(order.events).status is S.FILLED

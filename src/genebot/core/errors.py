@@ -52,3 +52,7 @@ class InvalidStateTransition(StopError):
 
 class LedgerError(StopError):
     """The ledger would become inconsistent (for example a spot balance below zero)."""
+
+
+class UnknownOrderError(StopError):
+    """A venue reported an event for an order genebot has no record of: reconcile first."""

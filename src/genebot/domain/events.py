@@ -116,6 +116,24 @@ class OrderExpired(NamedTuple):
     ts_init: int
 
 
+class OrderPendingCancel(NamedTuple):
+    """A cancel was sent; the order works on at the venue until the venue confirms it (fills
+    may still arrive)."""
+
+    client_order_id: str
+    ts_event: int
+    ts_init: int
+
+
+class OrderCancelRejected(NamedTuple):
+    """The venue refused the cancel (e.g. the order was already filling): it works on."""
+
+    client_order_id: str
+    reason: str
+    ts_event: int
+    ts_init: int
+
+
 OrderEvent = (
     OrderInitialized
     | OrderSubmitted
@@ -129,4 +147,6 @@ OrderEvent = (
     | OrderExpired
     | OrderEmulated
     | OrderReleased
+    | OrderPendingCancel
+    | OrderCancelRejected
 )

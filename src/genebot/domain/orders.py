@@ -4,6 +4,12 @@
 illegal transition and raises :class:`InvalidStateTransition`. An ``OrderFilled`` event moves to
 ``PARTIALLY_FILLED`` or ``FILLED`` depending on the quantity left, which the table expresses as
 the special target ``_FILL``.
+
+Live venues race: a cancel is a request (``PENDING_CANCEL``) that a fill may overtake or the
+venue may refuse (the order goes back to what it was); a fill may arrive after the venue already
+reported the order canceled or expired (a *late fill*: it is booked, the order keeps its end
+status unless it filled completely); an order genebot did not send (found on the venue at
+reconciliation) starts ``INITIALIZED`` and is ``ACCEPTED`` directly.
 """
 
 from __future__ import annotations
@@ -16,12 +22,14 @@ from genebot.core.errors import InvalidStateTransition
 from genebot.domain.events import (
     OrderAccepted,
     OrderCanceled,
+    OrderCancelRejected,
     OrderDenied,
     OrderEmulated,
     OrderEvent,
     OrderExpired,
     OrderFilled,
     OrderInitialized,
+    OrderPendingCancel,
     OrderRejected,
     OrderReleased,
     OrderSubmitted,
@@ -47,11 +55,13 @@ class OrderStatus(enum.Enum):
     EXPIRED = "EXPIRED"
     EMULATED = "EMULATED"  # held locally by the stop emulator
     RELEASED = "RELEASED"  # the emulator's trigger fired; a market order took over
+    PENDING_CANCEL = "PENDING_CANCEL"  # a cancel was sent, the venue has not confirmed it
 
 
 S = OrderStatus
 _ZERO = Decimal(0)
 _FILL = "fill"  # resolved to PARTIALLY_FILLED or FILLED by the remaining quantity
+_RESTORE = "restore"  # a refused cancel: back to the status before the cancel request
 
 TRANSITIONS: dict[tuple[OrderStatus, type], OrderStatus | str] = {
     (S.INITIALIZED, OrderDenied): S.DENIED,
@@ -76,11 +86,31 @@ TRANSITIONS: dict[tuple[OrderStatus, type], OrderStatus | str] = {
     (S.PARTIALLY_FILLED, OrderCanceled): S.CANCELED,
     (S.PARTIALLY_FILLED, OrderExpired): S.EXPIRED,
     (S.PARTIALLY_FILLED, OrderUpdated): S.PARTIALLY_FILLED,
+    # cancel requests and their races (live venues)
+    (S.SUBMITTED, OrderPendingCancel): S.PENDING_CANCEL,
+    (S.ACCEPTED, OrderPendingCancel): S.PENDING_CANCEL,
+    (S.TRIGGERED, OrderPendingCancel): S.PENDING_CANCEL,
+    (S.PARTIALLY_FILLED, OrderPendingCancel): S.PENDING_CANCEL,
+    (S.PENDING_CANCEL, OrderAccepted): S.PENDING_CANCEL,  # the ack overtaken by the request
+    (S.PENDING_CANCEL, OrderFilled): _FILL,
+    (S.PENDING_CANCEL, OrderCanceled): S.CANCELED,
+    (S.PENDING_CANCEL, OrderExpired): S.EXPIRED,
+    (S.PENDING_CANCEL, OrderCancelRejected): _RESTORE,
+    # late fills: the venue filled before it canceled or expired the order
+    (S.CANCELED, OrderFilled): _FILL,
+    (S.EXPIRED, OrderFilled): _FILL,
+    # an order found on the venue that genebot did not send (reconciliation)
+    (S.INITIALIZED, OrderAccepted): S.ACCEPTED,
 }
 
-_WITH_REASON = frozenset({OrderRejected, OrderDenied, OrderCanceled})
+_WITH_REASON = frozenset({OrderRejected, OrderDenied, OrderCanceled, OrderCancelRejected})
 TERMINAL = frozenset({S.DENIED, S.REJECTED, S.FILLED, S.CANCELED, S.EXPIRED, S.RELEASED})
-OPEN = frozenset({S.SUBMITTED, S.ACCEPTED, S.TRIGGERED, S.PARTIALLY_FILLED, S.EMULATED})
+OPEN = frozenset(
+    {S.SUBMITTED, S.ACCEPTED, S.TRIGGERED, S.PARTIALLY_FILLED, S.EMULATED, S.PENDING_CANCEL}
+)
+# Statuses a fill leaves as they are unless it completes the order: a cancel still pending,
+# and the ends a late fill arrives after.
+_STICKY = frozenset({S.PENDING_CANCEL, S.CANCELED, S.EXPIRED})
 
 
 class Order:
@@ -99,6 +129,7 @@ class Order:
         "order_type",
         "parent_id",
         "price",
+        "prior_status",
         "quantity",
         "reason",
         "reduce_only",
@@ -131,6 +162,7 @@ class Order:
         self.ts_init = init.ts_init
         self.ts_last = init.ts_event
         self.status = S.INITIALIZED
+        self.prior_status = S.INITIALIZED  # the status a cancel request left (to restore)
         self.filled_qty = _ZERO
         self.avg_px = _ZERO
         self.venue_order_id: str | None = None
@@ -160,7 +192,12 @@ class Order:
             )
         if kind is OrderFilled:
             self._apply_fill(event)  # type: ignore[arg-type]
+        elif target is _RESTORE:
+            self.status = self.prior_status
+            self.reason = event.reason  # type: ignore[union-attr]
         else:
+            if kind is OrderPendingCancel:
+                self.prior_status = self.status
             self.status = target  # type: ignore[assignment]
             if kind is OrderAccepted:
                 self.venue_order_id = event.venue_order_id  # type: ignore[union-attr]
@@ -187,7 +224,12 @@ class Order:
         else:
             self.avg_px = (self.avg_px * self.filled_qty + fill.last_px * last_qty) / new_filled
         self.filled_qty = new_filled
-        self.status = S.FILLED if new_filled == self.quantity else S.PARTIALLY_FILLED
+        if new_filled == self.quantity:
+            self.status = S.FILLED
+        elif self.status not in _STICKY:
+            self.status = S.PARTIALLY_FILLED
+        elif self.status is S.PENDING_CANCEL:
+            self.prior_status = S.PARTIALLY_FILLED  # a refused cancel leaves it part-filled
 
     @classmethod
     def rebuild(cls, events: Iterable[OrderEvent]) -> Order:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
+from genebot.core.errors import UnknownOrderError
 from genebot.core.ids import IdGenerator
 from genebot.core.precision import to_decimal
 from genebot.domain.events import (
@@ -35,6 +36,7 @@ from genebot.risk.types import OrderIntent, Verdict
 ZERO = Decimal(0)
 _TIME_IN_FORCE = frozenset({"GTC", "IOC"})
 _ENDED = frozenset({OrderCanceled, OrderExpired, OrderRejected})
+_LATE_KEPT = 1_000  # canceled entries whose protection a late fill would still get
 FillListener = Callable[[Order, OrderFilled, list[ClosedTrade]], None]
 
 
@@ -64,12 +66,16 @@ class ExecutionEngine:
         self.portfolio = portfolio
         self.instruments = instruments
         self.clients: dict[str, ExecutionClient] = {}
-        self.orders: dict[str, Order] = {}
+        self.orders: dict[str, Order] = {}  # working (not terminal) orders
+        self.index: dict[str, Order] = {}  # every order by client id, terminal ones too
         self.order_log: list[Order] = []
         self.clock: Callable[[], int] = lambda: 0
         self.risk_gate: Callable[[OrderIntent], Verdict | None] | None = None
         self._ids = IdGenerator("O")
         self._protect: dict[str, Protection] = {}
+        # Protection of entries that ended canceled or expired with quantity left: a late fill
+        # (the venue filled before it canceled) gets its own protective orders.
+        self._late_protect: dict[str, Protection] = {}
         self._oco: dict[str, list[str]] = {}
         self._fill_listeners: dict[str, FillListener] = {}
         self._observers: list[Callable[[OrderEvent], None]] = []
@@ -167,6 +173,7 @@ class ExecutionEngine:
         if decision and order_type == "MARKET":  # what the strategy decided at (slippage)
             self.decision_px[order.client_order_id] = decision
         self.orders[order.client_order_id] = order
+        self.index[order.client_order_id] = order
         self.order_log.append(order)
         if self._observers:
             self._emit(init)
@@ -316,17 +323,54 @@ class ExecutionEngine:
 
     # -- events ---------------------------------------------------------------------------
     def on_event(self, event: OrderEvent) -> None:
-        order = self.orders[event.client_order_id]
+        order = self.orders.get(event.client_order_id)
+        if order is None:  # an event after the order ended (a late fill), or a stranger's
+            order = self._known(event)
+        late = order.status in TERMINAL
         self._apply(order, event)
         kind = type(event)
         if kind is OrderFilled:
-            self._on_fill(order, event)  # type: ignore[arg-type]
+            if late:
+                self._on_late_fill(order, event)  # type: ignore[arg-type]
+            else:
+                self._on_fill(order, event)  # type: ignore[arg-type]
         elif kind in _ENDED:
             protection = self._protect.get(order.client_order_id)
             if protection and order.filled_qty > 0:  # protect what did fill
                 self._protect.pop(order.client_order_id)
                 self._attach(order, protection, self.instruments[order.instrument_id])
+            if protection and order.leaves_qty > 0 and kind is not OrderRejected:
+                self._late_protect[order.client_order_id] = protection
+                if len(self._late_protect) > _LATE_KEPT:  # late fills come soon or never
+                    del self._late_protect[next(iter(self._late_protect))]
             self._forget(order)
+
+    def _known(self, event: OrderEvent) -> Order:
+        order = self.index.get(event.client_order_id)
+        if order is None:
+            raise UnknownOrderError(
+                f"{type(event).__name__} for order {event.client_order_id}, which genebot has "
+                "no record of: reconcile the account with the venue before trading on"
+            )
+        return order
+
+    def _on_late_fill(self, order: Order, fill: OrderFilled) -> None:
+        """A fill the venue made before it canceled or expired the order: the position is
+        real, so it is booked, and an entry's late quantity gets its own protective orders."""
+        instrument = self.instruments[order.instrument_id]
+        closed = self.portfolio.on_fill(order.strategy_id, fill, order.tag)
+        if self.on_fill_hook is not None:
+            self.on_fill_hook(instrument, fill)
+        protection = self._late_protect.get(order.client_order_id)
+        if order.status is OrderStatus.FILLED:
+            self._late_protect.pop(order.client_order_id, None)
+        if self.portfolio.position(order.strategy_id, order.instrument_id).is_flat:
+            self.cancel_children(order.strategy_id, order.instrument_id, "position closed")
+        elif protection is not None:
+            self._attach(order, protection, instrument, qty=fill.last_qty, px=fill.last_px)
+        listener = self._fill_listeners.get(order.strategy_id)
+        if listener is not None:
+            listener(order, fill, closed)
 
     def _apply(self, order: Order, event: OrderEvent) -> None:
         order.apply(event)
@@ -357,11 +401,21 @@ class ExecutionEngine:
         if listener is not None:
             listener(order, fill, closed)
 
-    def _attach(self, entry: Order, protect: Protection, instrument: Instrument) -> None:
-        """Protective exits for a filled entry (long or short), one-cancels-other."""
+    def _attach(
+        self,
+        entry: Order,
+        protect: Protection,
+        instrument: Instrument,
+        *,
+        qty: Decimal | None = None,
+        px: Decimal | None = None,
+    ) -> None:
+        """Protective exits for a filled entry (long or short), one-cancels-other: for what it
+        filled at its average price, or for ``qty`` at ``px`` (a late fill)."""
         exit_side = "SELL" if entry.is_buy else "BUY"
         sign = Decimal(1) if entry.is_buy else Decimal(-1)
-        px, qty = entry.avg_px, entry.filled_qty
+        px = entry.avg_px if px is None else px
+        qty = entry.filled_qty if qty is None else qty
         client = self.clients[instrument.venue]
 
         emulate = self.emulator is not None and instrument.venue in self.emulated_venues
@@ -443,6 +497,7 @@ class ExecutionEngine:
         )
         order = Order(init)
         self.orders[order.client_order_id] = order
+        self.index[order.client_order_id] = order
         self.order_log.append(order)
         self._emit(init)
         assert self.emulator is not None

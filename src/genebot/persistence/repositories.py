@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 from sqlalchemy import func, insert, select
 
 from genebot.core.errors import InputError
-from genebot.domain.orders import Order
+from genebot.domain.orders import OPEN, Order, OrderStatus
 from genebot.domain.position import ClosedTrade
 from genebot.persistence.codec import EVENT_TYPES, event_from_payload, to_json
 from genebot.persistence.database import Database
@@ -38,7 +38,8 @@ from genebot.persistence.tables import (
 
 T = TypeVar("T")
 MAX_PAGE = 500
-_OPEN = ("INITIALIZED", "SUBMITTED", "ACCEPTED", "TRIGGERED", "PARTIALLY_FILLED", "EMULATED")
+# Orders a restart must resume: the working ones, and those journaled but maybe not yet sent.
+_OPEN = tuple(sorted(s.value for s in OPEN | {OrderStatus.INITIALIZED}))
 
 
 @dataclass(frozen=True)
