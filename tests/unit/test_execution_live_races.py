@@ -88,3 +88,30 @@ def test_ended_orders_stay_known_after_many_more() -> None:
     venue.engine.now_ns = 3 * MIN
     venue.engine.on_event(late_fill(venue, first, "1", "50"))
     assert first.status is S.FILLED
+
+
+def test_the_journal_is_written_before_the_order_moves_and_is_sent() -> None:
+    """A failed write of the submit leaves the order INITIALIZED and the venue untouched."""
+    venue = Venue(BARS)
+    written: list[str] = []
+
+    def journal(event: object) -> None:
+        if type(event).__name__ == "OrderSubmitted":
+            raise OSError("disk full")
+        written.append(type(event).__name__)
+
+    venue.engine.observe(journal)
+    with pytest.raises(OSError, match="disk full"):
+        venue.place("BUY LIMIT px=90 qty=1")
+    (order,) = venue.engine.order_log
+    assert order.status is S.INITIALIZED and written == ["OrderInitialized"]
+    assert venue.working() == []  # never sent
+
+
+def test_an_illegal_event_is_never_journaled() -> None:
+    venue, entry = canceled_limit_entry(protection=None)
+    written: list[object] = []
+    venue.engine.observe(written.append)
+    with pytest.raises(StopError):
+        venue.engine.on_event(late_fill(venue, entry, "3", "90"))  # more than it had left
+    assert written == [] and entry.filled_qty == 0

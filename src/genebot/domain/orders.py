@@ -181,15 +181,29 @@ class Order:
     def is_buy(self) -> bool:
         return self.side == "BUY"
 
+    def check(self, event: OrderEvent) -> None:
+        """Raise :class:`InvalidStateTransition` if ``event`` may not be applied now; change
+        nothing (so an event can be journaled before the order moves)."""
+        kind = type(event)
+        if (self.status, kind) not in TRANSITIONS:
+            raise InvalidStateTransition(
+                f"order {self.client_order_id}: {kind.__name__} is not allowed "
+                f"in status {self.status.value}"
+            )
+        if kind is OrderFilled:
+            last_qty = event.last_qty  # type: ignore[union-attr]
+            if last_qty <= 0 or self.filled_qty + last_qty > self.quantity:
+                raise InvalidStateTransition(
+                    f"order {self.client_order_id}: fill of {last_qty} exceeds the "
+                    f"{self.leaves_qty} left"
+                )
+
     def apply(self, event: OrderEvent) -> None:
         """Move to the next status by the transition table, or raise if the move is illegal."""
         kind = type(event)
         target = TRANSITIONS.get((self.status, kind))
         if target is None:
-            raise InvalidStateTransition(
-                f"order {self.client_order_id}: {kind.__name__} is not allowed "
-                f"in status {self.status.value}"
-            )
+            self.check(event)  # raises, naming the event and the status
         if kind is OrderFilled:
             self._apply_fill(event)  # type: ignore[arg-type]
         elif target is _RESTORE:

@@ -373,9 +373,12 @@ class ExecutionEngine:
             listener(order, fill, closed)
 
     def _apply(self, order: Order, event: OrderEvent) -> None:
-        order.apply(event)
+        """Journal first, then move the order (then, for a submit, the caller sends it): a
+        failed write leaves the order as it was and nothing reaches the venue."""
         if self._observers:
+            order.check(event)  # an illegal move is never journaled
             self._emit(event)
+        order.apply(event)
         if order.status in TERMINAL:
             self.orders.pop(order.client_order_id, None)
 

@@ -249,6 +249,9 @@ def _replayable(row: OrderRow) -> Order:
         )
     )
     order.status = OrderStatus(row.status)
+    if order.status is OrderStatus.PENDING_CANCEL:  # what a refused cancel goes back to
+        partly = row.filled_qty > 0
+        order.prior_status = OrderStatus.PARTIALLY_FILLED if partly else OrderStatus.ACCEPTED
     order.filled_qty = row.filled_qty
     order.avg_px = row.avg_px
     return order
