@@ -218,3 +218,23 @@ def test_no_fill_without_its_order(database: Database) -> None:
         )
     with database.session() as s:
         assert s.scalar(select(func.count()).select_from(FillRow)) == 0
+
+
+def test_a_resumed_engine_numbers_orders_after_the_journal(database: Database) -> None:
+    """Client order ids are unique per deployment: a second process of the same deployment
+    continues the numbering instead of colliding with ``O-00000001``."""
+    first = Session(database)
+    first.round_trips(2)
+    repo = OrderRepository(database)
+    last = repo.last_client_order_id(first.deployment)
+    assert last == first.venue.engine.order_log[-1].client_order_id
+    again = SimVenue(WAVE)  # a new process: its engine starts at O-00000001 ...
+    again.engine.observe(TradingStore(database, first.deployment).on_order_event)
+    again.engine.continue_ids([last] if last else [])  # ... unless told where the journal is
+    order = again.place("BUY qty=1")
+    assert order.client_order_id == f"O-{int(last.split('-')[1]) + 1:08d}"  # type: ignore[union-attr]
+    assert repo.get(first.deployment, order.client_order_id) is not None
+    fresh = SimVenue(WAVE)
+    fresh.engine.observe(TradingStore(database, first.deployment).on_order_event)
+    with pytest.raises(IntegrityError):  # what continuing the numbering prevents
+        fresh.place("BUY qty=1")

@@ -115,3 +115,14 @@ def test_an_illegal_event_is_never_journaled() -> None:
     with pytest.raises(StopError):
         venue.engine.on_event(late_fill(venue, entry, "3", "90"))  # more than it had left
     assert written == [] and entry.filled_qty == 0
+
+
+def test_ids_continue_after_the_highest_used_with_the_prefix() -> None:
+    from genebot.core.ids import IdGenerator
+
+    ids = IdGenerator("O")
+    ids.continue_after(["O-00000007", "O-00000012", "X-00000099", "O-bad", "stray"])
+    assert ids.next() == "O-00000013"
+    ids.continue_after(["O-00000002"])  # never goes back
+    assert ids.next() == "O-00000014"
+    assert IdGenerator("O", after=41).next() == "O-00000042"

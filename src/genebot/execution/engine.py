@@ -7,7 +7,7 @@ fills, keeps them one-cancels-other, and tells the owning strategy.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -515,6 +515,11 @@ class ExecutionEngine:
 
     def next_order_id(self) -> str:
         return self._ids.peek()
+
+    def continue_ids(self, used: Iterable[str]) -> None:
+        """Number new orders after the ``used`` ids (a resumed deployment's journal), so a
+        restart never reuses a client order id."""
+        self._ids.continue_after(used)
 
     def cancel_siblings_of(self, order: Order, reason: str) -> None:
         for sibling_id in self._oco.pop(order.client_order_id, []):

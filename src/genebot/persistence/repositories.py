@@ -123,6 +123,16 @@ class OrderRepository:
             )
             return list(session.scalars(query))
 
+    def last_client_order_id(self, deployment_id: str, prefix: str = "O") -> str | None:
+        """The highest client order id the deployment used with ``prefix`` (ids are zero-padded,
+        so the text order is the number order): a resumed engine numbers on from it."""
+        with self.db.reader() as session:
+            query = select(func.max(OrderRow.client_order_id)).where(
+                OrderRow.deployment_id == deployment_id,
+                OrderRow.client_order_id.like(f"{prefix}-%"),
+            )
+            return session.scalar(query)
+
     def fills(self, deployment_id: str, client_order_id: str) -> list[FillRow]:
         with self.db.reader() as session:
             query = (
