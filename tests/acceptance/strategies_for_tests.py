@@ -8,6 +8,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
+from genebot.core.errors import LedgerError
 from genebot.execution.engine import Protection
 from genebot.strategies.moving_average import MovingAverageStrategy
 from genebot.trading.data import F64, BarData, BarView, Signals
@@ -49,6 +50,15 @@ class PeeksInCallback(MovingAverageStrategy):
     def on_bar(self, bar: BarView) -> None:
         if bar.indicator("fast", ago=-1) > bar.indicator("slow"):
             self.buy()
+
+
+class BreaksTheLedger(MovingAverageStrategy):
+    """Its callback surfaces a ledger inconsistency on bar 50: the run must stop, not count."""
+
+    def on_bar(self, bar: BarView) -> None:
+        if bar.i == 50:
+            raise LedgerError("USDT balance would go below zero")
+        super().on_bar(bar)
 
 
 class Explodes(MovingAverageStrategy):

@@ -107,7 +107,7 @@ def test_a_data_file_no_strategy_reads_is_reported(tmp_path: Path) -> None:
     gbm_bars(300, freq="5min").to_csv(other)
     cfg["backtest"]["data"].append({"file": str(other), "symbol": "ETH/USDT"})
     result = bt.run(cfg)
-    assert result.warnings == [
+    assert [w for w in result.warnings if not w.startswith("risk rule")] == [
         f"backtest.data[1] {other}: no enabled strategy trades ETH/USDT; the file is not used"
     ]
 

@@ -100,6 +100,14 @@ def test_strategy_exceptions_are_caught_counted_and_do_not_stop_the_run() -> Non
     assert len(result.trades) > 0
 
 
+def test_a_stop_error_inside_a_callback_stops_the_run_instead_of_being_counted() -> None:
+    from genebot.core.errors import LedgerError
+
+    data = {"SYN/USDT": gbm_bars(200)}
+    with pytest.raises(LedgerError, match="below zero"):
+        bt.run(_config("strategies_for_tests:BreaksTheLedger"), data, engine_mode="per_bar")
+
+
 def test_equity_is_cash_plus_marked_position_at_every_bar() -> None:
     frame = gbm_bars(5_000, seed=5)
     result = bt.run(_config(), {"SYN/USDT": frame}, engine_mode="per_bar")

@@ -58,6 +58,8 @@ def test_several_venues_in_one_run_split_the_cash() -> None:
             }
             for name in ("alpha", "beta")
         },
+        # one account-wide risk engine would deny whichever venue's order comes second
+        "risk_management": {"enabled": False},
     }
     result = bt.run(cfg, data)
     assert set(result.orders["venue"]) == {"alpha", "beta"}

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import talib
 
-from genebot.core.errors import InputError, LookaheadError
+from genebot.core.errors import InputError, LookaheadError, StopError
 from genebot.data.feed import BarFeed, QuoteFeed, Timeline
 from genebot.domain.events import OrderFilled, OrderRejected
 from genebot.domain.instrument import AccountType, Instrument
@@ -414,6 +414,8 @@ class Kernel:
             return False
 
     def strategy_error(self, slot: StrategySlot, where: str, exc: BaseException) -> None:
+        if isinstance(exc, StopError):  # the engine's state is in doubt: stop, do not count
+            raise exc
         slot.errors += 1
         message = f"{slot.strategy.strategy_id}.{where}: {type(exc).__name__}: {_text(exc)}"
         if isinstance(exc, LookaheadError) and not slot.lookahead:
