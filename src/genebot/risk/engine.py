@@ -238,12 +238,16 @@ class RiskEngine:
         self._settle_state(now)
 
     def _settle_state(self, now: int) -> None:
+        self._derive_state()
+        self.tally.state_changed(now, self.state.value.lower(), self.halt_rule)
+
+    def _derive_state(self) -> None:
+        """The state is the most severe trigger still active."""
         if not self.active:
             self.state, self.halt_rule, self.halt_detail = TradingState.ACTIVE, "", ""
         else:
             rule, (state, detail) = max(self.active.items(), key=lambda kv: _SEVERITY[kv[1][0]])
             self.state, self.halt_rule, self.halt_detail = state, rule, detail
-        self.tally.state_changed(now, self.state.value.lower(), self.halt_rule)
 
     def reset(self, reason: str, who: str = "admin") -> None:
         """Explicit admin reset out of HALTED or REDUCING, with a reason (recorded)."""
@@ -265,6 +269,42 @@ class RiskEngine:
             if rule in self.tally.rules:
                 self.tally.reset(rule, how)
         self._settle_state(now)
+
+    # -- restart ---------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, object]:
+        """The engine's state as JSON-able values (Decimals as text), journaled after each
+        change so a restarted runtime resumes halted, with its counters, not afresh. The closed
+        trades are not in it: they are journaled on their own and given back to
+        :meth:`restore`."""
+        return {
+            "state": self.state.value,
+            "active": {rule: [st.value, detail] for rule, (st, detail) in self.active.items()},
+            "reset_index": self._reset_index,
+            "start_of_day_equity": _text(self.start_of_day_equity),
+            "peak_equity": _text(self.peak_equity),
+            "consecutive_losses": self.consecutive_losses,
+            "errors": list(self.errors),
+            "orders": [list(o) for o in self._orders],
+            "next_boundary": self._next_boundary,
+            "last_seen_ns": self._last_seen_ns,
+        }
+
+    def restore(self, snapshot: dict[str, object], trades: Sequence[ClosedTrade]) -> None:
+        """Resume from :meth:`snapshot` and the closed trades journaled up to it."""
+        self._trades = list(trades)
+        self._exits = [(t.exit_ts, t.instrument_id, t.exit_reason, t.pnl_pct) for t in trades]
+        active = snapshot["active"]
+        assert isinstance(active, dict)
+        self.active = {r: (TradingState(v[0]), v[1]) for r, v in active.items()}
+        self._reset_index = int(snapshot["reset_index"])  # type: ignore[call-overload]
+        self.start_of_day_equity = _decimal(snapshot["start_of_day_equity"])
+        self.peak_equity = _decimal(snapshot["peak_equity"])
+        self.consecutive_losses = int(snapshot["consecutive_losses"])  # type: ignore[call-overload]
+        self.errors = deque(snapshot["errors"])  # type: ignore[call-overload]
+        self._orders = deque((int(t), sid) for t, sid in snapshot["orders"])  # type: ignore[attr-defined]
+        self._next_boundary = snapshot["next_boundary"]  # type: ignore[assignment]
+        self._last_seen_ns = snapshot["last_seen_ns"]  # type: ignore[assignment]
+        self._derive_state()
 
     def summary(self) -> dict[str, object]:
         """The run's ``risk_summary``: per rule, when it first fired, how often, what it denied
@@ -317,3 +357,11 @@ class RiskEngine:
                 f"{len(self.errors)} errors in {self.config.circuit_breaker.window_minutes:g}"
                 f" min (limit {limit}); last: {source}: {detail}",
             )
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _decimal(value: object) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
