@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
+from genebot.domain.position import ClosedTrade
 from genebot.risk.config import RiskManagementConfig
 from genebot.risk.types import TradingState
 
@@ -127,7 +129,7 @@ class PerformanceMonitor:
         return None
 
 
-def _trade_sharpe(trades: list) -> float | None:  # type: ignore[type-arg]
+def _trade_sharpe(trades: Sequence[ClosedTrade]) -> float | None:
     returns = [float(t.pnl_pct) for t in trades]
     n = len(returns)
     mean = sum(returns) / n
