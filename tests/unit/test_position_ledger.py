@@ -154,7 +154,8 @@ def test_a_remainder_under_the_dust_ends_the_round_trip_and_is_carried() -> None
     assert pos.in_trade
     _, [second] = pos.apply_fill("SELL", D(1), D(130), D(0), 4, "leg3")
     assert (second.entry_ts, second.quantity) == (3, D("1.000005"))
-    assert second.entry_price == D("120.0005") / D("1.000005")
+    # (0.0005 carried + 120) / 1.000005, to 12 decimals (the money quantum 1e-8, 4 beyond)
+    assert second.entry_price == D("119.9999000005")
     assert pos.quantity == D("0.000005") and not pos.in_trade
     _, [last] = pos.apply_fill("SELL", D("0.000005"), D(130), D(0), 5, "sweep")  # sold at last
     assert (pos.quantity, pos.cost, last.quantity) == (0, 0, D("0.000005"))

@@ -9,10 +9,91 @@ from genebot.core.precision import quantize
 
 ZERO = Decimal(0)
 DEFAULT_QUANTUM = Decimal("0.00000001")
+AVERAGE_EXTRA_DECIMALS = 4
+"""An average price of fills at several prices keeps this many decimals beyond its finest fill
+price (the tick: a tick of 0.01 gives averages to 0.000001); see :func:`average_price`."""
+
+
+def average_price(value: Decimal, quantity: Decimal, exponent: int) -> Decimal:
+    """``value / quantity`` (Σ price × quantity / Σ quantity, a fill-weighted average) rounded
+    half-even to ``10 ** (exponent - AVERAGE_EXTRA_DECIMALS)``, ``10 ** exponent`` being the
+    finest fill price's step (its tick), and without trailing zeros below the tick: an exact
+    average of 100.00 and 100.02 is 100.01, of 100.00 and 100.01 is 100.005000, and one of
+    several fills at 100.00 is 100.00. Exact integer arithmetic: no double rounding."""
+    places = exponent - AVERAGE_EXTRA_DECIMALS
+    num_sign, num_digits, num_exp = value.as_tuple()
+    den_sign, den_digits, den_exp = quantity.as_tuple()
+    num = int("".join(map(str, num_digits))) * (-1 if num_sign else 1)
+    den = int("".join(map(str, den_digits))) * (-1 if den_sign else 1)
+    if den < 0:
+        num, den = -num, -den
+    shift = int(num_exp) - int(den_exp) - places  # value / quantity = num / den × 10**(...)
+    if shift >= 0:
+        num *= 10**shift
+    else:
+        den *= 10**-shift
+    units, rest = divmod(num, den)  # floor: 0 <= rest < den
+    if 2 * rest > den or (2 * rest == den and units % 2):
+        units += 1
+    rounded = Decimal(units).scaleb(places)
+    trimmed = rounded.normalize()
+    if int(trimmed.as_tuple().exponent) < exponent:
+        return trimmed
+    return rounded.quantize(Decimal(1).scaleb(exponent))
+
+
+def _exponent(px: Decimal | None, quantum: Decimal) -> int:
+    return int((quantum if px is None else px).as_tuple().exponent)
+
+
+class _Side:
+    """The fills of one side (entry or exit) of a round trip: their quantity, their value
+    (Σ price × quantity, or the booked notional for a fill valued in another currency), their
+    one common price while they have one, and the exponent of their finest price."""
+
+    __slots__ = ("exponent", "price", "quantity", "value")
+
+    def __init__(self) -> None:
+        self.quantity = ZERO
+        self.value = ZERO
+        self.price: Decimal | None = None
+        self.exponent = 0
+
+    def add(self, qty: Decimal, px: Decimal | None, value: Decimal, quantum: Decimal) -> None:
+        """Add a fill of ``qty`` at ``px`` worth ``value``; ``px`` None: no single price (a
+        notional valued in another currency, on the money ``quantum``). Exponents are read
+        only once the prices differ (one fill per side is the usual case: no cost)."""
+        if not self.quantity:
+            self.price = px
+            if px is None:
+                self.exponent = _exponent(None, quantum)
+        elif self.price is not None and px != self.price:  # a second price: now an average
+            self.exponent = min(_exponent(self.price, quantum), _exponent(px, quantum))
+            self.price = None
+        elif self.price is None:
+            self.exponent = min(self.exponent, _exponent(px, quantum))
+        self.quantity += qty
+        self.value += value
+
+    def average(self) -> Decimal:
+        """The fill-weighted average price: the common price itself, or
+        :func:`average_price`."""
+        if self.price is not None:
+            return self.price
+        return average_price(self.value, self.quantity, self.exponent) if self.quantity else ZERO
 
 
 class ClosedTrade(NamedTuple):
-    """One round trip, from flat to flat (or to a flip). ``pnl`` is net of entry and exit fees."""
+    """One round trip, from flat to flat (or to a flip). ``pnl`` is net of entry and exit fees.
+
+    ``entry_price`` and ``exit_price`` are computed the same way: the fill-weighted average
+    Σ(price × quantity) / Σ quantity of that side's fills, exact. Fills at one price give that
+    price itself (on the tick); fills at several prices give :func:`average_price` (rounded
+    half-even to ``AVERAGE_EXTRA_DECIMALS`` decimals beyond the finest fill price). A currency
+    booked through a cross pair (``apply_fill(notional=...)``) averages its notionals in the
+    position's currency instead, its step being the money quantum. ``pnl_pct`` is
+    ``pnl / (entry_price × quantity)``, exact (outputs round it).
+    """
 
     strategy_id: str
     instrument_id: str
@@ -50,11 +131,9 @@ class Position:
 
     __slots__ = (
         "_carried",
-        "_entry_notional",
-        "_entry_qty",
+        "_entry",
         "_entry_ts",
-        "_exit_notional",
-        "_exit_qty",
+        "_exit",
         "_long",
         "_trade_fees",
         "_trade_pnl",
@@ -86,12 +165,10 @@ class Position:
     def _reset_trade(self, ts: int) -> None:
         self._carried = ZERO  # remainder of earlier round trips in the quantity
         self._entry_ts = ts
-        self._entry_qty = ZERO
-        self._entry_notional = ZERO
+        self._entry = _Side()
+        self._exit = _Side()
         self._trade_fees = ZERO
         self._long = True
-        self._exit_qty = ZERO
-        self._exit_notional = ZERO
         self._trade_pnl = ZERO
 
     def accrue_financing(self, amount: Decimal) -> None:
@@ -117,12 +194,13 @@ class Position:
         return self.cost / self.quantity if self.quantity else ZERO
 
     def open_trade(self) -> tuple[int, Decimal, Decimal, str] | None:
-        """The round trip still open: entry time, average entry price, open quantity and side
-        ("long" or "short"); None when there is none (flat, or only a carried remainder)."""
-        if not self.in_trade or not self._entry_qty:
+        """The round trip still open: entry time, average entry price (as a closed trade's,
+        see ``ClosedTrade``), open quantity and side ("long" or "short"); None when there is
+        none (flat, or only a carried remainder)."""
+        if not self.in_trade or not self._entry.quantity:
             return None
         side = "long" if self._long else "short"
-        return self._entry_ts, self._entry_notional / self._entry_qty, abs(self.quantity), side
+        return self._entry_ts, self._entry.average(), abs(self.quantity), side
 
     def unrealized_pnl(self, price: Decimal) -> Decimal:
         return price * self.quantity - self.cost
@@ -140,22 +218,28 @@ class Position:
         """Apply a fill; return the gross PnL it realized and the trades it closed.
 
         ``notional`` (on the money grid) replaces ``qty × px`` in the books when the fill was
-        paid in another currency and valued in this position's (``px`` is then for display).
+        paid in another currency and valued in this position's (``px`` is then for display,
+        and the trade's prices are averages of the notionals: see ``ClosedTrade``).
         """
         self.fees += fee
         signed = qty if side == "BUY" else -qty
+        priced: Decimal | None = px  # the trade's prices average px (None: the notionals)
         if notional is None:
-            notional = quantize(qty * px, self.quantum)  # as the ledger books it
+            value = qty * px  # exact: what the trade's average price weighs
+            notional = quantize(value, self.quantum)  # as the ledger books it
+        else:
+            priced, value = None, notional
         if self.quantity == 0 or (self.quantity > 0) == (signed > 0):
-            self._increase(signed, notional, fee, ts)
+            self._increase(signed, notional, fee, ts, priced, value)
             return ZERO, []
         closing = min(qty, abs(self.quantity))
         if closing == qty:
-            closing_fee, closing_notional = fee, notional
+            closing_fee, closing_notional, closing_value = fee, notional, value
         else:  # a flip: split fee and notional exactly (the parts add up to the whole)
             closing_fee = quantize(fee * closing / qty, self.quantum)
             closing_notional = quantize(notional * closing / qty, self.quantum)
-        realized = self._reduce(closing, px, closing_notional, closing_fee)
+            closing_value = closing * px if priced is not None else closing_notional
+        realized = self._reduce(closing, priced, closing_notional, closing_fee, closing_value)
         closed: list[ClosedTrade] = []
         if self.quantity == 0:
             closed.append(self._close_trade(ts, tag))
@@ -165,10 +249,26 @@ class Position:
         remainder = qty - closing
         if remainder > 0:
             signed_rest = remainder if side == "BUY" else -remainder
-            self._increase(signed_rest, notional - closing_notional, fee - closing_fee, ts)
+            rest_notional = notional - closing_notional
+            self._increase(
+                signed_rest,
+                rest_notional,
+                fee - closing_fee,
+                ts,
+                priced,
+                value - closing_value if priced is not None else rest_notional,
+            )
         return realized, closed
 
-    def _increase(self, signed: Decimal, notional: Decimal, fee: Decimal, ts: int) -> None:
+    def _increase(
+        self,
+        signed: Decimal,
+        notional: Decimal,
+        fee: Decimal,
+        ts: int,
+        px: Decimal | None,
+        value: Decimal,
+    ) -> None:
         if self.quantity == 0:
             self._reset_trade(ts)
             self._long = signed > 0
@@ -176,14 +276,21 @@ class Position:
             self._entry_ts = ts
         self.quantity += signed
         self.cost += notional if signed > 0 else -notional
-        self._entry_notional += notional
-        self._entry_qty += abs(signed)
+        self._entry.add(abs(signed), px, value, self.quantum)
         self._trade_fees += fee
         self._trade_pnl -= fee
 
-    def _reduce(self, closing: Decimal, px: Decimal, notional: Decimal, fee: Decimal) -> Decimal:
+    def _reduce(
+        self,
+        closing: Decimal,
+        px: Decimal | None,
+        notional: Decimal,
+        fee: Decimal,
+        value: Decimal,
+    ) -> Decimal:
         """Realized PnL = what the closed part fetched − its share of the cost basis; both are
-        on the money grid, so the ledger (which books the same rounded notional) reconciles."""
+        on the money grid, so the ledger (which books the same rounded notional) reconciles.
+        The exit price averages ``value`` (``closing × px``) exactly as the entry does."""
         direction = 1 if self.quantity > 0 else -1
         if closing == abs(self.quantity):
             share = self.cost
@@ -193,30 +300,29 @@ class Position:
         self.cost -= share
         self.quantity -= closing * direction
         self.realized_pnl += realized
-        self._exit_qty += closing
-        self._exit_notional += px * closing
+        self._exit.add(closing, px, value, self.quantum)
         self._trade_pnl += realized - fee
         self._trade_fees += fee
         return realized
 
     def _carry(self, ts: int) -> None:
         """Open the next round trip with the remainder a closed one left (its share of cost)."""
-        self._entry_qty = self._carried = abs(self.quantity)
-        self._entry_notional = abs(self.cost)
+        self._carried = abs(self.quantity)
+        self._entry = _Side()
+        self._entry.add(self._carried, None, abs(self.cost), self.quantum)
         self._long = self.quantity > 0
         self._entry_ts = ts
 
     def _close_trade(self, ts: int, tag: str) -> ClosedTrade:
-        entry_price = self._entry_notional / self._entry_qty
         trade = ClosedTrade(  # strategy, instrument, side, entry ts/price, exit ts/price ...
             self.strategy_id,
             self.instrument_id,
             "long" if self._long else "short",
             self._entry_ts,
-            entry_price,
+            self._entry.average(),
             ts,
-            self._exit_notional / self._exit_qty,
-            self._entry_qty,  # quantity
+            self._exit.average(),
+            self._entry.quantity,  # quantity
             self._trade_pnl,  # pnl
             self._trade_fees,  # fees
             tag,  # exit reason
