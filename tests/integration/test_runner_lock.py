@@ -1,0 +1,54 @@
+"""One runner per database: a second process is refused while the first holds the lock, and
+the lock dies with its holder (SIGKILL frees it). SQLite and the real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from genebot.persistence.database import Database
+from genebot.persistence.lock import RunnerLock, RunnerLocked
+
+HOLDER = """
+import sys, time
+from genebot.persistence.database import Database
+from genebot.persistence.lock import RunnerLock
+lock = RunnerLock(Database(sys.argv[1]))
+lock.acquire()
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def _url(db: Database) -> str:
+    return db.url.render_as_string(hide_password=False)
+
+
+def test_a_second_runner_is_refused_until_the_first_dies(database: Database) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, _url(database)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with pytest.raises(RunnerLocked, match="another genebot runner") as refused:
+            RunnerLock(database).acquire()
+        if database.dialect == "sqlite":
+            assert f"pid {holder.pid}" in str(refused.value)
+        else:
+            assert "PostgreSQL backend" in str(refused.value)
+        assert "genebot stop" in str(refused.value)
+        os.kill(holder.pid, signal.SIGKILL)  # a crash: no clean-up code runs
+        holder.wait(timeout=10)
+        with RunnerLock(database):  # free at once
+            with pytest.raises(RunnerLocked):
+                RunnerLock(database).acquire()  # and held again, in this process too
+        with RunnerLock(database):  # released on exit
+            pass
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
