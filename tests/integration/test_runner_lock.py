@@ -43,9 +43,8 @@ def test_a_second_runner_is_refused_until_the_first_dies(database: Database) -> 
         assert "genebot stop" in str(refused.value)
         os.kill(holder.pid, signal.SIGKILL)  # a crash: no clean-up code runs
         holder.wait(timeout=10)
-        with RunnerLock(database):  # free at once
-            with pytest.raises(RunnerLocked):
-                RunnerLock(database).acquire()  # and held again, in this process too
+        with RunnerLock(database), pytest.raises(RunnerLocked):  # free at once, held again
+            RunnerLock(database).acquire()
         with RunnerLock(database):  # released on exit
             pass
     finally:
