@@ -17,7 +17,7 @@ PINNED_STATS = {
     "final_equity": 72078.99396,
     "total_return": -0.2792100604,
     "max_drawdown": -0.2918305074,
-    "max_drawdown_duration": "30 days 22:05:00",
+    "max_drawdown_duration": 30 * 86_400 + 22 * 3_600 + 5 * 60,  # whole seconds: 30 days 22:05:00
     "win_rate": 0.3155737705,
     "profit_factor": 0.6117181776,
     "expectancy": -113.883796,

@@ -15,9 +15,11 @@ import numpy.typing as npt
 import pandas as pd
 
 from genebot.core.errors import ConfigError
+from genebot.core.precision import precision_quantum, quantize, to_decimal
 from genebot.data.timeindex import utc_index
+from genebot.domain.events import OrderFilled
 from genebot.domain.orders import Order
-from genebot.domain.position import ClosedTrade
+from genebot.domain.position import DEFAULT_QUANTUM, ClosedTrade, average_price
 from genebot.reporting.orchestration import orchestration_sections, write_orchestration
 from genebot.reporting.report import write_report
 from genebot.risk.types import RiskEvent
@@ -39,6 +41,14 @@ TRADE_COLUMNS = [
     "fees",
     "exit_reason",
 ]
+PNL_PCT_DECIMALS = 10
+"""trades.csv's ``pnl_pct`` (a fraction: 0.0123 is +1.23 %) is rounded half-even to this many
+decimals."""
+EXACT_TRADE_COLUMNS = ("entry_price", "exit_price", "quantity", "pnl", "pnl_pct", "fees")
+"""Columns held as exact Decimals (``BacktestResult.exact_trades``); ``trades`` has floats."""
+MONEY_STATS = ("initial_equity", "final_equity", "fees", "expectancy")
+"""Statistics written to stats.json from the exact ledger (JSON numbers printed from the
+Decimal's text: ``json.load(f, parse_float=Decimal)`` reads them back exactly)."""
 RISK_COLUMNS = ["timestamp", "strategy", "symbol", "rule", "action", "detail"]
 ORDER_COLUMNS = [
     "client_order_id",
@@ -66,9 +76,12 @@ ORDER_COLUMNS = [
 class BacktestResult:
     """Result of :func:`genebot.backtest.run`. ``write(dir)`` produces the output files.
 
-    ``trades`` has UTC datetime columns ``entry_time``/``exit_time``; ``orders`` (one row per
-    order, exact values as text) is built on first use, so an optimizer that reads only the
-    stats does not pay for it.
+    ``trades`` has UTC datetime columns ``entry_time``/``exit_time`` and float prices,
+    quantities and money, for analysis; ``exact_trades`` is the same table with exact Decimals
+    (``EXACT_TRADE_COLUMNS``), from which trades.csv and the report are written. ``orders``
+    (one row per order, exact values as text) is built on first use, so an optimizer that reads
+    only the stats does not pay for it. ``stats`` holds floats; ``exact_stats()`` (what
+    stats.json holds) has the money figures from the exact ledger.
     """
 
     stats: dict[str, object]
@@ -94,7 +107,54 @@ class BacktestResult:
     # "halted_periods": [{"rule", "state", "start", "end"}], "orders_total", "orders_denied",
     # "warnings": [...]}; times are ISO-8601 UTC text, "end" None while still halted at the end.
     risk_summary: dict[str, object] = field(default_factory=dict, repr=False)
+    # Total fees in the account currency, exact (stats["fees"] is its float); None: taken
+    # from the float, which is exact as text while it has at most 15 significant digits.
+    fees_exact: Decimal | None = field(default=None, repr=False)
     _orders: pd.DataFrame | None = field(default=None, repr=False)
+    _exact_trades: pd.DataFrame | None = field(default=None, repr=False)
+    _exact_open_trades: pd.DataFrame | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        # trades_frame / open_trades_frame give exact Decimal columns: keep them for the files
+        # and the report, and show floats (pandas arithmetic, plots) in the public frames.
+        if _has_exact(self.trades):
+            self._exact_trades, self.trades = self.trades, float_trades(self.trades)
+        if _has_exact(self.open_trades):
+            self._exact_open_trades = self.open_trades
+            self.open_trades = float_trades(self.open_trades)
+
+    @property
+    def exact_trades(self) -> pd.DataFrame:
+        """``trades`` with exact Decimal prices, quantities, pnl, pnl_pct and fees."""
+        return self.trades if self._exact_trades is None else self._exact_trades
+
+    @property
+    def exact_open_trades(self) -> pd.DataFrame:
+        """``open_trades`` with exact Decimal entry prices and quantities."""
+        return self.open_trades if self._exact_open_trades is None else self._exact_open_trades
+
+    def exact_stats(self) -> dict[str, object]:
+        """``stats`` as stats.json holds them: the money figures (``MONEY_STATS``) exact
+        Decimals — final equity from the ledger, expectancy the exact mean trade pnl on the
+        money quantum, initial equity as configured, fees from ``fees_exact`` — and
+        ``risk_summary`` when there is one. Ratios stay floats rounded to 10 significant
+        digits, durations whole seconds."""
+        stats = dict(self.stats)
+        if isinstance(stats.get("initial_equity"), float):
+            stats["initial_equity"] = to_decimal(stats["initial_equity"])  # type: ignore[arg-type]
+        if self.final_equity_exact or stats.get("final_equity") == 0:
+            stats["final_equity"] = self.final_equity_exact
+        fees = stats.get("fees")
+        if self.fees_exact is not None:
+            stats["fees"] = self.fees_exact
+        elif isinstance(fees, float):
+            stats["fees"] = to_decimal(fees)
+        pnl = self.exact_trades["pnl"]
+        if len(pnl) and stats.get("expectancy") is not None and _is_decimal(pnl.iloc[0]):
+            stats["expectancy"] = _mean_money(list(pnl))
+        if self.risk_summary:
+            stats["risk_summary"] = self.risk_summary
+        return stats
 
     @property
     def risk_table(self) -> pd.DataFrame:
@@ -137,13 +197,17 @@ class BacktestResult:
     def _write(self, out: Path) -> list[Path]:
         names = ("stats.json", "trades.csv", "orders.csv", "equity.csv", "risk_events.csv")
         paths = [out / n for n in names]
-        stats = dict(self.stats)
-        if self.risk_summary:
-            stats["risk_summary"] = self.risk_summary
-        paths[0].write_text(json.dumps(stats, indent=2, allow_nan=False) + "\n")
-        trades = self.trades.copy()
+        stats = self.exact_stats()
+        paths[0].write_text(stats_json(stats) + "\n")
+        trades = self.exact_trades.copy()
         for col in ("entry_time", "exit_time"):
             trades[col] = iso_times(trades[col].to_numpy(dtype="datetime64[ns]").view("int64"))
+        pct_step = precision_quantum(PNL_PCT_DECIMALS)
+        trades["pnl_pct"] = [
+            v.quantize(pct_step) if isinstance(v, Decimal) else v for v in trades["pnl_pct"]
+        ]
+        for col in EXACT_TRADE_COLUMNS:
+            trades[col] = [_decimal_text(v) for v in trades[col]]
         trades.to_csv(paths[1], index=False, lineterminator="\n")
         self.orders.to_csv(paths[2], index=False, lineterminator="\n")
         equity = self.equity.copy()
@@ -160,11 +224,11 @@ class BacktestResult:
                 out / "report.html",
                 title=self.title,
                 bars=self.bars,
-                trades=pd.concat([self.trades, self.open_trades])
+                trades=pd.concat([self.exact_trades, self.exact_open_trades])
                 if len(self.open_trades)
-                else self.trades,
+                else self.exact_trades,
                 equity=self.equity,
-                stats=self.stats,
+                stats={k: v for k, v in stats.items() if k != "risk_summary"},
                 extra_counts={**self.risk_counts(), **self.extra_counts} or None,
                 extra_sections=sections,
             )
@@ -228,9 +292,13 @@ def trades_frame(
     trades: list[ClosedTrade],
     names: Mapping[str, str] | None = None,
     rates: Sequence[Decimal] | None = None,
+    money_quantum: Decimal = DEFAULT_QUANTUM,
 ) -> pd.DataFrame:
-    """One row per closed round trip (column-wise: much faster than row lists). ``rates``
-    (one per trade) turn pnl and fees into the account currency; prices stay the pair's."""
+    """One row per closed round trip (column-wise: much faster than row lists), with exact
+    Decimals in ``EXACT_TRADE_COLUMNS`` (``BacktestResult`` keeps them and shows floats).
+    ``rates`` (one per trade) turn pnl and fees into the account currency, rounded half-even
+    to ``money_quantum``; prices stay the pair's. ``pnl_pct`` is the exact quotient (trades.csv
+    rounds it to ``PNL_PCT_DECIMALS``)."""
     if not trades:
         empty: dict[str, object] = {c: [] for c in TRADE_COLUMNS}
         empty["entry_time"] = empty["exit_time"] = _utc([])
@@ -241,20 +309,26 @@ def trades_frame(
     )
     shown = {iid: (names or {}).get(iid) or _symbol(iid) for iid in set(iids)}
     if rates is not None and any(rate != 1 for rate in rates):
-        pnl = tuple(p * rate for p, rate in zip(pnl, rates, strict=True))
-        fees = tuple(f * rate for f, rate in zip(fees, rates, strict=True))
+        pnl = tuple(
+            p if rate == 1 else quantize(p * rate, money_quantum)
+            for p, rate in zip(pnl, rates, strict=True)
+        )
+        fees = tuple(
+            f if rate == 1 else quantize(f * rate, money_quantum)
+            for f, rate in zip(fees, rates, strict=True)
+        )
     columns: dict[str, object] = {
         "strategy": strategy,
         "symbol": [shown[iid] for iid in iids],
         "side": side,
         "entry_time": utc_index(entry_ts),
-        "entry_price": _floats(entry_px),
+        "entry_price": _objects(entry_px),
         "exit_time": utc_index(exit_ts),
-        "exit_price": _floats(exit_px),
-        "quantity": _floats(qty),
-        "pnl": _floats(pnl),
-        "pnl_pct": _floats(t.pnl_pct for t in trades),
-        "fees": _floats(fees),
+        "exit_price": _objects(exit_px),
+        "quantity": _objects(qty),
+        "pnl": _objects(pnl),
+        "pnl_pct": _objects(t.pnl_pct for t in trades),
+        "fees": _objects(fees),
         "exit_reason": reason,
     }
     return pd.DataFrame(columns, columns=TRADE_COLUMNS)
@@ -268,22 +342,87 @@ def open_trades_frame(
     names: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """One row per round trip still open: (strategy, instrument id, side, entry ns, entry
-    price, quantity) tuples."""
+    price, quantity) tuples; entry price and quantity exact Decimals (as ``trades_frame``)."""
     return pd.DataFrame(
         {
             "strategy": [r[0] for r in rows],
             "symbol": [(names or {}).get(r[1]) or _symbol(r[1]) for r in rows],
             "side": [r[2] for r in rows],
             "entry_time": utc_index([r[3] for r in rows]),
-            "entry_price": _floats(r[4] for r in rows),
-            "quantity": _floats(r[5] for r in rows),
+            "entry_price": _objects(r[4] for r in rows),
+            "quantity": _objects(r[5] for r in rows),
         },
         columns=OPEN_TRADE_COLUMNS,
     )
 
 
-def _floats(values: Iterable[Decimal]) -> npt.NDArray[np.float64]:
-    return np.fromiter(values, dtype=np.float64)
+def float_trades(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its exact Decimal columns as float64 (for analysis and plots)."""
+    out = frame.copy(deep=False)
+    for col in EXACT_TRADE_COLUMNS:
+        if col in out.columns:
+            out[col] = out[col].to_numpy(dtype=np.float64)
+    return out
+
+
+def _objects(values: Iterable[Decimal]) -> npt.NDArray[np.object_]:
+    """An object array of Decimals (no dtype inference: pandas keeps them as they are)."""
+    items = list(values)
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
+
+
+def _is_decimal(value: object) -> bool:
+    return isinstance(value, Decimal)
+
+
+def _has_exact(frame: pd.DataFrame) -> bool:
+    """Whether ``frame`` holds the exact Decimal columns (object dtype) of trades_frame."""
+    cols = [c for c in EXACT_TRADE_COLUMNS if c in frame.columns]
+    return bool(cols) and all(frame[c].dtype == object for c in cols)
+
+
+def _decimal_text(value: object) -> str:
+    """A Decimal as plain text with every digit it has (never an exponent: 1E-7 is 0.0000001);
+    anything else (a float of a hand-built frame, NaN) as pandas would write it."""
+    if isinstance(value, Decimal):
+        return f"{value:f}"
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _mean_money(values: Sequence[Decimal]) -> Decimal:
+    """The exact mean, rounded half-even to the finest money step among ``values``."""
+    exponent = min(int(v.as_tuple().exponent) for v in values)
+    return average_price(sum(values, Decimal(0)), Decimal(len(values)), exponent + 4).quantize(
+        Decimal(1).scaleb(exponent)
+    )
+
+
+_RAW = "\x00genebot-decimal-{}\x00"
+
+
+def stats_json(stats: Mapping[str, object]) -> str:
+    """``stats`` as indented JSON, Decimals written as JSON numbers from their exact text
+    (``100532.88883000``, never through a float)."""
+    raw: list[str] = []
+
+    def mark(value: object) -> object:
+        if isinstance(value, Decimal):
+            raw.append(f"{value:f}")
+            return _RAW.format(len(raw) - 1)
+        if isinstance(value, Mapping):
+            return {k: mark(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [mark(v) for v in value]
+        return value
+
+    text = json.dumps(mark(stats), indent=2, allow_nan=False)
+    for i, number in enumerate(raw):
+        text = text.replace(json.dumps(_RAW.format(i)), number, 1)
+    return text
 
 
 def _utc(ns: list[int]) -> pd.DatetimeIndex:
@@ -292,6 +431,20 @@ def _utc(ns: list[int]) -> pd.DatetimeIndex:
 
 def _text(value: Decimal | None) -> str:
     return "" if value is None else str(value)
+
+
+def _avg_price_text(order: Order) -> str:
+    """The order's fill-weighted average price, computed as a trade's (``ClosedTrade``): one
+    fill (or one price) is that price, several are rounded by ``average_price``."""
+    if not order.filled_qty:
+        return ""
+    px = order.avg_px
+    fills = [e for e in order.events if type(e) is OrderFilled] if order.filled_qty else []
+    if len(fills) > 1 and any(f.last_px != fills[0].last_px for f in fills):
+        exponent = min(int(f.last_px.as_tuple().exponent) for f in fills)
+        value = sum((f.last_px * f.last_qty for f in fills), Decimal(0))
+        px = average_price(value, sum((f.last_qty for f in fills), Decimal(0)), exponent)
+    return f"{px.normalize():f}"
 
 
 def orders_frame(orders: list[Order]) -> pd.DataFrame:
@@ -312,7 +465,7 @@ def orders_frame(orders: list[Order]) -> pd.DataFrame:
         "time_in_force": [o.time_in_force for o in orders],
         "status": [o.status.value for o in orders],
         "filled_qty": [str(o.filled_qty) for o in orders],
-        "avg_price": [f"{o.avg_px.normalize():f}" if o.filled_qty else "" for o in orders],
+        "avg_price": [_avg_price_text(o) for o in orders],
         "tag": [o.tag for o in orders],
         "parent_id": [o.parent_id or "" for o in orders],
         "created": iso_times([o.ts_init for o in orders]),

@@ -41,6 +41,10 @@ max_drawdown, avg_drawdown
 max_drawdown_duration
     The longest time underwater: from the last bar at a peak to the first bar back at a peak,
     or to the last bar when the equity never recovers.
+Durations (duration, max_drawdown_duration, avg_trade_duration)
+    Whole seconds (``int``), rounded half-even: ``avg_trade_duration`` is the mean holding
+    time of the closed trades rounded to the second. Shown as ``"3 days 04:05:00"`` by
+    :func:`genebot.reporting.formatting.format_stat`.
 Trade statistics
     A trade wins when its net ``pnl`` is > 0. ``best_trade``, ``worst_trade`` and ``avg_trade``
     are the max, min and arithmetic mean of ``pnl_pct``. ``expectancy`` is the mean ``pnl``
@@ -68,7 +72,8 @@ A figure that is undefined is ``None``, never NaN or inf, so the result always p
 
 All floats are plain Python floats rounded to 10 significant digits so that the output is
 stable across platforms; timestamps are ISO-8601 UTC strings ending in ``Z`` and durations
-are pandas timedelta strings such as ``"3 days 04:05:00"``.
+are whole seconds. (The money figures here are floats for ranking and analysis; the written
+``stats.json`` takes them from the exact ledger: see ``BacktestResult.exact_stats``.)
 """
 
 from __future__ import annotations
@@ -169,7 +174,7 @@ def compute_stats(
     stats: dict[str, StatValue] = {
         "start": _iso(index[0]),
         "end": _iso(index[-1]),
-        "duration": str(index[-1] - index[0]),
+        "duration": _seconds(index[-1] - index[0]),
         "bars": len(equity),
         "initial_equity": float(initial_equity),
         "final_equity": values[-1],
@@ -305,7 +310,7 @@ def _drawdown_stats(
     )
     return {
         "max_drawdown": min(float(drawdown.min()), 0.0),
-        "max_drawdown_duration": str(longest),
+        "max_drawdown_duration": _seconds(longest),
         "avg_drawdown": float(np.mean(troughs)) if troughs else 0.0,
     }
 
@@ -366,10 +371,27 @@ def _sqn(pnl: np.ndarray) -> float | None:
     return math.sqrt(len(pnl)) * float(np.mean(pnl)) / std
 
 
-def _mean_duration(entry: pd.Series, exit_: pd.Series) -> str | None:
+def _mean_duration(entry: pd.Series, exit_: pd.Series) -> int | None:
+    """Mean holding time in whole seconds (exact integer mean of the nanoseconds, rounded)."""
     held = pd.to_datetime(pd.Series(exit_), utc=True) - pd.to_datetime(pd.Series(entry), utc=True)
-    mean = held.dropna().mean()
-    return None if pd.isna(mean) else str(mean)
+    ns = held.dropna().to_numpy(dtype="timedelta64[ns]").astype(np.int64)
+    if not len(ns):
+        return None
+    total = int(ns.astype(object).sum())  # Python ints: no overflow, exact
+    return _round_div(total, len(ns) * 1_000_000_000)
+
+
+def _seconds(delta: pd.Timedelta) -> int:
+    """A duration in whole seconds, rounded half-even."""
+    return _round_div(int(delta.value), 1_000_000_000)
+
+
+def _round_div(num: int, den: int) -> int:
+    """``num / den`` rounded half-even, in exact integers (``den`` > 0)."""
+    units, rest = divmod(num, den)
+    if 2 * rest > den or (2 * rest == den and units % 2):
+        units += 1
+    return units
 
 
 def _clean(value: object) -> StatValue:
