@@ -1,0 +1,1 @@
+"""Monitoring: alert conditions over live metrics (more arrives with the operations issue)."""
