@@ -199,16 +199,7 @@ class BacktestResult:
         paths = [out / n for n in names]
         stats = self.exact_stats()
         paths[0].write_text(stats_json(stats) + "\n")
-        trades = self.exact_trades.copy()
-        for col in ("entry_time", "exit_time"):
-            trades[col] = iso_times(trades[col].to_numpy(dtype="datetime64[ns]").view("int64"))
-        pct_step = precision_quantum(PNL_PCT_DECIMALS)
-        trades["pnl_pct"] = [
-            v.quantize(pct_step) if isinstance(v, Decimal) else v for v in trades["pnl_pct"]
-        ]
-        for col in EXACT_TRADE_COLUMNS:
-            trades[col] = [_decimal_text(v) for v in trades[col]]
-        trades.to_csv(paths[1], index=False, lineterminator="\n")
+        write_trades_csv(self.exact_trades, paths[1])
         self.orders.to_csv(paths[2], index=False, lineterminator="\n")
         equity = self.equity.copy()
         equity.index = iso_times(equity.index.asi8)
@@ -234,6 +225,21 @@ class BacktestResult:
             )
         )
         return paths
+
+
+def write_trades_csv(trades: pd.DataFrame, path: Path) -> None:
+    """trades.csv from exact trades (``exact_trades``): times ISO-8601 UTC, every exact column
+    as its Decimal's plain text (prices on the tick or as ``average_price`` rounds them,
+    quantities on the lot, pnl and fees on the money quantum), ``pnl_pct`` rounded half-even
+    to ``PNL_PCT_DECIMALS``."""
+    out = trades.copy()
+    for col in ("entry_time", "exit_time"):
+        out[col] = iso_times(out[col].to_numpy(dtype="datetime64[ns]").view("int64"))
+    pct_step = precision_quantum(PNL_PCT_DECIMALS)
+    out["pnl_pct"] = [v.quantize(pct_step) if isinstance(v, Decimal) else v for v in out["pnl_pct"]]
+    for col in EXACT_TRADE_COLUMNS:
+        out[col] = [_decimal_text(v) for v in out[col]]
+    out.to_csv(path, index=False, lineterminator="\n")
 
 
 def iso_times(ns: Sequence[int] | npt.NDArray[np.int64]) -> list[str]:
