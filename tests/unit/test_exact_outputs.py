@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 import genebot.backtest as bt
 from genebot.backtest.result import (
+    MONEY_STATS,
     PNL_PCT_DECIMALS,
     orders_frame,
     stats_json,
@@ -234,9 +235,14 @@ def test_sample_outputs_carry_no_float_noise(sample: tuple[bt.BacktestResult, Pa
         assert _decimals(row["pnl"]) <= 8 and _decimals(row["fees"]) <= 8
         assert _decimals(row["pnl_pct"]) == PNL_PCT_DECIMALS
     stats_text = (out / "stats.json").read_text()
-    for number in re.findall(r"(?<![\w.\"])-?\d+\.\d+(?:[eE][-+]?\d+)?", stats_text):
-        mantissa = number.split("e")[0].split("E")[0].lstrip("-").replace(".", "").lstrip("0")
-        assert len(mantissa) <= 13, number  # money ≤ 8 decimals, ratios ≤ 10 digits
+    for key, text in json.loads(stats_text, parse_float=lambda t: t).items():
+        if not isinstance(text, str) or not re.fullmatch(r"-?\d+\.\d+(e-?\d+)?", text):
+            continue
+        if key in MONEY_STATS:
+            assert _decimals(text) == 8, (key, text)  # the USDT quantum, exact
+        else:  # ratios: at most 10 significant digits (no 0.30000000000000004)
+            digits = text.split("e")[0].lstrip("-").replace(".", "").strip("0")
+            assert len(digits) <= 10, (key, text)
     stats = json.loads(stats_text, parse_float=Decimal)
     assert stats["final_equity"] == result.final_equity_exact
     assert all(isinstance(stats[k], int) for k in DURATION_KEYS if stats[k] is not None)

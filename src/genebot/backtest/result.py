@@ -140,15 +140,18 @@ class BacktestResult:
         ``risk_summary`` when there is one. Ratios stay floats rounded to 10 significant
         digits, durations whole seconds."""
         stats = dict(self.stats)
-        if isinstance(stats.get("initial_equity"), float):
-            stats["initial_equity"] = to_decimal(stats["initial_equity"])  # type: ignore[arg-type]
-        if self.final_equity_exact or stats.get("final_equity") == 0:
-            stats["final_equity"] = self.final_equity_exact
+        final = self.final_equity_exact
+        step = int(final.as_tuple().exponent) if final else None  # the money grid's
+        initial = stats.get("initial_equity")
+        if isinstance(initial, float):
+            stats["initial_equity"] = _on_grid(to_decimal(initial), step)
+        if final or stats.get("final_equity") == 0:
+            stats["final_equity"] = final
         fees = stats.get("fees")
         if self.fees_exact is not None:
             stats["fees"] = self.fees_exact
-        elif isinstance(fees, float):
-            stats["fees"] = to_decimal(fees)
+        elif isinstance(fees, float):  # exact while it has at most 15 significant digits
+            stats["fees"] = _on_grid(to_decimal(fees), step)
         pnl = self.exact_trades["pnl"]
         if len(pnl) and stats.get("expectancy") is not None and _is_decimal(pnl.iloc[0]):
             stats["expectancy"] = _mean_money(list(pnl))
@@ -377,6 +380,13 @@ def _objects(values: Iterable[Decimal]) -> npt.NDArray[np.object_]:
     out = np.empty(len(items), dtype=object)
     out[:] = items
     return out
+
+
+def _on_grid(value: Decimal, exponent: int | None) -> Decimal:
+    """``value`` written with ``exponent``'s decimals when that only adds zeros."""
+    if exponent is None or int(value.as_tuple().exponent) <= exponent:
+        return value
+    return value.quantize(Decimal(1).scaleb(exponent))
 
 
 def _is_decimal(value: object) -> bool:

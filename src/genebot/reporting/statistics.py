@@ -116,6 +116,9 @@ STAT_KEYS: tuple[str, ...] = (
 )
 
 _SIGNIFICANT_DIGITS = 10
+# Money passed in (not computed here) stays the float it came as: its shortest text is the
+# exact Decimal it was made from while that has at most 15 significant digits.
+_UNROUNDED = frozenset({"initial_equity", "fees"})
 _EQUITY_DECIMALS = 8
 _SECONDS_PER_YEAR = 365.25 * 86_400.0
 _SECONDS_PER_DAY = 86_400.0
@@ -186,7 +189,7 @@ def compute_stats(
     stats.update(_trade_stats(trades))
     stats["exposure"] = float(np.count_nonzero(in_market)) / len(in_market)
     stats["fees"] = float(fees)
-    return {key: _clean(stats[key]) for key in STAT_KEYS}
+    return {key: _clean(stats[key], key not in _UNROUNDED) for key in STAT_KEYS}
 
 
 def _validate(
@@ -394,7 +397,7 @@ def _round_div(num: int, den: int) -> int:
     return units
 
 
-def _clean(value: object) -> StatValue:
+def _clean(value: object, round_floats: bool = True) -> StatValue:
     """Turn numpy scalars into Python values, NaN/inf into None and round floats."""
     if value is None or isinstance(value, str):
         return value
@@ -405,4 +408,4 @@ def _clean(value: object) -> StatValue:
     number = float(value)  # type: ignore[arg-type]
     if not math.isfinite(number):
         return None
-    return float(f"{number:.{_SIGNIFICANT_DIGITS}g}")
+    return float(f"{number:.{_SIGNIFICANT_DIGITS}g}") if round_floats else number
