@@ -141,12 +141,14 @@ class BacktestResult:
         digits, durations whole seconds."""
         stats = dict(self.stats)
         final = self.final_equity_exact
-        step = int(final.as_tuple().exponent) if final else None  # the money grid's
+        step = self._money_exponent()
         initial = stats.get("initial_equity")
         if isinstance(initial, float):
             stats["initial_equity"] = _on_grid(to_decimal(initial), step)
         if final or stats.get("final_equity") == 0:
-            stats["final_equity"] = final
+            # Holdings valued at rates can have more decimals than the account's money.
+            grid = None if step is None else Decimal(1).scaleb(step)
+            stats["final_equity"] = _on_grid(final if grid is None else quantize(final, grid), step)
         fees = stats.get("fees")
         if self.fees_exact is not None:
             stats["fees"] = self.fees_exact
@@ -158,6 +160,16 @@ class BacktestResult:
         if self.risk_summary:
             stats["risk_summary"] = self.risk_summary
         return stats
+
+    def _money_exponent(self) -> int | None:
+        """The account currency's money step (as an exponent): the finest of the exact trades'
+        pnl and fees (booked on it), else the final equity's; None when neither says."""
+        trades = self.exact_trades
+        values = [v for col in ("pnl", "fees") for v in trades[col] if isinstance(v, Decimal)]
+        if values:
+            return min(int(v.as_tuple().exponent) for v in values)
+        final = self.final_equity_exact
+        return int(final.as_tuple().exponent) if final else None
 
     @property
     def risk_table(self) -> pd.DataFrame:
