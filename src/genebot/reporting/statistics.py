@@ -294,7 +294,7 @@ def _calmar(cagr: StatValue, max_drawdown: StatValue) -> float | None:
 
 def drawdown_series(values: np.ndarray, initial_equity: float) -> np.ndarray:
     """``equity / peak - 1`` per bar, the peak never below ``initial_equity``."""
-    out = np.maximum(values, initial_equity)  # one n-sized array: peak, then the drawdown
+    out: np.ndarray = np.maximum(values, initial_equity)  # one n-sized array: peak, then dd
     np.maximum.accumulate(out, out=out)
     np.divide(values, out, out=out)
     out -= 1.0
