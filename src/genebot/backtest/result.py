@@ -388,10 +388,7 @@ def float_trades(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _objects(values: Iterable[Decimal]) -> npt.NDArray[np.object_]:
     """An object array of Decimals (no dtype inference: pandas keeps them as they are)."""
-    items = list(values)
-    out = np.empty(len(items), dtype=object)
-    out[:] = items
-    return out
+    return np.fromiter(values, dtype=object)
 
 
 def _on_grid(value: Decimal, exponent: int | None) -> Decimal:

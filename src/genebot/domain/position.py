@@ -46,41 +46,20 @@ def _exponent(px: Decimal | None, quantum: Decimal) -> int:
     return int((quantum if px is None else px).as_tuple().exponent)
 
 
-class _Side:
-    """The fills of one side (entry or exit) of a round trip: their quantity, their value
-    (Σ price × quantity, or the booked notional for a fill valued in another currency), their
-    one common price while they have one, and the exponent of their finest price."""
+def _mixed(
+    price: Decimal | None, exponent: int, px: Decimal | None, quantum: Decimal
+) -> tuple[None, int]:
+    """A side's fills no longer share one price: (no price, the finest price's exponent). A
+    price of None is a notional valued in another currency, on the money ``quantum``."""
+    known = exponent if price is None else _exponent(price, quantum)
+    return None, min(known, _exponent(px, quantum))
 
-    __slots__ = ("exponent", "price", "quantity", "value")
 
-    def __init__(self) -> None:
-        self.quantity = ZERO
-        self.value = ZERO
-        self.price: Decimal | None = None
-        self.exponent = 0
-
-    def add(self, qty: Decimal, px: Decimal | None, value: Decimal, quantum: Decimal) -> None:
-        """Add a fill of ``qty`` at ``px`` worth ``value``; ``px`` None: no single price (a
-        notional valued in another currency, on the money ``quantum``). Exponents are read
-        only once the prices differ (one fill per side is the usual case: no cost)."""
-        if not self.quantity:
-            self.price = px
-            if px is None:
-                self.exponent = _exponent(None, quantum)
-        elif self.price is not None and px != self.price:  # a second price: now an average
-            self.exponent = min(_exponent(self.price, quantum), _exponent(px, quantum))
-            self.price = None
-        elif self.price is None:
-            self.exponent = min(self.exponent, _exponent(px, quantum))
-        self.quantity += qty
-        self.value += value
-
-    def average(self) -> Decimal:
-        """The fill-weighted average price: the common price itself, or
-        :func:`average_price`."""
-        if self.price is not None:
-            return self.price
-        return average_price(self.value, self.quantity, self.exponent) if self.quantity else ZERO
+def _side_price(price: Decimal | None, value: Decimal, qty: Decimal, exponent: int) -> Decimal:
+    """A side's fill-weighted average price: its one price, else :func:`average_price`."""
+    if price is not None:
+        return price
+    return average_price(value, qty, exponent) if qty else ZERO
 
 
 class ClosedTrade(NamedTuple):
@@ -131,9 +110,15 @@ class Position:
 
     __slots__ = (
         "_carried",
-        "_entry",
+        "_entry_exp",
+        "_entry_px",
+        "_entry_qty",
         "_entry_ts",
-        "_exit",
+        "_entry_value",
+        "_exit_exp",
+        "_exit_px",
+        "_exit_qty",
+        "_exit_value",
         "_long",
         "_trade_fees",
         "_trade_pnl",
@@ -165,8 +150,13 @@ class Position:
     def _reset_trade(self, ts: int) -> None:
         self._carried = ZERO  # remainder of earlier round trips in the quantity
         self._entry_ts = ts
-        self._entry = _Side()
-        self._exit = _Side()
+        # Each side (entry, exit) of the round trip: quantity, value (Σ price × quantity, or
+        # the notionals of fills valued in another currency), the one price its fills share
+        # (None once they differ) and then the exponent of its finest price.
+        self._entry_qty = self._entry_value = self._exit_qty = self._exit_value = ZERO
+        self._entry_px: Decimal | None = None
+        self._exit_px: Decimal | None = None
+        self._entry_exp = self._exit_exp = 0
         self._trade_fees = ZERO
         self._long = True
         self._trade_pnl = ZERO
@@ -197,10 +187,10 @@ class Position:
         """The round trip still open: entry time, average entry price (as a closed trade's,
         see ``ClosedTrade``), open quantity and side ("long" or "short"); None when there is
         none (flat, or only a carried remainder)."""
-        if not self.in_trade or not self._entry.quantity:
+        if not self.in_trade or not self._entry_qty:
             return None
         side = "long" if self._long else "short"
-        return self._entry_ts, self._entry.average(), abs(self.quantity), side
+        return self._entry_ts, self._entry_price(), abs(self.quantity), side
 
     def unrealized_pnl(self, price: Decimal) -> Decimal:
         return price * self.quantity - self.cost
@@ -276,7 +266,16 @@ class Position:
             self._entry_ts = ts
         self.quantity += signed
         self.cost += notional if signed > 0 else -notional
-        self._entry.add(abs(signed), px, value, self.quantum)
+        if not self._entry_qty:  # (exponents are read only once prices differ: rarely)
+            self._entry_px = px
+            if px is None:
+                self._entry_exp = _exponent(None, self.quantum)
+        elif self._entry_px is None or px != self._entry_px:
+            self._entry_px, self._entry_exp = _mixed(
+                self._entry_px, self._entry_exp, px, self.quantum
+            )
+        self._entry_qty += abs(signed)
+        self._entry_value += value
         self._trade_fees += fee
         self._trade_pnl -= fee
 
@@ -300,18 +299,28 @@ class Position:
         self.cost -= share
         self.quantity -= closing * direction
         self.realized_pnl += realized
-        self._exit.add(closing, px, value, self.quantum)
+        if not self._exit_qty:
+            self._exit_px = px
+            if px is None:
+                self._exit_exp = _exponent(None, self.quantum)
+        elif self._exit_px is None or px != self._exit_px:
+            self._exit_px, self._exit_exp = _mixed(self._exit_px, self._exit_exp, px, self.quantum)
+        self._exit_qty += closing
+        self._exit_value += value
         self._trade_pnl += realized - fee
         self._trade_fees += fee
         return realized
 
     def _carry(self, ts: int) -> None:
         """Open the next round trip with the remainder a closed one left (its share of cost)."""
-        self._carried = abs(self.quantity)
-        self._entry = _Side()
-        self._entry.add(self._carried, None, abs(self.cost), self.quantum)
+        self._entry_qty = self._carried = abs(self.quantity)
+        self._entry_value = abs(self.cost)
+        self._entry_px, self._entry_exp = None, _exponent(None, self.quantum)
         self._long = self.quantity > 0
         self._entry_ts = ts
+
+    def _entry_price(self) -> Decimal:
+        return _side_price(self._entry_px, self._entry_value, self._entry_qty, self._entry_exp)
 
     def _close_trade(self, ts: int, tag: str) -> ClosedTrade:
         trade = ClosedTrade(  # strategy, instrument, side, entry ts/price, exit ts/price ...
@@ -319,10 +328,10 @@ class Position:
             self.instrument_id,
             "long" if self._long else "short",
             self._entry_ts,
-            self._entry.average(),
+            self._entry_price(),
             ts,
-            self._exit.average(),
-            self._entry.quantity,  # quantity
+            _side_price(self._exit_px, self._exit_value, self._exit_qty, self._exit_exp),
+            self._entry_qty,  # quantity
             self._trade_pnl,  # pnl
             self._trade_fees,  # fees
             tag,  # exit reason
