@@ -264,3 +264,27 @@ def test_sample_orders_agree_with_trades(sample: tuple[bt.BacktestResult, Path])
         assert by_time[(row["exit_time"], "SELL")] == D(row["exit_price"])
     exact = pd.read_csv(out / "trades.csv", dtype=str)
     assert list(exact["entry_price"]) == [r["entry_price"] for r in trades]
+
+
+def test_the_report_gets_the_exact_trades(
+    sample: tuple[bt.BacktestResult, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import genebot.backtest.result as result_module
+
+    seen: dict[str, object] = {}
+
+    def capture(path: Path, **kwargs: object) -> Path:
+        seen.update(kwargs)
+        return Path(path)
+
+    monkeypatch.setattr(result_module, "write_report", capture)
+    result, _ = sample
+    result.write(tmp_path)
+    trades = seen["trades"]
+    assert isinstance(trades, pd.DataFrame) and len(trades) == 245  # 244 closed + 1 open
+    assert all(isinstance(v, Decimal) for v in trades["entry_price"])
+    assert isinstance(result.trades["entry_price"].iloc[0], float)  # analysis: floats
+    stats = seen["stats"]
+    assert isinstance(stats, dict) and stats["final_equity"] == result.final_equity_exact
