@@ -47,7 +47,7 @@ def test_reset_needs_a_reason_and_a_deployment(database: Database) -> None:
     blank = genebot(database, "reset", "--reason", "  ")
     assert blank.returncode == 2 and "--reason" in blank.stderr
     unknown = genebot(database, "reset", "--reason", "x", "--deployment", "nope")
-    assert unknown.returncode == 2 and "no such deployment" in unknown.stderr
+    assert unknown.returncode == 2 and "no deployment 'nope'" in unknown.stderr
     missing = genebot(database, "reset")
     assert missing.returncode == 2 and "--reason" in missing.stderr
     for result in (none, blank, unknown, missing):

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from genebot.cli.common import DatabaseOpt, console, refuse
+from genebot.cli.common import DatabaseOpt, console, guarded, refuse
 
 risk_app = typer.Typer(
     no_args_is_help=True, help="Risk engine: admin reset of the kill switch, halt history."
@@ -24,26 +24,9 @@ DeploymentOpt = Annotated[
 
 
 def _deployment(db: object, wanted: str | None) -> str:
-    from genebot.persistence.repositories import DeploymentRepository
+    from genebot.services.safety import pick_deployment
 
-    repo = DeploymentRepository(db)  # type: ignore[arg-type]
-    if wanted is not None:
-        if repo.get(wanted) is None:
-            known = ", ".join(d.id for d in repo.recent()[:10]) or "none"
-            refuse(f"--deployment {wanted}: no such deployment (known: {known})")
-        return wanted
-    running = [d for d in repo.recent() if d.status == "running"]
-    if len(running) == 1:
-        return running[0].id
-    if not running:
-        refuse(
-            "no running paper/live deployment in this database: nothing to reset (a backtest's "
-            "halts reset by risk_management.halts: daily | manual)"
-        )
-    refuse(
-        "several deployments are running: name one with --deployment "
-        f"({', '.join(d.id for d in running)})"
-    )
+    return guarded(lambda: pick_deployment(db, wanted))  # type: ignore[arg-type]
 
 
 @risk_app.command("reset")
@@ -55,13 +38,13 @@ def risk_reset(
 ) -> None:
     """Admin override: clear the kill switch and every halt of a deployment, with a reason."""
     from genebot.cli.db import open_current
-    from genebot.persistence.journal import TradingStore
+    from genebot.services.safety import reset_kill_switch
 
     if not reason.strip():
         refuse("--reason: say why trading may resume (it is journaled)")
     db = open_current(database_url)
     target = _deployment(db, deployment)
-    TradingStore(db, target).record_kill_switch("reset", "admin", who, reason.strip())
+    guarded(lambda: reset_kill_switch(db, target, who, reason))
     console.print(
         f"reset recorded for deployment {target} by {who}: {reason.strip()} "
         "(journaled; its runner clears the halts when it reads it)",
