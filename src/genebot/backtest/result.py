@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from genebot.core.errors import ConfigError
+from genebot.core.exactjson import dumps_exact
 from genebot.core.precision import precision_quantum, quantize, to_decimal
 from genebot.data.timeindex import utc_index
 from genebot.domain.events import OrderFilled
@@ -426,28 +426,10 @@ def _mean_money(values: Sequence[Decimal]) -> Decimal:
     )
 
 
-_RAW = "\x00genebot-decimal-{}\x00"
-
-
 def stats_json(stats: Mapping[str, object]) -> str:
     """``stats`` as indented JSON, Decimals written as JSON numbers from their exact text
     (``100532.88883000``, never through a float)."""
-    raw: list[str] = []
-
-    def mark(value: object) -> object:
-        if isinstance(value, Decimal):
-            raw.append(f"{value:f}")
-            return _RAW.format(len(raw) - 1)
-        if isinstance(value, Mapping):
-            return {k: mark(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [mark(v) for v in value]
-        return value
-
-    text = json.dumps(mark(stats), indent=2, allow_nan=False)
-    for i, number in enumerate(raw):
-        text = text.replace(json.dumps(_RAW.format(i)), number, 1)
-    return text
+    return dumps_exact(stats, indent=2)
 
 
 def _utc(ns: list[int]) -> pd.DatetimeIndex:

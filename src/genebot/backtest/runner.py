@@ -237,6 +237,7 @@ def _result(
         lookahead_reads={s.strategy.strategy_id: s.lookahead for s in setup.slots if s.lookahead},
         risk_events=list(kernel.risk.events) if kernel.risk else [],
         risk_summary=kernel.risk.summary() if kernel.risk else {},
+        fees_exact=fees,
         warnings=setup.warnings + (kernel.risk.tally.warnings() if kernel.risk else []),
         title=f"genebot backtest: {', '.join(s.strategy.strategy_id for s in setup.slots)}",
         orchestration=(

@@ -51,7 +51,9 @@ def execute_backtest(
         say(err, "warning:", "yellow", warning)
     for sid, messages in result.strategy_errors.items():
         say(err, f"strategy {sid} raised {len(messages)}+ error(s):", "red", messages[0])
-    _print_stats(result.stats)
+    exact = result.exact_stats()  # money as the ledger has it, not through a float
+    exact.pop("risk_summary", None)
+    _print_stats(exact)
     if result.risk_summary:
         from genebot.risk.summary import summary_lines
 
