@@ -45,6 +45,7 @@ DEFAULT_BARS = 525_600  # one year of 1-minute bars
 REL_TOL = 1e-9
 TARGETS = {"per_bar": 500_000.0, "fast": 2_000_000.0}  # bars/s
 RSS_TARGET_MB = 300.0
+RSS_OVER_PLAIN = 0.15  # genebot's peak RSS within 15 % of the plain loop's
 _RESULT_TAG = "BENCH_RESULT "
 
 
@@ -217,6 +218,37 @@ def numpy_reference(bars: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+def plain_loop(bars: pd.DataFrame) -> dict[str, Any]:
+    """The memory reference: the same bars held the same way (a DataFrame), traded by a plain
+    Python loop over them (running SMAs, the same crossover rules, nothing kept per bar). Its
+    peak RSS is what any Python backtest of this data costs at least."""
+    o = bars["open"].to_numpy(dtype=np.float64).tolist()
+    c = bars["close"].to_numpy(dtype=np.float64).tolist()
+    s_sum = l_sum = 0.0
+    prev = None
+    held = 0.0
+    cash = INITIAL_CASH
+    trades = 0
+    want = None
+    for i, close in enumerate(c):
+        if want is not None:  # fill at this bar's open
+            notional = QUANTITY * o[i]
+            cash += -notional * (1 + FEE) if want else notional * (1 - FEE)
+            held, trades, want = (QUANTITY, trades, None) if want else (0.0, trades + 1, None)
+        s_sum += close - (c[i - SHORT] if i >= SHORT else 0.0)
+        l_sum += close - (c[i - LONG] if i >= LONG else 0.0)
+        if i + 1 < LONG:
+            continue
+        diff = s_sum / SHORT - l_sum / LONG
+        if prev is not None:
+            if diff > 0 >= prev and not held:
+                want = True
+            elif diff < 0 <= prev and held:
+                want = False
+        prev = diff
+    return {"final_equity": cash + held * c[-1], "trades": trades, "peak_rss_mb": _maxrss_mb()}
+
+
 def time_reference(bars: pd.DataFrame, repeat: int) -> dict[str, Any]:
     times = []
     ref: dict[str, Any] = {}
@@ -234,6 +266,12 @@ def _worker(args: argparse.Namespace, mode: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     bars = make_bars(args.bars, args.seed)
     generated = time.perf_counter() - t0
+    if mode == "plain":
+        return plain_loop(bars)
+    if mode == "plain_imports":  # the same loop with genebot's libraries loaded (not used)
+        import genebot.backtest.runner  # noqa: F401
+
+        return plain_loop(bars)
     out = run_genebot(bars, mode, args.repeat, args.tracemalloc)
     out["generate_s"] = generated
     return out
@@ -303,7 +341,12 @@ def _verdict(ok: bool) -> str:
     return "MATCH" if ok else "MISMATCH"
 
 
-def _report(args: argparse.Namespace, runs: dict[str, dict[str, Any]], ref: dict[str, Any]) -> bool:
+def _report(
+    args: argparse.Namespace,
+    runs: dict[str, dict[str, Any]],
+    ref: dict[str, Any],
+    plain: dict[str, Any],
+) -> bool:
     n = args.bars
     ok = True
     print(
@@ -343,6 +386,15 @@ def _report(args: argparse.Namespace, runs: dict[str, dict[str, Any]], ref: dict
             f"  peak RSS         {_fmt_mb(peak)} whole process (ru_maxrss)   target <= "
             f"{RSS_TARGET_MB:.0f} MB: {'met' if peak <= RSS_TARGET_MB else 'NOT met'}"
         )
+        for what, plain_mb in (
+            ("plain loop", plain["peak_rss_mb"]),
+            ("plain loop with genebot's imports", plain["with_imports_mb"]),
+        ):
+            ok = peak <= plain_mb * (1 + RSS_OVER_PLAIN)
+            print(
+                f"                   vs the {what} ({_fmt_mb(plain_mb)}): x{peak / plain_mb:.3f}"
+                f" (target <= x{1 + RSS_OVER_PLAIN:.2f}: {'met' if ok else 'NOT met'})"
+            )
         print(
             f"                   {_fmt_mb(r['run_peak_rss_mb'])} high-water mark during the run "
             f"(RSS before it: {_fmt_mb(r['rss_before_run_mb'])})"
@@ -365,6 +417,13 @@ def _report(args: argparse.Namespace, runs: dict[str, dict[str, Any]], ref: dict
         f"{', position open at the end' if ref['open_at_end'] else ''}"
     )
     print(f"  final equity     {ref['final_equity']:,.8f}\n")
+    print("[plain Python loop, same bars held as a DataFrame: the memory reference]")
+    print(f"  peak RSS         {_fmt_mb(plain['peak_rss_mb'])} whole process (ru_maxrss)")
+    print(
+        f"                   {_fmt_mb(plain['with_imports_mb'])} with genebot's libraries "
+        "imported first (isolates the engine's own memory)"
+    )
+    print(f"  trades           {plain['trades']:,} closed round trips\n")
 
     print("[checks]")
     if "per_bar" in runs and "fast" in runs:
@@ -420,7 +479,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="also report the tracemalloc peak of one extra, untimed run per mode (slow)",
     )
-    parser.add_argument("--worker", choices=("per_bar", "fast"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--worker", choices=("per_bar", "fast", "plain", "plain_imports"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.short < args.long:
         parser.error("--short and --long must satisfy 1 <= short < long")
@@ -445,8 +506,10 @@ def main(argv: list[str] | None = None) -> int:
         runs = {m: _worker(args, m) for m in modes}
     else:
         runs = {m: _in_subprocess(args, m) for m in modes}
+    plain = _in_subprocess(args, "plain")
+    plain["with_imports_mb"] = _in_subprocess(args, "plain_imports")["peak_rss_mb"]
     ref = time_reference(make_bars(args.bars, args.seed), args.repeat)
-    return 0 if _report(args, runs, ref) else 1
+    return 0 if _report(args, runs, ref, plain) else 1
 
 
 if __name__ == "__main__":

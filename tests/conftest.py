@@ -18,3 +18,13 @@ def _scratch_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         os.environ.pop("DATABASE_URL", None)
     else:
         os.environ["DATABASE_URL"] = previous
+
+
+@pytest.fixture(autouse=True)
+def _fast_loop_always_skips(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``engine_mode: fast`` runs the per-bar loop on dense signals (it would be slower); the
+    parity tests compare the two loops, so in tests fast always skips. The choice itself is
+    tested with the real threshold (``test_engine_auto.py`` sets it back)."""
+    import genebot.backtest.runner as runner
+
+    monkeypatch.setattr(runner, "FAST_BREAK_EVEN", 1.0)
