@@ -126,7 +126,7 @@ def test_show_prints_the_documentation_and_parameter_ranges() -> None:
 
 def test_show_unknown_strategy_lists_what_exists() -> None:
     proc = genebot("strategy", "show", "nope")
-    assert proc.returncode == 2 and "available: moving_average" in proc.stderr
+    assert proc.returncode == 2 and "known: moving_average" in proc.stderr
 
 
 def test_compare_prints_one_table_of_stats(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from genebot.backtest.config import GenebotConfig
 from genebot.backtest.result import check_output_folder
-from genebot.cli.common import console, err, guarded, say
+from genebot.cli.common import DONE, console, err, guarded, say
 from genebot.cli.db import open_database
 from genebot.persistence.database import Database
 from genebot.reporting.formatting import format_stat
@@ -61,7 +61,9 @@ def execute_backtest(
             console.print(line, highlight=False, markup=False)
         for warning in risk_warnings:
             say(err, "warning:", "yellow", warning)
+    DONE.append(f"partly written {Path(cfg.backtest.output_dir)}/ (not stored in the database)")
     paths = guarded(lambda: result.write(cfg.backtest.output_dir))
+    DONE[-1] = f"written {Path(cfg.backtest.output_dir)}/, not stored in the database"
     console.print(
         f"results written to {Path(cfg.backtest.output_dir)}/: " + ", ".join(p.name for p in paths)
     )
@@ -69,6 +71,7 @@ def execute_backtest(
         from genebot.backtest.store import store_run
 
         run_id = guarded(lambda: store_run(db, cfg, result, cfg.backtest.output_dir))
+        DONE[-1] = f"written {Path(cfg.backtest.output_dir)}/ and stored as run {run_id}"
         console.print(f"stored as run {run_id} in {db.display_url} (genebot report run {run_id})")
     return result
 

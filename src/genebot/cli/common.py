@@ -43,6 +43,15 @@ StoreOpt = Annotated[
 ]
 
 
+# What a command has already stored or written, for the line Ctrl-C prints.
+DONE: list[str] = []
+
+
+def interrupted_note() -> str:
+    """``nothing stored``, or what was stored or written before the interruption."""
+    return "nothing stored" if not DONE else "already " + "; ".join(DONE)
+
+
 def say(to: Console, label: str, style: str, text: str) -> None:
     """``label`` in ``style``, then ``text`` exactly as it is (one line, not wrapped)."""
     to.print(Text.assemble((label, style), " ", text), highlight=False, soft_wrap=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -28,10 +29,16 @@ from genebot.cli.common import (
     console,
     err,
     guarded,
+    interrupted_note,
     say,
 )
 from genebot.cli.db import db_app, report_app
-from genebot.cli.orchestrator import backtest_orchestration, config_app, orchestrator_app
+from genebot.cli.orchestrator import (
+    backtest_orchestration,
+    config_app,
+    orchestrator_app,
+    orchestrator_config_app,
+)
 from genebot.cli.risk import risk_app
 from genebot.core.errors import InputError, ParameterError
 from genebot.reporting.formatting import format_stat
@@ -60,6 +67,36 @@ app.add_typer(config_app, name="config")
 backtest_app.command("orchestration")(backtest_orchestration)
 app.add_typer(report_app, name="report")
 app.add_typer(risk_app, name="risk")
+# The seed guide's names: aliases of the commands above, listed in --help.
+app.add_typer(orchestrator_app, name="orchestration", help="Alias of `genebot orchestrator`.")
+app.add_typer(
+    orchestrator_config_app, name="orchestrator-config", help="Alias of `orchestrator config`."
+)
+_RUNTIME = (
+    "run",
+    "orchestrator-start",
+    "orchestrator-status",
+    "orchestrator-stop",
+    "orchestrator-monitor",
+    "orchestrator-intervention",
+)
+
+
+def _needs_runtime(name: str) -> Callable[..., None]:
+    def command(ctx: typer.Context) -> None:
+        say(
+            err, "error:", "red", f"genebot {name} needs the paper/live runtime (not available yet)"
+        )
+        raise typer.Exit(2)
+
+    command.__doc__ = "Needs the paper/live runtime (not available yet)."
+    return command
+
+
+for _name in _RUNTIME:
+    app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
+        _needs_runtime(_name)
+    )
 DEFAULT_CONFIG = Path("config/backtest.yaml")
 _guarded = guarded
 
@@ -185,6 +222,7 @@ def _configured(cfg: GenebotConfig, name: str) -> bool:
 
 
 @strategy_app.command("list")
+@app.command("list-strategies", help="Alias of `genebot strategy list`.")
 def strategy_list(config: ConfigOpt = None) -> None:
     """Every strategy genebot can run (built-in and from strategies_path), with parameters."""
     cfg = _guarded(lambda: _config(config))
@@ -296,6 +334,15 @@ _COMPARE = (
 )
 
 
+class Interrupted(BaseException):
+    """Ctrl-C, raised past click (which would turn a KeyboardInterrupt into a bare Abort)."""
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C: at once
+    raise Interrupted
+
+
 # click's UsageError (typer vendors click: reach it through its public BadParameter).
 _UsageError: type[Exception] = typer.BadParameter.__mro__[1]
 
@@ -303,8 +350,12 @@ _UsageError: type[Exception] = typer.BadParameter.__mro__[1]
 def main() -> None:
     """Console-script entry point. A usage mistake (an unknown option, a value of the wrong
     type) is one line and exit code 2, like every other bad input."""
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         code = app(standalone_mode=False, prog_name="genebot")
+    except Interrupted:
+        say(err, "interrupted,", "yellow", interrupted_note())
+        raise SystemExit(130) from None
     except _UsageError as exc:
         if type(exc).__name__.startswith("NoArgsIsHelp"):  # nothing asked: the help
             exc.show()  # type: ignore[attr-defined]

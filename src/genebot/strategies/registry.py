@@ -8,6 +8,7 @@ check, is reported in one line and skipped — the rest still load.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import inspect
@@ -176,7 +177,20 @@ def strategy_class(name: str, catalog: Catalog | None = None) -> type[Strategy]:
             for c in catalog.classes
             if catalog.sources.get(c) != "built-in"
         ]
-    raise InputError(f"unknown strategy {name!r}; available: {', '.join(known)}")
+    keys = [key for key, _, _ in BUILTIN_MODULES] + [cls for _, _, cls in BUILTIN_MODULES]
+    if catalog is not None:
+        keys += [n for c in catalog.classes for n in (c.name, c.__name__)]
+    raise InputError(
+        f"unknown strategy {name!r}{did_you_mean(name, keys)}; known: {', '.join(known)}"
+    )
+
+
+def did_you_mean(name: str, candidates: list[str]) -> str:
+    """`` (did you mean X?)`` for the closest of ``candidates`` to ``name``, or ``""``."""
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    if not close:  # a prefix typed short ("moving_avg") is still a strong hint
+        close = [c for c in candidates if c.lower().startswith(name.lower())][:1] if name else []
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def _import(path: str) -> type[Strategy]:

@@ -1,0 +1,97 @@
+"""The seed guide's command names and the small things a new user hits (issue 13 §3, §6)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from genebot.testkit import gbm_bars, run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_list_strategies_is_strategy_list() -> None:
+    proc = run_cli("list-strategies", cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "MovingAverageStrategy" in proc.stdout and "rsi_strategy" in proc.stdout
+
+
+def test_seed_names_are_listed_in_help() -> None:
+    shown = run_cli("--help", cwd=ROOT).stdout
+    for name in ("list-strategies", "orchestration", "orchestrator-config", "orchestrator-start"):
+        assert name in shown
+
+
+def test_orchestration_is_the_orchestrator_group() -> None:
+    proc = run_cli("orchestration", "--help", cwd=ROOT)
+    assert proc.returncode == 0
+    assert "allocation-history" in proc.stdout and "attribution" in proc.stdout
+
+
+def test_orchestrator_config_alias_validates() -> None:
+    proc = run_cli(
+        "orchestrator-config", "validate", "--config", "config/orchestrator.yaml", cwd=ROOT
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("valid:")
+
+
+def test_runtime_commands_say_they_need_the_runtime() -> None:
+    for args in (
+        ("orchestrator-start", "--daemon"),
+        ("orchestrator-status", "--verbose"),
+        ("run",),
+    ):
+        proc = run_cli(*args, cwd=ROOT)
+        assert proc.returncode == 2
+        assert "needs the paper/live runtime (not available yet)" in proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
+def test_unknown_strategy_suggests_the_closest() -> None:
+    proc = run_cli("strategy", "show", "moving_avg", cwd=ROOT)
+    assert proc.returncode == 2
+    line = proc.stderr.strip()
+    assert "unknown strategy 'moving_avg' (did you mean moving_average?); known:" in line
+    assert "rsi_strategy" in line and "Traceback" not in line
+
+
+def test_unknown_strategy_in_a_backtest_suggests_the_closest(tmp_path: Path) -> None:
+    proc = run_cli(
+        "backtest", "--strategy", "rsi_strat", "--no-store", "--output-dir", str(tmp_path), cwd=ROOT
+    )
+    assert proc.returncode == 2, proc.stdout
+    assert "did you mean rsi_strategy?" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_ctrl_c_during_a_backtest_exits_130_with_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "SYN_USDT-1m.csv"
+    frame = gbm_bars(2_000_000)
+    frame.to_csv(data, index_label="timestamp")
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"backtest": {"initial_cash": 100000, "fee": 0.001}}))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "genebot.cli.main", "backtest", "--config", str(config),
+         "--data-file", str(data), "--symbols", "SYN/USDT", "--strategy", "moving_average",
+         "--output-dir", str(tmp_path / "out"), "--no-store", "--quiet",
+         "--engine-mode", "per_bar"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ},
+    )  # fmt: skip
+    time.sleep(3)  # importing, reading the file and running: seconds on 2,000,000 bars
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    out, errors = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, errors)
+    last = errors.strip().splitlines()[-1]
+    assert "Traceback" not in errors and "KeyboardInterrupt" not in errors
+    if (tmp_path / "out").exists():  # a slow machine: the run had ended, files were being written
+        assert last.startswith("interrupted, already partly written"), errors
+    else:
+        assert last == "interrupted, nothing stored", errors
