@@ -7,24 +7,25 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from genebot.backtest.config import GenebotConfig
-from genebot.backtest.result import check_output_folder
 from genebot.cli.common import DONE, console, err, guarded, say
 from genebot.cli.db import open_database
-from genebot.persistence.database import Database
 from genebot.reporting.formatting import format_stat
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # heavy (pandas, SQLAlchemy): imported by the commands that run
+    from genebot.backtest.config import GenebotConfig
     from genebot.backtest.result import BacktestResult
+    from genebot.persistence.database import Database
 
 
 def execute_backtest(
     cfg: GenebotConfig, *, quiet: bool, store: bool, database_url: str | None
 ) -> BacktestResult:
     """Run ``cfg`` with a progress bar, print its stats, write its files and record it."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from genebot.backtest.result import check_output_folder
     from genebot.backtest.runner import run
 
     db = _run_store(database_url) if store else None

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from genebot.cli.common import DatabaseOpt, console, guarded, refuse
-from genebot.persistence.database import Database
 from genebot.reporting.formatting import format_stat
+
+if TYPE_CHECKING:  # SQLAlchemy: imported by the commands that open a database
+    from genebot.persistence.database import Database
 
 db_app = typer.Typer(no_args_is_help=True, help="Database: create, upgrade, back up, restore.")
 report_app = typer.Typer(help="Past backtest runs and live/paper trade history.")
@@ -19,6 +21,7 @@ report_app = typer.Typer(help="Past backtest runs and live/paper trade history."
 
 def open_database(url: str | None) -> Database:
     """The database, reachable, or one clear error."""
+    from genebot.persistence.database import Database
 
     def connect() -> Database:
         db = Database(url)

@@ -11,12 +11,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from genebot.backtest.config import (
-    GenebotConfig,
-    apply_overrides,
-    default_data_config,
-    load_config,
-)
 from genebot.cli.backtest import execute_backtest
 from genebot.cli.common import (
     DatabaseOpt,
@@ -42,9 +36,9 @@ from genebot.cli.orchestrator import (
 from genebot.cli.risk import risk_app
 from genebot.core.errors import InputError, ParameterError
 from genebot.reporting.formatting import format_stat
-from genebot.strategies.registry import catalog_for, strategy_class
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # heavy (pydantic models, pandas): imported by the commands that use them
+    from genebot.backtest.config import GenebotConfig
     from genebot.backtest.result import BacktestResult
 
 app = typer.Typer(
@@ -108,9 +102,13 @@ def _split(value: str | None) -> list[str] | None:
 
 
 def _config(path: Path | None, **overrides: object) -> GenebotConfig:
+    from genebot.backtest.config import apply_overrides, load_config
+
     if path is not None and not path.is_file():
         raise InputError(f"--config {path}: file not found")
-    source = path if path is not None else (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else {})
+    source: Path | dict[str, object] = (
+        path if path is not None else (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else {})
+    )
     return apply_overrides(load_config(source), **overrides)  # type: ignore[arg-type]
 
 
@@ -183,6 +181,7 @@ def lookahead(
 ) -> None:
     """Prove a strategy never reads the future: runs on prefixes must match the full run.
     With no data flags, a strategy not in the config runs on the bundled data it declares."""
+    from genebot.backtest.config import apply_overrides, default_data_config
     from genebot.backtest.lookahead import check_lookahead
 
     logging.basicConfig(level=logging.CRITICAL)
@@ -225,6 +224,8 @@ def _configured(cfg: GenebotConfig, name: str) -> bool:
 @app.command("list-strategies", help="Alias of `genebot strategy list`.")
 def strategy_list(config: ConfigOpt = None) -> None:
     """Every strategy genebot can run (built-in and from strategies_path), with parameters."""
+    from genebot.strategies.registry import catalog_for
+
     cfg = _guarded(lambda: _config(config))
     catalog = _guarded(lambda: catalog_for(cfg.strategies_path))
     table = Table(title="Strategies")
@@ -247,6 +248,8 @@ def strategy_show(
     """A strategy's documentation and its parameters with bounds and optimization ranges."""
     import inspect
     import sys as _sys
+
+    from genebot.strategies.registry import catalog_for, strategy_class
 
     cfg = _guarded(lambda: _config(config))
     cls = _guarded(lambda: strategy_class(name, catalog_for(cfg.strategies_path)))

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
 from rich.table import Table
 
-from genebot.backtest.config import GenebotConfig, apply_overrides, hide_secrets, load_config
 from genebot.cli.backtest import execute_backtest
 from genebot.cli.common import (
     DatabaseOpt,
@@ -29,6 +28,9 @@ from genebot.cli.common import (
 )
 from genebot.cli.db import open_current
 from genebot.core.errors import ConfigError, InputError
+
+if TYPE_CHECKING:  # pydantic models and what they pull in: imported by the commands
+    from genebot.backtest.config import GenebotConfig
 
 orchestrator_app = typer.Typer(
     no_args_is_help=True, help="The strategy orchestrator: config, attribution, history."
@@ -53,6 +55,8 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def _orchestrated(path: Path, **overrides: object) -> GenebotConfig:
+    from genebot.backtest.config import apply_overrides, load_config
+
     cfg = apply_overrides(load_config(path), **overrides)  # type: ignore[arg-type]
     if not cfg.orchestrated:
         raise ConfigError(
@@ -91,7 +95,8 @@ def backtest_orchestration(
     )
     result = execute_backtest(cfg, quiet=quiet, store=store, database_url=database_url)
     if result.orchestration is not None:
-        _attribution_table(result.orchestration.attribution.to_dict(orient="records"))
+        rows = result.orchestration.attribution.to_dict(orient="records")
+        _attribution_table(rows)  # type: ignore[arg-type]
         changes = result.orchestration.allocations["timestamp"].nunique()
         console.print(f"{changes} allocation(s), see allocations.csv")
 
@@ -177,6 +182,8 @@ def config_update(
     if not isinstance(section, dict):
         refuse(f"{config}: no orchestrator: section (see `genebot config migrate`)")
     section.update(changes)
+    from genebot.backtest.config import load_config
+
     guarded(lambda: load_config(data))
     shutil.copyfile(config, config.with_name(config.name + ".bak"))
     config.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -235,6 +242,8 @@ def config_migrate(
 ) -> None:
     """Turn a plain ``strategies:`` config into an ``orchestrator:`` config (same strategies,
     equal priors); every other section is kept as it is."""
+    from genebot.backtest.config import hide_secrets, load_config
+
     data = guarded(lambda: _read(config))
     migrated = guarded(lambda: migrate_config(data, allocation_method))
     guarded(lambda: load_config(migrated))
