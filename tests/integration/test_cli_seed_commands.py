@@ -95,3 +95,22 @@ def test_ctrl_c_during_a_backtest_exits_130_with_one_line(tmp_path: Path) -> Non
         assert last.startswith("interrupted, already partly written"), errors
     else:
         assert last == "interrupted, nothing stored", errors
+
+
+def test_orchestrator_config_defaults_to_config_orchestrator_yaml() -> None:
+    proc = run_cli("orchestrator-config", "show", cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "allocation_method: risk_parity" in proc.stdout
+
+
+def test_orchestrator_config_without_a_file_says_which_it_looked_for(tmp_path: Path) -> None:
+    proc = run_cli("orchestrator-config", "validate", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "config/orchestrator.yaml" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_reload_validates_and_says_no_runner_is_up() -> None:
+    proc = run_cli("orchestrator-config", "reload", cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("valid:")
+    assert "no runner is up" in proc.stdout and "genebot run" in proc.stdout

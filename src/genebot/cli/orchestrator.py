@@ -35,11 +35,36 @@ if TYPE_CHECKING:  # pydantic models and what they pull in: imported by the comm
 orchestrator_app = typer.Typer(
     no_args_is_help=True, help="The strategy orchestrator: config, attribution, history."
 )
-orchestrator_config_app = typer.Typer(no_args_is_help=True, help="show | validate | update")
+orchestrator_config_app = typer.Typer(
+    no_args_is_help=True, help="show | validate | update | reload"
+)
 orchestrator_app.add_typer(orchestrator_config_app, name="config")
 config_app = typer.Typer(no_args_is_help=True, help="Configuration files.")
 
 ConfigFile = Annotated[Path, typer.Option("--config", "-c", help="YAML config file")]
+OrchestratorFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="YAML config file (default: config/orchestrator.yaml, else "
+        "config/orchestrator_config.yaml)",
+    ),
+]
+DEFAULT_ORCHESTRATOR = (Path("config/orchestrator.yaml"), Path("config/orchestrator_config.yaml"))
+
+
+def _orchestrator_file(path: Path | None) -> Path:
+    """``--config``, or the first default file present."""
+    if path is not None:
+        return path
+    found = next((p for p in DEFAULT_ORCHESTRATOR if p.is_file()), None)
+    if found is None:
+        refuse(
+            "no --config given and neither config/orchestrator.yaml nor "
+            "config/orchestrator_config.yaml exists (see `genebot config migrate`)"
+        )
+    return found
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -120,8 +145,9 @@ def _attribution_table(rows: list[dict[str, Any]]) -> None:
 
 
 @orchestrator_config_app.command("show")
-def config_show(config: ConfigFile) -> None:
+def config_show(config: OrchestratorFile = None) -> None:
     """The orchestrator section with every default filled in."""
+    config = _orchestrator_file(config)
     cfg = guarded(lambda: _orchestrated(config))
     assert cfg.orchestrator is not None
     shown = cfg.orchestrator.model_dump(mode="json", exclude={"strategies"})
@@ -133,8 +159,9 @@ def config_show(config: ConfigFile) -> None:
 
 
 @orchestrator_config_app.command("validate")
-def config_validate(config: ConfigFile) -> None:
+def config_validate(config: OrchestratorFile = None) -> None:
     """Check the orchestrator config; exit 2 with the key and what is allowed if it is wrong."""
+    config = _orchestrator_file(config)
     cfg = guarded(lambda: _orchestrated(config))
     orch = cfg.orchestrator
     assert orch is not None
@@ -156,7 +183,7 @@ def config_validate(config: ConfigFile) -> None:
 
 @orchestrator_config_app.command("update")
 def config_update(
-    config: ConfigFile,
+    config: OrchestratorFile = None,
     allocation_method: Annotated[
         str | None, typer.Option(help="equal_weight | performance_based | risk_parity")
     ] = None,
@@ -175,6 +202,7 @@ def config_update(
         "max_allocation": max_allocation,
     }
     changes = {k: v for k, v in changes.items() if v is not None}
+    config = _orchestrator_file(config)
     if not changes:
         refuse("nothing to update: give --allocation-method, --rebalance-frequency, ...")
     data = guarded(lambda: _read(config))
@@ -188,6 +216,17 @@ def config_update(
     shutil.copyfile(config, config.with_name(config.name + ".bak"))
     config.write_text(yaml.safe_dump(data, sort_keys=False))
     console.print(f"updated {config}: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+
+
+@orchestrator_config_app.command("reload")
+def config_reload(config: OrchestratorFile = None) -> None:
+    """Validate the config a running bot would reload (the runtime arrives later)."""
+    config_validate(config)
+    console.print(
+        f"no runner is up: nothing to reload; genebot reads {_orchestrator_file(config)} when "
+        "`genebot run` starts (the paper/live runtime is not available yet)",
+        highlight=False,
+    )
 
 
 @orchestrator_app.command("attribution")
