@@ -114,3 +114,31 @@ def test_reload_validates_and_says_no_runner_is_up() -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("valid:")
     assert "no runner is up" in proc.stdout and "genebot run" in proc.stdout
+
+
+def test_backtest_strategy_name_symbol_dates(tmp_path: Path) -> None:
+    proc = run_cli(
+        "backtest", "strategy", "moving_average", "--symbol", "BTC/USDT",
+        "--start-date", "2021-05-10", "--end-date", "2021-05-12",
+        "--output-dir", str(tmp_path / "o"), "--no-store", "-q", cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    trades = (tmp_path / "o" / "trades.csv").read_text().splitlines()[1:]
+    assert trades and all(",BTC/USDT," in t and t.startswith("moving_average,") for t in trades)
+
+
+def test_backtest_strategies_list_symbols(tmp_path: Path) -> None:
+    proc = run_cli(
+        "backtest", "strategies", "moving_average,rsi_strategy", "--symbols", "BTC/USDT,ETH/USDT",
+        "--start-date", "2021-05-10", "--end-date", "2021-05-12",
+        "--output-dir", str(tmp_path / "o"), "--no-store", "-q", cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    stats = (tmp_path / "o" / "trades.csv").read_text()
+    assert "rsi_strategy," in stats or "moving_average," in stats
+
+
+def test_backtest_strategy_unknown_name_suggests(tmp_path: Path) -> None:
+    proc = run_cli("backtest", "strategy", "moving_avg", "--no-store", cwd=ROOT)
+    assert proc.returncode == 2
+    assert "did you mean moving_average?" in proc.stderr and "Traceback" not in proc.stderr

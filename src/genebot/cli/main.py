@@ -149,6 +149,31 @@ def backtest(
     the database (see `genebot report`) unless --no-store."""
     if ctx.invoked_subcommand is not None:
         return
+    _run_flags(**{k: v for k, v in locals().items() if k != "ctx"})
+
+
+def _run_flags(
+    *,
+    config: Path | None,
+    strategy: str | None,
+    strategies: str | None,
+    symbols: str | None,
+    timeframe: str | None,
+    start_date: str | None,
+    end_date: str | None,
+    data_dir: str | None,
+    data_file: str | None,
+    output_dir: str | None,
+    fee: float | None,
+    initial_cash: float | None,
+    engine_mode: str | None,
+    on_broken: str | None,
+    on_gap: str | None,
+    quiet: bool,
+    store: bool,
+    database_url: str | None,
+) -> None:
+    """One backtest from the command line's flags (the group and its subcommands)."""
     cfg = _guarded(
         lambda: _config(
             config,
@@ -169,6 +194,66 @@ def backtest(
         )
     )
     execute_backtest(cfg, quiet=quiet, store=store, database_url=database_url)
+
+
+SymbolsOpt = Annotated[
+    str | None, typer.Option("--symbols", "--symbol", help="e.g. BTC/USDT,ETH/USDT")
+]
+StartOpt = Annotated[str | None, typer.Option(help="ISO date, inclusive")]
+EndOpt = Annotated[str | None, typer.Option(help="ISO date, exclusive")]
+
+
+@backtest_app.command("strategy")
+def backtest_strategy(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="strategy config key or class name")],
+    symbols: SymbolsOpt = None,
+    start_date: StartOpt = None,
+    end_date: EndOpt = None,
+    config: ConfigOpt = None,
+    timeframe: Annotated[str | None, typer.Option(help="e.g. 5m, 1h")] = None,
+    output_dir: OutputDirOpt = None,
+    quiet: QuietOpt = False,
+    store: StoreOpt = True,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Backtest one strategy (the seed's `backtest strategy NAME --symbol S ...`)."""
+    _subcommand_backtest(ctx, locals(), strategy=name, strategies=None)
+
+
+@backtest_app.command("strategies")
+def backtest_strategies(
+    ctx: typer.Context,
+    names: Annotated[str, typer.Argument(help="comma-separated, e.g. moving_average,rsi_strategy")],
+    symbols: SymbolsOpt = None,
+    start_date: StartOpt = None,
+    end_date: EndOpt = None,
+    config: ConfigOpt = None,
+    timeframe: Annotated[str | None, typer.Option(help="e.g. 5m, 1h")] = None,
+    output_dir: OutputDirOpt = None,
+    quiet: QuietOpt = False,
+    store: StoreOpt = True,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Backtest several strategies on one account (`backtest strategies A,B,C --symbols ...`)."""
+    _subcommand_backtest(ctx, locals(), strategy=None, strategies=names)
+
+
+def _subcommand_backtest(
+    ctx: typer.Context, given: dict[str, object], *, strategy: str | None, strategies: str | None
+) -> None:
+    """The plain backtest's code path, with the group's options (``backtest --fee ... strategy``)
+    under the subcommand's own."""
+    group = ctx.parent.params if ctx.parent is not None else {}
+    options = {**group, **{k: v for k, v in given.items() if k not in ("ctx", "name", "names")}}
+    for key in ("config", "symbols", "start_date", "end_date", "timeframe", "output_dir"):
+        if options.get(key) is None:
+            options[key] = group.get(key)
+    options.update(strategy=strategy, strategies=strategies)
+    options["quiet"] = bool(given["quiet"] or group.get("quiet"))
+    options["store"] = bool(given["store"] and group.get("store", True))
+    options["database_url"] = given["database_url"] or group.get("database_url")
+    _run_flags(**options)
 
 
 @check_app.command("lookahead")
