@@ -142,3 +142,26 @@ def test_backtest_strategy_unknown_name_suggests(tmp_path: Path) -> None:
     proc = run_cli("backtest", "strategy", "moving_avg", "--no-store", cwd=ROOT)
     assert proc.returncode == 2
     assert "did you mean moving_average?" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_strategy_status_shows_effective_parameters(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {"strategies": {"moving_average": {"enabled": False, "parameters": {"short_period": 7},
+                                               "symbols": ["ETH/USDT"], "timeframes": ["1h"]}}}
+        )
+    )  # fmt: skip
+    proc = run_cli("strategy", "status", "moving_average", "--config", str(config), cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "MovingAverageStrategy, disabled" in proc.stdout
+    assert "symbols: ETH/USDT" in proc.stdout and "timeframes: 1h" in proc.stdout
+    rows = {line.split()[1]: line for line in proc.stdout.splitlines() if line.startswith("│")}
+    assert "7" in rows["short_period"] and "config" in rows["short_period"]
+    assert "20" in rows["long_period"] and "default" in rows["long_period"]
+
+
+def test_strategy_status_unknown_name_suggests() -> None:
+    proc = run_cli("strategy", "status", "moving_avg", cwd=ROOT)
+    assert proc.returncode == 2
+    assert "did you mean moving_average?" in proc.stderr and "Traceback" not in proc.stderr

@@ -34,6 +34,7 @@ from genebot.cli.orchestrator import (
     orchestrator_config_app,
 )
 from genebot.cli.risk import risk_app
+from genebot.cli.strategy_cmds import strategy_status
 from genebot.core.errors import InputError, ParameterError
 from genebot.reporting.formatting import format_stat
 
@@ -323,6 +324,9 @@ def strategy_list(config: ConfigOpt = None) -> None:
     console.print(table)
     for problem in catalog.problems:
         say(err, "skipped:", "yellow", problem)
+
+
+strategy_app.command("status")(strategy_status)
 
 
 @strategy_app.command("show")
