@@ -165,3 +165,60 @@ def test_strategy_status_unknown_name_suggests() -> None:
     proc = run_cli("strategy", "status", "moving_avg", cwd=ROOT)
     assert proc.returncode == 2
     assert "did you mean moving_average?" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _plain_config(tmp_path: Path) -> Path:
+    config = tmp_path / "backtest.yaml"
+    config.write_text((ROOT / "config" / "backtest.yaml").read_text())
+    return config
+
+
+def test_strategy_disable_enable_persist_with_a_backup(tmp_path: Path) -> None:
+    config = _plain_config(tmp_path)
+    before = config.read_text()
+    proc = run_cli("strategy", "disable", "moving_average", "--config", str(config), cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert yaml.safe_load(config.read_text())["strategies"]["moving_average"]["enabled"] is False
+    assert (tmp_path / "backtest.yaml.bak").read_text() == before
+    proc = run_cli("strategy", "enable", "moving_average", "--config", str(config), cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert yaml.safe_load(config.read_text())["strategies"]["moving_average"]["enabled"] is True
+
+
+def test_strategy_update_parameters_within_bounds(tmp_path: Path) -> None:
+    config = _plain_config(tmp_path)
+    proc = run_cli(
+        "strategy", "update", "moving_average", "--parameters", '{"short_period": 12}',
+        "--config", str(config), cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    params = yaml.safe_load(config.read_text())["strategies"]["moving_average"]["parameters"]
+    assert params == {"short_period": 12, "long_period": 20}
+    status = run_cli("strategy", "status", "moving_average", "--config", str(config), cwd=ROOT)
+    assert "12" in next(line for line in status.stdout.splitlines() if "short_period" in line)
+
+
+def test_strategy_update_refuses_bad_parameters_and_keeps_the_file(tmp_path: Path) -> None:
+    config = _plain_config(tmp_path)
+    before = config.read_text()
+    cases = {
+        '{"short_period": 0}': "short_period=0 is below the minimum 1",
+        '{"short_perod": 12}': "unknown parameter short_perod",
+        "{short_period: 12}": "--parameters '{short_period: 12}': not valid JSON",
+        "[1]": "must be a JSON object",
+    }
+    for given, message in cases.items():
+        proc = run_cli(
+            "strategy", "update", "moving_average", "--parameters", given,
+            "--config", str(config), cwd=ROOT,
+        )  # fmt: skip
+        assert proc.returncode == 2, (given, proc.stderr)
+        assert message in proc.stderr and "Traceback" not in proc.stderr
+        assert config.read_text() == before
+
+
+def test_strategy_disable_unknown_names_what_exists(tmp_path: Path) -> None:
+    config = _plain_config(tmp_path)
+    proc = run_cli("strategy", "disable", "moving_avg", "--config", str(config), cwd=ROOT)
+    assert proc.returncode == 2
+    assert "did you mean moving_average?" in proc.stderr and "Traceback" not in proc.stderr

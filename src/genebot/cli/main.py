@@ -34,7 +34,12 @@ from genebot.cli.orchestrator import (
     orchestrator_config_app,
 )
 from genebot.cli.risk import risk_app
-from genebot.cli.strategy_cmds import strategy_status
+from genebot.cli.strategy_cmds import (
+    strategy_disable,
+    strategy_enable,
+    strategy_status,
+    strategy_update,
+)
 from genebot.core.errors import InputError, ParameterError
 from genebot.reporting.formatting import format_stat
 
@@ -327,6 +332,9 @@ def strategy_list(config: ConfigOpt = None) -> None:
 
 
 strategy_app.command("status")(strategy_status)
+strategy_app.command("enable")(strategy_enable)
+strategy_app.command("disable")(strategy_disable)
+strategy_app.command("update")(strategy_update)
 
 
 @strategy_app.command("show")
