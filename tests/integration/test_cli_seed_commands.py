@@ -222,3 +222,41 @@ def test_strategy_disable_unknown_names_what_exists(tmp_path: Path) -> None:
     proc = run_cli("strategy", "disable", "moving_avg", "--config", str(config), cwd=ROOT)
     assert proc.returncode == 2
     assert "did you mean moving_average?" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _folder_with_plain_config(tmp_path: Path) -> Path:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "backtest.yaml").write_text(
+        (ROOT / "config" / "backtest.yaml").read_text()
+    )
+    return tmp_path
+
+
+def test_orchestrator_migrate_analyze_backup_migrate_and_restore(tmp_path: Path) -> None:
+    home = _folder_with_plain_config(tmp_path)
+    proc = run_cli("orchestrator-migrate", "analyze", cwd=home)
+    assert proc.returncode == 0, proc.stderr
+    assert "strategy moving_average: MovingAverageStrategy" in proc.stdout
+    assert "orchestrator:" in proc.stdout
+    proc = run_cli(
+        "orchestrator-migrate", "migrate", "--allocation-method", "performance_based", cwd=home
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "valid: 1 enabled strategies, performance_based" in proc.stdout
+    written = yaml.safe_load((home / "config" / "orchestrator_config.yaml").read_text())
+    assert written["orchestrator"]["strategies"][0]["name"] == "moving_average"
+    (stamp,) = [p.name for p in (home / "config" / "backups").iterdir()]
+    assert f"backup {stamp}" in proc.stdout
+    original = (home / "config" / "backtest.yaml").read_text()
+    (home / "config" / "backtest.yaml").write_text("broken: [")
+    proc = run_cli("config-restore", "--timestamp", stamp, cwd=home)
+    assert proc.returncode == 0, proc.stderr
+    assert (home / "config" / "backtest.yaml").read_text() == original
+
+
+def test_config_restore_unknown_timestamp_lists_the_backups(tmp_path: Path) -> None:
+    home = _folder_with_plain_config(tmp_path)
+    stamp = run_cli("orchestrator-migrate", "backup", cwd=home).stdout.split()[1].rstrip(":")
+    proc = run_cli("config-restore", "--timestamp", "2020", cwd=home)
+    assert proc.returncode == 2
+    assert "--timestamp '2020': no such backup" in proc.stderr and stamp in proc.stderr

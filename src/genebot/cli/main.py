@@ -27,6 +27,7 @@ from genebot.cli.common import (
     say,
 )
 from genebot.cli.db import db_app, report_app
+from genebot.cli.migrate import config_restore, migrate_app
 from genebot.cli.orchestrator import (
     backtest_orchestration,
     config_app,
@@ -72,6 +73,8 @@ app.add_typer(orchestrator_app, name="orchestration", help="Alias of `genebot or
 app.add_typer(
     orchestrator_config_app, name="orchestrator-config", help="Alias of `orchestrator config`."
 )
+app.add_typer(migrate_app, name="orchestrator-migrate")
+app.command("config-restore")(config_restore)
 _RUNTIME = (
     "run",
     "orchestrator-start",
