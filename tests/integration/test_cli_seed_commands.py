@@ -260,3 +260,29 @@ def test_config_restore_unknown_timestamp_lists_the_backups(tmp_path: Path) -> N
     proc = run_cli("config-restore", "--timestamp", "2020", cwd=home)
     assert proc.returncode == 2
     assert "--timestamp '2020': no such backup" in proc.stderr and stamp in proc.stderr
+
+
+def test_report_strategy_and_orchestration_days(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'g.db'}"
+    proc = run_cli(
+        "backtest", "orchestration", "--config", "config/orchestrator.yaml",
+        "--start-date", "2021-05-01", "--end-date", "2021-05-20",
+        "--output-dir", str(tmp_path / "o"), "-q", "--database-url", db, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("report", "strategy", "--days", "30", "--database-url", db, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "last 30 days" in proc.stdout and "ma_btc" in proc.stdout
+    for group in ("orchestration", "orchestrator"):
+        proc = run_cli(group, "allocation-history", "--days", "7", "--database-url", db, cwd=ROOT)
+        assert proc.returncode == 0, proc.stderr
+        assert "2021-05-17" in proc.stdout and "2021-05-03" not in proc.stdout
+        proc = run_cli(group, "attribution", "--days", "30", "--database-url", db, cwd=ROOT)
+        assert proc.returncode == 0, proc.stderr
+        assert "momentum_eth" in proc.stdout
+    proc = run_cli("orchestrator", "attribution", "--database-url", db, cwd=ROOT)
+    assert proc.returncode == 0 and "final_weight" in proc.stdout  # without --days: as before
+    for args in (("report", "strategy"), ("orchestration", "attribution")):
+        proc = run_cli(*args, "--days", "0", "--database-url", db, cwd=ROOT)
+        assert proc.returncode == 2
+        assert "--days 0: must be a whole number of days, 1 or more" in proc.stderr

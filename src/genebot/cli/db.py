@@ -243,3 +243,30 @@ def report_trades(
         )
     console.print(table)
     console.print(f"{history.total} trades in all")
+
+
+@report_app.command("strategy")
+def report_strategy(
+    days: Annotated[int, typer.Option(help="the last N days (of the run, or up to now)")] = 30,
+    run: Annotated[int | None, typer.Option(help="backtest run id (default: the latest)")] = None,
+    deployment: Annotated[str | None, typer.Option(help="a paper/live deployment id")] = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Per-strategy performance over the last N days: of a stored backtest run (ending at its
+    last bar) or of a deployment (ending now)."""
+    from datetime import UTC, datetime, timedelta
+
+    from genebot.cli.window import by_strategy, check_days, print_figures, run_window
+    from genebot.persistence.repositories import MAX_PAGE, TradeRepository
+
+    check_days(days)
+    db = open_current(database_url)
+    if deployment is not None:
+        since = datetime.now(UTC) - timedelta(days=days)
+        page = guarded(lambda: TradeRepository(db).history(deployment, per_page=MAX_PAGE))
+        trades = [t for t in page.items if t.exit_time >= since]
+        print_figures(f"Deployment {deployment}, last {days} days", by_strategy(trades))  # type: ignore[arg-type]
+        return
+    run_id, start, window = run_window(db, run, days)
+    title = f"Run {run_id}, last {days} days (from {start:%Y-%m-%d %H:%M})"
+    print_figures(title, by_strategy(window))

@@ -4,6 +4,7 @@ migrate``: the orchestrator from the command line."""
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -41,6 +42,7 @@ orchestrator_config_app = typer.Typer(
 orchestrator_app.add_typer(orchestrator_config_app, name="config")
 config_app = typer.Typer(no_args_is_help=True, help="Configuration files.")
 
+DaysOpt = Annotated[int | None, typer.Option(help="only the run's last N days")]
 ConfigFile = Annotated[Path, typer.Option("--config", "-c", help="YAML config file")]
 OrchestratorFile = Annotated[
     Path | None,
@@ -232,13 +234,25 @@ def config_reload(config: OrchestratorFile = None) -> None:
 @orchestrator_app.command("attribution")
 def attribution(
     run: Annotated[int | None, typer.Option(help="backtest run id (default: the latest)")] = None,
+    days: DaysOpt = None,
     database_url: DatabaseOpt = None,
 ) -> None:
-    """Each strategy's contribution to a stored orchestrated run's return."""
+    """Each strategy's contribution to a stored orchestrated run's return (--days N: the PnL
+    of the trades each strategy closed in the run's last N days)."""
     from genebot.persistence.repositories import BacktestRunRepository
 
-    repo = BacktestRunRepository(open_current(database_url))
+    db = open_current(database_url)
+    repo = BacktestRunRepository(db)
     run_id = run if run is not None else guarded(repo.latest_orchestrated).id
+    if days is not None:
+        from genebot.cli.window import by_strategy, check_days, print_figures, run_window
+
+        check_days(days)
+        guarded(lambda: repo.attribution(run_id))  # a clear error for a run without orchestrator
+        _, start, window = run_window(db, run_id, days)
+        title = f"Run {run_id}, last {days} days (from {start:%Y-%m-%d %H:%M})"
+        print_figures(title, by_strategy(window))
+        return
     rows = guarded(lambda: repo.attribution(run_id))
     console.print(f"run {run_id}")
     _attribution_table(rows)
@@ -247,9 +261,15 @@ def attribution(
 @orchestrator_app.command("allocation-history")
 def allocation_history(
     run: Annotated[int | None, typer.Option(help="backtest run id (default: the latest)")] = None,
+    days: DaysOpt = None,
     database_url: DatabaseOpt = None,
 ) -> None:
-    """Every allocation change of a stored orchestrated run, with its trigger."""
+    """Every allocation change of a stored orchestrated run, with its trigger (--days N: those
+    of the run's last N days)."""
+    from genebot.cli.window import check_days
+
+    if days is not None:
+        check_days(days)
     from genebot.persistence.repositories import BacktestRunRepository
 
     repo = BacktestRunRepository(open_current(database_url))
@@ -258,7 +278,11 @@ def allocation_history(
     table = Table(title=f"Allocation history of run {run_id}")
     for column in ("timestamp", "strategy", "weight", "capital", "trigger"):
         table.add_column(column, justify="right" if column in ("weight", "capital") else "left")
-    for row in guarded(lambda: repo.allocations(run_id)):
+    rows = guarded(lambda: repo.allocations(run_id))
+    if days is not None and rows:
+        since = rows[-1].ts - timedelta(days=days)
+        rows = [r for r in rows if r.ts >= since]
+    for row in rows:
         table.add_row(
             row.ts.strftime("%Y-%m-%d %H:%M"),
             row.strategy,
