@@ -237,6 +237,7 @@ class BacktestResult:
                 stats={k: v for k, v in stats.items() if k != "risk_summary"},
                 extra_counts={**self.risk_counts(), **self.extra_counts} or None,
                 extra_sections=sections,
+                risk_summary=self.risk_summary,
             )
         )
         return paths

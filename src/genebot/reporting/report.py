@@ -22,6 +22,13 @@ import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from genebot.reporting.formatting import format_stat
+from genebot.reporting.report_sections import (
+    SORT_SCRIPT,
+    monthly_heatmap,
+    risk_section,
+    shade_halts,
+    trader_sections,
+)
 
 MAX_POINTS = 5_000
 """Most candles per symbol and points per equity/drawdown line drawn in a report."""
@@ -42,6 +49,9 @@ th, td { border: 1px solid #ddd; padding: 3px 10px; text-align: left; font-size:
 th { background: #f5f5f5; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .chart { margin-top: 8px; }
+.warning { background: #fff4e5; border-left: 4px solid #f39c12; padding: 6px 10px; }
+input.filter { margin: 4px 0 8px; padding: 3px 6px; width: 320px; }
+th[data-dir=asc]::after { content: " ▲"; } th[data-dir=desc]::after { content: " ▼"; }
 """
 
 
@@ -55,6 +65,7 @@ def write_report(
     stats: Mapping[str, object],
     extra_counts: Mapping[str, int] | None = None,
     extra_sections: Sequence[tuple[str, object]] = (),
+    risk_summary: Mapping[str, object] | None = None,
 ) -> Path:
     """Write the backtest report as one self-contained HTML file and return its path.
 
@@ -69,6 +80,8 @@ def write_report(
         stats: Output of ``compute_stats`` (any mapping of name -> value), shown as a table.
         extra_counts: Optional name -> count table shown under the stats (e.g. risk events).
         extra_sections: (heading, plotly figure or HTML text) shown after the equity chart.
+        risk_summary: ``BacktestResult.risk_summary``: the risk table, its warnings, and the
+            halted/reducing periods shaded on the equity chart.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -80,6 +93,7 @@ def write_report(
         stats=stats,
         extra_counts=extra_counts,
         extra_sections=extra_sections,
+        risk_summary=risk_summary,
     )
     target.write_text(document, encoding="utf-8", newline="\n")
     return target
@@ -94,9 +108,11 @@ def render_report(
     stats: Mapping[str, object],
     extra_counts: Mapping[str, int] | None = None,
     extra_sections: Sequence[tuple[str, object]] = (),
+    risk_summary: Mapping[str, object] | None = None,
 ) -> str:
     """Return the report HTML as a string (see ``write_report`` for the arguments)."""
     sections = [f"<h1>{html.escape(title)}</h1>", "<h2>Statistics</h2>", _stats_table(stats)]
+    sections += ["<h2>Risk</h2>", risk_section(risk_summary)]
     if extra_counts:
         sections += ["<h2>Counts</h2>", _counts_table(extra_counts)]
     figures: list[tuple[str, str, go.Figure, int]] = [
@@ -108,17 +124,26 @@ def render_report(
         )
         for number, (symbol, frame) in enumerate(bars.items())
     ]
-    figures.append(("Equity and drawdown", "genebot-equity", _equity_figure(equity), 0))
+    equity_figure = _equity_figure(equity)
+    if len(equity):
+        shade_halts(equity_figure, risk_summary, _utc(equity.index)[-1])
+    figures.append(("Equity and drawdown", "genebot-equity", equity_figure, 0))
+    if len(equity):
+        figures.append(
+            ("Monthly returns", "genebot-monthly", monthly_heatmap(equity["equity"]), 360)
+        )
     for number, (heading, div_id, figure, height) in enumerate(figures):
         sections.append(f"<h2>{html.escape(heading)}</h2>")
         sections.append(_figure_html(figure, div_id, height or _EQUITY_HEIGHT, number == 0))
+    for heading, table in trader_sections(trades):
+        sections += [f"<h2>{html.escape(heading)}</h2>", table]
     for number, (heading, content) in enumerate(extra_sections):
         sections.append(f"<h2>{html.escape(heading)}</h2>")
         if isinstance(content, go.Figure):
             sections.append(_figure_html(content, f"genebot-extra-{number}", 420, False))
         else:
             sections.append(str(content))
-    body = "\n".join(sections)
+    body = "\n".join([*sections, SORT_SCRIPT])
     return (
         '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
