@@ -100,7 +100,8 @@ def test_ctrl_c_during_a_backtest_exits_130_with_one_line(tmp_path: Path) -> Non
 def test_orchestrator_config_defaults_to_config_orchestrator_yaml() -> None:
     proc = run_cli("orchestrator-config", "show", cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
-    assert "allocation_method: risk_parity" in proc.stdout
+    shown = yaml.safe_load(proc.stdout)["orchestrator"]
+    assert shown["allocation"]["method"] == "risk_parity"  # the seed's nested layout
 
 
 def test_orchestrator_config_without_a_file_says_which_it_looked_for(tmp_path: Path) -> None:
@@ -286,3 +287,27 @@ def test_report_strategy_and_orchestration_days(tmp_path: Path) -> None:
         proc = run_cli(*args, "--days", "0", "--database-url", db, cwd=ROOT)
         assert proc.returncode == 2
         assert "--days 0: must be a whole number of days, 1 or more" in proc.stderr
+
+
+def test_config_validate_exit_codes_and_no_traceback(tmp_path: Path) -> None:
+    seeds = sorted(str(p) for p in (ROOT / "tests" / "fixtures" / "seed_000").glob("*.yaml"))
+    proc = run_cli("config", "validate", *seeds, "config/backtest.yaml", cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count(": OK") == len(seeds) + 1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("orchestrator:\n  allocation:\n    methd: equal_weight\n", encoding="utf-8")
+    proc = run_cli("config", "validate", str(bad), cwd=ROOT)
+    assert proc.returncode == 1
+    assert f"{bad}:3: orchestrator.allocation.methd" in proc.stderr
+    assert "did you mean 'method'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_config_help_writes_a_template_that_validates(tmp_path: Path) -> None:
+    proc = run_cli("config-help", "orchestrator", cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "orchestrator_config.yaml"
+    out.write_text(proc.stdout, encoding="utf-8")
+    assert yaml.safe_load(proc.stdout)["orchestrator"]["allocation"]["method"] == "equal_weight"
+    assert run_cli("config", "validate", str(out), cwd=ROOT).returncode == 0
+    proc = run_cli("config-help", "orchestratr", cwd=ROOT)
+    assert proc.returncode != 0 and "did you mean 'orchestrator'" in proc.stderr

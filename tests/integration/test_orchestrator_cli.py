@@ -95,10 +95,19 @@ def test_config_show_validate_and_update(tmp_path: Path) -> None:
     )  # fmt: skip
     assert good.returncode == 0, good.stderr
     updated = yaml.safe_load(config.read_text())["orchestrator"]
+    # flat keys stay flat (the seed's nested allocation: is where new keys go)
     assert (updated["allocation_method"], updated["rebalance_frequency"]) == (
         "performance_based",
         "monthly",
     )
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("orchestrator:\n  allocation:\n    method: risk_parity\n" + "  strategies: "
+                      "[{name: ma, type: moving_average, symbols: [BTC/USDT]}]\n")  # fmt: skip
+    proc = genebot("orchestrator", "config", "update", "--config", str(nested),
+                   "--rebalance-frequency", "monthly")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    allocation = yaml.safe_load(nested.read_text())["orchestrator"]["allocation"]
+    assert allocation == {"method": "risk_parity", "rebalance_frequency": "monthly"}
     assert (tmp_path / "orchestrator.yaml.bak").read_text() == before
 
 

@@ -18,6 +18,7 @@ from genebot.backtest.config import (
     redacted_dict,
 )
 from genebot.core.errors import ConfigError, InputError
+from genebot.orchestrator.settings import ALLOCATION_KEYS, OrchestratorSettings
 from genebot.testkit import gbm_bars
 
 REPO = Path(__file__).resolve().parents[2]
@@ -140,11 +141,14 @@ def test_shipped_full_example_loads_with_and_without_secrets() -> None:
     assert set(cfg.strategies) == {
         "moving_average",
         "rsi_fixed_quantity",
-        "breakout_fixed_amount",
+        "mean_reversion_fixed_amount",
         "atr_sized",
         "cross_venue",
     }
-    assert cfg.strategies["breakout_fixed_amount"].parameters == {"lookbacks": [20, 55]}
+    assert cfg.strategies["mean_reversion_fixed_amount"].parameters == {
+        "lookback_period": 30,
+        "std_dev_threshold": 2.5,
+    }
     assert cfg.backtest.data[0].timeframe == "5m"
     assert cfg.risk_management.global_.max_drawdown == 0.15
     cfg = load_config(path, env={"BINANCE_API_KEY": "k-123"})
@@ -162,7 +166,11 @@ def test_full_example_mentions_every_key() -> None:
             continue
         seen.add(model)
         for name, field in model.model_fields.items():
-            assert f"{field.alias or name}:" in text, f"{model.__name__}.{name} missing"
+            key = field.alias or name
+            nested = {flat: key for key, flat in ALLOCATION_KEYS.items()}  # allocation.<key>
+            if issubclass(model, OrchestratorSettings) and name in nested:
+                key = nested[name]
+            assert f"{key}:" in text, f"{model.__name__}.{name} missing"
             for arg in _model_args(field.annotation):
                 models.append(arg)
 

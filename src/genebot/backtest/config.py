@@ -37,6 +37,7 @@ from genebot.backtest.config_models import (
     type_at,
 )
 from genebot.core.errors import ConfigError
+from genebot.orchestrator.settings import ALLOCATION_KEYS
 
 log = logging.getLogger("genebot.backtest")
 
@@ -229,15 +230,46 @@ def _problem(error: ErrorDetails) -> tuple[Loc, str, str | None]:
     return loc, message, "***" if secret else _show(error["input"])
 
 
-def format_validation_error(exc: ValidationError, source: str) -> str:
+def strategy_origin(data: Mapping[str, Any]) -> dict[str, int]:
+    """Name -> index in ``orchestrator.strategies`` when the file has no ``strategies:`` of its
+    own (the strategies to run are then derived from that list)."""
+    if isinstance(data.get("strategies"), Mapping) and data["strategies"]:
+        return {}
+    orch = data.get("orchestrator")
+    listed = orch.get("strategies") if isinstance(orch, Mapping) else None
+    if not isinstance(listed, list):
+        return {}
+    return {e["name"]: i for i, e in enumerate(listed) if isinstance(e, Mapping) and "name" in e}
+
+
+def written_loc(loc: Loc, data: Mapping[str, Any]) -> Loc:
+    """Where the user wrote ``loc``: a derived ``strategies.<name>...`` is its entry in
+    ``orchestrator.strategies``; a flat allocation key given nested is ``allocation.<key>``."""
+    origin = strategy_origin(data)
+    if len(loc) >= 2 and loc[0] == "strategies" and loc[1] in origin:
+        return ("orchestrator", "strategies", origin[str(loc[1])], *loc[2:])
+    orch = data.get("orchestrator")
+    nested = orch.get("allocation") if isinstance(orch, Mapping) else None
+    if len(loc) >= 2 and loc[0] == "orchestrator" and isinstance(nested, Mapping):
+        for key, flat in ALLOCATION_KEYS.items():
+            if loc[1] == flat and key in nested:
+                return ("orchestrator", "allocation", key, *loc[2:])
+    return loc
+
+
+def format_validation_error(
+    exc: ValidationError, source: str, data: Mapping[str, Any] | None = None
+) -> str:
     """One line per problem: ``<source>: <key.path>: <what is wrong> (got <value>)``."""
-    lines: list[str] = []
+    lines: dict[str, str] = {}
     for error in exc.errors():
         loc, message, shown = _problem(error)
-        line = f"{source}: {_path(loc)}: {message}" + (f" (got {shown})" if shown else "")
-        if line not in lines:
-            lines.append(line)
-    return "\n".join(lines)
+        where = written_loc(loc, data or {})
+        line = f"{source}: {_path(where)}: {message}" + (f" (got {shown})" if shown else "")
+        keep_first = where != loc  # a derived copy's error yields to the written entry's
+        if not (keep_first and _path(where) in lines):
+            lines[_path(where)] = line
+    return "\n".join(lines.values())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -266,7 +298,7 @@ def load_config(
     try:
         return GenebotConfig.model_validate(resolved)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, label)) from None
+        raise ConfigError(format_validation_error(exc, label, data)) from None
 
 
 _ANY = object()

@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from genebot.backtest.config_alerts import AlertingConfig, OrchestrationAlertsConfig
 from genebot.core.config import (
     FeeRate,
     Fraction,
@@ -40,7 +41,7 @@ from genebot.core.config import (
 )
 from genebot.core.errors import InputError
 from genebot.core.time import parse_datetime, timeframe_to_ns
-from genebot.orchestrator.settings import OrchestratorSettings
+from genebot.orchestrator.settings import OrchestratorSettings, flatten_allocation
 from genebot.risk.config import RiskManagementConfig
 
 SIM_VENUE = "sim"
@@ -396,6 +397,8 @@ class OrchestratorConfig(OrchestratorSettings):
     enabled: bool = True
     strategies: tuple[OrchestratedStrategyConfig, ...] = ()
 
+    _nested = model_validator(mode="before")(flatten_allocation)
+
     @model_validator(mode="after")
     def _unique_names(self) -> OrchestratorConfig:
         seen: set[str] = set()
@@ -420,6 +423,8 @@ def _orchestrated_strategies(data: dict[str, Any]) -> None:
     entries = orchestrator.get("strategies")
     if not isinstance(entries, list) or not entries:
         return
+    entries = [_named(e) for e in entries]
+    data["orchestrator"] = {**orchestrator, "strategies": entries}
     named = {e.get("name"): e for e in entries if isinstance(e, Mapping)}
     current = data.get("strategies")
     if isinstance(current, Mapping) and current:
@@ -436,6 +441,18 @@ def _orchestrated_strategies(data: dict[str, Any]) -> None:
         for name, entry in named.items()
         if isinstance(name, str)
     }
+
+
+def _named(entry: Any) -> Any:
+    """An ``orchestrator.strategies`` entry without ``name`` is named by its type's config key
+    (``MovingAverageStrategy`` -> ``moving_average``), as the seed guide's short examples are."""
+    if not isinstance(entry, Mapping) or "name" in entry or not isinstance(entry.get("type"), str):
+        return entry
+    from genebot.strategies.registry import BUILTIN_MODULES
+
+    keys = {cls: key for key, _module, cls in BUILTIN_MODULES}
+    kind = entry["type"]
+    return {**entry, "name": keys.get(kind, kind)}
 
 
 class LoggingConfig(FrozenModel):
@@ -484,6 +501,10 @@ class GenebotConfig(FrozenModel):
     risk_management: RiskManagementConfig = Field(default_factory=RiskManagementConfig)
     orchestrator: OrchestratorConfig | None = None
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    alerting: AlertingConfig = Field(default_factory=AlertingConfig)
+    orchestration_alerts: OrchestrationAlertsConfig = Field(
+        default_factory=OrchestrationAlertsConfig
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -26,6 +26,7 @@ from genebot.cli.common import (
     interrupted_note,
     say,
 )
+from genebot.cli.config_cmds import config_help, config_validate
 from genebot.cli.db import db_app, report_app
 from genebot.cli.migrate import config_restore, migrate_app
 from genebot.cli.orchestrator import (
@@ -75,6 +76,9 @@ app.add_typer(
 )
 app.add_typer(migrate_app, name="orchestrator-migrate")
 app.command("config-restore")(config_restore)
+config_app.command("validate")(config_validate)
+config_app.command("help")(config_help)
+app.command("config-help")(config_help)
 _RUNTIME = (
     "run",
     "orchestrator-start",

@@ -152,7 +152,11 @@ def config_show(config: OrchestratorFile = None) -> None:
     config = _orchestrator_file(config)
     cfg = guarded(lambda: _orchestrated(config))
     assert cfg.orchestrator is not None
-    shown = cfg.orchestrator.model_dump(mode="json", exclude={"strategies"})
+    from genebot.orchestrator.settings import ALLOCATION_KEYS
+
+    flat = cfg.orchestrator.model_dump(mode="json", exclude={"strategies"})
+    shown: dict[str, Any] = {"allocation": {k: flat.pop(f) for k, f in ALLOCATION_KEYS.items()}}
+    shown.update(flat)
     shown["strategies"] = [
         {"name": s.name, "type": s.type, "enabled": s.enabled, "weight": s.allocation_weight}
         for s in cfg.orchestrator.strategies
@@ -211,13 +215,26 @@ def config_update(
     section = data.get("orchestrator")
     if not isinstance(section, dict):
         refuse(f"{config}: no orchestrator: section (see `genebot config migrate`)")
-    section.update(changes)
+    _set_allocation(section, changes)
     from genebot.backtest.config import load_config
 
     guarded(lambda: load_config(data))
     shutil.copyfile(config, config.with_name(config.name + ".bak"))
     config.write_text(yaml.safe_dump(data, sort_keys=False))
     console.print(f"updated {config}: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+
+
+def _set_allocation(section: dict[str, Any], changes: dict[str, Any]) -> None:
+    """Set allocation settings where the file has them: a flat key stays flat, anything else
+    goes under the seed's nested ``allocation:``."""
+    from genebot.orchestrator.settings import ALLOCATION_KEYS
+
+    nested_key = {flat: key for key, flat in ALLOCATION_KEYS.items()}
+    for flat, value in changes.items():
+        if flat in section or not isinstance(section.get("allocation", {}), dict):
+            section[flat] = value
+        else:
+            section.setdefault("allocation", {})[nested_key[flat]] = value
 
 
 @orchestrator_config_app.command("reload")
@@ -340,10 +357,12 @@ def migrate_config(data: dict[str, Any], method: str = "equal_weight") -> dict[s
                         "allocation_weight": 1.0, **body})  # fmt: skip
     out = {k: v for k, v in data.items() if k != "strategies"}
     out["orchestrator"] = {
-        "allocation_method": method,
-        "rebalance_frequency": "weekly",
-        "min_allocation": 0.0,
-        "max_allocation": 1.0,
+        "allocation": {
+            "method": method,
+            "rebalance_frequency": "weekly",
+            "min_allocation": 0.0,
+            "max_allocation": 1.0,
+        },
         "strategies": entries,
     }
     return out

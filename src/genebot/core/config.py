@@ -35,6 +35,7 @@ def ranged(
             raise ValueError(f"must be {low_text} and {high_text}")
         return value
 
+    check.allowed = f"{low_text} and {high_text}"  # type: ignore[attr-defined]  # config-help
     return check
 
 

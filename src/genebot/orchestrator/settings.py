@@ -6,8 +6,10 @@ with the rest of the config file; this model holds what the orchestrator itself 
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
@@ -81,8 +83,52 @@ class ScheduledIntervention(FrozenModel):
         return self
 
 
+ALLOCATION_KEYS = {
+    "method": "allocation_method",
+    "risk_parity_mode": "risk_parity_mode",
+    "rebalance_frequency": "rebalance_frequency",
+    "lookback_days": "lookback_days",
+    "min_allocation": "min_allocation",
+    "max_allocation": "max_allocation",
+}
+"""Keys of the seed's nested ``orchestrator.allocation:`` and the flat key each one sets."""
+
+
+def flatten_allocation(data: Any) -> Any:
+    """The seed's ``allocation: {method, rebalance_frequency, ...}`` (the primary layout) as
+    the flat keys (``allocation_method`` ...), which stay accepted as an alias."""
+    if not isinstance(data, Mapping) or "allocation" not in data:
+        return data
+    out = {k: v for k, v in data.items() if k != "allocation"}
+    nested = data["allocation"]
+    if nested is None:
+        return out
+    if not isinstance(nested, Mapping):
+        raise KeyedValueError("allocation", "must be a mapping of keys to values")
+    for key, value in nested.items():
+        flat = ALLOCATION_KEYS.get(str(key))
+        if flat is None:
+            close = difflib.get_close_matches(str(key), list(ALLOCATION_KEYS), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise KeyedValueError(
+                ("allocation", str(key)),
+                f"unknown key '{key}' in orchestrator.allocation{hint}; "
+                f"allowed: {', '.join(ALLOCATION_KEYS)}",
+            )
+        if flat in out:
+            raise KeyedValueError(
+                ("allocation", str(key)), f"is also given as {flat}: give it once"
+            )
+        out[flat] = value
+    return out
+
+
 class OrchestratorSettings(FrozenModel):
-    allocation_method: Method = "equal_weight"
+    """Allocation (``allocation:`` nested, or flat keys), triggers, portfolio risk."""
+
+    allocation_method: Method = Field(
+        default="equal_weight", description="how capital is split (allocation.method)"
+    )
     risk_parity_mode: Literal["inverse_volatility", "equal_risk_contribution"] = (
         "inverse_volatility"
     )
