@@ -46,12 +46,18 @@ def test_runtime_commands_say_they_need_the_runtime() -> None:
     for args in (
         ("orchestrator-start", "--daemon"),
         ("orchestrator-status", "--verbose"),
-        ("run",),
     ):
         proc = run_cli(*args, cwd=ROOT)
         assert proc.returncode == 2
         assert "needs the paper/live runtime (not available yet)" in proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+def test_run_refuses_live_until_the_exchange_adapter_lands() -> None:
+    proc = run_cli("run", "--live", cwd=ROOT)
+    assert proc.returncode == 2 and "use --paper" in proc.stderr
+    proc = run_cli("run", "--speed", "fast", cwd=ROOT)
+    assert proc.returncode == 2 and "--speed fast: give a number > 0" in proc.stderr
 
 
 def test_unknown_strategy_suggests_the_closest() -> None:

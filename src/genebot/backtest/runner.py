@@ -78,7 +78,7 @@ def run(
             run_per_bar(kernel, tick, sleeves)
         if call_on_stop:
             kernel.finish()
-        return _result(cfg, setup, kernel, recorder, label, sleeves)
+        return result_of(cfg, setup, kernel, recorder, label, sleeves)
 
 
 @contextmanager
@@ -207,15 +207,20 @@ def _choose_mode(requested: str, kernel: Kernel) -> tuple[str, str]:
     return "fast", "fast"
 
 
-def _result(
+def result_of(
     cfg: GenebotConfig,
     setup: RunSetup,
     kernel: Kernel,
     recorder: EquityRecorder,
     mode: str,
     sleeves: SleeveRecorder | None = None,
+    until_step: int | None = None,
 ) -> BacktestResult:
+    """The run's result; ``until_step``: a run stopped there (equity up to that step)."""
     equity, in_market, kept = recorder.build(float(cfg.backtest.initial_cash))
+    if until_step is not None:
+        rows = kept <= until_step
+        equity, in_market, kept = equity[rows], in_market[rows], kept[rows]
     names = setup.names
     trades = trades_frame(kernel.portfolio.trades, names, kernel.portfolio.trade_rates)
     fees = sum((s.fees for s in kernel.portfolio.sleeves.values()), Decimal(0))

@@ -47,21 +47,7 @@ def execute_backtest(
             bar.update(task, completed=done, total=total, description=f"{done:,}/{total:,} bars")
 
         result = guarded(lambda: run(cfg, progress=tick))
-    risk_warnings = list(result.risk_summary.get("warnings") or [])  # type: ignore[call-overload]
-    for warning in [w for w in result.warnings if w not in risk_warnings][:10]:
-        say(err, "warning:", "yellow", warning)
-    for sid, messages in result.strategy_errors.items():
-        say(err, f"strategy {sid} raised {len(messages)}+ error(s):", "red", messages[0])
-    exact = result.exact_stats()  # money as the ledger has it, not through a float
-    exact.pop("risk_summary", None)
-    _print_stats(exact)
-    if result.risk_summary:
-        from genebot.risk.summary import summary_lines
-
-        for line in summary_lines(result.risk_summary):
-            console.print(line, highlight=False, markup=False)
-        for warning in risk_warnings:
-            say(err, "warning:", "yellow", warning)
+    print_result(result)
     DONE.append(f"partly written {Path(cfg.backtest.output_dir)}/ (not stored in the database)")
     paths = guarded(lambda: result.write(cfg.backtest.output_dir))
     DONE[-1] = f"written {Path(cfg.backtest.output_dir)}/, not stored in the database"
@@ -77,6 +63,25 @@ def execute_backtest(
     return result
 
 
+def print_result(result: BacktestResult, title: str = "Backtest statistics") -> None:
+    """Warnings, strategy errors, the stats table and the risk summary of a run."""
+    risk_warnings = list(result.risk_summary.get("warnings") or [])  # type: ignore[call-overload]
+    for warning in [w for w in result.warnings if w not in risk_warnings][:10]:
+        say(err, "warning:", "yellow", warning)
+    for sid, messages in result.strategy_errors.items():
+        say(err, f"strategy {sid} raised {len(messages)}+ error(s):", "red", messages[0])
+    exact = result.exact_stats()  # money as the ledger has it, not through a float
+    exact.pop("risk_summary", None)
+    _print_stats(exact, title)
+    if result.risk_summary:
+        from genebot.risk.summary import summary_lines
+
+        for line in summary_lines(result.risk_summary):
+            console.print(line, highlight=False, markup=False)
+        for warning in risk_warnings:
+            say(err, "warning:", "yellow", warning)
+
+
 def _run_store(url: str | None) -> Database:
     """The database a backtest records into: checked before the run, so a schema problem
     costs no compute; a brand-new SQLite file gets the schema."""
@@ -88,8 +93,8 @@ def _run_store(url: str | None) -> Database:
     return db
 
 
-def _print_stats(stats: dict[str, object]) -> None:
-    table = Table(title="Backtest statistics", show_header=False)
+def _print_stats(stats: dict[str, object], title: str) -> None:
+    table = Table(title=title, show_header=False)
     table.add_column("stat", style="bold")
     table.add_column("value", justify="right")
     for key, value in stats.items():

@@ -36,6 +36,7 @@ from genebot.cli.orchestrator import (
     orchestrator_config_app,
 )
 from genebot.cli.risk import risk_app
+from genebot.cli.run import run_command
 from genebot.cli.strategy_cmds import (
     strategy_disable,
     strategy_enable,
@@ -79,8 +80,8 @@ app.command("config-restore")(config_restore)
 config_app.command("validate")(config_validate)
 config_app.command("help")(config_help)
 app.command("config-help")(config_help)
+app.command("run")(run_command)
 _RUNTIME = (
-    "run",
     "orchestrator-start",
     "orchestrator-status",
     "orchestrator-stop",

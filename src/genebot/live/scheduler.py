@@ -102,7 +102,7 @@ class ExchangeHours:
     regular sessions, holidays, early closes and breaks."""
 
     def __init__(self, mic: str, start: str = "2000-01-01", end: str | None = None) -> None:
-        import exchange_calendars as xcals  # heavy: only when an equity market is traded
+        import exchange_calendars as xcals  # type: ignore[import-untyped]  # heavy: lazily
         import pandas as pd
 
         self.name = mic

@@ -204,6 +204,11 @@ class TradingStore:
         with self.db.session() as session:
             self._journal(session, f"operator.{action}", f"operator:{who}", subject, detail)
 
+    def record_runtime(self, kind: str, subject: str, payload: dict[str, object]) -> None:
+        """A runtime record (``runtime.checkpoint``, ``runtime.finished``, ...)."""
+        with self.db.session() as session:
+            self._journal(session, kind, "runtime", subject, payload)
+
     def _journal(
         self,
         session: Session,

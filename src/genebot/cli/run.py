@@ -1,0 +1,290 @@
+"""``genebot run``: paper trading on the replay clock, journaled, resumable, with a status view."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from genebot.cli.common import DONE, DatabaseOpt, console, err, guarded, say
+from genebot.core.errors import InputError
+
+if TYPE_CHECKING:
+    from genebot.backtest.config import GenebotConfig
+    from genebot.live.runtime import PaperRuntime, Status
+
+DEFAULT_CONFIG = Path("config/backtest.yaml")
+DEFAULT_ORCHESTRATION = Path("config/orchestrator.yaml")
+DEFAULT_DURATION_S = 60.0  # no --speed: the whole replay lasts about a minute
+Opt = typer.Option
+
+
+def run_command(
+    config: Annotated[Path | None, Opt("--config", "-c", help="YAML config")] = None,
+    paper: Annotated[
+        bool, Opt("--paper", "--paper-trading", "--dry-run", help="paper trading (the default)")
+    ] = True,
+    live: Annotated[bool, Opt("--live", help="live trading (not available yet)")] = False,
+    replay: Annotated[bool, Opt("--replay", help="play the config's data files as if live")] = True,
+    speed: Annotated[
+        str | None, Opt(help="N (N x real time) or max; default: the replay lasts ~1 minute")
+    ] = None,
+    start_date: Annotated[str | None, Opt(help="ISO date, inclusive")] = None,
+    end_date: Annotated[str | None, Opt(help="ISO date, exclusive")] = None,
+    strategies: Annotated[str | None, Opt(help="only these strategies: a,b")] = None,
+    symbols: Annotated[str | None, Opt(help="BTC/USDT,ETH/USDT")] = None,
+    log_level: Annotated[str | None, Opt(help="DEBUG | INFO | WARNING | ERROR")] = None,
+    output_dir: Annotated[
+        str | None, Opt(help="write trades.csv, orders.csv, equity.csv ... here at the end")
+    ] = None,
+    fresh: Annotated[bool, Opt(help="start a new deployment instead of resuming")] = False,
+    name: Annotated[str, Opt(help="deployment name (a restart resumes it)")] = "paper",
+    backtest_only: Annotated[
+        bool, Opt("--backtest-only", help="run `genebot backtest` with these flags")
+    ] = False,
+    orchestration: Annotated[bool, Opt(help="run the orchestrator config")] = False,
+    orchestration_config: Annotated[
+        Path | None, Opt(help="orchestrator config (default config/orchestrator.yaml)")
+    ] = None,
+    profile: Annotated[bool, Opt(help="print a cProfile summary at exit")] = False,
+    track_memory: Annotated[bool, Opt(help="print tracemalloc's top allocations at exit")] = False,
+    quiet: Annotated[bool, Opt("--quiet", "-q", help="no status view")] = False,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Paper trade: the configured strategies on the replayed data, every order journaled
+    before it acts; a restart with the same command resumes where the run stopped. With no
+    config it paper-trades config/backtest.yaml (or moving_average on its bundled data)."""
+    if live or not paper:
+        say(err, "error:", "red", "live trading arrives with the exchange adapter; use --paper")
+        raise typer.Exit(2)
+    del replay  # the only data source until the live feeds land
+    path = orchestration_config or (DEFAULT_ORCHESTRATION if orchestration else config)
+    cfg = guarded(
+        lambda: _config(path, strategies, symbols, start_date, end_date, output_dir, log_level)
+    )
+    if backtest_only:
+        from genebot.cli.backtest import execute_backtest
+
+        execute_backtest(cfg, quiet=quiet, store=True, database_url=database_url)
+        return
+    rate = guarded(lambda: _speed(speed))
+    _with_tools(
+        profile,
+        track_memory,
+        lambda: _paper(cfg, rate, fresh, name, quiet, output_dir, database_url),
+    )
+
+
+def _config(
+    path: Path | None,
+    strategies: str | None,
+    symbols: str | None,
+    start_date: str | None,
+    end_date: str | None,
+    output_dir: str | None,
+    log_level: str | None,
+) -> GenebotConfig:
+    from genebot.backtest.config import apply_overrides, default_data_config, load_config
+
+    if path is not None and not path.is_file():
+        raise InputError(f"--config {path}: file not found")
+    chosen = path or (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
+    cfg = load_config(chosen)
+    if chosen is None and not any(s.enabled for s in cfg.strategies.values()):
+        cfg = default_data_config(cfg, "moving_average") or cfg
+
+    def split(value: str | None) -> list[str] | None:
+        return [x.strip() for x in value.split(",") if x.strip()] if value else None
+
+    cfg = apply_overrides(
+        cfg,
+        strategies=split(strategies),
+        symbols=split(symbols),
+        start_date=start_date,
+        end_date=end_date,
+        output_dir=output_dir,
+    )
+    if log_level is not None:
+        level = log_level.upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise InputError(f"--log-level {log_level}: use DEBUG, INFO, WARNING or ERROR")
+        data = cfg.model_dump(by_alias=True)
+        data["logging"]["level"] = level
+        cfg = load_config(data)
+    return cfg
+
+
+def _speed(text: str | None) -> float | str | None:
+    if text is None:
+        return "auto"
+    if text.lower() == "max":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise InputError(f"--speed {text}: give a number > 0 (times real time) or max")
+    return value
+
+
+def _paper(
+    cfg: GenebotConfig,
+    rate: float | str | None,
+    fresh: bool,
+    name: str,
+    quiet: bool,
+    output_dir: str | None,
+    database_url: str | None,
+) -> None:
+    import logging
+
+    from genebot.cli.backtest import _run_store, print_result
+    from genebot.live.runtime import PaperRuntime
+    from genebot.persistence.lock import RunnerLock
+
+    db = _run_store(database_url)
+    logging.basicConfig(level=cfg.logging.level, format="%(levelname)s %(name)s: %(message)s")
+    view = _StatusView(quiet)
+    runtime = PaperRuntime(
+        cfg, db, name=name, fresh=fresh, on_status=view.update,
+        speed=None if rate == "auto" else rate,  # type: ignore[arg-type]
+        duration_s=DEFAULT_DURATION_S if rate == "auto" else None,
+    )  # fmt: skip
+    lock = RunnerLock(db)
+    guarded(lock.acquire)
+    previous = _install_stop(runtime)
+    try:
+        with view:
+            outcome = guarded(runtime.run)
+    finally:
+        lock.release()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    result = outcome.result
+    how = "resumed" if outcome.resumed else "new"
+    state = "finished" if outcome.finished else "stopped (a restart resumes it)"
+    console.print(
+        f"deployment {outcome.deployment_id[:12]} ({how}, {state}): "
+        f"{outcome.events_written} order events journaled in {db.display_url}",
+        highlight=False,
+    )
+    print_result(result, "Paper trading statistics")
+    if output_dir is not None:
+        DONE.append(f"partly written {output_dir}/")
+        paths = guarded(lambda: result.write(output_dir))
+        DONE[-1] = f"written {output_dir}/"
+        console.print(f"results written to {output_dir}/: " + ", ".join(p.name for p in paths))
+
+
+def _install_stop(runtime: PaperRuntime) -> dict[int, Any]:
+    """SIGINT/SIGTERM: stop after the current bar; a second one exits at once (every journal
+    write is its own transaction: nothing is left half written)."""
+    asked: list[float] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if asked:
+            raise KeyboardInterrupt
+        asked.append(time.monotonic())
+        err.print("stopping after the current bar (Ctrl-C again to exit at once)")
+        runtime.stop()
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, handler)
+    return previous
+
+
+def _with_tools(profile: bool, track_memory: bool, call: Any) -> None:
+    if track_memory:
+        import tracemalloc
+
+        tracemalloc.start()
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    try:
+        call()
+    finally:
+        if profiler is not None:
+            import pstats
+
+            profiler.disable()
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(25)
+        if track_memory:
+            import tracemalloc
+
+            current, peak = tracemalloc.get_traced_memory()
+            err.print(f"memory: {current / 2**20:.1f} MB now, {peak / 2**20:.1f} MB peak")
+            for stat in tracemalloc.take_snapshot().statistics("lineno")[:10]:
+                err.print(str(stat), highlight=False)
+
+
+class _StatusView:
+    """A live panel on a terminal; a plain line every 10 s otherwise."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self._live: Any = None
+        self._next_line = 0.0
+
+    def __enter__(self) -> _StatusView:
+        if not self.quiet and self.tty:
+            from rich.live import Live
+
+            self._live = Live(console=err, refresh_per_second=4, transient=True)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)
+
+    def update(self, status: Status) -> None:
+        if self.quiet:
+            return
+        if self._live is not None:
+            self._live.update(_panel(status))
+        elif time.monotonic() >= self._next_line:
+            err.print(_line(status), highlight=False)
+            self._next_line = time.monotonic() + 10
+
+
+def _when(ns: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _line(s: Status) -> str:
+    phase = "recovering" if s.recovering else "paper"
+    return (
+        f"{phase} {_when(s.ts_ns)} bar {s.step + 1:,}/{s.total:,} equity {s.equity:,.2f} "
+        f"positions {s.open_positions} orders {s.orders} trades {s.trades} risk {s.risk_state}"
+    )
+
+
+def _panel(s: Status) -> Any:
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+
+    table = Table(title=f"genebot paper {s.deployment_id[:12]}", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    table.add_row("time", _when(s.ts_ns) + (" (recovering)" if s.recovering else ""))
+    table.add_row("replay", ProgressBar(total=max(s.total, 1), completed=s.step + 1, width=40))
+    table.add_row("equity", f"{s.equity:,.2f}")
+    table.add_row("open positions", str(s.open_positions))
+    table.add_row("orders / trades", f"{s.orders} / {s.trades}")
+    table.add_row("risk", s.risk_state)
+    table.add_row("last orders", "\n".join(s.last_orders) or "-")
+    return table
