@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -33,7 +33,16 @@ from genebot.backtest.runner import assemble, result_of
 from genebot.backtest.setup import DataInput, build
 from genebot.core.errors import StopError
 from genebot.domain.events import OrderEvent
-from genebot.live.deployments import CHECKPOINT, FINISHED, RESTARTED, finish, open_deployment
+from genebot.live import control
+from genebot.live.control import Command, Controller
+from genebot.live.deployments import (
+    CHECKPOINT,
+    FINISHED,
+    RESTARTED,
+    DeploymentRef,
+    finish,
+    open_deployment,
+)
 from genebot.persistence.database import Database
 from genebot.persistence.journal import TradingStore
 from genebot.system.kernel import Kernel
@@ -42,6 +51,9 @@ log = logging.getLogger("genebot.live")
 ZERO = Decimal(0)
 CHECKPOINT_EVERY = 250  # steps between checkpoints (and trade / risk-event flushes)
 CHUNK = 256  # steps handled between looks at the stop flag when not pacing
+POLL_S = 0.25  # seconds between looks at the journal for operator commands
+DAY_NS = 86_400 * 10**9
+STOP_WITHIN = 100  # bars an operator's stop waits for the closing orders to fill
 
 
 class JournalMismatch(StopError):
@@ -91,6 +103,15 @@ class Status:
     risk_state: str
     recovering: bool
     last_orders: list[str] = field(default_factory=list)
+    initial_equity: Decimal = ZERO
+    daily_pnl: Decimal = ZERO  # since the start of the (data) UTC day
+    win_rate: float | None = None  # of the closed round trips
+    paused: tuple[str, ...] = ()  # strategies an operator paused ("*": all)
+    stop_reason: str | None = None
+
+    @property
+    def total_pnl(self) -> Decimal:
+        return self.equity - self.initial_equity
 
 
 @dataclass
@@ -101,6 +122,7 @@ class RunOutcome:
     resumed_at_step: int
     finished: bool
     events_written: int
+    stop_reason: str | None = None
 
 
 class PaperRuntime:
@@ -130,6 +152,9 @@ class PaperRuntime:
         self.cancel_open_orders_on_stop = cancel_open_orders_on_stop
         self._sleep, self._wall = sleep, wall
         self._stop_requested = False
+        self.deployment_id: str | None = None  # once the deployment is open
+        self.latest: Status | None = None  # the last status published (4 times a second)
+        self._day: tuple[int, Decimal] | None = None
 
     def stop(self) -> None:
         self._stop_requested = True
@@ -155,76 +180,156 @@ class PaperRuntime:
             )
         sink = JournalSink(store, journaled.order_events)
         kernel.execution.observe(sink)
-        flusher = _Flusher(kernel, store, journaled.trades, journaled.risk_events)
         orchestrator = kernel.orchestrator
-        sleeves = SleeveRecorder(kernel, orchestrator.names) if orchestrator else None
-        resume_at = journaled.checkpoint_step + 1
+        ctx = _Run(
+            kernel, self.db, ref, store,
+            _Flusher(kernel, store, journaled.trades, journaled.risk_events),
+            SleeveRecorder(kernel, orchestrator.names) if orchestrator else None,
+            Controller(kernel), journaled.checkpoint_step + 1,
+            sum((sl.allocated for sl in kernel.portfolio.sleeves.values()), ZERO),
+        )  # fmt: skip
+        self.deployment_id = ref.id
         n = len(kernel.timeline)
         if self.speed is None and self.duration_s and n > 1:
             span_s = (int(kernel.timeline.step_ts[-1]) - int(kernel.timeline.step_ts[0])) / 1e9
             self.speed = max(span_s / self.duration_s, 1.0)
-        last = self._loop(kernel, store, flusher, sleeves, resume_at, ref.id)
-        done = last == n - 1
-        if done:
+        last = self._loop(ctx)
+        done = last == n - 1 or ctx.stopped_by_operator
+        if last == n - 1:
             kernel.finish()
-        elif self.cancel_open_orders_on_stop:
+        elif self.cancel_open_orders_on_stop and not done:
             for order in kernel.execution.open_orders():
                 kernel.execution.cancel(order, "canceled on stop")
             done = True  # what a re-execution would not do: this deployment cannot resume
-        flusher.flush()
+        ctx.flusher.flush()
         if last >= 0:
             store.record_runtime(CHECKPOINT, "replay", _checkpoint(kernel, last))
         if done:
-            store.record_runtime(FINISHED, "replay", {"step": last, "ts_event": 0})
+            why = ctx.control.stop_reason or "the replay reached the end of its data"
+            store.record_runtime(FINISHED, "replay", {"step": last, "ts_event": 0, "why": why})
         finish(self.db, ref.id)
+        resume_at = ctx.resume_at
         result = result_of(
-            self.cfg, setup, kernel, recorder, "paper replay", sleeves,
+            self.cfg, setup, kernel, recorder, "paper replay", ctx.sleeves,
             until_step=None if last == n - 1 else last,
         )  # fmt: skip
         result.title = f"genebot paper: {', '.join(s.strategy.strategy_id for s in setup.slots)}"
-        return RunOutcome(result, ref.id, ref.resumed, resume_at, done, sink.written)
+        return RunOutcome(
+            result, ref.id, ref.resumed, resume_at, done, sink.written, ctx.control.stop_reason
+        )
 
-    def _loop(
-        self,
-        kernel: Kernel,
-        store: TradingStore,
-        flusher: _Flusher,
-        sleeves: SleeveRecorder | None,
-        resume_at: int,
-        deployment_id: str,
-    ) -> int:
-        """Handle steps until the end or a stop; the last step handled (-1: none)."""
-        timeline = kernel.timeline
-        n = len(timeline)
-        ts = timeline.step_ts
+    def _loop(self, ctx: _Run) -> int:
+        """Handle steps until the end, a stop or an operator's stop; the last step handled."""
+        kernel = ctx.kernel
+        n = len(kernel.timeline)
+        ts = kernel.timeline.step_ts
         step = 0
-        next_checkpoint = CHECKPOINT_EVERY
-        next_status = 0.0
+        next_checkpoint, next_status, next_poll = CHECKPOINT_EVERY, 0.0, 0.0
         origin_wall = self._wall()
-        origin_ts = int(ts[min(resume_at, n - 1)]) if n else 0
+        origin_ts = int(ts[min(ctx.resume_at, n - 1)]) if n else 0
+        stop_by = n
         while step < n and not self._stop_requested:
-            pacing = self.speed is not None and step >= resume_at
-            stop = step + 1 if pacing else min(n, step + CHUNK, max(resume_at, step + 1))
+            ctx.replay_commands(step)
+            if step >= ctx.resume_at and self._wall() >= next_poll:
+                ctx.poll_commands(step)
+                next_poll = self._wall() + POLL_S
+            if ctx.control.stop_reason is not None:
+                stop_by = min(stop_by, step + STOP_WITHIN)
+                if ctx.control.flat() or step >= stop_by:
+                    ctx.stopped_by_operator = True
+                    break
+            pacing = self.speed is not None and step >= ctx.resume_at
             if pacing:
                 due = origin_wall + (int(ts[step]) - origin_ts) / 1e9 / self.speed  # type: ignore[operator]
                 wait = due - self._wall()
                 if wait > 0:
-                    self._sleep(min(wait, 0.25))
+                    self._sleep(min(wait, POLL_S))
                     if self._wall() < due:
-                        continue  # look at the stop flag at least 4 times a second
-            kernel.run_steps(step, stop, sleeves)
+                        continue  # look at the stop flag and the commands a few times a second
+            stop = step + 1 if pacing else ctx.chunk_end(step, min(n, step + CHUNK))
+            kernel.run_steps(step, stop, ctx.sleeves)
             step = stop
-            if step >= next_checkpoint and step - 1 >= resume_at - 1:
-                flusher.flush()
-                if step - 1 >= resume_at:
-                    store.record_runtime(CHECKPOINT, "replay", _checkpoint(kernel, step - 1))
+            if step >= next_checkpoint:
+                ctx.checkpoint(step - 1)
                 next_checkpoint = step + CHECKPOINT_EVERY
-            if self.on_status is not None and self._wall() >= next_status:
-                self.on_status(_status(kernel, deployment_id, step - 1, step < resume_at))
+            if self._wall() >= next_status:
+                self._publish(ctx, step - 1, step < ctx.resume_at)
                 next_status = self._wall() + self.status_every_s
-        if self.on_status is not None and step:
-            self.on_status(_status(kernel, deployment_id, step - 1, False))
+        if step:
+            self._publish(ctx, step - 1, False)
         return step - 1
+
+    def _publish(self, ctx: _Run, step: int, recovering: bool) -> None:
+        status = _status(ctx.kernel, ctx.ref.id, step, recovering)
+        day = status.ts_ns // DAY_NS
+        if self._day is None or self._day[0] != day:
+            self._day = (day, status.equity)
+        status.daily_pnl = status.equity - self._day[1]
+        status.initial_equity = ctx.initial_equity
+        status.paused = tuple(sorted(ctx.control.paused))
+        status.stop_reason = ctx.control.stop_reason
+        self.latest = status
+        if self.on_status is not None:
+            self.on_status(status)
+
+
+@dataclass
+class _Run:
+    """One run's parts and its bookkeeping: checkpoints, operator commands (applied live, or
+    re-applied at their recorded step while a restart re-executes)."""
+
+    kernel: Kernel
+    db: Database
+    ref: DeploymentRef
+    store: TradingStore
+    flusher: _Flusher
+    sleeves: SleeveRecorder | None
+    control: Controller
+    resume_at: int
+    initial_equity: Decimal = ZERO
+    stopped_by_operator: bool = False
+    _replays: list[tuple[int, Command]] = field(default_factory=list)
+    _known: set[int] = field(default_factory=set)
+    _last_seen: int = 0
+
+    def __post_init__(self) -> None:
+        done = control.applied(self.db, self.ref.id)
+        by_id = {c.id: c for c in control.commands_after(self.db, self.ref.id, 0)}
+        self._replays = [(step, by_id[cid]) for step, cid, _ in done if cid in by_id]
+        self._known = {cid for _, cid, _ in done}
+
+    def chunk_end(self, step: int, end: int) -> int:
+        """``end``, or earlier: the restart point, or a step where a command is re-applied."""
+        if step < self.resume_at:
+            end = min(end, self.resume_at)
+        for at, _ in self._replays:
+            if step < at < end:
+                return at
+        return end
+
+    def replay_commands(self, step: int) -> None:
+        while self._replays and self._replays[0][0] <= step:
+            self.control.apply(self._replays.pop(0)[1])
+
+    def poll_commands(self, step: int) -> None:
+        for command in control.commands_after(self.db, self.ref.id, self._last_seen):
+            self._last_seen = command.id
+            if command.id in self._known:
+                continue
+            outcome = self.control.apply(command)
+            self._known.add(command.id)
+            ts = int(self.kernel.timeline.step_ts[max(step - 1, 0)])
+            self.store.record_runtime(
+                control.APPLIED, str(command.id),
+                {"command": command.id, "kind": command.kind, "who": command.who,
+                 "step": step, "outcome": outcome, "ts_event": ts},
+            )  # fmt: skip
+            log.warning("operator %s by %s: %s", command.name, command.who, outcome)
+
+    def checkpoint(self, step: int) -> None:
+        self.flusher.flush()
+        if step >= self.resume_at:
+            self.store.record_runtime(CHECKPOINT, "replay", _checkpoint(self.kernel, step))
 
 
 class _Flusher:
@@ -287,7 +392,14 @@ def _status(kernel: Kernel, deployment_id: str, step: int, recovering: bool) -> 
         risk_state=state,
         recovering=recovering,
         last_orders=[_order_line(o) for o in orders[-5:]],
+        win_rate=_win_rate(kernel.portfolio.trades),
     )
+
+
+def _win_rate(trades: Sequence[Any]) -> float | None:
+    if not trades:
+        return None
+    return sum(1 for t in trades if t.pnl > 0) / len(trades)
 
 
 def _order_line(order: Any) -> str:
