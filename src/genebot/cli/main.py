@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from genebot.cli import deploy_cmds
 from genebot.cli.backtest import execute_backtest
 from genebot.cli.common import (
     DatabaseOpt,
@@ -36,7 +37,7 @@ from genebot.cli.orchestrator import (
     orchestrator_config_app,
 )
 from genebot.cli.risk import risk_app
-from genebot.cli.run import run_command
+from genebot.cli.run import deploy_command, run_command
 from genebot.cli.strategy_cmds import (
     strategy_disable,
     strategy_enable,
@@ -81,6 +82,13 @@ config_app.command("validate")(config_validate)
 config_app.command("help")(config_help)
 app.command("config-help")(config_help)
 app.command("run")(run_command)
+app.command("deploy")(deploy_command)
+app.command("deployments")(deploy_cmds.deployments)
+app.command("pause")(deploy_cmds.pause)
+app.command("resume")(deploy_cmds.resume)
+app.command("stop")(deploy_cmds.stop)
+app.command("emergency-stop")(deploy_cmds.emergency_stop)
+app.command("status")(deploy_cmds.status)
 _RUNTIME = (
     "orchestrator-start",
     "orchestrator-status",

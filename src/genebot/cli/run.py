@@ -54,6 +54,8 @@ def run_command(
     profile: Annotated[bool, Opt(help="print a cProfile summary at exit")] = False,
     track_memory: Annotated[bool, Opt(help="print tracemalloc's top allocations at exit")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="no status view")] = False,
+    daemon: Annotated[bool, Opt(help="run in the background (pid in genebot.pid)")] = False,
+    log_file: Annotated[Path, Opt(help="the daemon's log")] = Path("genebot.log"),
     database_url: DatabaseOpt = None,
 ) -> None:
     """Paper trade: the configured strategies on the replayed data, every order journaled
@@ -63,6 +65,9 @@ def run_command(
         say(err, "error:", "red", "live trading arrives with the exchange adapter; use --paper")
         raise typer.Exit(2)
     del replay  # the only data source until the live feeds land
+    if daemon:
+        _daemonize(log_file)
+        return
     path = orchestration_config or (DEFAULT_ORCHESTRATION if orchestration else config)
     cfg = guarded(
         lambda: _config(path, strategies, symbols, start_date, end_date, output_dir, log_level)
@@ -77,6 +82,66 @@ def run_command(
         profile,
         track_memory,
         lambda: _paper(cfg, rate, fresh, name, quiet, output_dir, database_url),
+    )
+
+
+def deploy_command(
+    strategy: Annotated[str, Opt(help="strategy config key or class name")],
+    symbols: Annotated[str, Opt("--symbols", "--symbol", help="BTC/USDT,ETH/USDT")],
+    timeframe: Annotated[str | None, Opt(help="e.g. 5m (default: the strategy's)")] = None,
+    capital: Annotated[float | None, Opt(help="starting cash of this deployment")] = None,
+    config: Annotated[Path | None, Opt("--config", "-c", help="base YAML config")] = None,
+    paper: Annotated[bool, Opt("--paper", help="paper trading (the default)")] = True,
+    speed: Annotated[str | None, Opt(help="N or max (default: ~1 minute)")] = None,
+    fresh: Annotated[bool, Opt(help="start over instead of resuming")] = False,
+    quiet: Annotated[bool, Opt("--quiet", "-q", help="no status view")] = False,
+    daemon: Annotated[bool, Opt(help="run in the background (pid in genebot.pid)")] = False,
+    log_file: Annotated[Path, Opt(help="the daemon's log")] = Path("genebot.log"),
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Deploy one strategy on some symbols as its own named paper deployment (a restart of
+    the same command resumes it)."""
+    from genebot.backtest.config import apply_overrides
+
+    if not paper:
+        say(err, "error:", "red", "live trading arrives with the exchange adapter; use --paper")
+        raise typer.Exit(2)
+    if daemon:
+        _daemonize(log_file)
+        return
+    base = guarded(lambda: _config(config, None, None, None, None, None, None))
+    cfg = guarded(
+        lambda: apply_overrides(
+            base,
+            strategy=strategy,
+            symbols=[x.strip() for x in symbols.split(",") if x.strip()],
+            timeframe=timeframe,
+            initial_cash=capital,
+        )
+    )
+    rate = guarded(lambda: _speed(speed))
+    name = f"{strategy}:{symbols}"
+    _paper(cfg, rate, fresh, name, quiet, None, database_url)
+
+
+def _daemonize(log_file: Path) -> None:
+    """Start the same command in the background, its output to ``log_file``; the pid file
+    lets `genebot status` find it; SIGTERM stops it gracefully."""
+    import subprocess
+
+    from genebot.cli.deploy_cmds import PID_FILE
+
+    args = [a for a in sys.argv[1:] if a != "--daemon"]
+    with log_file.open("a", encoding="utf-8") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "genebot.cli.main", *args, "--quiet"],
+            stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+    PID_FILE.write_text(f"{proc.pid}\n", encoding="utf-8")
+    console.print(
+        f"genebot runs in the background: pid {proc.pid} (in {PID_FILE}), log {log_file}; "
+        f"`genebot status`, `genebot stop ID`, or `kill {proc.pid}` (a graceful stop)",
+        highlight=False,
     )
 
 
