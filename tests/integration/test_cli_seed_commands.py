@@ -42,15 +42,15 @@ def test_orchestrator_config_alias_validates() -> None:
     assert proc.stdout.startswith("valid:")
 
 
-def test_runtime_commands_say_they_need_the_runtime() -> None:
-    for args in (
-        ("orchestrator-start", "--daemon"),
-        ("orchestrator-status", "--verbose"),
-    ):
-        proc = run_cli(*args, cwd=ROOT)
+def test_orchestrator_runtime_commands_without_a_run_say_how_to_start(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    assert run_cli("db", "init", "--database-url", url, cwd=ROOT).returncode == 0
+    for args in (("orchestrator-status", "--verbose"), ("orchestrator", "stop")):
+        proc = run_cli(*args, "--database-url", url, cwd=ROOT)
         assert proc.returncode == 2
-        assert "needs the paper/live runtime (not available yet)" in proc.stderr
-        assert "Traceback" not in proc.stderr
+        assert "`genebot orchestrator start`" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_cli("orchestrator-intervention", "pause_strategy", "--database-url", url, cwd=ROOT)
+    assert proc.returncode == 2 and "pause_strategy needs --strategy" in proc.stderr
 
 
 def test_run_refuses_live_until_the_exchange_adapter_lands() -> None:

@@ -171,3 +171,36 @@ def test_cli_lists_deployments_and_records_commands_without_a_runner(tmp_path: P
     assert proc.returncode == 2 and "no deployment 'zzzz'" in proc.stderr
     resumed = PaperRuntime(load_config(CONFIG), db, speed=None).run()  # applies the pause
     assert resumed.resumed and len(control.applied(db, dep["id"])) == 1
+
+
+def test_the_orchestrator_runs_and_takes_interventions(tmp_path: Path) -> None:
+    from genebot.testkit import run_cli
+
+    db = _db(tmp_path)
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    cfg = load_config(ROOT / "config" / "orchestrator.yaml")
+    runtime = PaperRuntime(cfg, db, name="orchestrator", speed=200_000)
+    out: list[RunOutcome] = []
+    thread = threading.Thread(target=lambda: out.append(runtime.run()), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while runtime.deployment_id is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    strategy = cfg.orchestrator.strategies[0].name  # type: ignore[union-attr]
+    args = ["--reason", "earnings", "--who", "erin", "--database-url", url]
+    proc = run_cli("orchestrator-intervention", "pause_strategy", "--strategy", strategy, *args,
+                   cwd=ROOT)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "queued for the orchestrator" in proc.stdout
+    time.sleep(1.5)
+    status = run_cli("orchestrator", "status", "--format", "json", "--database-url", url, cwd=ROOT)
+    assert status.returncode == 0, status.stderr
+    snap = json.loads(status.stdout)
+    assert snap["runner_up"] and snap["allocations"]
+    assert any(
+        i["command"] == "pause_strategy" and i["who"] == "erin" for i in snap["interventions"]
+    )
+    proc = run_cli("orchestrator-stop", "--reason", "end", "--database-url", url, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    thread.join(60)
+    assert out and out[0].finished

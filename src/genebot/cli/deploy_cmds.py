@@ -108,11 +108,16 @@ def deployments(
 def _command(
     database_url: str | None, wanted: str, command: str, who: str, **detail: object
 ) -> None:
+    db = _db(database_url)
+    send(db, _resolve(db, wanted), command, who, **detail)
+
+
+def send(db: Database, deployment_id: str, what: str, who: str, **detail: object) -> None:
+    """Journal command ``what`` for the runner and print its answer (or that none is up)."""
     from genebot.live import control
 
-    db = _db(database_url)
-    deployment_id = _resolve(db, wanted)
-    command_id = guarded(lambda: control.post(db, deployment_id, command, who, **detail))
+    command = what
+    command_id = guarded(lambda: control.post(db, deployment_id, what, who, **detail))
     if not runner_up(db):
         say(
             console, "recorded:", "yellow",

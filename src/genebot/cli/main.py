@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from genebot.cli import deploy_cmds
+from genebot.cli import deploy_cmds, orchestrator_live
 from genebot.cli.backtest import execute_backtest
 from genebot.cli.common import (
     DatabaseOpt,
@@ -89,30 +89,10 @@ app.command("resume")(deploy_cmds.resume)
 app.command("stop")(deploy_cmds.stop)
 app.command("emergency-stop")(deploy_cmds.emergency_stop)
 app.command("status")(deploy_cmds.status)
-_RUNTIME = (
-    "orchestrator-start",
-    "orchestrator-status",
-    "orchestrator-stop",
-    "orchestrator-monitor",
-    "orchestrator-intervention",
-)
-
-
-def _needs_runtime(name: str) -> Callable[..., None]:
-    def command(ctx: typer.Context) -> None:
-        say(
-            err, "error:", "red", f"genebot {name} needs the paper/live runtime (not available yet)"
-        )
-        raise typer.Exit(2)
-
-    command.__doc__ = "Needs the paper/live runtime (not available yet)."
-    return command
-
-
-for _name in _RUNTIME:
-    app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
-        _needs_runtime(_name)
-    )
+for _verb in ("start", "status", "stop", "monitor", "intervention"):
+    _live = getattr(orchestrator_live, _verb)
+    orchestrator_app.command(_verb)(_live)
+    app.command(f"orchestrator-{_verb}", help=f"Alias of `orchestrator {_verb}`.")(_live)
 DEFAULT_CONFIG = Path("config/backtest.yaml")
 _guarded = guarded
 

@@ -211,7 +211,6 @@ def _paper(
 
     from genebot.cli.backtest import _run_store, print_result
     from genebot.live.runtime import PaperRuntime
-    from genebot.persistence.lock import RunnerLock
 
     db = _run_store(database_url)
     logging.basicConfig(level=cfg.logging.level, format="%(levelname)s %(name)s: %(message)s")
@@ -221,14 +220,11 @@ def _paper(
         speed=None if rate == "auto" else rate,  # type: ignore[arg-type]
         duration_s=DEFAULT_DURATION_S if rate == "auto" else None,
     )  # fmt: skip
-    lock = RunnerLock(db)
-    guarded(lock.acquire)
     previous = _install_stop(runtime)
     try:
         with view:
             outcome = guarded(runtime.run)
     finally:
-        lock.release()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     result = outcome.result

@@ -28,7 +28,7 @@ from genebot.risk.types import OrderIntent, TradingState, Verdict
 from genebot.system.kernel import Kernel
 
 APPLIED = "runtime.applied"
-COMMANDS = ("pause", "resume", "stop", "emergency_stop")
+COMMANDS = ("pause", "resume", "stop", "emergency_stop", "intervention")
 KINDS = frozenset({*(f"operator.{c}" for c in COMMANDS), "kill_switch.reset"})
 ZERO = Decimal(0)
 
@@ -45,10 +45,11 @@ class Command:
         return "risk_reset" if self.kind == "kill_switch.reset" else self.kind.split(".", 1)[1]
 
 
-def post(db: Database, deployment_id: str, command: str, who: str, **detail: object) -> int:
-    """Journal ``command`` for the deployment's runner; the entry's id."""
-    if command not in COMMANDS:
-        raise ValueError(f"unknown command {command!r}")
+def post(db: Database, deployment_id: str, what: str, who: str, **detail: object) -> int:
+    """Journal the command ``what`` for the deployment's runner; the entry's id."""
+    if what not in COMMANDS:
+        raise ValueError(f"unknown command {what!r}")
+    command = what
     TradingStore(db, deployment_id).operator_action(who, command, deployment_id, dict(detail))
     with db.reader() as session:
         found = session.scalar(
@@ -159,6 +160,27 @@ class Controller:
             self.kernel.risk.move_to(TradingState.HALTED, "emergency_stop", self.stop_reason)
         canceled, closed = self.flatten(self.stop_reason)
         return f"{canceled} order(s) canceled, {closed} position(s) sent to close; stopping"
+
+    def _intervention(self, command: Command) -> str:
+        """An orchestrator command (pause_strategy, resume_strategy, force_rebalance,
+        emergency_stop) onto its bus: the orchestrator takes it before the next bar."""
+        from genebot.orchestrator.commands import make_command
+
+        orchestrator = self.kernel.orchestrator
+        if orchestrator is None:
+            return "refused: this deployment runs no orchestrator"
+        payload = command.payload
+        try:
+            made = make_command(
+                str(payload.get("command")),
+                strategy=payload.get("strategy") or None,
+                reason=str(payload.get("reason") or ""),
+                who=command.who,
+            )
+        except ValueError as exc:
+            return f"refused: {exc}"
+        orchestrator.bus.put(made)
+        return f"{payload.get('command')} queued for the orchestrator (handled before the next bar)"
 
     def _risk_reset(self, command: Command) -> str:
         risk = self.kernel.risk

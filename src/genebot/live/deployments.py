@@ -24,6 +24,8 @@ from genebot.persistence.tables import Deployment, JournalEntry, RiskEventRow, T
 CHECKPOINT = "runtime.checkpoint"
 FINISHED = "runtime.finished"
 RESTARTED = "runtime.restarted"
+ALLOCATION = "orchestrator.allocation"
+INTERVENTION = "orchestrator.intervention"
 ORDER_EVENTS = frozenset(
     {
         "OrderInitialized",
@@ -50,6 +52,7 @@ class Journaled:
     trades: int = 0
     risk_events: int = 0
     checkpoint_step: int = -1
+    counts: dict[str, int] = field(default_factory=dict)  # orchestrator records by kind
     crashed: bool = False
 
 
@@ -117,6 +120,8 @@ def read_journal(db: Database, deployment_id: str) -> Journaled:
                 events[subject].append(kind)
             elif kind == CHECKPOINT:
                 out.checkpoint_step = int(json.loads(payload)["step"])
+            elif kind in (ALLOCATION, INTERVENTION):
+                out.counts[kind] = out.counts.get(kind, 0) + 1
         out.trades = int(
             session.scalar(
                 select(func.count())

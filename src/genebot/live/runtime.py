@@ -36,15 +36,19 @@ from genebot.domain.events import OrderEvent
 from genebot.live import control
 from genebot.live.control import Command, Controller
 from genebot.live.deployments import (
+    ALLOCATION,
     CHECKPOINT,
     FINISHED,
+    INTERVENTION,
     RESTARTED,
     DeploymentRef,
+    Journaled,
     finish,
     open_deployment,
 )
 from genebot.persistence.database import Database
 from genebot.persistence.journal import TradingStore
+from genebot.persistence.lock import RunnerLock
 from genebot.system.kernel import Kernel
 
 log = logging.getLogger("genebot.live")
@@ -161,6 +165,15 @@ class PaperRuntime:
 
     # -- the run ----------------------------------------------------------------------------
     def run(self) -> RunOutcome:
+        """The whole run, owning the database's runner lock (a second runner is refused)."""
+        lock = RunnerLock(self.db)
+        lock.acquire()
+        try:
+            return self._run()
+        finally:
+            lock.release()
+
+    def _run(self) -> RunOutcome:
         setup = build(self.cfg, self.data)
         kernel, recorder = assemble(self.cfg, setup)
         config = {"config": _trading_config(self.cfg), "data": _data_fingerprint(kernel)}
@@ -183,7 +196,7 @@ class PaperRuntime:
         orchestrator = kernel.orchestrator
         ctx = _Run(
             kernel, self.db, ref, store,
-            _Flusher(kernel, store, journaled.trades, journaled.risk_events),
+            _Flusher(kernel, store, journaled),
             SleeveRecorder(kernel, orchestrator.names) if orchestrator else None,
             Controller(kernel), journaled.checkpoint_step + 1,
             sum((sl.allocated for sl in kernel.portfolio.sleeves.values()), ZERO),
@@ -333,11 +346,14 @@ class _Run:
 
 
 class _Flusher:
-    """Round trips and risk events the journal does not hold yet, written in order."""
+    """Round trips, risk events and the orchestrator's allocation changes and interventions
+    that the journal does not hold yet, written in order."""
 
-    def __init__(self, kernel: Kernel, store: TradingStore, trades: int, risk: int) -> None:
+    def __init__(self, kernel: Kernel, store: TradingStore, journaled: Journaled) -> None:
         self.kernel, self.store = kernel, store
-        self.trades, self.risk = trades, risk
+        self.trades, self.risk = journaled.trades, journaled.risk_events
+        self.allocations = journaled.counts.get(ALLOCATION, 0)
+        self.interventions = journaled.counts.get(INTERVENTION, 0)
 
     def flush(self) -> None:
         trades = self.kernel.portfolio.trades
@@ -349,6 +365,18 @@ class _Flusher:
         for e in events[self.risk :]:
             self.store.record_risk_event(e.ts, e.strategy, e.symbol, e.rule, e.action, e.detail)
         self.risk = max(self.risk, len(events))
+        orchestrator = self.kernel.orchestrator
+        if orchestrator is None:
+            return
+        for change in orchestrator.history[self.allocations :]:
+            row = {**change._asdict(), "ts_event": change.ts, "capital": str(change.capital),
+                   "target_capital": str(change.target_capital)}  # fmt: skip
+            self.store.record_runtime(ALLOCATION, change.strategy, row)
+        self.allocations = max(self.allocations, len(orchestrator.history))
+        for record in orchestrator.interventions[self.interventions :]:
+            row = {**record._asdict(), "ts_event": record.ts}
+            self.store.record_runtime(INTERVENTION, record.strategy or "*", row)
+        self.interventions = max(self.interventions, len(orchestrator.interventions))
 
 
 def _checkpoint(kernel: Kernel, step: int) -> dict[str, object]:
