@@ -32,7 +32,7 @@ from genebot.backtest.result import BacktestResult
 from genebot.backtest.runner import assemble, result_of
 from genebot.backtest.setup import DataInput, build
 from genebot.core.errors import StopError
-from genebot.domain.events import OrderEvent
+from genebot.domain.events import OrderEvent, OrderSubmitted
 from genebot.live import control
 from genebot.live.control import Command, Controller
 from genebot.live.deployments import (
@@ -53,8 +53,9 @@ from genebot.system.kernel import Kernel
 
 log = logging.getLogger("genebot.live")
 ZERO = Decimal(0)
-CHECKPOINT_EVERY = 250  # steps between checkpoints (and trade / risk-event flushes)
-CHUNK = 256  # steps handled between looks at the stop flag when not pacing
+CHECKPOINT_EVERY = 250  # steps between checkpoints (and trade / risk-event flushes) ...
+CHECKPOINT_WALL_S = 1.0  # ... and at most one a second (each is a durable commit)
+CHUNK = 2048  # steps handled between looks at the stop flag when not pacing (one commit each)
 POLL_S = 0.25  # seconds between looks at the journal for operator commands
 DAY_NS = 86_400 * 10**9
 STOP_WITHIN = 100  # bars an operator's stop waits for the closing orders to fill
@@ -66,13 +67,19 @@ class JournalMismatch(StopError):
 
 class JournalSink:
     """The execution engine's observer: each order event to the journal, once (events the
-    journal already holds from before a restart are checked, not written again)."""
+    journal already holds from before a restart are checked, not written again).
+
+    Group commit with a write barrier: events are buffered and committed together, and the
+    buffer is always committed when an order is submitted — before the engine hands it to
+    the venue — so an order is in the journal before it is sent. Denials, acknowledgements
+    and fills of a bar go in one transaction at the end of the bar (:meth:`flush`)."""
 
     def __init__(self, store: TradingStore, journaled: Mapping[str, list[str]]) -> None:
         self.store = store
         self.journaled = journaled
         self.seen: Counter[str] = Counter()
         self.written = 0
+        self.pending: list[OrderEvent] = []
 
     def __call__(self, event: OrderEvent) -> None:
         coid = event.client_order_id
@@ -88,8 +95,15 @@ class JournalSink:
                     "deployment started; run with --fresh to start a new one"
                 )
             return
-        self.store.on_order_event(event)
-        self.written += 1
+        self.pending.append(event)
+        if type(event) is OrderSubmitted:  # the barrier: durable before it is sent
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            events, self.pending = self.pending, []
+            self.store.on_order_events(events)
+            self.written += len(events)
 
 
 @dataclass
@@ -195,7 +209,7 @@ class PaperRuntime:
         kernel.execution.observe(sink)
         orchestrator = kernel.orchestrator
         ctx = _Run(
-            kernel, self.db, ref, store,
+            kernel, self.db, ref, sink, store,
             _Flusher(kernel, store, journaled),
             SleeveRecorder(kernel, orchestrator.names) if orchestrator else None,
             Controller(kernel), journaled.checkpoint_step + 1,
@@ -214,6 +228,7 @@ class PaperRuntime:
             for order in kernel.execution.open_orders():
                 kernel.execution.cancel(order, "canceled on stop")
             done = True  # what a re-execution would not do: this deployment cannot resume
+        sink.flush()
         ctx.flusher.flush()
         if last >= 0:
             store.record_runtime(CHECKPOINT, "replay", _checkpoint(kernel, last))
@@ -238,6 +253,7 @@ class PaperRuntime:
         ts = kernel.timeline.step_ts
         step = 0
         next_checkpoint, next_status, next_poll = CHECKPOINT_EVERY, 0.0, 0.0
+        next_checkpoint_wall = 0.0
         origin_wall = self._wall()
         origin_ts = int(ts[min(ctx.resume_at, n - 1)]) if n else 0
         stop_by = n
@@ -261,10 +277,12 @@ class PaperRuntime:
                         continue  # look at the stop flag and the commands a few times a second
             stop = step + 1 if pacing else ctx.chunk_end(step, min(n, step + CHUNK))
             kernel.run_steps(step, stop, ctx.sleeves)
+            ctx.sink.flush()
             step = stop
-            if step >= next_checkpoint:
+            if step >= next_checkpoint and self._wall() >= next_checkpoint_wall:
                 ctx.checkpoint(step - 1)
                 next_checkpoint = step + CHECKPOINT_EVERY
+                next_checkpoint_wall = self._wall() + CHECKPOINT_WALL_S
             if self._wall() >= next_status:
                 self._publish(ctx, step - 1, step < ctx.resume_at)
                 next_status = self._wall() + self.status_every_s
@@ -294,6 +312,7 @@ class _Run:
     kernel: Kernel
     db: Database
     ref: DeploymentRef
+    sink: JournalSink
     store: TradingStore
     flusher: _Flusher
     sleeves: SleeveRecorder | None
@@ -362,8 +381,11 @@ class _Flusher:
         self.trades = max(self.trades, len(trades))
         risk = self.kernel.risk
         events = risk.events if risk is not None else []
-        for e in events[self.risk :]:
-            self.store.record_risk_event(e.ts, e.strategy, e.symbol, e.rule, e.action, e.detail)
+        new = events[self.risk :]
+        if new:
+            self.store.record_risk_events(
+                [(e.ts, e.strategy, e.symbol, e.rule, e.action, e.detail) for e in new]
+            )
         self.risk = max(self.risk, len(events))
         orchestrator = self.kernel.orchestrator
         if orchestrator is None:

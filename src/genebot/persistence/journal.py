@@ -9,7 +9,7 @@ journal entry are written together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -57,12 +57,20 @@ class TradingStore:
     # -- orders -----------------------------------------------------------------------------
     def on_order_event(self, event: OrderEvent) -> None:
         """Store one order event (observer of the execution engine)."""
+        self.on_order_events([event])
+
+    def on_order_events(self, events: Sequence[OrderEvent]) -> None:
+        """Store order events in order, in one transaction (all or none)."""
         with self.db.session() as session:
-            if type(event) is OrderInitialized:
-                session.add(self._new_order(event))
-            else:
-                self._update_order(session, event)
-            self._journal(session, type(event).__name__, "engine", event.client_order_id, event)
+            rows: dict[str, OrderRow] = {}  # this batch's orders: no query for each event
+            for event in events:
+                if type(event) is OrderInitialized:
+                    row = rows[event.client_order_id] = self._new_order(event)
+                    session.add(row)
+                else:
+                    self._update_order(session, event, rows)
+                kind = type(event).__name__
+                self._journal(session, kind, "engine", event.client_order_id, event)
 
     def _new_order(self, init: OrderInitialized) -> OrderRow:
         when = ns_to_datetime(init.ts_event)
@@ -91,13 +99,15 @@ class TradingStore:
             updated_at=when,
         )
 
-    def _update_order(self, session: Session, event: OrderEvent) -> None:
-        row = session.scalars(
-            select(OrderRow).where(
-                OrderRow.deployment_id == self.deployment_id,
-                OrderRow.client_order_id == event.client_order_id,
-            )
-        ).one()
+    def _update_order(self, session: Session, event: OrderEvent, rows: dict[str, OrderRow]) -> None:
+        row = rows.get(event.client_order_id)
+        if row is None:
+            row = rows[event.client_order_id] = session.scalars(
+                select(OrderRow).where(
+                    OrderRow.deployment_id == self.deployment_id,
+                    OrderRow.client_order_id == event.client_order_id,
+                )
+            ).one()
         order = _replayable(row)
         order.apply(event)  # the same transition table as the engine: an illegal move raises
         row.status = order.status.value
@@ -110,6 +120,8 @@ class TradingStore:
         if type(event) is OrderAccepted:
             row.venue_order_id = event.venue_order_id
         elif type(event) is OrderFilled:
+            if row.id is None:
+                session.flush()  # the new order's id, for its fill
             session.add(_fill_row(row.id, event))
 
     # -- round trips, positions, equity -------------------------------------------------------
@@ -166,20 +178,37 @@ class TradingStore:
     def record_risk_event(
         self, ts_ns: int, strategy: str, symbol: str, rule: str, action: str, detail: str
     ) -> None:
+        self.record_risk_events([(ts_ns, strategy, symbol, rule, action, detail)])
+
+    def record_risk_events(self, events: Sequence[tuple[int, str, str, str, str, str]]) -> None:
+        """Risk decisions (ts, strategy, symbol, rule, action, detail) in one transaction."""
         with self.db.session() as session:
-            session.add(
-                RiskEventRow(
-                    deployment_id=self.deployment_id,
-                    ts=ns_to_datetime(ts_ns),
-                    strategy=strategy,
-                    symbol=symbol,
-                    rule=rule,
-                    action=action,
-                    detail=detail,
-                )
+            for ts_ns, strategy, symbol, rule, action, detail in events:
+                self._risk_event(session, ts_ns, strategy, symbol, rule, action, detail)
+
+    def _risk_event(
+        self,
+        session: Session,
+        ts_ns: int,
+        strategy: str,
+        symbol: str,
+        rule: str,
+        action: str,
+        detail: str,
+    ) -> None:
+        session.add(
+            RiskEventRow(
+                deployment_id=self.deployment_id,
+                ts=ns_to_datetime(ts_ns),
+                strategy=strategy,
+                symbol=symbol,
+                rule=rule,
+                action=action,
+                detail=detail,
             )
-            payload: dict[str, object] = {"rule": rule, "detail": detail, "ts_event": ts_ns}
-            self._journal(session, f"risk.{action}", "engine", strategy, payload)
+        )
+        payload: dict[str, object] = {"rule": rule, "detail": detail, "ts_event": ts_ns}
+        self._journal(session, f"risk.{action}", "engine", strategy, payload)
 
     def record_kill_switch(self, kind: str, rule: str, who: str, reason: str) -> None:
         """A kill switch tripped (``activated``, who = "engine") or was reset by an operator."""
