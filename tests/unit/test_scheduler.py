@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from genebot.core.errors import ConfigError
-from genebot.live.scheduler import (
+from genebot.engine.sessions import (
     NS,
     AlwaysOpen,
     ExchangeHours,

@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from genebot.backtest.config_alerts import AlertingConfig, OrchestrationAlertsConfig
+from genebot.backtest.config_schedule import ScheduleConfig
 from genebot.core.config import (
     FeeRate,
     Fraction,
@@ -501,6 +502,7 @@ class GenebotConfig(FrozenModel):
     risk_management: RiskManagementConfig = Field(default_factory=RiskManagementConfig)
     orchestrator: OrchestratorConfig | None = None
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     orchestration_alerts: OrchestrationAlertsConfig = Field(
         default_factory=OrchestrationAlertsConfig

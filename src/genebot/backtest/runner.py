@@ -36,6 +36,7 @@ from genebot.system.financing import Rollover
 from genebot.system.kernel import Kernel
 from genebot.system.loops import run_fast, run_per_bar
 from genebot.system.risk_view import KernelRiskView
+from genebot.system.schedule import ScheduleGate, scheduler_for
 
 log = logging.getLogger("genebot.backtest")
 ConfigInput = GenebotConfig | Mapping[str, Any] | str | Path
@@ -120,6 +121,13 @@ def assemble(cfg: GenebotConfig, setup: RunSetup) -> tuple[Kernel, EquityRecorde
         risk.roll_day(int(timeline.step_ts[0]))
     kernel.prepare()
     attach_orchestrator(cfg, kernel, int(timeline.step_ts[0]))
+    sched = cfg.schedule
+    if sched.enabled:
+        windows = [(list(w.days), w.start, w.end, w.timezone) for w in sched.windows]
+        scheduler = scheduler_for(
+            sched.market, sched.exchange, windows, sched.flatten_before_close_minutes
+        )
+        kernel.schedule = ScheduleGate(kernel, scheduler)
     return kernel, recorder
 
 
@@ -246,6 +254,9 @@ def result_of(
             "open_positions": len(kernel.portfolio.open_positions()),
         }
     )
+    if kernel.schedule is not None:
+        stats["schedule_denied"] = sum(kernel.schedule.denied.values())
+        stats["schedule_flattened"] = kernel.schedule.flattened
     return BacktestResult(
         stats=stats,
         trades=trades,

@@ -37,6 +37,7 @@ from genebot.trading.strategy import Strategy
 
 if TYPE_CHECKING:
     from genebot.system.financing import Rollover
+    from genebot.system.schedule import ScheduleGate
 
 log = logging.getLogger("genebot.kernel")
 MAX_LOGGED_ERRORS = 5
@@ -108,6 +109,8 @@ class Kernel:
         self.risk: RiskEngine | None = None
         self.rollover: Rollover | None = None
         self.orchestrator: Orchestrator | None = None
+        self.bar_hooks: list[Callable[[int], None]] = []  # called with each step's bar time
+        self.schedule: ScheduleGate | None = None
         self._orch_due = _NEVER
         self._single = timeline.single
         self._account_currency: str | None = None
@@ -464,7 +467,12 @@ class Kernel:
         (one loop: the per-step lookups are done once; ``after_step(step)`` follows each)."""
         single, step_feed, step_row = self._single, self._step_feed, self._step_row
         held, on_error = self.emulator.held, self.strategy_error
-        hooked = self.rollover is not None or self.risk is not None or self.orchestrator is not None
+        hooked = (
+            self.rollover is not None
+            or self.risk is not None
+            or self.orchestrator is not None
+            or bool(self.bar_hooks)
+        )
         plan = self._plan
         for step in range(start, stop):
             if single:
@@ -510,6 +518,8 @@ class Kernel:
         orchestrator = self.orchestrator
         if orchestrator is not None and (ts >= self._orch_due or orchestrator.bus):
             self._orchestrate(ts)
+        for hook in self.bar_hooks:
+            hook(ts)
 
     def _dispatch_quote(self, f: int, row: int) -> None:
         for slot, view in self.subscribers[f]:
@@ -528,7 +538,7 @@ class Kernel:
     def fast_mode_allowed(self) -> bool:
         """True when every strategy trades vectorized signals through the default ``on_bar``
         (and no orchestrator acts on the clock between signals)."""
-        if self.orchestrator is not None:
+        if self.orchestrator is not None or self.bar_hooks:
             return False
         for slot in self.slots:
             if not slot.enabled:
