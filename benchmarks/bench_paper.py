@@ -64,7 +64,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from genebot.backtest import run
-    from genebot.backtest.config import load_config
+    from genebot.config.loader import load_config
     from genebot.live import runtime as rt
     from genebot.live.runtime import PaperRuntime
     from genebot.persistence.database import Database

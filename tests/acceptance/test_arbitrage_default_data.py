@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import genebot.backtest as bt
-from genebot.backtest.config import GenebotConfig, default_data_config, load_config
 from genebot.backtest.lookahead import check_lookahead
+from genebot.config.loader import GenebotConfig, default_data_config, load_config
 from genebot.data.catalog import find_data_file, list_data_files
 
 DERIVED = Path("data/sample/derived")

@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genebot.backtest.config import load_config
 from genebot.backtest.result import BacktestResult
 from genebot.backtest.runner import assemble, run
 from genebot.backtest.setup import build
+from genebot.config.loader import load_config
 from genebot.orchestrator.commands import PauseStrategy
 from genebot.system.loops import run_per_bar
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from genebot.backtest import run
-from genebot.backtest.config import load_config
+from genebot.config.loader import load_config
 from genebot.core.errors import ConfigError
 from genebot.live.runtime import PaperRuntime
 from genebot.persistence.database import Database

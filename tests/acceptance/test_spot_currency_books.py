@@ -12,10 +12,10 @@ from test_crypto_forex_arbitrage import config as cfx_config
 from test_crypto_forex_arbitrage import market
 
 import genebot.backtest as bt
-from genebot.backtest.config import load_config
 from genebot.backtest.recorder import exact_equity
 from genebot.backtest.runner import assemble
 from genebot.backtest.setup import DataInput, build
+from genebot.config.loader import load_config
 from genebot.system.kernel import Kernel
 from genebot.venues.sim.exchange import SimulatedExchange
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 from sqlalchemy import select
 
-from genebot.backtest.config import load_config
+from genebot.config.loader import load_config
 from genebot.live import control
 from genebot.live.runtime import PaperRuntime, RunOutcome
 from genebot.persistence.database import Database

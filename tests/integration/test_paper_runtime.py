@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from genebot.backtest import run
-from genebot.backtest.config import load_config
+from genebot.config.loader import load_config
 from genebot.core.errors import InputError
 from genebot.live.deployments import read_journal
 from genebot.live.runtime import PaperRuntime

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from genebot.backtest.config import load_config
 from genebot.backtest.runner import run
 from genebot.backtest.store import store_run
+from genebot.config.loader import load_config
 from genebot.core.errors import InputError
 from genebot.domain.orders import Order
 from genebot.domain.position import ClosedTrade

@@ -1,4 +1,4 @@
-"""Tests for genebot.backtest.config: loading, validation messages, interpolation, overrides."""
+"""Tests for genebot.config.loader: loading, validation messages, interpolation, overrides."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from genebot.backtest.config import (
+from genebot.config.loader import (
     GenebotConfig,
     apply_overrides,
     format_validation_error,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from genebot.backtest.config import load_config
-from genebot.backtest.config_check import SECTIONS, check_files, config_template, validate_file
+from genebot.config.check import SECTIONS, check_files, config_template, validate_file
+from genebot.config.loader import load_config
 from genebot.core.errors import ConfigError
 
 SEED = Path(__file__).resolve().parents[1] / "fixtures" / "seed_000"

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from genebot.backtest.config import GenebotConfig, apply_overrides, load_config
 from genebot.backtest.result import BacktestResult
 from genebot.backtest.runner import ConfigInput, assemble, run
 from genebot.backtest.setup import DataInput, RunSetup, build
+from genebot.config.loader import GenebotConfig, apply_overrides, load_config
 from genebot.core.time import ns_to_timeframe
 from genebot.data.feed import BarFeed, QuoteFeed
 from genebot.data.timeindex import utc_index

@@ -11,8 +11,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from genebot.backtest.config import GenebotConfig
 from genebot.backtest.result import iso_times
+from genebot.config.loader import GenebotConfig
 from genebot.orchestrator import allocation as alloc
 from genebot.orchestrator.runtime import Orchestrator
 from genebot.system.kernel import Kernel

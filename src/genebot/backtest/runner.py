@@ -10,7 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from genebot.backtest.config import GenebotConfig, apply_overrides, load_config
 from genebot.backtest.orchestration import (
     SleeveRecorder,
     attach_orchestrator,
@@ -23,6 +22,7 @@ from genebot.backtest.result import (
     trades_frame,
 )
 from genebot.backtest.setup import DataInput, RunSetup, build
+from genebot.config.loader import GenebotConfig, apply_overrides, load_config
 from genebot.core.calendar import DailyBoundary
 from genebot.core.errors import ConfigError
 from genebot.core.precision import split_evenly, to_decimal

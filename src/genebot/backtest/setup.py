@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from genebot.backtest.config import GenebotConfig
 from genebot.backtest.instruments import FIAT, make_instrument
 from genebot.backtest.result import display_names
+from genebot.config.loader import GenebotConfig
 from genebot.core.errors import ConfigError, DataError
 from genebot.core.precision import split_evenly, to_decimal
 from genebot.core.time import timeframe_to_ns

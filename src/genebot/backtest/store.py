@@ -7,8 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from genebot.backtest.config import GenebotConfig
 from genebot.backtest.result import BacktestResult
+from genebot.config.loader import GenebotConfig
 from genebot.persistence.database import Database
 from genebot.persistence.repositories import AllocationRecord, BacktestRunRepository, RunRecord
 

@@ -14,8 +14,8 @@ from genebot.cli.db import open_database
 from genebot.reporting.formatting import format_stat
 
 if TYPE_CHECKING:  # heavy (pandas, SQLAlchemy): imported by the commands that run
-    from genebot.backtest.config import GenebotConfig
     from genebot.backtest.result import BacktestResult
+    from genebot.config.loader import GenebotConfig
     from genebot.persistence.database import Database
 
 

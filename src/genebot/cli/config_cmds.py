@@ -15,7 +15,7 @@ def config_validate(
 ) -> None:
     """Check config files, whole or any subset of sections: "FILE: OK", or every problem as
     FILE:LINE: key.path: what is wrong (got value). Exit 0 when all are fine, else 1."""
-    from genebot.backtest.config_check import check_files
+    from genebot.config.check import check_files
 
     lines, ok = guarded(lambda: check_files(files))
     for line in lines:
@@ -34,7 +34,7 @@ def config_help(
 ) -> None:
     """Print an annotated config template (every key, its default, choices and bounds) that
     validates as is: `genebot config-help orchestrator > config/orchestrator_config.yaml`."""
-    from genebot.backtest.config_check import config_template
+    from genebot.config.check import config_template
 
     text = guarded(lambda: config_template(section))
     typer.echo(text, nl=False)

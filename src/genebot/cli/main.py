@@ -48,8 +48,8 @@ from genebot.core.errors import InputError, ParameterError
 from genebot.reporting.formatting import format_stat
 
 if TYPE_CHECKING:  # heavy (pydantic models, pandas): imported by the commands that use them
-    from genebot.backtest.config import GenebotConfig
     from genebot.backtest.result import BacktestResult
+    from genebot.config.loader import GenebotConfig
 
 app = typer.Typer(
     add_completion=False,
@@ -104,7 +104,7 @@ def _split(value: str | None) -> list[str] | None:
 
 
 def _config(path: Path | None, **overrides: object) -> GenebotConfig:
-    from genebot.backtest.config import apply_overrides, load_config
+    from genebot.config.loader import apply_overrides, load_config
 
     if path is not None and not path.is_file():
         raise InputError(f"--config {path}: file not found")
@@ -268,8 +268,8 @@ def lookahead(
 ) -> None:
     """Prove a strategy never reads the future: runs on prefixes must match the full run.
     With no data flags, a strategy not in the config runs on the bundled data it declares."""
-    from genebot.backtest.config import apply_overrides, default_data_config
     from genebot.backtest.lookahead import check_lookahead
+    from genebot.config.loader import apply_overrides, default_data_config
 
     logging.basicConfig(level=logging.CRITICAL)
 

@@ -30,8 +30,8 @@ def analyze(config: PlainConfig = DEFAULT, allocation_method: MethodOpt = "equal
     """What the plain config has, and the orchestrator config it would become."""
     import yaml
 
-    from genebot.backtest.config import hide_secrets
     from genebot.cli.orchestrator import _read, migrate_config
+    from genebot.config.loader import hide_secrets
 
     data = guarded(lambda: _read(config))
     migrated = guarded(lambda: migrate_config(data, allocation_method))

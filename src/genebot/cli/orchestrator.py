@@ -31,7 +31,7 @@ from genebot.cli.db import open_current
 from genebot.core.errors import ConfigError, InputError
 
 if TYPE_CHECKING:  # pydantic models and what they pull in: imported by the commands
-    from genebot.backtest.config import GenebotConfig
+    from genebot.config.loader import GenebotConfig
 
 orchestrator_app = typer.Typer(
     no_args_is_help=True, help="The strategy orchestrator: config, attribution, history."
@@ -82,7 +82,7 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def _orchestrated(path: Path, **overrides: object) -> GenebotConfig:
-    from genebot.backtest.config import apply_overrides, load_config
+    from genebot.config.loader import apply_overrides, load_config
 
     cfg = apply_overrides(load_config(path), **overrides)  # type: ignore[arg-type]
     if not cfg.orchestrated:
@@ -216,7 +216,7 @@ def config_update(
     if not isinstance(section, dict):
         refuse(f"{config}: no orchestrator: section (see `genebot config migrate`)")
     _set_allocation(section, changes)
-    from genebot.backtest.config import load_config
+    from genebot.config.loader import load_config
 
     guarded(lambda: load_config(data))
     shutil.copyfile(config, config.with_name(config.name + ".bak"))
@@ -322,7 +322,7 @@ def config_migrate(
 ) -> None:
     """Turn a plain ``strategies:`` config into an ``orchestrator:`` config (same strategies,
     equal priors); every other section is kept as it is."""
-    from genebot.backtest.config import hide_secrets, load_config
+    from genebot.config.loader import hide_secrets, load_config
 
     data = guarded(lambda: _read(config))
     migrated = guarded(lambda: migrate_config(data, allocation_method))

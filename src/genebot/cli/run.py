@@ -15,7 +15,7 @@ from genebot.cli.common import DONE, DatabaseOpt, console, err, guarded, say
 from genebot.core.errors import InputError
 
 if TYPE_CHECKING:
-    from genebot.backtest.config import GenebotConfig
+    from genebot.config.loader import GenebotConfig
     from genebot.live.runtime import PaperRuntime, Status
 
 DEFAULT_CONFIG = Path("config/backtest.yaml")
@@ -101,7 +101,7 @@ def deploy_command(
 ) -> None:
     """Deploy one strategy on some symbols as its own named paper deployment (a restart of
     the same command resumes it)."""
-    from genebot.backtest.config import apply_overrides
+    from genebot.config.loader import apply_overrides
 
     if not paper:
         say(err, "error:", "red", "live trading arrives with the exchange adapter; use --paper")
@@ -154,7 +154,7 @@ def _config(
     output_dir: str | None,
     log_level: str | None,
 ) -> GenebotConfig:
-    from genebot.backtest.config import apply_overrides, default_data_config, load_config
+    from genebot.config.loader import apply_overrides, default_data_config, load_config
 
     if path is not None and not path.is_file():
         raise InputError(f"--config {path}: file not found")

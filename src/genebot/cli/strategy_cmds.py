@@ -112,9 +112,9 @@ def _edit(
 
     import yaml
 
-    from genebot.backtest.config import load_config
     from genebot.cli.common import refuse
     from genebot.cli.orchestrator import _read
+    from genebot.config.loader import load_config
     from genebot.strategies.registry import strategy_class, user_catalog
 
     data = guarded(lambda: _read(config))

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from genebot.backtest.config import GenebotConfig, redacted_dict
 from genebot.backtest.orchestration import SleeveRecorder
 from genebot.backtest.result import BacktestResult
 from genebot.backtest.runner import assemble, result_of
 from genebot.backtest.setup import DataInput, build
+from genebot.config.loader import GenebotConfig, redacted_dict
 from genebot.core.errors import StopError
 from genebot.domain.events import OrderEvent, OrderSubmitted
 from genebot.live import control

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from genebot.backtest.config import (
+from genebot.config.loader import (
     Loc,
     _interpolate,
     _path,
@@ -21,7 +21,7 @@ from genebot.backtest.config import (
     _read_yaml,
     written_loc,
 )
-from genebot.backtest.config_models import GenebotConfig, OrchestratorConfig
+from genebot.config.models import GenebotConfig, OrchestratorConfig
 from genebot.core.config import unwrap
 from genebot.core.errors import ConfigError
 from genebot.orchestrator.settings import ALLOCATION_KEYS
@@ -38,7 +38,7 @@ class _LenientEnv(Mapping[str, str]):
     def __getitem__(self, key: str) -> str:
         return os.environ.get(key, "")
 
-    def get(self, key: str, default: object = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: object = None) -> Any:
         if key not in os.environ:
             self.missing.append(key)
         return os.environ.get(key, "")
@@ -236,11 +236,11 @@ def _section_value(name: str) -> tuple[Any, object]:
     if name == "orchestrator":
         value = OrchestratorConfig()
     elif name == "exchanges":
-        from genebot.backtest.config_models import ExchangeConfig
+        from genebot.config.models import ExchangeConfig
 
         value = {"binance": ExchangeConfig()}
     elif name == "strategies":
-        from genebot.backtest.config_models import StrategyConfig
+        from genebot.config.models import StrategyConfig
 
         value = {"moving_average": StrategyConfig(type="MovingAverageStrategy")}
     return field, value

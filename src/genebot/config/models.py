@@ -3,7 +3,7 @@
 The layout follows the seed genebot project (``exchanges:``, ``strategies:``,
 ``risk_management:`` with ``global`` / ``stop_loss`` / ``position_limits``) plus a ``backtest:``
 section. Every model is frozen and rejects unknown keys. Loading, ``${VAR}`` interpolation,
-error formatting and CLI overrides live in :mod:`genebot.backtest.config`.
+error formatting and CLI overrides live in :mod:`genebot.config.loader`.
 
 Cross-field checks raise :class:`KeyedValueError` so the error formatter can name the exact key
 (``backtest.start_date``) instead of the enclosing section.
@@ -28,8 +28,8 @@ from pydantic import (
     model_validator,
 )
 
-from genebot.backtest.config_alerts import AlertingConfig, OrchestrationAlertsConfig
-from genebot.backtest.config_schedule import ScheduleConfig
+from genebot.config.alerts import AlertingConfig, OrchestrationAlertsConfig
+from genebot.config.schedule import ScheduleConfig
 from genebot.core.config import (
     FeeRate,
     Fraction,
@@ -574,7 +574,7 @@ class GenebotConfig(FrozenModel):
         return exchange.maker_fee, exchange.taker_fee
 
 
-# Schema introspection for the error formatter in genebot.backtest.config.
+# Schema introspection for the error formatter in genebot.config.loader.
 
 
 def _field_keys(model: type[BaseModel]) -> dict[str, str]:
