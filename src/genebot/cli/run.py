@@ -38,6 +38,7 @@ def run_command(
     end_date: Annotated[str | None, Opt(help="ISO date, exclusive")] = None,
     strategies: Annotated[str | None, Opt(help="only these strategies: a,b")] = None,
     symbols: Annotated[str | None, Opt(help="BTC/USDT,ETH/USDT")] = None,
+    data_dir: Annotated[str | None, Opt(help="where the data files are")] = None,
     log_level: Annotated[str | None, Opt(help="DEBUG | INFO | WARNING | ERROR")] = None,
     output_dir: Annotated[
         str | None, Opt(help="write trades.csv, orders.csv, equity.csv ... here at the end")
@@ -70,7 +71,9 @@ def run_command(
         return
     path = orchestration_config or (DEFAULT_ORCHESTRATION if orchestration else config)
     cfg = guarded(
-        lambda: _config(path, strategies, symbols, start_date, end_date, output_dir, log_level)
+        lambda: _config(
+            path, strategies, symbols, start_date, end_date, output_dir, log_level, data_dir
+        )
     )
     if backtest_only:
         from genebot.cli.backtest import execute_backtest
@@ -153,6 +156,7 @@ def _config(
     end_date: str | None,
     output_dir: str | None,
     log_level: str | None,
+    data_dir: str | None = None,
 ) -> GenebotConfig:
     from genebot.config.loader import apply_overrides, default_data_config, load_config
 
@@ -173,6 +177,7 @@ def _config(
         start_date=start_date,
         end_date=end_date,
         output_dir=output_dir,
+        data_dir=data_dir,
     )
     if log_level is not None:
         level = log_level.upper()
@@ -330,6 +335,7 @@ def _line(s: Status) -> str:
     phase = "recovering" if s.recovering else "paper"
     return (
         f"{phase} {_when(s.ts_ns)} bar {s.step + 1:,}/{s.total:,} equity {s.equity:,.2f} "
+        f"pnl_today {s.daily_pnl:+,.2f} "
         f"positions {s.open_positions} orders {s.orders} trades {s.trades} risk {s.risk_state}"
     )
 
@@ -344,6 +350,9 @@ def _panel(s: Status) -> Any:
     table.add_row("time", _when(s.ts_ns) + (" (recovering)" if s.recovering else ""))
     table.add_row("replay", ProgressBar(total=max(s.total, 1), completed=s.step + 1, width=40))
     table.add_row("equity", f"{s.equity:,.2f}")
+    table.add_row("P&L today / total", f"{s.daily_pnl:+,.2f} / {s.total_pnl:+,.2f}")
+    if s.paused or s.stop_reason:
+        table.add_row("operator", s.stop_reason or f"paused: {', '.join(s.paused)}")
     table.add_row("open positions", str(s.open_positions))
     table.add_row("orders / trades", f"{s.orders} / {s.trades}")
     table.add_row("risk", s.risk_state)
