@@ -178,12 +178,9 @@ class Kernel:
         feed = self.exec_feed.get(iid)
         if feed is None or self.step < 0:
             return None
-        if self._single:
-            return float(feed.close[self.step])
         # The last bar of that instrument that has CLOSED by now (its bar closing at this very
         # moment included, even if the timeline hands it to strategies a little later).
-        known = self.known_ns[iid]
-        row = int(np.searchsorted(known, self.timeline.step_known[self.step], side="right")) - 1
+        row = self.current_row(iid)
         return float(feed.close[row]) if row >= 0 else None
 
     # -- risk ---------------------------------------------------------------------------------
@@ -246,14 +243,7 @@ class Kernel:
         if values is None:
             values = talib.ATR(feed.high, feed.low, feed.close, timeperiod=period)
             self._atr_cache[(iid, period)] = values
-        row = (
-            int(
-                np.searchsorted(
-                    self.known_ns[iid], self.timeline.step_known[self.step], side="right"
-                )
-            )
-            - 1
-        )
+        row = self.current_row(iid)
         value = float(values[row]) if row >= 0 else float("nan")
         return None if value != value else value
 
@@ -289,15 +279,19 @@ class Kernel:
         feed = self.exec_feed.get(iid)
         if feed is None:
             return None
-        row = int(np.searchsorted(self.known_ns[iid], ts_ns, side="right")) - 1
+        row = self.row_at(iid, ts_ns)
         return float(feed.close[row]) if row >= 0 else None
+
+    def row_at(self, iid: str, ts_ns: int) -> int:
+        """The last row of ``iid``'s execution feed closed by ``ts_ns`` (-1: none yet). The one
+        "last closed bar at t" lookup: marks, ATR, the risk view and the venues ask it."""
+        return int(np.searchsorted(self.known_ns[iid], ts_ns, side="right")) - 1
 
     def current_row(self, iid: str) -> int:
         """Row of ``iid``'s execution feed that has closed by now."""
         if self._single:
             return self.step
-        known = self.known_ns[iid]
-        return int(np.searchsorted(known, self.timeline.step_known[self.step], side="right")) - 1
+        return self.row_at(iid, int(self.timeline.step_known[self.step]))
 
     def now(self) -> int:
         """Decision time: the close of the bar being handled (ns)."""

@@ -72,7 +72,7 @@ class KernelRiskView:
 
     def _mark_at(self, iid: str, ts_ns: int) -> Decimal | None:
         feed = self.kernel.exec_feed[iid]
-        row = int(np.searchsorted(self.kernel.known_ns[iid], ts_ns, side="right")) - 1
+        row = self.kernel.row_at(iid, ts_ns)
         return to_decimal(float(feed.close[row])) if row >= 0 else None
 
     def peak_equity_since(self, since_ns: int | None, now_ns: int) -> Decimal | None:
@@ -84,9 +84,8 @@ class KernelRiskView:
         series: npt.NDArray[np.float64] | None = None
         for iid, qty, offset in terms:
             feed = self.kernel.exec_feed[iid]
-            known = self.kernel.known_ns[iid]
-            lo = int(np.searchsorted(known, since_ns, side="right"))
-            hi = int(np.searchsorted(known, now_ns, side="right"))
+            lo = self.kernel.row_at(iid, since_ns) + 1
+            hi = self.kernel.row_at(iid, now_ns) + 1
             if hi <= lo:
                 continue
             values = feed.close[lo:hi] * float(qty) - float(offset)
@@ -200,8 +199,7 @@ class KernelRiskView:
 
     def returns(self, instrument_id: str, bars: int) -> Sequence[float]:
         feed = self.kernel.exec_feed[instrument_id]
-        known = self.kernel.known_ns[instrument_id]
-        row = int(np.searchsorted(known, self.kernel.now(), side="right"))
+        row = self.kernel.row_at(instrument_id, self.kernel.now()) + 1
         closes = feed.close[max(0, row - bars - 1) : row]
         if len(closes) < 2:
             return []
