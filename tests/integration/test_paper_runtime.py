@@ -227,3 +227,27 @@ def test_genebot_run_alone_paper_trades_the_default_config(tmp_path: Path) -> No
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "Paper trading statistics" in proc.stdout and "(new, finished)" in proc.stdout
+
+
+def test_a_journal_the_replay_disagrees_with_stops_the_run(tmp_path: Path) -> None:
+    from genebot.live.runtime import JournalMismatch
+    from genebot.persistence.journal import TradingStore
+    from genebot.persistence.tables import JournalEntry
+
+    db = _db(tmp_path)
+    cfg = load_config(CONFIGS["stop loss, take profit, trailing stop"])
+    runtime = PaperRuntime(
+        cfg, db, speed=None, on_status=lambda s: s.step > 1500 and runtime.stop()
+    )
+    first = runtime.run()
+    coid = first.result.order_log[0].client_order_id
+    with db.session() as session:  # an event the engine never produced (appended, as a bug would)
+        TradingStore(db, first.deployment_id)._journal(
+            session, "OrderCanceled", "engine", coid, {"ts_event": 0}
+        )
+    with pytest.raises(JournalMismatch, match=coid):
+        PaperRuntime(cfg, db, speed=None).run()
+    with db.reader() as session:
+        status = session.get(Deployment, first.deployment_id).status  # type: ignore[union-attr]
+        kinds = session.scalars(select(JournalEntry.kind)).all()
+    assert status == "crashed" and "runtime.error" in kinds

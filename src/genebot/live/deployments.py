@@ -52,6 +52,7 @@ class Journaled:
     trades: int = 0
     risk_events: int = 0
     checkpoint_step: int = -1
+    last_event_ns: int = -1  # the newest order event's time: the replay must regenerate all
     counts: dict[str, int] = field(default_factory=dict)  # orchestrator records by kind
     crashed: bool = False
 
@@ -111,13 +112,15 @@ def read_journal(db: Database, deployment_id: str) -> Journaled:
     events: defaultdict[str, list[str]] = defaultdict(list)
     with db.reader() as session:
         rows = session.execute(
-            select(JournalEntry.kind, JournalEntry.subject, JournalEntry.payload)
+            select(JournalEntry.kind, JournalEntry.subject, JournalEntry.payload,
+                   JournalEntry.ts_event)
             .where(JournalEntry.deployment_id == deployment_id)
             .order_by(JournalEntry.id)
-        )
-        for kind, subject, payload in rows:
+        )  # fmt: skip
+        for kind, subject, payload, ts_event in rows:
             if kind in ORDER_EVENTS:
                 events[subject].append(kind)
+                out.last_event_ns = max(out.last_event_ns, ts_event)
             elif kind == CHECKPOINT:
                 out.checkpoint_step = int(json.loads(payload)["step"])
             elif kind in (ALLOCATION, INTERVENTION):

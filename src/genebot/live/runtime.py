@@ -55,6 +55,7 @@ log = logging.getLogger("genebot.live")
 ZERO = Decimal(0)
 CHECKPOINT_EVERY = 250  # steps between checkpoints (and trade / risk-event flushes) ...
 CHECKPOINT_WALL_S = 1.0  # ... and at most one a second (each is a durable commit)
+ERROR = "runtime.error"
 CHUNK = 2048  # steps handled between looks at the stop flag when not pacing (one commit each)
 POLL_S = 0.25  # seconds between looks at the journal for operator commands
 DAY_NS = 86_400 * 10**9
@@ -98,6 +99,17 @@ class JournalSink:
         self.pending.append(event)
         if type(event) is OrderSubmitted:  # the barrier: durable before it is sent
             self.flush()
+
+    def check_complete(self) -> None:
+        """Every event the journal held was regenerated (else the journal knows of something
+        this replay does not: stop)."""
+        for coid, kinds in self.journaled.items():
+            if self.seen[coid] < len(kinds):
+                raise JournalMismatch(
+                    f"order {coid}: the journal holds {len(kinds)} events ({kinds[-1]} last), "
+                    f"the replay gives {self.seen[coid]}: the config, the data or genebot "
+                    "changed since the deployment started; run with --fresh to start a new one"
+                )
 
     def flush(self) -> None:
         if self.pending:
@@ -214,8 +226,19 @@ class PaperRuntime:
             SleeveRecorder(kernel, orchestrator.names) if orchestrator else None,
             Controller(kernel), journaled.checkpoint_step + 1,
             sum((sl.allocated for sl in kernel.portfolio.sleeves.values()), ZERO),
+            journaled.last_event_ns,
         )  # fmt: skip
         self.deployment_id = ref.id
+        try:
+            return self._trade(ctx, setup, recorder)
+        except Exception as exc:  # the run cannot go on: say so in the journal, then raise
+            sink.pending.clear()  # what was not committed was not acted on outside
+            store.record_runtime(ERROR, "replay", {"error": f"{type(exc).__name__}: {exc}"})
+            finish(self.db, ref.id, "crashed")
+            raise
+
+    def _trade(self, ctx: _Run, setup: Any, recorder: Any) -> RunOutcome:
+        kernel, store, sink, ref = ctx.kernel, ctx.store, ctx.sink, ctx.ref
         n = len(kernel.timeline)
         if self.speed is None and self.duration_s and n > 1:
             span_s = (int(kernel.timeline.step_ts[-1]) - int(kernel.timeline.step_ts[0])) / 1e9
@@ -279,6 +302,9 @@ class PaperRuntime:
             kernel.run_steps(step, stop, ctx.sleeves)
             ctx.sink.flush()
             step = stop
+            if not ctx.verified and int(kernel.timeline.step_known[step - 1]) > ctx.last_event_ns:
+                ctx.sink.check_complete()  # the replay has passed every journaled event
+                ctx.verified = True
             if step >= next_checkpoint and self._wall() >= next_checkpoint_wall:
                 ctx.checkpoint(step - 1)
                 next_checkpoint = step + CHECKPOINT_EVERY
@@ -319,6 +345,8 @@ class _Run:
     control: Controller
     resume_at: int
     initial_equity: Decimal = ZERO
+    last_event_ns: int = -1
+    verified: bool = False
     stopped_by_operator: bool = False
     _replays: list[tuple[int, Command]] = field(default_factory=list)
     _known: set[int] = field(default_factory=set)
