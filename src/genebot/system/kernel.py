@@ -24,6 +24,7 @@ from genebot.core.errors import InputError, LookaheadError, StopError
 from genebot.data.feed import BarFeed, QuoteFeed, Timeline
 from genebot.domain.events import OrderFilled, OrderRejected
 from genebot.domain.instrument import AccountType, Instrument
+from genebot.engine.incremental import checked_signal
 from genebot.execution.emulator import StopEmulator
 from genebot.execution.engine import ExecutionEngine
 from genebot.execution.ports import ExecutionClient
@@ -338,18 +339,9 @@ class Kernel:
         sig = slot.strategy.signals(data, ind)
         if sig is None:
             return
-        n = len(feed)
         for name, values in zip(Signals._fields, sig, strict=True):
-            if values is None:
-                continue
-            arr = np.asarray(values)
-            if arr.shape != (n,):
-                raise ValueError(f"{name} has shape {arr.shape}, expected ({n},): one per bar")
-            if arr.dtype.kind not in "biuf":
-                raise ValueError(f"{name} must be booleans, not {arr.dtype}")
-            if arr.dtype.kind == "f" and np.isnan(arr).any():
-                bar = int(np.flatnonzero(np.isnan(arr))[0])
-                raise ValueError(f"{name} is NaN at bar {bar}; signals are true or false")
+            if values is not None:
+                checked_signal(name, values, len(feed))
         slot.strategy.set_signals(feed.index, sig)
 
     def _prepare_feed(
