@@ -67,6 +67,10 @@ class SleeveRecorder:
 
     def __call__(self, step: int) -> None:
         mark = self.kernel.mark
+        if step >= len(self.values):  # bars arriving one at a time: room doubles
+            grown = np.zeros((max(2 * len(self.values), step + 1), len(self.names)))
+            grown[: len(self.values)] = self.values
+            self.values = grown
         row = self.values[step]
         for i, sleeve in enumerate(self.sleeves):
             row[i] = float(sleeve.equity(mark))

@@ -276,8 +276,11 @@ def format_validation_error(
 # Public API
 
 
+ConfigInput = str | Path | Mapping[str, object] | GenebotConfig | None  # what load_config reads
+
+
 def load_config(
-    source: str | Path | Mapping[str, object] | GenebotConfig | None,
+    source: ConfigInput,
     *,
     env: Mapping[str, str] | None = None,
 ) -> GenebotConfig:

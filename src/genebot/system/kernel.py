@@ -128,6 +128,9 @@ class Kernel:
             self.execution.register_client(venue)
         self.ctx = TradingContext(self.execution, self.portfolio, instruments, self.mark, self.atr)
         self._atr_cache: dict[tuple[str, int], np.ndarray] = {}
+        # Bars that arrive one at a time: ATR from a trailing window of this many periods
+        # (None: once over the whole series).
+        self.atr_window: int | None = None
         self.exec_feed = self._execution_feeds(timeline.feeds)
         self.known_ns = {  # one feed: its close times are the timeline's (one array, not two)
             iid: timeline.step_known if timeline.single else f.ts + f.timeframe_ns
@@ -240,6 +243,8 @@ class Kernel:
         feed = self.exec_feed.get(iid)
         if feed is None or self.step < 0:
             return None
+        if self.atr_window is not None:
+            return self._atr_windowed(feed, iid, period, self.atr_window)
         values = self._atr_cache.get((iid, period))
         if values is None:
             values = talib.ATR(feed.high, feed.low, feed.close, timeperiod=period)
@@ -247,6 +252,26 @@ class Kernel:
         row = self.current_row(iid)
         value = float(values[row]) if row >= 0 else float("nan")
         return None if value != value else value
+
+    def _atr_windowed(self, feed: BarFeed, iid: str, period: int, periods: int) -> float | None:
+        """ATR at the current bar over the last ``max(2000, periods × period)`` bars: Wilder's
+        smoothing forgets its start to below an ulp in ~37 periods, so the value is the
+        whole series' (bit for bit, in practice) at O(window) a call."""
+        row = self.current_row(iid)
+        if row < 0:
+            return None
+        lo = max(0, row + 1 - max(2000, periods * period))
+        hi = row + 1
+        values = talib.ATR(feed.high[lo:hi], feed.low[lo:hi], feed.close[lo:hi], timeperiod=period)
+        value = float(values[-1])
+        return None if value != value else value
+
+    def step_appended(self, step: int, feed: int, row: int) -> None:
+        """A step was appended to the timeline (bars arriving one at a time): keep the
+        per-step lookups of :meth:`run_steps` in step."""
+        if not self._single:
+            self._step_feed.append(feed)
+            self._step_row.append(row)
 
     def pricing_instrument(
         self, currency: str, quote: str, venue: str | None = None, inverse: bool = False

@@ -1,0 +1,278 @@
+"""The kernel on bars that arrive one at a time: appendable feeds and timeline, each new bar's
+indicators and signals from a trailing window, then the same per-bar handler as a backtest.
+
+A :class:`GrowingKernel` takes a kernel that was assembled and prepared on the bars known so
+far (a warm-up history, or a first bar) and grows it as bars arrive (:meth:`append`), in the
+one replay order every mode uses. Each append:
+
+- appends the bar to its feed's columns, the feed's close times and the timeline (buffers that
+  double when full: amortized O(1), the arrays everyone holds are re-sliced views);
+- computes the bar's indicators and signals with :class:`~genebot.engine.incremental.
+  IncrementalSignals`: the strategy's own vectorized code on the trailing window, O(window)
+  whatever the history (equal to the full series: prefix invariance, tested per strategy);
+- runs the kernel's per-bar handler on the new step (:meth:`Kernel.run_steps`): matching,
+  protective orders, risk, orchestrator, strategies — the code a backtest runs.
+
+So a replay of a file through :meth:`append` gives the backtest's orders and fills exactly (a
+test proves it per strategy), and a live data client drives the same path.
+
+Not yet: quote feeds (tick data) are refused; every row stays in memory (rows are absolute
+indices into the history: memory grows by the bytes of a bar's columns, ~100 B a bar and
+feed, plus what strategies and the order history keep).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from genebot.core.errors import InputError
+from genebot.data.feed import BarFeed, QuoteFeed
+from genebot.domain.market import Bar
+from genebot.engine.incremental import IncrementalSignals
+from genebot.system.kernel import Kernel, StrategySlot
+from genebot.trading.data import BarData, BarView, Signals
+
+COLUMNS = ("ts", "open", "high", "low", "close", "volume")
+STEP_ARRAYS = ("step_feed", "step_row", "step_ts", "step_known")
+
+
+class _Buffer:
+    """An append-only column: capacity doubles when full; :attr:`view` is the filled part."""
+
+    __slots__ = ("data", "n")
+
+    def __init__(self, initial: npt.NDArray[Any], capacity: int = 1024) -> None:
+        self.n = int(initial.shape[0])
+        self.data = np.empty(max(capacity, 2 * self.n, 16), dtype=initial.dtype)
+        self.data[: self.n] = initial
+
+    def append(self, value: float) -> None:
+        if self.n == self.data.shape[0]:
+            grown = np.empty(2 * self.n, dtype=self.data.dtype)
+            grown[: self.n] = self.data
+            self.data = grown
+        self.data[self.n] = value
+        self.n += 1
+
+    @property
+    def view(self) -> npt.NDArray[Any]:
+        out = self.data[: self.n]
+        out.flags.writeable = False
+        return out
+
+
+class _Tracked:
+    """A strategy's incremental signals on one feed, and its view of that feed."""
+
+    __slots__ = ("flags", "inc", "slot", "view")
+
+    def __init__(self, slot: StrategySlot, view: BarView, inc: IncrementalSignals) -> None:
+        self.slot, self.view, self.inc = slot, view, inc
+        entry = slot.strategy._signals.get(view.feed_index)
+        self.flags = bytearray(entry[0]) if entry is not None else None  # one byte a bar
+
+
+class GrowingKernel:
+    """Grow a prepared kernel bar by bar (see the module docstring)."""
+
+    def __init__(self, kernel: Kernel, after_step: Callable[[int], None] | None = None) -> None:
+        tl = kernel.timeline
+        quotes = [f.instrument.id for f in tl.feeds if isinstance(f, QuoteFeed)]
+        if quotes:
+            raise InputError(
+                f"quote feeds ({', '.join(quotes)}) cannot be fed live yet: trade bars, or "
+                "backtest the quotes"
+            )
+        self.kernel = kernel
+        self.after_step = after_step
+        self.feeds = {(f.instrument.id, f.timeframe_ns): f for f in tl.feeds}
+        self._cols = {f.index: {c: _Buffer(getattr(f, c)) for c in COLUMNS} for f in tl.feeds}
+        self._known = {f.index: _Buffer(f.ts + f.timeframe_ns) for f in tl.feeds}
+        self._to_step = {f.index: _Buffer(f.row_to_step) for f in tl.feeds}
+        self._steps = {name: _Buffer(np.asarray(getattr(tl, name))) for name in STEP_ARRAYS}
+        self._venue_bars = self._venue_columns()
+        self._tracked = self._track(kernel)
+        kernel.atr_window = ATR_WINDOW_MULTIPLE
+        self._refresh_all()
+
+    def _venue_columns(self) -> dict[str, Any]:
+        """The columns each simulated venue matches an instrument against (its finest feed)."""
+        out: dict[str, Any] = {}
+        for venue in self.kernel.venues.values():
+            out.update(getattr(venue, "_bars", {}))
+        return out
+
+    def _track(self, kernel: Kernel) -> dict[int, list[_Tracked]]:
+        """Per feed, each enabled strategy reading it: its view and its incremental signals,
+        started from the bars the kernel was prepared on."""
+        out: dict[int, list[_Tracked]] = {f.index: [] for f in kernel.timeline.feeds}
+        for slot in kernel.slots:
+            if not slot.enabled:
+                continue
+            for feed in slot.feeds:
+                view = kernel._views.get((id(slot), feed.index))
+                if view is None:
+                    continue
+                inc = IncrementalSignals(
+                    slot.strategy,
+                    BarData,
+                    symbol=feed.instrument.symbol,
+                    timeframe_ns=feed.timeframe_ns,
+                )
+                inc.extend(_bars_of(feed))
+                out[feed.index].append(_Tracked(slot, view, inc))
+        return out
+
+    @property
+    def steps(self) -> int:
+        return len(self.kernel.timeline)
+
+    def feed_of(self, bar: Bar) -> BarFeed:
+        feed = self.feeds.get((bar.instrument_id, bar.timeframe_ns))
+        if feed is None:
+            known = ", ".join(f"{i}@{tf // 10**9}s" for i, tf in self.feeds)
+            raise InputError(
+                f"a bar of {bar.instrument_id} every {bar.timeframe_ns // 10**9}s arrived; "
+                f"this run trades {known}"
+            )
+        return feed
+
+    def append(self, bar: Bar) -> int:
+        """Add one closed bar as the next step and handle it; returns the step."""
+        self.extend((bar,))
+        return self.steps - 1
+
+    def extend(self, bars: Iterable[Bar]) -> None:
+        """Add closed bars (in arrival order) and handle them. Bars that close at the same
+        moment are all added before the first of them is handled: an instrument's mark at a
+        bar close is its bar closing then, as in a backtest, whichever arrived first."""
+        group: list[int] = []
+        group_known = None
+        for bar in bars:
+            known = bar.ts + self.feed_of(bar).timeframe_ns
+            if group and known != group_known:
+                self._handle(group)
+                group = []
+            group.append(self._add(bar))
+            group_known = known
+        if group:
+            self._handle(group)
+
+    def _handle(self, steps: list[int]) -> None:
+        self.kernel.run_steps(steps[0], steps[-1] + 1, self.after_step)
+
+    def _add(self, bar: Bar) -> int:
+        """Append one bar to its feed and the timeline, with its signals; returns its step."""
+        feed = self.feed_of(bar)
+        f = feed.index
+        cols = self._cols[f]
+        if cols["ts"].n and bar.ts <= cols["ts"].data[cols["ts"].n - 1]:
+            raise InputError(
+                f"{feed.instrument.id}: a bar at {bar.ts} arrived after the one at "
+                f"{int(cols['ts'].data[cols['ts'].n - 1])}; bars must arrive in time order"
+            )
+        known = bar.ts + feed.timeframe_ns
+        steps = self._steps
+        last_known = steps["step_known"]
+        if last_known.n and known < last_known.data[last_known.n - 1]:
+            raise InputError(
+                f"{feed.instrument.id}: a bar known at {known} arrived after a step known at "
+                f"{int(last_known.data[last_known.n - 1])}"
+            )
+        row, step = cols["ts"].n, steps["step_feed"].n
+        for name in COLUMNS:
+            cols[name].append(getattr(bar, name))
+        self._known[f].append(known)
+        self._to_step[f].append(step)
+        for name, value in zip(STEP_ARRAYS, (f, row, bar.ts, known), strict=True):
+            steps[name].append(value)
+        self._refresh(feed, bar)
+        for tracked in self._tracked[f]:
+            self._signals(tracked, feed, bar)
+        self.kernel.step_appended(step, f, row)
+        return step
+
+    # -- keeping every holder's arrays current --------------------------------------------
+    def _refresh_all(self) -> None:
+        for feed in self.kernel.timeline.feeds:
+            self._refresh(feed, None)
+        tl = self.kernel.timeline
+        for name in STEP_ARRAYS:
+            setattr(tl, name, self._steps[name].view)
+
+    def _refresh(self, feed: BarFeed, bar: Bar | None) -> None:
+        cols, f = self._cols[feed.index], feed.index
+        for name in COLUMNS:
+            setattr(feed, name, cols[name].view)
+        feed.row_to_step = self._to_step[f].view
+        kernel, tl = self.kernel, self.kernel.timeline
+        for name in STEP_ARRAYS:
+            setattr(tl, name, self._steps[name].view)
+        iid = feed.instrument.id
+        if kernel.exec_feed.get(iid) is feed:
+            kernel.known_ns[iid] = self._known[f].view
+            columns = self._venue_bars.get(iid)
+            if columns is not None:
+                for name in COLUMNS:
+                    setattr(columns, name, getattr(feed, name))
+        lists = feed._lists
+        for name, values in list(lists.items()):
+            if not isinstance(values, list):  # first growth: the tuple becomes a list, once
+                values = lists[name] = list(values)  # type: ignore[assignment]
+                for tracked in self._tracked.get(f, ()):
+                    if name in tracked.view._cols:
+                        tracked.view._cols[name] = values
+            if bar is not None:
+                values.append(getattr(bar, name))  # type: ignore[attr-defined]
+
+    def _signals(self, tracked: _Tracked, feed: BarFeed, bar: Bar) -> None:
+        """The new bar's indicators and signals into the strategy's view and signal table."""
+        kernel, slot, view, inc = self.kernel, tracked.slot, tracked.view, tracked.inc
+        if not slot.enabled:
+            return
+        try:
+            inc.append(bar)
+        except Exception as exc:  # the strategy's own code: an error, not a crash
+            kernel.strategy_error(slot, "signals", exc)
+        view._data = BarData(
+            feed.instrument.symbol,
+            feed.timeframe_ns,
+            feed.ts,
+            feed.open,
+            feed.high,
+            feed.low,
+            feed.close,
+            feed.volume,
+        )
+        view._ind = {name: inc.indicator(name) for name in inc.indicator_names}
+        if not inc.has_signals:
+            return
+        arrays = inc.signal_arrays()
+        assert arrays is not None
+        entries, exits, short_entries, short_exits = arrays
+        if entries is None or exits is None:  # the kernel's set-up refuses such signals
+            return
+        strategy = slot.strategy
+        sig = Signals(entries, exits, short_entries, short_exits)
+        active = bool(sig.entries[-1]) or bool(sig.exits[-1])
+        if strategy.allow_short:
+            for extra in (sig.short_entries, sig.short_exits):
+                active = active or (extra is not None and bool(extra[-1]))
+        if tracked.flags is None:  # signals from this bar on: none before
+            tracked.flags = bytearray(len(feed) - 1)
+        tracked.flags.append(1 if active else 0)
+        strategy._signals[feed.index] = (tracked.flags, sig)  # type: ignore[assignment]
+
+
+ATR_WINDOW_MULTIPLE = 40  # Wilder smoothing forgets its start to below an ulp in ~37 periods
+
+
+def _bars_of(feed: BarFeed) -> list[Bar]:
+    """The feed's bars as :class:`Bar` values (to start incremental signals from)."""
+    cols = [getattr(feed, c).tolist() for c in COLUMNS]
+    iid, tf = feed.instrument.id, feed.timeframe_ns
+    return [Bar(iid, tf, int(t), o, h, lo, c, v) for t, o, h, lo, c, v in zip(*cols, strict=True)]
