@@ -11,7 +11,10 @@ strategy with the full risk engine on:
 - **memory**: RSS sampled every 10 % of the replay; growth after the first 10 % (warm-up);
   target < 10 %.
 
-Figures are printed, never asserted. ``--bars N`` (default 525,600, one year), ``--short/--long``.
+Figures are printed, never asserted. ``--bars N`` (default 525,600, one year), ``--short/--long``,
+``--feed precomputed|bar_by_bar`` (how the replay's bars reach the kernel: from the precomputed
+timeline, or one close time at a time through the StrategyRunner, signals from the trailing
+window — the live path; its latency then includes the new bar's indicators and signals).
 
     .venv/bin/python benchmarks/bench_paper.py
     .venv/bin/python benchmarks/bench_paper.py --bars 100000 --short 50 --long 100
@@ -61,6 +64,7 @@ def main() -> int:
     parser.add_argument("--bars", type=int, default=525_600)
     parser.add_argument("--short", type=int, default=10)
     parser.add_argument("--long", type=int, default=20)
+    parser.add_argument("--feed", choices=("precomputed", "bar_by_bar"), default="precomputed")
     args = parser.parse_args()
 
     from genebot.backtest import run
@@ -69,12 +73,13 @@ def main() -> int:
     from genebot.live.runtime import PaperRuntime
     from genebot.persistence.database import Database
     from genebot.persistence.migrate import ensure_current
+    from genebot.system.growing import GrowingKernel
 
     bars = make_bars(args.bars)
     cfg = load_config(config(args.short, args.long))
     data = {SYMBOL: bars}
     print(f"genebot paper benchmark: {args.bars:,} bars of {SYMBOL} 1m, SMA {args.short}/"
-          f"{args.long}, risk engine on, journal on SQLite")  # fmt: skip
+          f"{args.long}, risk engine on, journal on SQLite, feed {args.feed}")  # fmt: skip
 
     gc.collect()
     t0 = time.perf_counter()
@@ -87,6 +92,8 @@ def main() -> int:
     latencies: list[float] = []
     samples: list[tuple[int, float]] = []
     original = rt.Kernel.run_steps
+    original_extend = GrowingKernel.extend
+    every = max(1, args.bars // 10)
 
     def timed(self: Any, start: int, stop: int, after: Any = None) -> None:
         for step in range(start, stop):
@@ -95,15 +102,25 @@ def main() -> int:
             original(self, step, step + 1, after)
             if len(self.execution.order_log) != before:
                 latencies.append(time.perf_counter() - t)
-            if step % max(1, args.bars // 10) == 0:
+            if step % every == 0:
                 samples.append((step, _rss_mb()))
+
+    def timed_extend(self: Any, bars: Any) -> None:  # bar by bar: signals + the kernel
+        for bar in list(bars):
+            before = len(self.kernel.execution.order_log)
+            t = time.perf_counter()
+            original_extend(self, (bar,))
+            if len(self.kernel.execution.order_log) != before:
+                latencies.append(time.perf_counter() - t)
+            if self.steps % every == 0:
+                samples.append((self.steps, _rss_mb()))
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(f"sqlite:///{Path(tmp) / 'bench.db'}")
         ensure_current(db)
         gc.collect()
         t0 = time.perf_counter()
-        outcome = PaperRuntime(cfg, db, speed=None, data=data).run()
+        outcome = PaperRuntime(cfg, db, speed=None, data=data, feed=args.feed).run()
         paper_s = time.perf_counter() - t0
         size = os.path.getsize(Path(tmp) / "bench.db") / 2**20
         same = outcome.result.orders.equals(backtest.orders)
@@ -114,13 +131,18 @@ def main() -> int:
         verdict = "met" if ratio >= 0.33 else "NOT met"
         print(f"  paper / backtest throughput: {ratio:.3f}x (target >= 0.33x: {verdict})")
 
-        rt.Kernel.run_steps = timed  # type: ignore[method-assign]
+        arriving = args.feed == "bar_by_bar"
+        if arriving:
+            GrowingKernel.extend = timed_extend  # type: ignore[method-assign]
+        else:
+            rt.Kernel.run_steps = timed  # type: ignore[method-assign]
         try:
             db2 = Database(f"sqlite:///{Path(tmp) / 'latency.db'}")
             ensure_current(db2)
-            PaperRuntime(cfg, db2, speed=None, data=data).run()
+            PaperRuntime(cfg, db2, speed=None, data=data, feed=args.feed).run()
         finally:
             rt.Kernel.run_steps = original  # type: ignore[method-assign]
+            GrowingKernel.extend = original_extend  # type: ignore[method-assign]
     lat = np.array(latencies) * 1000
     if len(lat):
         p50, p99, top = np.percentile(lat, 50), np.percentile(lat, 99), lat.max()

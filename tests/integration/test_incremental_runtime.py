@@ -88,3 +88,53 @@ def test_a_bar_out_of_order_or_of_an_unknown_feed_is_refused_by_name() -> None:
     nxt = client.poll(int(feed.ts[-1]) + 2 * tf)
     runner.on_events(nxt)  # the refused bars changed nothing: the next real bar is taken
     assert len(feed) == 51
+
+
+# -- the paper runtime on bars arriving one at a time (genebot run --feed bar-by-bar) ---------
+def _db(tmp_path: Path, name: str) -> Any:
+    from genebot.persistence.database import Database
+    from genebot.persistence.migrate import ensure_current
+
+    db = Database(f"sqlite:///{tmp_path / name}")
+    ensure_current(db)
+    return db
+
+
+@pytest.mark.parametrize("key", ["main job (2 symbols, default risk)", "orchestrator"])
+def test_paper_runtime_bar_by_bar_gives_the_backtest(tmp_path: Path, key: str) -> None:
+    from genebot.live.runtime import PaperRuntime
+
+    cfg = load_config(CONFIGS[key])
+    backtest = run(cfg)
+    outcome = PaperRuntime(cfg, _db(tmp_path, "p.db"), speed=None, feed="bar_by_bar").run()
+    assert outcome.finished
+    _same(backtest, outcome.result)
+
+
+def test_a_bar_by_bar_run_stopped_midway_resumes_as_an_uninterrupted_one(tmp_path: Path) -> None:
+    from genebot.live.runtime import PaperRuntime
+
+    cfg = load_config(CONFIGS["multi-symbol rsi"])
+    whole = run(cfg)
+    db = _db(tmp_path, "p.db")
+    runtime = PaperRuntime(
+        cfg, db, speed=None, feed="bar_by_bar", on_status=lambda s: s.step > 2000 and runtime.stop()
+    )
+    stopped = runtime.run()
+    assert not stopped.finished
+    resumed = PaperRuntime(cfg, db, speed=None, feed="bar_by_bar").run()
+    assert resumed.resumed and resumed.finished and resumed.resumed_at_step > 1000
+    _same(whole, resumed.result)
+
+
+def test_genebot_run_feed_flag_is_checked(tmp_path: Path) -> None:
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "genebot.cli.main", "run", "--feed", "ticks", "--fresh",
+         "--database-url", f"sqlite:///{tmp_path / 'run.db'}"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "--feed ticks: allowed precomputed, bar-by-bar" in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr

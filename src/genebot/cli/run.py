@@ -45,6 +45,14 @@ def run_command(
     ] = None,
     fresh: Annotated[bool, Opt(help="start a new deployment instead of resuming")] = False,
     name: Annotated[str, Opt(help="deployment name (a restart resumes it)")] = "paper",
+    feed: Annotated[
+        str,
+        Opt(
+            help="how the replayed bars reach the strategies: precomputed (fastest) or "
+            "bar-by-bar (one at a time, signals from the trailing window: the live path); "
+            "same orders and fills"
+        ),
+    ] = "precomputed",
     backtest_only: Annotated[
         bool, Opt("--backtest-only", help="run `genebot backtest` with these flags")
     ] = False,
@@ -81,11 +89,22 @@ def run_command(
         execute_backtest(cfg, quiet=quiet, store=True, database_url=database_url)
         return
     rate = guarded(lambda: _speed(speed))
+    how = guarded(lambda: _feed(feed))
     _with_tools(
         profile,
         track_memory,
-        lambda: _paper(cfg, rate, fresh, name, quiet, output_dir, database_url),
+        lambda: _paper(cfg, rate, fresh, name, quiet, output_dir, database_url, how),
     )
+
+
+def _feed(text: str) -> str:
+    from genebot.live.feeding import FEEDS
+
+    value = text.strip().lower().replace("-", "_")
+    if value not in FEEDS:
+        allowed = ", ".join(f.replace("_", "-") for f in FEEDS)
+        raise InputError(f"--feed {text}: allowed {allowed}")
+    return value
 
 
 def deploy_command(
@@ -211,6 +230,7 @@ def _paper(
     quiet: bool,
     output_dir: str | None,
     database_url: str | None,
+    feed: str = "precomputed",
 ) -> None:
     import logging
 
@@ -223,7 +243,7 @@ def _paper(
     runtime = PaperRuntime(
         cfg, db, name=name, fresh=fresh, on_status=view.update,
         speed=None if rate == "auto" else rate,  # type: ignore[arg-type]
-        duration_s=DEFAULT_DURATION_S if rate == "auto" else None,
+        duration_s=DEFAULT_DURATION_S if rate == "auto" else None, feed=feed,
     )  # fmt: skip
     previous = _install_stop(runtime)
     try:

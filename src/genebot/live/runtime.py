@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from genebot.backtest.orchestration import SleeveRecorder
 from genebot.backtest.result import BacktestResult
-from genebot.backtest.runner import assemble, result_of
-from genebot.backtest.setup import DataInput, build
+from genebot.backtest.runner import result_of
+from genebot.backtest.setup import DataInput
 from genebot.config.loader import GenebotConfig, redacted_dict
 from genebot.core.errors import StopError
+from genebot.data.feed import Timeline
 from genebot.domain.events import OrderEvent, OrderSubmitted
 from genebot.live import control
 from genebot.live.control import Command, Controller
@@ -46,6 +46,7 @@ from genebot.live.deployments import (
     finish,
     open_deployment,
 )
+from genebot.live.feeding import PRECOMPUTED, Opened, Source, open_run
 from genebot.persistence.database import Database
 from genebot.persistence.journal import TradingStore
 from genebot.persistence.lock import RunnerLock
@@ -174,6 +175,7 @@ class PaperRuntime:
         cancel_open_orders_on_stop: bool = False,
         sleep: Callable[[float], None] = time.sleep,
         wall: Callable[[], float] = time.monotonic,
+        feed: str = PRECOMPUTED,
     ) -> None:
         self.cfg, self.db, self.name = cfg, db, name
         self.speed, self.fresh, self.data = speed, fresh, data
@@ -181,10 +183,13 @@ class PaperRuntime:
         self.on_status, self.status_every_s = on_status, status_every_s
         self.cancel_open_orders_on_stop = cancel_open_orders_on_stop
         self._sleep, self._wall = sleep, wall
+        self.feed = feed  # how bars reach the kernel (genebot.live.feeding)
         self._stop_requested = False
         self.deployment_id: str | None = None  # once the deployment is open
         self.latest: Status | None = None  # the last status published (4 times a second)
         self._day: tuple[int, Decimal] | None = None
+        self.context: _Run | None = None  # the run's parts, once it has started
+        self.opened: Opened | None = None
 
     def stop(self) -> None:
         self._stop_requested = True
@@ -200,9 +205,9 @@ class PaperRuntime:
             lock.release()
 
     def _run(self) -> RunOutcome:
-        setup = build(self.cfg, self.data)
-        kernel, recorder = assemble(self.cfg, setup)
-        config = {"config": _trading_config(self.cfg), "data": _data_fingerprint(kernel)}
+        opened = self.opened = open_run(self.cfg, self.data, self.feed)
+        setup, kernel, source = opened.setup, opened.kernel, opened.source
+        config = {"config": _trading_config(self.cfg), "data": _data_fingerprint(source)}
         ref = open_deployment(self.db, self.name, config, self.fresh)
         store = TradingStore(self.db, ref.id)
         journaled = ref.journaled
@@ -219,18 +224,17 @@ class PaperRuntime:
             )
         sink = JournalSink(store, journaled.order_events)
         kernel.execution.observe(sink)
-        orchestrator = kernel.orchestrator
         ctx = _Run(
-            kernel, self.db, ref, sink, store,
+            kernel, source, self.db, ref, sink, store,
             _Flusher(kernel, store, journaled),
-            SleeveRecorder(kernel, orchestrator.names) if orchestrator else None,
             Controller(kernel), journaled.checkpoint_step + 1,
             sum((sl.allocated for sl in kernel.portfolio.sleeves.values()), ZERO),
             journaled.last_event_ns,
         )  # fmt: skip
         self.deployment_id = ref.id
+        self.context = ctx
         try:
-            return self._trade(ctx, setup, recorder)
+            return self._trade(ctx, setup, opened.recorder)
         except Exception as exc:  # the run cannot go on: say so in the journal, then raise
             sink.pending.clear()  # what was not committed was not acted on outside
             store.record_runtime(ERROR, "replay", {"error": f"{type(exc).__name__}: {exc}"})
@@ -239,9 +243,10 @@ class PaperRuntime:
 
     def _trade(self, ctx: _Run, setup: Any, recorder: Any) -> RunOutcome:
         kernel, store, sink, ref = ctx.kernel, ctx.store, ctx.sink, ctx.ref
-        n = len(kernel.timeline)
+        schedule = ctx.source.schedule
+        n = len(schedule)
         if self.speed is None and self.duration_s and n > 1:
-            span_s = (int(kernel.timeline.step_ts[-1]) - int(kernel.timeline.step_ts[0])) / 1e9
+            span_s = (int(schedule.step_ts[-1]) - int(schedule.step_ts[0])) / 1e9
             self.speed = max(span_s / self.duration_s, 1.0)
         last = self._loop(ctx)
         done = last == n - 1 or ctx.stopped_by_operator
@@ -254,14 +259,14 @@ class PaperRuntime:
         sink.flush()
         ctx.flusher.flush()
         if last >= 0:
-            store.record_runtime(CHECKPOINT, "replay", _checkpoint(kernel, last))
+            store.record_runtime(CHECKPOINT, "replay", _checkpoint(schedule, last))
         if done:
             why = ctx.control.stop_reason or "the replay reached the end of its data"
             store.record_runtime(FINISHED, "replay", {"step": last, "ts_event": 0, "why": why})
         finish(self.db, ref.id)
         resume_at = ctx.resume_at
         result = result_of(
-            self.cfg, setup, kernel, recorder, "paper replay", ctx.sleeves,
+            self.cfg, setup, kernel, recorder, "paper replay", ctx.source.sleeves,
             until_step=None if last == n - 1 else last,
         )  # fmt: skip
         result.title = f"genebot paper: {', '.join(s.strategy.strategy_id for s in setup.slots)}"
@@ -271,9 +276,9 @@ class PaperRuntime:
 
     def _loop(self, ctx: _Run) -> int:
         """Handle steps until the end, a stop or an operator's stop; the last step handled."""
-        kernel = ctx.kernel
-        n = len(kernel.timeline)
-        ts = kernel.timeline.step_ts
+        schedule = ctx.source.schedule
+        n = len(schedule)
+        ts = schedule.step_ts
         step = 0
         next_checkpoint, next_status, next_poll = CHECKPOINT_EVERY, 0.0, 0.0
         next_checkpoint_wall = 0.0
@@ -299,10 +304,9 @@ class PaperRuntime:
                     if self._wall() < due:
                         continue  # look at the stop flag and the commands a few times a second
             stop = step + 1 if pacing else ctx.chunk_end(step, min(n, step + CHUNK))
-            kernel.run_steps(step, stop, ctx.sleeves)
+            step = ctx.source.advance(step, stop)
             ctx.sink.flush()
-            step = stop
-            if not ctx.verified and int(kernel.timeline.step_known[step - 1]) > ctx.last_event_ns:
+            if not ctx.verified and int(schedule.step_known[step - 1]) > ctx.last_event_ns:
                 ctx.sink.check_complete()  # the replay has passed every journaled event
                 ctx.verified = True
             if step >= next_checkpoint and self._wall() >= next_checkpoint_wall:
@@ -317,7 +321,7 @@ class PaperRuntime:
         return step - 1
 
     def _publish(self, ctx: _Run, step: int, recovering: bool) -> None:
-        status = _status(ctx.kernel, ctx.ref.id, step, recovering)
+        status = _status(ctx.kernel, ctx.source.schedule, ctx.ref.id, step, recovering)
         day = status.ts_ns // DAY_NS
         if self._day is None or self._day[0] != day:
             self._day = (day, status.equity)
@@ -336,12 +340,12 @@ class _Run:
     re-applied at their recorded step while a restart re-executes)."""
 
     kernel: Kernel
+    source: Source
     db: Database
     ref: DeploymentRef
     sink: JournalSink
     store: TradingStore
     flusher: _Flusher
-    sleeves: SleeveRecorder | None
     control: Controller
     resume_at: int
     initial_equity: Decimal = ZERO
@@ -378,7 +382,7 @@ class _Run:
                 continue
             outcome = self.control.apply(command)
             self._known.add(command.id)
-            ts = int(self.kernel.timeline.step_ts[max(step - 1, 0)])
+            ts = int(self.source.schedule.step_ts[max(step - 1, 0)])
             self.store.record_runtime(
                 control.APPLIED, str(command.id),
                 {"command": command.id, "kind": command.kind, "who": command.who,
@@ -389,7 +393,7 @@ class _Run:
     def checkpoint(self, step: int) -> None:
         self.flusher.flush()
         if step >= self.resume_at:
-            self.store.record_runtime(CHECKPOINT, "replay", _checkpoint(self.kernel, step))
+            self.store.record_runtime(CHECKPOINT, "replay", _checkpoint(self.source.schedule, step))
 
 
 class _Flusher:
@@ -429,8 +433,8 @@ class _Flusher:
         self.interventions = max(self.interventions, len(orchestrator.interventions))
 
 
-def _checkpoint(kernel: Kernel, step: int) -> dict[str, object]:
-    return {"step": step, "ts_event": int(kernel.timeline.step_ts[step])}
+def _checkpoint(schedule: Timeline, step: int) -> dict[str, object]:
+    return {"step": step, "ts_event": int(schedule.step_ts[step])}
 
 
 def _trading_config(cfg: GenebotConfig) -> dict[str, Any]:
@@ -443,16 +447,18 @@ def _trading_config(cfg: GenebotConfig) -> dict[str, Any]:
     return data
 
 
-def _data_fingerprint(kernel: Kernel) -> list[list[Any]]:
+def _data_fingerprint(source: Source) -> list[list[Any]]:
     """Per feed: instrument, timeframe, bars, first and last bar time (a changed file shows)."""
     return [
         [f.instrument.id, int(f.timeframe_ns), len(f), int(f.ts[0]), int(f.ts[-1])]
-        for f in kernel.timeline.feeds
+        for f in source.schedule.feeds
         if len(f)
     ]
 
 
-def _status(kernel: Kernel, deployment_id: str, step: int, recovering: bool) -> Status:
+def _status(
+    kernel: Kernel, schedule: Timeline, deployment_id: str, step: int, recovering: bool
+) -> Status:
     risk = kernel.risk
     state = "OFF" if risk is None else risk.state.value
     if risk is not None and risk.halt_rule:
@@ -461,8 +467,8 @@ def _status(kernel: Kernel, deployment_id: str, step: int, recovering: bool) -> 
     return Status(
         deployment_id=deployment_id,
         step=step,
-        total=len(kernel.timeline),
-        ts_ns=int(kernel.timeline.step_ts[step]) if step >= 0 else 0,
+        total=len(schedule),
+        ts_ns=int(schedule.step_ts[step]) if step >= 0 else 0,
         equity=sum((sl.equity(kernel.mark) for sl in kernel.portfolio.sleeves.values()), ZERO),
         open_positions=len(kernel.portfolio.open_positions()),
         orders=len(orders),

@@ -33,7 +33,7 @@ from genebot.core.errors import InputError
 from genebot.data.feed import BarFeed, QuoteFeed
 from genebot.domain.market import Bar
 from genebot.engine.incremental import IncrementalSignals
-from genebot.system.kernel import Kernel, StrategySlot
+from genebot.system.kernel import Kernel, StrategySlot, bar_data
 from genebot.trading.data import BarData, BarView, Signals
 
 COLUMNS = ("ts", "open", "high", "low", "close", "volume")
@@ -238,16 +238,7 @@ class GrowingKernel:
             inc.append(bar)
         except Exception as exc:  # the strategy's own code: an error, not a crash
             kernel.strategy_error(slot, "signals", exc)
-        view._data = BarData(
-            feed.instrument.symbol,
-            feed.timeframe_ns,
-            feed.ts,
-            feed.open,
-            feed.high,
-            feed.low,
-            feed.close,
-            feed.volume,
-        )
+        view._data = bar_data(feed)
         view._ind = {name: inc.indicator(name) for name in inc.indicator_names}
         if not inc.has_signals:
             return
