@@ -16,7 +16,6 @@ on them must be identical (it is on this data: no crossing falls within rounding
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -95,7 +94,6 @@ def strategy_on_default_data(
     key: str, params: dict[str, Any] | None = None
 ) -> tuple[Strategy, list[BarFeed]]:
     """The strategy bound as in a backtest, with its bundled feeds (as check lookahead)."""
-    logging.getLogger("genebot").setLevel(logging.CRITICAL)
     base = load_config({})
     cfg = default_data_config(base, key)
     assert cfg is not None, f"{key} declares no default_data"
