@@ -138,3 +138,23 @@ def test_genebot_run_feed_flag_is_checked(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "--feed ticks: allowed precomputed, bar-by-bar" in proc.stderr + proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+def test_run_section_sets_the_feed_and_cancels_working_orders_on_stop(tmp_path: Path) -> None:
+    from genebot.live.runtime import PaperRuntime
+
+    body = CONFIGS["stop loss, take profit, trailing stop"]
+    cfg = load_config({**body, "run": {"feed": "bar-by-bar", "cancel_open_orders_on_stop": True}})
+    assert cfg.run.feed == "bar_by_bar" and cfg.run.cancel_open_orders_on_stop
+    with pytest.raises(Exception, match=r"run\.feed"):
+        load_config({**body, "run": {"feed": "ticks"}})
+    runtime = PaperRuntime(
+        cfg, _db(tmp_path, "p.db"), speed=1e6, status_every_s=0.0, feed=cfg.run.feed,
+        cancel_open_orders_on_stop=cfg.run.cancel_open_orders_on_stop,
+        on_status=lambda s: s.open_positions > 0 and s.step > 300 and runtime.stop(),
+    )  # fmt: skip
+    outcome = runtime.run()
+    assert outcome.finished  # canceled orders: a re-execution would differ, so it is done
+    assert runtime.context is not None
+    assert not runtime.context.kernel.execution.open_orders()
+    assert (outcome.result.orders["reason"] == "canceled on stop").any()

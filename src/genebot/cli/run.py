@@ -46,13 +46,13 @@ def run_command(
     fresh: Annotated[bool, Opt(help="start a new deployment instead of resuming")] = False,
     name: Annotated[str, Opt(help="deployment name (a restart resumes it)")] = "paper",
     feed: Annotated[
-        str,
+        str | None,
         Opt(
             help="how the replayed bars reach the strategies: precomputed (fastest) or "
             "bar-by-bar (one at a time, signals from the trailing window: the live path); "
-            "same orders and fills"
+            "same orders and fills (default: run.feed, precomputed)"
         ),
-    ] = "precomputed",
+    ] = None,
     backtest_only: Annotated[
         bool, Opt("--backtest-only", help="run `genebot backtest` with these flags")
     ] = False,
@@ -89,7 +89,7 @@ def run_command(
         execute_backtest(cfg, quiet=quiet, store=True, database_url=database_url)
         return
     rate = guarded(lambda: _speed(speed))
-    how = guarded(lambda: _feed(feed))
+    how = guarded(lambda: _feed(feed)) if feed is not None else cfg.run.feed
     _with_tools(
         profile,
         track_memory,
@@ -230,7 +230,7 @@ def _paper(
     quiet: bool,
     output_dir: str | None,
     database_url: str | None,
-    feed: str = "precomputed",
+    feed: str | None = None,
 ) -> None:
     import logging
 
@@ -240,10 +240,12 @@ def _paper(
     db = _run_store(database_url)
     logging.basicConfig(level=cfg.logging.level, format="%(levelname)s %(name)s: %(message)s")
     view = _StatusView(quiet)
+    feed = feed or cfg.run.feed
     runtime = PaperRuntime(
         cfg, db, name=name, fresh=fresh, on_status=view.update,
         speed=None if rate == "auto" else rate,  # type: ignore[arg-type]
         duration_s=DEFAULT_DURATION_S if rate == "auto" else None, feed=feed,
+        cancel_open_orders_on_stop=cfg.run.cancel_open_orders_on_stop,
     )  # fmt: skip
     previous = _install_stop(runtime)
     try:

@@ -468,6 +468,26 @@ class LoggingConfig(FrozenModel):
         return value.upper() if isinstance(value, str) else value
 
 
+class RunSectionConfig(FrozenModel):
+    """The ``run:`` section: how ``genebot run`` (paper trading) behaves."""
+
+    feed: Literal["precomputed", "bar_by_bar"] = Field(
+        "precomputed",
+        description="how replayed bars reach the strategies: precomputed (fastest) or "
+        "bar_by_bar (one close time at a time, signals from the trailing window: the live path)",
+    )
+    cancel_open_orders_on_stop: bool = Field(
+        False,
+        description="cancel the deployment's working orders on Ctrl-C / SIGTERM (it then "
+        "cannot resume: a re-execution would not cancel them)",
+    )
+
+    @field_validator("feed", mode="before")
+    @classmethod
+    def _dashes(cls, value: Any) -> Any:
+        return value.replace("-", "_").lower() if isinstance(value, str) else value
+
+
 def _fill_exchange_type(key: str, exchange: object) -> object:
     if isinstance(exchange, Mapping) and exchange.get("exchange_type") is None:
         return {**exchange, "exchange_type": key}
@@ -502,6 +522,7 @@ class GenebotConfig(FrozenModel):
     risk_management: RiskManagementConfig = Field(default_factory=RiskManagementConfig)
     orchestrator: OrchestratorConfig | None = None
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    run: RunSectionConfig = Field(default_factory=RunSectionConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     orchestration_alerts: OrchestrationAlertsConfig = Field(
