@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import Table, event, insert, select
 from sqlalchemy.orm import Session
 
 from genebot.core.time import ns_to_datetime
@@ -248,17 +248,34 @@ class TradingStore:
     ) -> None:
         text = to_json(payload) if isinstance(payload, dict) else event_payload(payload)
         ts = payload.get("ts_event") if isinstance(payload, dict) else payload.ts_event
-        session.add(
-            JournalEntry(
-                deployment_id=self.deployment_id,
-                recorded_at=self._clock(),
-                ts_event=ts if isinstance(ts, int) else 0,
-                kind=kind,
-                actor=actor,
-                subject=subject,
-                payload=text,
-            )
+        # the session's entries go in one executemany before it commits (_insert_journal)
+        session.info.setdefault(_JOURNAL, []).append(
+            {
+                "deployment_id": self.deployment_id,
+                "recorded_at": self._clock(),
+                "ts_event": ts if isinstance(ts, int) else 0,
+                "kind": kind,
+                "actor": actor,
+                "subject": subject,
+                "payload": text,
+            }
         )
+
+
+_JOURNAL = "genebot.journal"
+
+
+def _insert_journal(session: Session) -> None:
+    """A session's journal entries, in the order written, as one multi-row insert (the ORM's
+    unit of work costs ~10× more per row; nothing reads an entry before its commit)."""
+    rows = session.info.pop(_JOURNAL, None)
+    if rows:
+        table = JournalEntry.__table__
+        assert isinstance(table, Table)
+        session.connection().execute(insert(table), rows)
+
+
+event.listen(Session, "before_commit", _insert_journal)
 
 
 def _replayable(row: OrderRow) -> Order:
