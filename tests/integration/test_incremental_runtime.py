@@ -59,7 +59,10 @@ def test_every_builtin_strategy_fed_bar_by_bar_equals_its_backtest(cls: Any) -> 
     backtest = run(cfg, engine_mode="per_bar")
     n = len(backtest.equity)
     warm = n - APPENDED[cls.name] if cls.name in APPENDED else 200
-    _same(backtest, run_incremental(cfg, warm_steps=warm))
+    incremental = run_incremental(cfg, warm_steps=warm)
+    assert incremental.stats["engine_mode"] == "incremental"
+    assert len(incremental.orders) == len(backtest.orders) > 0
+    _same(backtest, incremental)
 
 
 def test_the_warm_up_holds_a_bar_of_every_feed_and_the_rest_arrives() -> None:

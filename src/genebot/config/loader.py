@@ -28,12 +28,11 @@ from genebot.config.models import (
     EnvStr,
     ExchangeConfig,
     GenebotConfig,
-    LoggingConfig,
     PositionSizingConfig,
     StrategyConfig,
-    allowed_keys,
-    type_at,
 )
+from genebot.config.schema_keys import allowed_keys, type_at
+from genebot.config.sections import LoggingConfig
 from genebot.core.config import KeyedValueError
 from genebot.core.errors import ConfigError
 from genebot.orchestrator.settings import ALLOCATION_KEYS

@@ -12,8 +12,7 @@ Cross-field checks raise :class:`KeyedValueError` so the error formatter can nam
 from __future__ import annotations
 
 import re
-import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -21,7 +20,6 @@ import yaml
 from pydantic import (
     AfterValidator,
     AliasChoices,
-    BaseModel,
     Field,
     SecretStr,
     field_validator,
@@ -30,6 +28,7 @@ from pydantic import (
 
 from genebot.config.alerts import AlertingConfig, OrchestrationAlertsConfig
 from genebot.config.schedule import ScheduleConfig
+from genebot.config.sections import LoggingConfig, RunSectionConfig
 from genebot.core.config import (
     FeeRate,
     Fraction,
@@ -38,7 +37,6 @@ from genebot.core.config import (
     TimeZone,
     drop_empty_sections,
     ranged,
-    unwrap,
 )
 from genebot.core.errors import InputError
 from genebot.core.time import parse_datetime, timeframe_to_ns
@@ -456,38 +454,6 @@ def _named(entry: Any) -> Any:
     return {**entry, "name": keys.get(kind, kind)}
 
 
-class LoggingConfig(FrozenModel):
-    """The ``logging:`` section."""
-
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
-    file: str | None = Field(default=None, description="also log to this file")
-
-    @field_validator("level", mode="before")
-    @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
-
-
-class RunSectionConfig(FrozenModel):
-    """The ``run:`` section: how ``genebot run`` (paper trading) behaves."""
-
-    feed: Literal["precomputed", "bar_by_bar"] = Field(
-        "precomputed",
-        description="how replayed bars reach the strategies: precomputed (fastest) or "
-        "bar_by_bar (one close time at a time, signals from the trailing window: the live path)",
-    )
-    cancel_open_orders_on_stop: bool = Field(
-        False,
-        description="cancel the deployment's working orders on Ctrl-C / SIGTERM (it then "
-        "cannot resume: a re-execution would not cancel them)",
-    )
-
-    @field_validator("feed", mode="before")
-    @classmethod
-    def _dashes(cls, value: Any) -> Any:
-        return value.replace("-", "_").lower() if isinstance(value, str) else value
-
-
 def _fill_exchange_type(key: str, exchange: object) -> object:
     if isinstance(exchange, Mapping) and exchange.get("exchange_type") is None:
         return {**exchange, "exchange_type": key}
@@ -593,50 +559,3 @@ class GenebotConfig(FrozenModel):
             default = ExchangeConfig()
             return default.maker_fee, default.taker_fee
         return exchange.maker_fee, exchange.taker_fee
-
-
-# Schema introspection for the error formatter in genebot.config.loader.
-
-
-def _field_keys(model: type[BaseModel]) -> dict[str, str]:
-    """Map every accepted key (name, alias, alias choices) to the field name."""
-    keys: dict[str, str] = {}
-    for name, field in model.model_fields.items():
-        if isinstance(field.validation_alias, AliasChoices):
-            for choice in field.validation_alias.choices:
-                keys[str(choice)] = name
-        keys[field.alias or name] = name
-    return keys
-
-
-def allowed_keys(model: type[BaseModel]) -> list[str]:
-    """The keys ``model`` accepts, as a user writes them (aliases where set)."""
-    allowed: list[str] = []
-    for name, field in model.model_fields.items():
-        if field.alias:
-            allowed.append(field.alias)
-        elif isinstance(field.validation_alias, AliasChoices):
-            allowed.append(str(field.validation_alias.choices[0]))
-        else:
-            allowed.append(name)
-    return allowed
-
-
-def type_at(loc: tuple[str | int, ...]) -> Any:
-    """The declared type at an error location in GenebotConfig; None if it leaves the schema."""
-    tp: Any = GenebotConfig
-    for part in loc:
-        tp = unwrap(tp)
-        origin = typing.get_origin(tp)
-        if isinstance(tp, type) and issubclass(tp, BaseModel):
-            name = _field_keys(tp).get(str(part))
-            if name is None:
-                return None
-            tp = tp.model_fields[name].annotation
-        elif origin in (dict, Mapping):
-            tp = typing.get_args(tp)[1]
-        elif origin in (list, tuple, Sequence):
-            tp = typing.get_args(tp)[0]
-        else:
-            return None
-    return unwrap(tp)

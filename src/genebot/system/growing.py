@@ -33,11 +33,12 @@ from genebot.core.errors import InputError
 from genebot.data.feed import BarFeed, QuoteFeed
 from genebot.domain.market import Bar
 from genebot.engine.incremental import IncrementalSignals
-from genebot.system.kernel import Kernel, StrategySlot, bar_data
+from genebot.system.kernel import Kernel, StrategySlot
 from genebot.trading.data import BarData, BarView, Signals
 
 COLUMNS = ("ts", "open", "high", "low", "close", "volume")
 STEP_ARRAYS = ("step_feed", "step_row", "step_ts", "step_known")
+ATR_WINDOW_MULTIPLE = 40  # Wilder smoothing forgets its start to below an ulp in ~37 periods
 
 
 class _Buffer:
@@ -200,9 +201,6 @@ class GrowingKernel:
     def _refresh_all(self) -> None:
         for feed in self.kernel.timeline.feeds:
             self._refresh(feed, None)
-        tl = self.kernel.timeline
-        for name in STEP_ARRAYS:
-            setattr(tl, name, self._steps[name].view)
 
     def _refresh(self, feed: BarFeed, bar: Bar | None) -> None:
         cols, f = self._cols[feed.index], feed.index
@@ -238,7 +236,7 @@ class GrowingKernel:
             inc.append(bar)
         except Exception as exc:  # the strategy's own code: an error, not a crash
             kernel.strategy_error(slot, "signals", exc)
-        view._data = bar_data(feed)
+        view._data = BarData.of(feed)
         view._ind = {name: inc.indicator(name) for name in inc.indicator_names}
         if not inc.has_signals:
             return
@@ -257,9 +255,6 @@ class GrowingKernel:
             tracked.flags = bytearray(len(feed) - 1)
         tracked.flags.append(1 if active else 0)
         strategy._signals[feed.index] = (tracked.flags, sig)  # type: ignore[assignment]
-
-
-ATR_WINDOW_MULTIPLE = 40  # Wilder smoothing forgets its start to below an ulp in ~37 periods
 
 
 def _bars_of(feed: BarFeed) -> list[Bar]:

@@ -73,20 +73,6 @@ def _where(exc: BaseException) -> str:
     return f" (at {last.filename}:{last.lineno})"
 
 
-def bar_data(feed: BarFeed) -> BarData:
-    """The feed's bars as the strategy's data (its arrays, no copy)."""
-    return BarData(
-        feed.instrument.symbol,
-        feed.timeframe_ns,
-        feed.ts,
-        feed.open,
-        feed.high,
-        feed.low,
-        feed.close,
-        feed.volume,
-    )
-
-
 class MatchingVenue(ExecutionClient, Protocol):
     """A venue the kernel feeds bars to (the simulated exchange)."""
 
@@ -386,7 +372,7 @@ class Kernel:
     def _prepare_feed(
         self, slot: StrategySlot, feed: BarFeed
     ) -> tuple[BarData, dict[str, np.ndarray]] | None:
-        data = bar_data(feed)
+        data = BarData.of(feed)
         strategy = slot.strategy
         if isinstance(feed, QuoteFeed):  # quotes: callbacks only, no vectorized step
             view: BarView = QuoteView(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +19,9 @@ import numpy.typing as npt
 from genebot.core.errors import LookaheadError
 from genebot.domain.instrument import Instrument
 from genebot.domain.market import Bar
+
+if TYPE_CHECKING:
+    from genebot.data.feed import BarFeed
 
 F64 = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -39,6 +42,13 @@ class BarData:
 
     def __len__(self) -> int:
         return int(self.close.shape[0])
+
+    @classmethod
+    def of(cls, feed: BarFeed) -> BarData:
+        """A feed's bars as the strategy's data (its arrays, no copy)."""
+        f = feed
+        symbol, tf = f.instrument.symbol, f.timeframe_ns
+        return cls(symbol, tf, f.ts, f.open, f.high, f.low, f.close, f.volume)
 
 
 class Signals(NamedTuple):
