@@ -408,8 +408,7 @@ class _Flusher:
 
     def flush(self) -> None:
         trades = self.kernel.portfolio.trades
-        for trade in trades[self.trades :]:
-            self.store.record_trade(trade)
+        self.store.record_trades(trades[self.trades :])
         self.trades = max(self.trades, len(trades))
         risk = self.kernel.risk
         events = risk.events if risk is not None else []

@@ -21,8 +21,8 @@ _DECIMAL_FIELDS = frozenset(
 def event_payload(event: OrderEvent) -> str:
     """The event's fields as canonical JSON (sorted keys; Decimals as text)."""
     fields = {
-        key: (str(value) if isinstance(value, Decimal) else value)
-        for key, value in event._asdict().items()
+        key: (str(value) if type(value) is Decimal else value)
+        for key, value in zip(event._fields, event, strict=True)
     }
     return json.dumps(fields, sort_keys=True, separators=(",", ":"))
 

@@ -13,30 +13,27 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import Table, event, insert, select
+from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 
 from genebot.core.time import ns_to_datetime
 from genebot.domain.events import (
-    OrderAccepted,
     OrderEvent,
-    OrderFilled,
-    OrderInitialized,
 )
-from genebot.domain.orders import Order, OrderStatus
 from genebot.domain.position import ClosedTrade, Position
+from genebot.persistence.bulk import DriverInsert
 from genebot.persistence.codec import event_payload, to_json
 from genebot.persistence.database import Database
+from genebot.persistence.order_rows import OrderRows
 from genebot.persistence.tables import (
     BalanceRow,
     EquitySnapshot,
-    FillRow,
     JournalEntry,
     KillSwitchEvent,
-    OrderRow,
     PositionRow,
     RiskEventRow,
     TradeRow,
+    core_table,
 )
 
 WallClock = Callable[[], datetime]
@@ -53,6 +50,7 @@ class TradingStore:
         self.db = db
         self.deployment_id = deployment_id
         self._clock = clock
+        self._orders = OrderRows(deployment_id)
 
     # -- orders -----------------------------------------------------------------------------
     def on_order_event(self, event: OrderEvent) -> None:
@@ -61,75 +59,31 @@ class TradingStore:
 
     def on_order_events(self, events: Sequence[OrderEvent]) -> None:
         """Store order events in order, in one transaction (all or none)."""
-        with self.db.session() as session:
-            rows: dict[str, OrderRow] = {}  # this batch's orders: no query for each event
-            for event in events:
-                if type(event) is OrderInitialized:
-                    row = rows[event.client_order_id] = self._new_order(event)
-                    session.add(row)
-                else:
-                    self._update_order(session, event, rows)
-                kind = type(event).__name__
-                self._journal(session, kind, "engine", event.client_order_id, event)
-
-    def _new_order(self, init: OrderInitialized) -> OrderRow:
-        when = ns_to_datetime(init.ts_event)
-        return OrderRow(
-            deployment_id=self.deployment_id,
-            client_order_id=init.client_order_id,
-            strategy_id=init.strategy_id,
-            instrument_id=init.instrument_id,
-            side=init.side,
-            order_type=init.order_type,
-            quantity=init.quantity,
-            price=init.price,
-            trigger_price=init.trigger_price,
-            trailing_offset=init.trailing_offset,
-            time_in_force=init.time_in_force,
-            reduce_only=init.reduce_only,
-            tag=init.tag,
-            parent_id=init.parent_id,
-            status="INITIALIZED",
-            filled_qty=Decimal(0),
-            avg_px=Decimal(0),
-            reason="",
-            ts_init=init.ts_init,
-            ts_last=init.ts_event,
-            created_at=when,
-            updated_at=when,
-        )
-
-    def _update_order(self, session: Session, event: OrderEvent, rows: dict[str, OrderRow]) -> None:
-        row = rows.get(event.client_order_id)
-        if row is None:
-            row = rows[event.client_order_id] = session.scalars(
-                select(OrderRow).where(
-                    OrderRow.deployment_id == self.deployment_id,
-                    OrderRow.client_order_id == event.client_order_id,
-                )
-            ).one()
-        order = _replayable(row)
-        order.apply(event)  # the same transition table as the engine: an illegal move raises
-        row.status = order.status.value
-        row.filled_qty = order.filled_qty
-        row.avg_px = order.avg_px
-        row.trigger_price = order.trigger_price
-        row.reason = order.reason
-        row.ts_last = event.ts_event
-        row.updated_at = ns_to_datetime(event.ts_event)
-        if type(event) is OrderAccepted:
-            row.venue_order_id = event.venue_order_id
-        elif type(event) is OrderFilled:
-            if row.id is None:
-                session.flush()  # the new order's id, for its fill
-            session.add(_fill_row(row.id, event))
+        try:
+            with self.db.session() as session:
+                self._orders.write(session.connection(), events)
+                for event in events:
+                    kind = type(event).__name__
+                    self._journal(session, kind, "engine", event.client_order_id, event)
+        except BaseException:
+            self._orders.forget(events)
+            raise
+        self._orders.settle(events)
 
     # -- round trips, positions, equity -------------------------------------------------------
     def record_trade(self, trade: ClosedTrade) -> None:
+        self.record_trades([trade])
+
+    def record_trades(self, trades: Sequence[ClosedTrade]) -> None:
+        """Closed round trips in one transaction (one multi-row insert)."""
+        if not trades:
+            return
         with self.db.session() as session:
-            session.add(trade_row(trade, deployment_id=self.deployment_id))
-            payload = {**trade._asdict(), "ts_event": trade.exit_ts}
-            self._journal(session, "TradeClosed", "engine", trade.strategy_id, payload)
+            rows = [trade_values(t, self.deployment_id, None) for t in trades]
+            session.connection().execute(insert(core_table(TradeRow)), rows)
+            for trade in trades:
+                payload = {**trade._asdict(), "ts_event": trade.exit_ts}
+                self._journal(session, "TradeClosed", "engine", trade.strategy_id, payload)
 
     def save_position(self, strategy_id: str, instrument_id: str, position: Position) -> None:
         """Upsert the latest state of one position."""
@@ -182,33 +136,25 @@ class TradingStore:
 
     def record_risk_events(self, events: Sequence[tuple[int, str, str, str, str, str]]) -> None:
         """Risk decisions (ts, strategy, symbol, rule, action, detail) in one transaction."""
+        if not events:
+            return
         with self.db.session() as session:
-            for ts_ns, strategy, symbol, rule, action, detail in events:
-                self._risk_event(session, ts_ns, strategy, symbol, rule, action, detail)
-
-    def _risk_event(
-        self,
-        session: Session,
-        ts_ns: int,
-        strategy: str,
-        symbol: str,
-        rule: str,
-        action: str,
-        detail: str,
-    ) -> None:
-        session.add(
-            RiskEventRow(
-                deployment_id=self.deployment_id,
-                ts=ns_to_datetime(ts_ns),
-                strategy=strategy,
-                symbol=symbol,
-                rule=rule,
-                action=action,
-                detail=detail,
-            )
-        )
-        payload: dict[str, object] = {"rule": rule, "detail": detail, "ts_event": ts_ns}
-        self._journal(session, f"risk.{action}", "engine", strategy, payload)
+            rows = [
+                {
+                    "deployment_id": self.deployment_id,
+                    "ts": ns_to_datetime(ts_ns),
+                    "strategy": strategy,
+                    "symbol": symbol,
+                    "rule": rule,
+                    "action": action,
+                    "detail": detail,
+                }
+                for ts_ns, strategy, symbol, rule, action, detail in events
+            ]
+            _RISK_INSERT.execute(session.connection(), rows)
+            for ts_ns, strategy, _symbol, rule, action, detail in events:
+                payload: dict[str, object] = {"rule": rule, "detail": detail, "ts_event": ts_ns}
+                self._journal(session, f"risk.{action}", "engine", strategy, payload)
 
     def record_kill_switch(self, kind: str, rule: str, who: str, reason: str) -> None:
         """A kill switch tripped (``activated``, who = "engine") or was reset by an operator."""
@@ -252,7 +198,7 @@ class TradingStore:
         session.info.setdefault(_JOURNAL, []).append(
             {
                 "deployment_id": self.deployment_id,
-                "recorded_at": self._clock(),
+                "recorded_at": _recorded_at(session, self._clock),
                 "ts_event": ts if isinstance(ts, int) else 0,
                 "kind": kind,
                 "actor": actor,
@@ -263,65 +209,35 @@ class TradingStore:
 
 
 _JOURNAL = "genebot.journal"
+_JOURNAL_INSERT = DriverInsert(
+    core_table(JournalEntry),
+    ("deployment_id", "recorded_at", "ts_event", "kind", "actor", "subject", "payload"),
+)
+_RISK_INSERT = DriverInsert(
+    core_table(RiskEventRow),
+    ("deployment_id", "ts", "strategy", "symbol", "rule", "action", "detail"),
+)
+_RECORDED_AT = "genebot.recorded_at"
+
+
+def _recorded_at(session: Session, clock: WallClock) -> datetime:
+    """One wall time per transaction: its entries are recorded together."""
+    when = session.info.get(_RECORDED_AT)
+    if when is None:
+        when = session.info[_RECORDED_AT] = clock()
+    return when
 
 
 def _insert_journal(session: Session) -> None:
     """A session's journal entries, in the order written, as one multi-row insert (the ORM's
     unit of work costs ~10× more per row; nothing reads an entry before its commit)."""
     rows = session.info.pop(_JOURNAL, None)
+    session.info.pop(_RECORDED_AT, None)
     if rows:
-        table = JournalEntry.__table__
-        assert isinstance(table, Table)
-        session.connection().execute(insert(table), rows)
+        _JOURNAL_INSERT.execute(session.connection(), rows)
 
 
 event.listen(Session, "before_commit", _insert_journal)
-
-
-def _replayable(row: OrderRow) -> Order:
-    """The row as a domain order, so the next event is checked by the transition table."""
-    order = Order(
-        OrderInitialized(
-            row.client_order_id,
-            row.strategy_id,
-            row.instrument_id,
-            row.side,
-            row.order_type,
-            row.quantity,
-            row.price,
-            row.trigger_price,
-            row.time_in_force,
-            row.reduce_only,
-            row.tag,
-            row.parent_id,
-            row.trailing_offset,
-            row.ts_init,
-            row.ts_init,
-        )
-    )
-    order.status = OrderStatus(row.status)
-    if order.status is OrderStatus.PENDING_CANCEL:  # what a refused cancel goes back to
-        partly = row.filled_qty > 0
-        order.prior_status = OrderStatus.PARTIALLY_FILLED if partly else OrderStatus.ACCEPTED
-    order.filled_qty = row.filled_qty
-    order.avg_px = row.avg_px
-    return order
-
-
-def _fill_row(order_id: int, fill: OrderFilled) -> FillRow:
-    return FillRow(
-        order_id=order_id,
-        trade_id=fill.trade_id,
-        instrument_id=fill.instrument_id,
-        side=fill.side,
-        quantity=fill.last_qty,
-        price=fill.last_px,
-        fee=fill.fee,
-        fee_currency=fill.fee_currency,
-        liquidity=fill.liquidity,
-        ts_event=fill.ts_event,
-        filled_at=ns_to_datetime(fill.ts_event),
-    )
 
 
 def trade_row(

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -264,3 +265,10 @@ class JournalEntry(Base):
     actor: Mapped[str] = mapped_column(String(100))  # engine | operator:<who>
     subject: Mapped[str] = mapped_column(String(128), index=True)  # client order id, strategy…
     payload: Mapped[str] = mapped_column(Text)  # JSON, exact numbers as text
+
+
+def core_table(mapped: type[Base]) -> Table:
+    """A mapped class's Core table (for bulk statements that skip the ORM's unit of work)."""
+    table = mapped.__table__
+    assert isinstance(table, Table)
+    return table

@@ -42,6 +42,8 @@ class ExactDecimal(TypeDecorator[Decimal]):
 
 def as_exact(value: object) -> Decimal:
     """``value`` as a finite Decimal; floats and non-numbers are refused with a clear error."""
+    if type(value) is Decimal and value.is_finite():  # the usual case, first
+        return value
     if isinstance(value, bool | float):
         raise TypeError(f"exact column got {value!r} ({type(value).__name__}): pass a Decimal")
     try:
