@@ -42,6 +42,7 @@ from genebot.core.errors import InputError
 from genebot.core.time import parse_datetime, timeframe_to_ns
 from genebot.orchestrator.settings import OrchestratorSettings, flatten_allocation
 from genebot.risk.config import RiskManagementConfig
+from genebot.venues.ccxt.urls import parse_base_url
 
 SIM_VENUE = "sim"
 """Venue name used when no exchange is configured: the built-in simulated venue."""
@@ -140,6 +141,26 @@ class ExchangeConfig(FrozenModel):
         description="the venue holds stop/target orders itself; false: genebot emulates them "
         "locally and sends a market order on trigger",
     )
+    base_url: str | None = Field(
+        default=None,
+        description="replaces the scheme and host of every REST and websocket URL of this "
+        "exchange (a regional mirror, a proxy, a local test exchange); paths stay ccxt's",
+    )
+    ccxt_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="passed to the ccxt constructor's options (e.g. recvWindow), merged over "
+        "genebot's defaults",
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_a_host(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_base_url(value)
+            except InputError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("api_key", "api_secret", "passphrase", mode="before")
     @classmethod
