@@ -53,6 +53,10 @@ class OrderOutcomeUnknown(GenebotError):
     """An order was sent but the reply was lost: ask the exchange by client order id."""
 
 
+class OrderNotOnExchange(OrderOutcomeUnknown):
+    """The exchange says it holds no such order (ccxt's OrderNotFound on a read)."""
+
+
 class ExchangeRefused(InputError):
     """The exchange refused the order as invalid (funds, size, price, symbol)."""
 
@@ -136,7 +140,10 @@ def classify(exc: BaseException, operation: Operation) -> Classified:
     found = _RETRY_AFTER.search(text)
     retry_after = float(found.group(1)) if found and reaction is R.RATE_LIMITED else None
     message = f"{type(exc).__name__} on {operation}: {text} → {_SAYS[reaction]}"
-    return Classified(reaction, _ERRORS[reaction](message), retry_after)
+    kind = _ERRORS[reaction]
+    if reaction is R.QUERY and isinstance(exc, ccxt.OrderNotFound):
+        kind = OrderNotOnExchange
+    return Classified(reaction, kind(message), retry_after)
 
 
 _SAYS = {
