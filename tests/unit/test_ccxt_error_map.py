@@ -81,7 +81,7 @@ def test_errors_carry_the_reaction_in_genebots_tree() -> None:
 
 
 def test_backoff_grows_is_capped_jittered_and_honours_retry_after() -> None:
-    waits = Backoff(base_s=1, cap_s=8, attempts=6, seed=3).delays()
-    assert waits == Backoff(base_s=1, cap_s=8, attempts=6, seed=3).delays()  # seeded
+    waits = list(Backoff(base_s=1, cap_s=8, attempts=6, seed=3).delays())
+    assert waits == list(Backoff(base_s=1, cap_s=8, attempts=6, seed=3).delays())  # seeded
     assert all(0 <= w <= min(8, 2**k) for k, w in enumerate(waits))
     assert min(Backoff(attempts=4, seed=1).delays(retry_after_s=7)) >= 7

@@ -51,7 +51,7 @@ class Caller:
         when the reaction is not to try again (or the tries ran out)."""
         if self.halted is not None:
             raise ExchangeAccessLost(f"not sending to {self.exchange.id}: {self.halted}")
-        delays = iter(self.backoff.delays())
+        delays = self.backoff.delays()
         while True:
             try:
                 return fn(*args, **kw)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import enum
 import random
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -171,11 +172,9 @@ class Backoff:
         self.base_s, self.cap_s, self.attempts = base_s, cap_s, attempts
         self._rng = random.Random(seed)
 
-    def delays(self, retry_after_s: float | None = None) -> list[float]:
-        """The waits before each retry; a Retry-After from the exchange is the floor."""
-        out = []
+    def delays(self, retry_after_s: float | None = None) -> Iterator[float]:
+        """The waits before each retry, drawn as they are needed (a call that succeeds draws
+        none); a Retry-After from the exchange is the floor."""
         for attempt in range(self.attempts):
             ceiling = min(self.cap_s, self.base_s * 2**attempt)
-            wait = self._rng.uniform(0, ceiling)
-            out.append(max(wait, retry_after_s or 0.0))
-        return out
+            yield max(self._rng.uniform(0, ceiling), retry_after_s or 0.0)

@@ -54,9 +54,15 @@ class BalanceDiff:
 
     def describe(self) -> str:
         return (
-            f"{self.asset}: genebot's books hold {self.genebot}, the exchange {self.exchange} "
-            f"(difference {self.exchange - self.genebot:+})"
+            f"{self.asset}: genebot's books hold {_num(self.genebot)}, the exchange "
+            f"{_num(self.exchange)} (difference {'+' if self.exchange > self.genebot else ''}"
+            f"{_num(self.exchange - self.genebot)})"
         )
+
+
+def _num(value: Decimal) -> str:
+    """A balance as people write it: 100000, 0.5 (no exponent, no trailing zeros)."""
+    return format(value.normalize(), "f") if value else "0"
 
 
 @dataclass
