@@ -213,8 +213,13 @@ def _protection(cfg: GenebotConfig) -> Protection:
     )
 
 
-def build(cfg: GenebotConfig, data: DataInput | None) -> RunSetup:
-    """Load data, create instruments, venues and strategy slots."""
+def build(
+    cfg: GenebotConfig,
+    data: DataInput | None,
+    instruments: Mapping[str, Instrument] | None = None,
+) -> RunSetup:
+    """Load data, create instruments, venues and strategy slots. ``instruments``: the venues'
+    own (an exchange's steps, minimums and fees), by id; the others are inferred from data."""
     if data is not None and not isinstance(data, Mapping):
         raise DataError(
             f"data: a {type(data).__name__} is not a mapping; allowed: {{symbol: DataFrame}}, "
@@ -241,7 +246,9 @@ def build(cfg: GenebotConfig, data: DataInput | None) -> RunSetup:
             warnings.extend(warning_line(i, loaded.source) for i in loaded.issues)
             frame = _clip(loaded.frame, cfg, loaded.source)
             maker, taker = _fees(cfg, venue_name)
-            inst = make_instrument(symbol, venue_name, frame["close"].to_numpy(), maker, taker)
+            inst = (instruments or {}).get(f"{symbol}@{venue_name}") or make_instrument(
+                symbol, venue_name, frame["close"].to_numpy(), maker, taker
+            )
             bars.setdefault(inst.id, frame)  # the report's candles, named below
             feeds[(venue_name, symbol, tf)] = BarFeed(
                 inst,

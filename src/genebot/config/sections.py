@@ -1,4 +1,4 @@
-"""Small top-level config sections: ``logging:`` and ``run:``."""
+"""Small top-level config sections: ``logging:``, ``run:`` and ``live:``."""
 
 from __future__ import annotations
 
@@ -39,3 +39,23 @@ class RunSectionConfig(FrozenModel):
     @classmethod
     def _dashes(cls, value: Any) -> Any:
         return value.replace("-", "_").lower() if isinstance(value, str) else value
+
+
+class LiveSectionConfig(FrozenModel):
+    """The ``live:`` section: how ``genebot run --live`` trades on an exchange."""
+
+    warmup_bars: int = Field(
+        500, ge=1, le=5000, description="closed candles per feed fetched before trading starts"
+    )
+    poll_delay_s: float = Field(
+        2.0, ge=0, le=60, description="seconds after a bar's close before it is asked for"
+    )
+    stale_after_bars: int = Field(
+        3, ge=1, description="no new candle for this many intervals: the feed is stale (alert)"
+    )
+    reconcile_interval: float = Field(
+        300.0, gt=0, description="seconds between checks of genebot's books against the exchange"
+    )
+    resolve_after_s: float = Field(
+        10.0, gt=0, description="an unanswered order not on the exchange after this is rejected"
+    )

@@ -96,6 +96,10 @@ class Account:
         """A rollover (swap) credit or debit on an open position."""
         self._post(ts, currency, amount, "financing", ref)
 
+    def post_fee(self, ts: int, currency: str, amount: Decimal, ref: str) -> None:
+        """A fee charged in a currency other than the fill's quote (e.g. BNB on Binance)."""
+        self._post(ts, currency, -amount, "fee", ref)
+
     def settle_fill(
         self,
         instrument: Instrument,

@@ -66,14 +66,14 @@ class DeploymentRef:
 
 
 def open_deployment(
-    db: Database, name: str, config: Mapping[str, object], fresh: bool
+    db: Database, name: str, config: Mapping[str, object], fresh: bool, mode: str = "paper"
 ) -> DeploymentRef:
     """The unfinished deployment called ``name`` (resumed), or a new one."""
     repo = DeploymentRepository(db)
     text = to_json(config)
     current = None if fresh else _unfinished(db, name)
     if current is None:
-        deployment_id = repo.start(name, "paper", config)
+        deployment_id = repo.start(name, mode, config)
         return DeploymentRef(deployment_id, name, False, Journaled())
     if to_json(json.loads(current.config)) != to_json(json.loads(text)):
         raise InputError(

@@ -1,0 +1,263 @@
+"""``genebot run --live``: the kernel on a real exchange, every order journaled before it is
+sent, the books checked against the exchange's at the start and every ``reconcile_interval``.
+
+The run (one exchange per process):
+
+1. connect: markets, instruments, and a start-up check — an open order on the exchange with
+   genebot's client-id prefix that no running deployment holds (an earlier run's) **refuses
+   the start**: genebot does not restore a deployment's orders yet, and will neither forget
+   nor duplicate them; cancel them on the exchange (or ``genebot reconcile --show``) first.
+   Orders not placed by genebot are reported and left alone.
+2. warm-up: ``live.warmup_bars`` closed candles per feed; the kernel is assembled on them
+   (indicators warm; no order is placed on history).
+3. the loop: at each bar close (+ ``live.poll_delay_s``) the closed candles are fetched and
+   handed to the kernel (the backtest's per-bar handler: orders through the risk engine, the
+   journal's write barrier, then the exchange); working orders are synced each bar; a feed
+   with no candle for ``live.stale_after_bars`` intervals is reported stale (journaled,
+   logged) until data returns; every ``live.reconcile_interval`` the balances are compared —
+   a difference stops the run with what differs and the command that resolves it.
+4. stop (Ctrl-C, SIGTERM, ``max_bars``): what is pending is journaled; working orders stay
+   on the exchange (said in the outcome).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from genebot.config.loader import GenebotConfig
+from genebot.core.errors import StopError
+from genebot.live import control
+from genebot.live.control import Controller
+from genebot.live.deployments import FINISHED, finish, open_deployment
+from genebot.live.exchange_setup import GENEBOT_PREFIX, ExchangeParts, LiveKernel, assemble_live
+from genebot.live.exchange_setup import connect as connect_exchange
+from genebot.live.runtime import ERROR, JournalSink, _Flusher, _trading_config
+from genebot.persistence.database import Database
+from genebot.persistence.journal import TradingStore
+from genebot.persistence.lock import RunnerLock
+from genebot.venues.ccxt.reconcile import RESOLVE, reconcile
+
+log = logging.getLogger("genebot.live")
+STARTED, STALE, FRESH, RECONCILED = (
+    "runtime.started", "runtime.stale", "runtime.fresh", "runtime.reconciled",
+)  # fmt: skip
+SLICE_S = 0.25  # the longest sleep between looks at the stop flag
+STALE_PAUSE = "*"  # stale data pauses new entries of every strategy (exits keep working)
+NO_CANDLE_WAIT_S = 1.0  # a candle due but not served yet: ask again after this
+
+
+class BooksDisagree(StopError):
+    """genebot's books and the exchange's differ: trading is refused until resolved."""
+
+
+@dataclass
+class LiveOutcome:
+    deployment_id: str
+    bars: int
+    orders: int  # genebot's orders, protective orders held locally included
+    sent: int  # orders the exchange took
+    fills: int
+    stop_reason: str
+    working_orders: list[str] = field(default_factory=list)
+    reports: list[str] = field(default_factory=list)
+
+
+class LiveRuntime:
+    """One live deployment (see the module docstring). ``stop()`` ends it after the bar."""
+
+    def __init__(
+        self,
+        cfg: GenebotConfig,
+        db: Database,
+        *,
+        name: str = "live",
+        max_bars: int | None = None,
+        clock: Callable[[], int] = time.time_ns,
+        sleep: Callable[[float], None] = time.sleep,
+        on_bar: Callable[[LiveKernel], None] | None = None,
+    ) -> None:
+        self.cfg, self.db, self.name = cfg, db, name
+        self.max_bars, self.clock, self.sleep = max_bars, clock, sleep
+        self.on_bar = on_bar
+        self._stop: str | None = None
+        self.live: LiveKernel | None = None
+        self.control: Controller | None = None
+        self.deployment_id: str | None = None
+        self._last_command = 0
+        self._paused_for_stale = False
+
+    def stop(self, reason: str = "stopped by the operator") -> None:
+        self._stop = reason
+
+    def run(self) -> LiveOutcome:
+        """The whole run, owning the database's runner lock (a second runner is refused)."""
+        with RunnerLock(self.db):
+            return self._run()
+
+    def _run(self) -> LiveOutcome:
+        ref = open_deployment(self.db, self.name, _trading_config(self.cfg), True, "live")
+        store = TradingStore(self.db, ref.id)
+        try:
+            parts = connect_exchange(self.cfg, ref.id[:6], self.clock)
+            _refuse_earlier_orders(parts)
+            live = self.live = assemble_live(self.cfg, parts)
+            sink = JournalSink(store, {})
+            live.kernel.execution.observe(sink)
+            flusher = _Flusher(live.kernel, store, ref.journaled)
+            self.control = Controller(live.kernel)
+            self.deployment_id = ref.id
+            store.record_runtime(STARTED, parts.name, _started(parts, live))
+            outcome = self._loop(live, sink, flusher, store)
+        except Exception as exc:  # journaled, then the caller says it to the user
+            store.record_runtime(ERROR, "live", {"error": f"{type(exc).__name__}: {exc}"})
+            finish(self.db, ref.id, "crashed")
+            raise
+        finish(self.db, ref.id)
+        outcome.deployment_id = ref.id
+        return outcome
+
+    def _loop(
+        self, live: LiveKernel, sink: JournalSink, flusher: _Flusher, store: TradingStore
+    ) -> LiveOutcome:
+        parts, runner = live.parts, live.runner
+        interval_ns = int(self.cfg.live.reconcile_interval * 1e9)
+        next_reconcile = self.clock() + interval_ns
+        stale: list[str] = []
+        bars = 0
+        while self._stop is None:
+            self._commands(store)
+            due = parts.bars.next_known_ns()
+            if due is not None and self.clock() < due:
+                self.sleep(min(SLICE_S, (due - self.clock()) / 1e9))
+                continue
+            events = parts.bars.poll(self.clock() - int(self.cfg.live.poll_delay_s * 1e9))
+            if events:
+                runner.on_events(events)
+                bars += len(events)
+            else:
+                parts.client.sync()  # no candle yet: keep the orders current, ask again soon
+            sink.flush()
+            flusher.flush()
+            stale = self._watch_staleness(parts, stale, store)
+            if self.on_bar is not None:
+                self.on_bar(live)
+            if self.clock() >= next_reconcile:
+                self._reconcile(live, store)
+                next_reconcile = self.clock() + interval_ns
+            self._stop = self._why_stop(parts, bars)
+            if not events and self._stop is None:
+                self.sleep(NO_CANDLE_WAIT_S)
+        return self._finish(live, sink, flusher, store, bars)
+
+    def _why_stop(self, parts: ExchangeParts, bars: int) -> str | None:
+        ctl = self.control
+        if parts.client.halted:
+            return f"the exchange refused access: {parts.client.halted}"
+        if ctl is not None and ctl.stop_reason is not None and ctl.flat():
+            return ctl.stop_reason
+        if self.max_bars is not None and bars >= self.max_bars:
+            return f"{bars} bars handled (--max-bars)"
+        return self._stop
+
+    def _commands(self, store: TradingStore) -> None:
+        """Operator commands (genebot pause / resume / stop ...) posted for this deployment."""
+        if self.control is None or self.deployment_id is None:
+            return
+        for command in control.commands_after(self.db, self.deployment_id, self._last_command):
+            self._last_command = command.id
+            outcome = self.control.apply(command)
+            store.record_runtime(
+                control.APPLIED, str(command.id),
+                {"command": command.id, "kind": command.kind, "who": command.who,
+                 "outcome": outcome, "ts_event": self.clock()},
+            )  # fmt: skip
+            log.warning("operator %s by %s: %s", command.name, command.who, outcome)
+
+    def _watch_staleness(
+        self, parts: ExchangeParts, before: list[str], store: TradingStore
+    ) -> list[str]:
+        now = parts.bars.stale
+        paused = self.control.paused if self.control is not None else set()
+        for feed in sorted(set(now) - set(before)):
+            log.error("data for %s is stale (no new candle): new entries paused", feed)
+            store.record_runtime(STALE, feed, {"feed": feed, "ts_event": self.clock()})
+        for feed in sorted(set(before) - set(now)):
+            log.warning("data for %s is back", feed)
+            store.record_runtime(FRESH, feed, {"feed": feed, "ts_event": self.clock()})
+        if now and not before and STALE_PAUSE not in paused:
+            paused.add(STALE_PAUSE)
+            self._paused_for_stale = True
+        elif before and not now and self._paused_for_stale:
+            paused.discard(STALE_PAUSE)  # an operator's pause stays
+            self._paused_for_stale = False
+        return now
+
+    def _reconcile(self, live: LiveKernel, store: TradingStore) -> None:
+        expected = dict(live.parts.venue.account.balances)
+        report = reconcile(live.parts.client, expected)
+        lines = report.lines()
+        store.record_runtime(RECONCILED, live.parts.name, {"agrees": report.agrees, "lines": lines})
+        for line in lines:
+            log.warning("reconcile: %s", line)
+        if not report.agrees:
+            raise BooksDisagree("; ".join(lines))
+
+    def _finish(
+        self,
+        live: LiveKernel,
+        sink: JournalSink,
+        flusher: _Flusher,
+        store: TradingStore,
+        bars: int,
+    ) -> LiveOutcome:
+        sink.flush()
+        flusher.flush()
+        reason = self._stop or "stopped"
+        store.record_runtime(FINISHED, "live", {"why": reason, "bars": bars, "ts_event": 0})
+        orders = live.kernel.execution.order_log
+        working = [
+            f"{o.client_order_id} {o.side} {o.quantity} {o.instrument_id} ({o.status.value})"
+            for o in orders
+            if o.is_open
+        ]
+        fills = len(live.parts.client.seen_trades)
+        sent = len(live.parts.client.venue_ids)
+        return LiveOutcome("", bars, len(orders), sent, fills, reason, working)
+
+
+def _refuse_earlier_orders(parts: ExchangeParts) -> None:
+    """An open genebot order on the exchange that this start does not hold: refuse."""
+    ours = []
+    for symbol in sorted({i.symbol for i in parts.instruments.values()}):
+        for reply in parts.caller("read", parts.exchange.fetch_open_orders, symbol):
+            cid = str(reply.get("clientOrderId") or "")
+            if cid.startswith(GENEBOT_PREFIX):
+                ours.append(
+                    f"{symbol} {reply.get('side')} {reply.get('amount')} @ {reply.get('price')} "
+                    f"(exchange id {reply.get('id')}, client id {cid})"
+                )
+    if ours:
+        raise BooksDisagree(
+            f"{parts.name} holds {len(ours)} open order(s) an earlier genebot run placed: "
+            + "; ".join(ours)
+            + ". genebot does not take over an earlier run's orders yet: cancel them on the "
+            f"exchange, then start again (see `{RESOLVE}`)"
+        )
+
+
+def _started(parts: ExchangeParts, live: LiveKernel) -> dict[str, object]:
+    balances = {k: str(v) for k, v in sorted(live.parts.venue.account.balances.items())}
+    return {
+        "exchange": parts.name,
+        "sandbox": parts.entry.sandbox,
+        "instruments": sorted(parts.instruments),
+        "balances": balances,
+        "warmup_bars": len(live.kernel.timeline),
+        "ts_event": int(live.kernel.timeline.step_ts[-1]),
+    }
+
+
+__all__ = ["BooksDisagree", "LiveOutcome", "LiveRuntime"]

@@ -1,0 +1,156 @@
+"""The parts of a run on a real exchange: the ccxt exchange, its instruments, the execution
+client and venue, the bar client, and the kernel assembled on the warm-up candles.
+
+The kernel is the backtest's (:func:`~genebot.backtest.runner.assemble`) with one change: the
+venue of the exchange is an :class:`~genebot.venues.ccxt.venue.ExchangeVenue` (orders go to
+the exchange, the account holds the exchange's balances) instead of the simulated exchange.
+Instruments come from the exchange's markets (steps, minimums, fees), the first bars from the
+exchange's closed candles (``live.warmup_bars`` per feed). Protective orders are held and
+triggered by the kernel's stop emulator, as in paper.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from genebot.backtest.recorder import EquityRecorder
+from genebot.backtest.runner import assemble
+from genebot.backtest.setup import RunSetup, build
+from genebot.config.loader import GenebotConfig
+from genebot.config.models import ExchangeConfig
+from genebot.core.errors import ConfigError
+from genebot.domain.instrument import Instrument
+from genebot.domain.market import Bar
+from genebot.live.strategy_runner import StrategyRunner
+from genebot.system.kernel import Kernel
+from genebot.venues.ccxt.calls import Caller
+from genebot.venues.ccxt.data import BarStream, CcxtBarClient
+from genebot.venues.ccxt.errors import Backoff
+from genebot.venues.ccxt.execution import CcxtExecutionClient
+from genebot.venues.ccxt.factory import build_exchange, instrument_of
+from genebot.venues.ccxt.venue import ExchangeVenue
+
+GENEBOT_PREFIX = "gb-"  # every genebot client order id starts so (then the deployment's tag)
+
+
+@dataclass
+class ExchangeParts:
+    name: str
+    entry: ExchangeConfig
+    exchange: Any
+    caller: Caller
+    instruments: dict[str, Instrument]
+    client: CcxtExecutionClient
+    venue: ExchangeVenue
+    bars: CcxtBarClient
+
+
+@dataclass
+class LiveKernel:
+    parts: ExchangeParts
+    setup: RunSetup
+    kernel: Kernel
+    recorder: EquityRecorder
+    runner: StrategyRunner
+
+
+def traded(cfg: GenebotConfig) -> tuple[str, list[tuple[str, str]]]:
+    """The one exchange the enabled strategies trade on, and its (symbol, timeframe) feeds."""
+    wanted: dict[str, list[tuple[str, str]]] = {}
+    for key, s in cfg.strategies.items():
+        if not s.enabled:
+            continue
+        for venue in s.venues or (s.venue or "sim",):
+            if venue not in cfg.exchanges:
+                raise ConfigError(
+                    f"strategies.{key}: trades on {venue!r}, which is not under exchanges: "
+                    "(live trading needs an exchange entry with its api_key and api_secret)"
+                )
+            feeds = wanted.setdefault(venue, [])
+            for pair in ((sym, tf) for sym in s.symbols or () for tf in s.timeframes):
+                if pair not in feeds:
+                    feeds.append(pair)
+    if not wanted:
+        raise ConfigError("no strategy is enabled: enable one under strategies:")
+    if len(wanted) > 1:
+        raise ConfigError(
+            f"the strategies trade on {', '.join(wanted)}: live trading runs one exchange per "
+            "process yet (start one genebot per exchange)"
+        )
+    name = next(iter(wanted))
+    return name, wanted[name]
+
+
+def connect(cfg: GenebotConfig, tag: str, clock: Callable[[], int] = time.time_ns) -> ExchangeParts:
+    """The exchange, its markets and genebot's clients on it (nothing is sent yet)."""
+    name, feeds = traded(cfg)
+    entry = cfg.exchanges[name]
+    exchange = build_exchange(name, entry)
+    caller = Caller(exchange, Backoff())
+    markets = caller("read", exchange.load_markets)
+    missing = sorted({sym for sym, _ in feeds if sym not in markets})
+    if missing:
+        raise ConfigError(f"{name} has no market {', '.join(missing)} (check the spelling)")
+    instruments = {
+        f"{sym}@{name}": instrument_of(markets[sym], name, exchange.precisionMode)
+        for sym in sorted({sym for sym, _ in feeds})
+    }
+    client = CcxtExecutionClient(
+        name, caller, instruments, id_prefix=f"{GENEBOT_PREFIX}{tag}-", clock=clock,
+        resolve_after_s=cfg.live.resolve_after_s,
+    )  # fmt: skip
+    venue = ExchangeVenue(client, instruments)
+    streams = [BarStream(f"{sym}@{name}", sym, tf) for sym, tf in feeds]
+    bars = CcxtBarClient(
+        caller, streams, clock=clock, delay_s=cfg.live.poll_delay_s,
+        stale_after=cfg.live.stale_after_bars,
+    )  # fmt: skip
+    return ExchangeParts(name, entry, exchange, caller, instruments, client, venue, bars)
+
+
+def _frames(bars: list[Bar], streams: list[BarStream]) -> dict[str, pd.DataFrame]:
+    out: dict[str, pd.DataFrame] = {}
+    for s in streams:
+        rows = [b for b in bars if b.instrument_id == s.instrument_id and b.timeframe_ns == s.tf_ns]
+        index = pd.to_datetime([b.ts for b in rows], unit="ns", utc=True)
+        frame = pd.DataFrame(
+            {c: [getattr(b, c) for b in rows] for c in ("open", "high", "low", "close", "volume")},
+            index=index,
+        )
+        out[f"{s.symbol}@{s.instrument_id.split('@')[1]}:{s.timeframe}"] = frame
+    return out
+
+
+def assemble_live(cfg: GenebotConfig, parts: ExchangeParts) -> LiveKernel:
+    """The kernel on the warm-up candles, trading through the exchange venue."""
+    warm = parts.bars.warm_up(cfg.live.warmup_bars)
+    for s in parts.bars.streams:
+        if s.last_open_ns is None:
+            raise ConfigError(
+                f"{parts.name} returned no closed {s.timeframe} candle of {s.symbol}: "
+                "nothing to start from"
+            )
+    setup = build(cfg, _frames(warm, parts.bars.streams), parts.instruments)
+    setup.venues = [
+        parts.venue if v.venue == parts.name else v  # type: ignore[misc]
+        for v in setup.venues
+    ]
+    kernel, recorder = assemble(cfg, setup)
+    kernel.execution.emulated_venues = {*kernel.execution.emulated_venues, parts.name}
+    parts.client.mark = lambda iid: _mark(kernel, iid)
+    balance = parts.caller("read", parts.exchange.fetch_balance)
+    totals = {k: Decimal(str(v)) for k, v in (balance.get("total") or {}).items() if v}
+    parts.venue.load_balances(totals, int(kernel.timeline.step_ts[-1]))
+    runner = StrategyRunner(cfg, setup, kernel, recorder)
+    return LiveKernel(parts, setup, kernel, recorder, runner)
+
+
+def _mark(kernel: Kernel, iid: str) -> Decimal | None:
+    px = kernel.mark(iid)
+    return None if px is None else Decimal(str(px))
