@@ -53,9 +53,9 @@ def test_orchestrator_runtime_commands_without_a_run_say_how_to_start(tmp_path: 
     assert proc.returncode == 2 and "pause_strategy needs --strategy" in proc.stderr
 
 
-def test_run_refuses_live_until_the_exchange_adapter_lands() -> None:
+def test_run_live_without_a_config_says_what_it_needs() -> None:
     proc = run_cli("run", "--live", cwd=ROOT)
-    assert proc.returncode == 2 and "use --paper" in proc.stderr
+    assert proc.returncode == 2 and "live trading needs a config: pass --config" in proc.stderr
     proc = run_cli("run", "--speed", "fast", cwd=ROOT)
     assert proc.returncode == 2 and "--speed fast: give a number > 0" in proc.stderr
 

@@ -111,7 +111,7 @@ def test_live_mode_and_bad_config_do_not_start_and_say_why(tmp_path: Path) -> No
     config = _seed_config(tmp_path)
     config.mode = TradingMode.LIVE
     trader = LiveTrader(config)
-    assert trader.start() is False and "exchange adapter" in (trader.last_error or "")
+    assert trader.start() is False and "genebot run --live" in (trader.last_error or "")
     config = _seed_config(tmp_path)
     config.strategies[0].name = "NoSuchStrategy"
     trader = LiveTrader(config)

@@ -29,7 +29,15 @@ def run_command(
     paper: Annotated[
         bool, Opt("--paper", "--paper-trading", "--dry-run", help="paper trading (the default)")
     ] = True,
-    live: Annotated[bool, Opt("--live", help="live trading (not available yet)")] = False,
+    live: Annotated[
+        bool, Opt("--live", help="trade on the exchange (needs dry_run: false and a confirmation)")
+    ] = False,
+    yes: Annotated[
+        bool, Opt("--yes", help="--live, no typed confirmation (needs GENEBOT_LIVE_CONFIRM=1)")
+    ] = False,
+    max_bars: Annotated[
+        int | None, Opt(help="--live: stop after this many bars (a smoke test)", min=1)
+    ] = None,
     replay: Annotated[bool, Opt("--replay", help="play the config's data files as if live")] = True,
     speed: Annotated[
         str | None, Opt(help="N (N x real time) or max; default: the replay lasts ~1 minute")
@@ -70,8 +78,17 @@ def run_command(
     """Paper trade: the configured strategies on the replayed data, every order journaled
     before it acts; a restart with the same command resumes where the run stopped. With no
     config it paper-trades config/backtest.yaml (or moving_average on its bundled data)."""
-    if live or not paper:
-        say(err, "error:", "red", "live trading arrives with the exchange adapter; use --paper")
+    if live:
+        from genebot.cli.live_cmd import run_live
+
+        run_live(
+            config, yes=yes, max_bars=max_bars, name="live" if name == "paper" else name,
+            database_url=database_url, log_level=log_level,
+            daemon=log_file if daemon else None,
+        )  # fmt: skip
+        return
+    if not paper:
+        say(err, "error:", "red", "--no-paper: say --live to trade on the exchange")
         raise typer.Exit(2)
     del replay  # the only data source until the live feeds land
     if daemon:
@@ -126,7 +143,12 @@ def deploy_command(
     from genebot.config.loader import apply_overrides
 
     if not paper:
-        say(err, "error:", "red", "live trading arrives with the exchange adapter; use --paper")
+        say(
+            err,
+            "error:",
+            "red",
+            "deploy runs paper deployments: trade live with `genebot run --live`",
+        )
         raise typer.Exit(2)
     if daemon:
         _daemonize(log_file)
@@ -146,9 +168,12 @@ def deploy_command(
     _paper(cfg, rate, fresh, name, quiet, None, database_url)
 
 
-def _daemonize(log_file: Path) -> None:
+def _daemonize(
+    log_file: Path, extra: tuple[str, ...] = (), env: dict[str, str] | None = None
+) -> None:
     """Start the same command in the background, its output to ``log_file``; the pid file
     lets `genebot status` find it; SIGTERM stops it gracefully."""
+    import os
     import subprocess
 
     from genebot.cli.deploy_cmds import PID_FILE
@@ -156,8 +181,9 @@ def _daemonize(log_file: Path) -> None:
     args = [a for a in sys.argv[1:] if a != "--daemon"]
     with log_file.open("a", encoding="utf-8") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "genebot.cli.main", *args, "--quiet"],
+            [sys.executable, "-m", "genebot.cli.main", *args, *extra, "--quiet"],
             stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True,
+            env={**os.environ, **(env or {})},
         )  # fmt: skip
     PID_FILE.write_text(f"{proc.pid}\n", encoding="utf-8")
     console.print(

@@ -119,7 +119,10 @@ class LiveTrader:
         if self._thread is not None and self._thread.is_alive():
             return True
         if self.mode is TradingMode.LIVE:
-            self.last_error = "live trading arrives with the exchange adapter; use DEMO or PAPER"
+            self.last_error = (
+                "LiveTrader runs DEMO and PAPER; trade live with `genebot run --live` "
+                "(dry_run: false, and a typed confirmation)"
+            )
             return False
         try:
             cfg = self._genebot_config()

@@ -1,0 +1,83 @@
+"""``genebot run --live``: the go-live checks, the banner, the live runtime, its outcome."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+from genebot.cli.common import console, err, guarded, say
+from genebot.core.errors import InputError
+
+DEFAULT_LIVE_CONFIGS = (Path("config/trading_bot_config.yaml"), Path("config/live.yaml"))
+
+
+def _live_config(path: Path | None, log_level: str | None) -> object:
+    from genebot.config.loader import load_config
+
+    if path is not None and not path.is_file():
+        raise InputError(f"--config {path}: file not found")
+    chosen = path or next((p for p in DEFAULT_LIVE_CONFIGS if p.is_file()), None)
+    if chosen is None:
+        raise InputError(
+            "live trading needs a config: pass --config FILE (looked for "
+            + ", ".join(map(str, DEFAULT_LIVE_CONFIGS))
+            + ")"
+        )
+    cfg = load_config(chosen)
+    if log_level is not None:
+        data = cfg.model_dump(by_alias=True)
+        data["logging"]["level"] = log_level.upper()
+        cfg = load_config(data)
+    return cfg, chosen
+
+
+def run_live(
+    config: Path | None,
+    *,
+    yes: bool,
+    max_bars: int | None,
+    name: str,
+    database_url: str | None,
+    log_level: str | None,
+    daemon: Path | None = None,
+) -> None:
+    from genebot.cli.backtest import _run_store
+    from genebot.cli.run import _daemonize, _install_stop
+    from genebot.live import golive
+    from genebot.live.exchange_runtime import LiveRuntime
+
+    cfg, path = guarded(lambda: _live_config(config, log_level))  # type: ignore[misc]
+    ask = input if sys.stdin.isatty() else None
+    target = guarded(lambda: golive.check(cfg, str(path), yes=yes, env=os.environ, ask=ask))
+    style = "bold yellow" if target.sandbox else "bold white on red"
+    err.print(f" {target.banner} ", style=style, highlight=False)
+    if daemon is not None:  # confirmed here, at the terminal: the background run is told so
+        extra = () if yes else ("--yes",)
+        _daemonize(daemon, extra, {golive.CONFIRM_ENV: "1"})
+        return
+    logging.basicConfig(level=cfg.logging.level, format="%(levelname)s %(name)s: %(message)s")
+    db = _run_store(database_url)
+    runtime = LiveRuntime(cfg, db, name=name, max_bars=max_bars)
+    import signal
+
+    previous = _install_stop(runtime)  # type: ignore[arg-type]
+    try:
+        outcome = guarded(runtime.run)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    console.print(
+        f"deployment {outcome.deployment_id[:12]} (live on {target.exchange}): "
+        f"{outcome.bars} bars, {outcome.orders} orders ({outcome.sent} sent to the exchange), "
+        f"{outcome.fills} fills; stopped: {outcome.stop_reason}",
+        highlight=False,
+    )
+    for line in outcome.working_orders:
+        where = (
+            "held by genebot, not on the exchange: unprotected while genebot is stopped"
+            if "(EMULATED)" in line
+            else "left working on the exchange"
+        )
+        say(console, "working", "yellow", f"{line}: {where}")
