@@ -22,7 +22,7 @@ from genebot.config.loader import load_config
 from genebot.live.exchange_runtime import BooksDisagree, LiveRuntime
 from genebot.persistence.database import Database
 from genebot.persistence.migrate import upgrade
-from genebot.persistence.tables import JournalEntry
+from genebot.persistence.tables import JournalEntry, OrderRow
 from genebot.testkit.binance_emulator import BinanceEmulator
 from genebot.testkit.ccxt_venue import MARKET, SYMBOL
 
@@ -138,10 +138,12 @@ def test_live_trades_journals_before_sending_and_equals_paper(
     assert live_orders == paper
 
 
-def test_an_earlier_runs_open_order_refuses_the_start(emu: BinanceEmulator, db: Database) -> None:
+def test_a_genebot_order_no_journal_holds_refuses_the_start(
+    emu: BinanceEmulator, db: Database
+) -> None:
     serve_candles(emu)
     emu.place_foreign_order(SYMBOL, "BUY", "0.01", "40000", client_order_id="gb-0a1b2c-O-00000007")
-    with pytest.raises(BooksDisagree, match="an earlier genebot run placed") as err:
+    with pytest.raises(BooksDisagree, match="a genebot run placed") as err:
         runtime(emu, db, 1).run()
     assert "client id gb-0a1b2c-O-00000007" in str(err.value)
     assert emu.orders()[0]["status"] == "NEW"  # left alone, nothing else sent
@@ -195,3 +197,39 @@ def test_a_balance_that_differs_stops_trading_with_the_fix(
     assert "USDT: genebot's books hold 100000, the exchange 100005 (difference +5)" in text
     assert "genebot reconcile --config FILE --show" in text
     assert "runtime.reconciled" in journal(db)
+
+
+def _position(rt: LiveRuntime) -> Decimal:
+    assert rt.live is not None
+    kernel = rt.live.kernel
+    return kernel.portfolio.position("moving_average", f"{SYMBOL}@binance").quantity
+
+
+def test_a_restart_carries_the_position_and_its_exit_closes_it(
+    emu: BinanceEmulator, db: Database
+) -> None:
+    serve_candles(emu, ahead_s=90)
+    first = runtime(emu, db, 40, on_bar=lambda live: _position(first) and first.stop("held"))
+    first.run()
+    assert emu.balances()["BTC"][0] == D("0.01")  # stopped holding a position
+    seen: list[Decimal] = []
+
+    def watch(live: Any) -> None:
+        seen.append(_position(second))
+        if seen[-1] == 0:
+            second.stop("closed")
+
+    second = runtime(emu, db, 40, on_bar=watch)
+    second.run()
+    assert seen[0] == D("0.01") and seen[-1] == 0  # carried, then closed by the exit signal
+    assert emu.balances()["BTC"][0] == 0
+    kinds = journal(db)
+    assert kinds.count("runtime.recovered") == 1
+    assert kinds.index("runtime.recovered") < kinds.index("runtime.started", 1)
+    with db.reader() as session:
+        held = session.execute(
+            select(OrderRow.status, OrderRow.reason).where(
+                OrderRow.deployment_id == first.deployment_id, OrderRow.order_type != "MARKET"
+            )
+        ).all()
+    assert held and all(s == "CANCELED" and "stopped runner" in r for s, r in held)

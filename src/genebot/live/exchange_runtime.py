@@ -28,12 +28,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from genebot.config.loader import GenebotConfig
-from genebot.core.errors import StopError
 from genebot.live import control
 from genebot.live.control import Controller
 from genebot.live.deployments import FINISHED, finish, open_deployment
 from genebot.live.exchange_setup import GENEBOT_PREFIX, ExchangeParts, LiveKernel, assemble_live
 from genebot.live.exchange_setup import connect as connect_exchange
+from genebot.live.recovery import BooksDisagree, carry, plain, recover
 from genebot.live.runtime import ERROR, JournalSink, _Flusher, _trading_config
 from genebot.persistence.database import Database
 from genebot.persistence.journal import TradingStore
@@ -47,10 +47,6 @@ STARTED, STALE, FRESH, RECONCILED = (
 SLICE_S = 0.25  # the longest sleep between looks at the stop flag
 STALE_PAUSE = "*"  # stale data pauses new entries of every strategy (exits keep working)
 NO_CANDLE_WAIT_S = 1.0  # a candle due but not served yet: ask again after this
-
-
-class BooksDisagree(StopError):
-    """genebot's books and the exchange's differ: trading is refused until resolved."""
 
 
 @dataclass
@@ -102,14 +98,21 @@ class LiveRuntime:
         store = TradingStore(self.db, ref.id)
         try:
             parts = connect_exchange(self.cfg, ref.id[:6], self.clock)
+            recovered = recover(self.db, parts, self.name, self.clock, skip=ref.id)
+            for line in recovered.lines:
+                log.warning("restart: %s", line)
             _refuse_earlier_orders(parts)
             live = self.live = assemble_live(self.cfg, parts)
+            carry(live, recovered.carried)
             sink = JournalSink(store, {})
             live.kernel.execution.observe(sink)
             flusher = _Flusher(live.kernel, store, ref.journaled)
             self.control = Controller(live.kernel)
             self.deployment_id = ref.id
-            store.record_runtime(STARTED, parts.name, _started(parts, live))
+            started = _started(parts, live)
+            started["recovered"] = recovered.lines
+            started["carried"] = [plain(c) for c in recovered.carried]
+            store.record_runtime(STARTED, parts.name, started)
             outcome = self._loop(live, sink, flusher, store)
         except Exception as exc:  # journaled, then the caller says it to the user
             store.record_runtime(ERROR, "live", {"error": f"{type(exc).__name__}: {exc}"})
@@ -241,10 +244,10 @@ def _refuse_earlier_orders(parts: ExchangeParts) -> None:
                 )
     if ours:
         raise BooksDisagree(
-            f"{parts.name} holds {len(ours)} open order(s) an earlier genebot run placed: "
+            f"{parts.name} holds {len(ours)} open order(s) a genebot run placed: "
             + "; ".join(ours)
-            + ". genebot does not take over an earlier run's orders yet: cancel them on the "
-            f"exchange, then start again (see `{RESOLVE}`)"
+            + ". No journal in this database holds them (another database, or a lost one): "
+            f"cancel them on the exchange, then start again (see `{RESOLVE}`)"
         )
 
 
