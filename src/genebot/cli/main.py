@@ -37,6 +37,7 @@ from genebot.cli.orchestrator import (
     orchestrator_app,
     orchestrator_config_app,
 )
+from genebot.cli.reconcile_cmd import reconcile_command
 from genebot.cli.risk import risk_app
 from genebot.cli.run import deploy_command, run_command
 from genebot.cli.strategy_cmds import (
@@ -84,6 +85,7 @@ config_app.command("validate")(config_validate)
 config_app.command("help")(config_help)
 app.command("config-help")(config_help)
 app.command("run")(run_command)
+app.command("reconcile")(reconcile_command)
 app.command("deploy")(deploy_command)
 app.command("deployments")(deploy_cmds.deployments)
 app.command("pause")(deploy_cmds.pause)

@@ -73,27 +73,39 @@ class Recovered:
 
 
 def recover(
-    db: Database, parts: ExchangeParts, name: str, now: Callable[[], int], *, skip: str
+    db: Database,
+    parts: ExchangeParts,
+    name: str,
+    now: Callable[[], int],
+    *,
+    skip: str | None = None,
+    dry: bool = False,
 ) -> Recovered:
     """Resolve the earlier deployments' open orders and collect their positions (``skip``:
-    the deployment starting now)."""
+    the deployment starting now; ``dry``: say what would be done, change nothing)."""
     out = Recovered()
     for dep in _earlier(db, name):
         if dep.id == skip:
             continue
         store = TradingStore(db, dep.id)
         tag = f"{GENEBOT_PREFIX}{dep.id[:6]}-"
+        out.venue_client_ids |= {tag + r.client_order_id for r in _orders(db, dep.id, None)}
+        lines = []
         for row in _orders(db, dep.id, OPEN):
-            events = _resolve(parts, row, tag + row.client_order_id, _trade_ids(db, row.id), now)
-            store.on_order_events(events)
-            out.lines.append(_line(row, events))
+            vid = tag + row.client_order_id
+            events = _resolve(parts, row, vid, _trade_ids(db, row.id), now, dry)
+            if not dry:
+                store.on_order_events(events)
+            lines.append(f"deployment {dep.id[:12]} {_line(row, events)}")
+        out.lines += lines
         carried = _positions(db, dep.id)
         out.carried.extend(carried)
+        if dry:
+            continue
         store.record_runtime(
             RECOVERED, dep.id,
-            {"lines": out.lines, "carried": [plain(c) for c in carried], "ts_event": now()},
+            {"lines": lines, "carried": [plain(c) for c in carried], "ts_event": now()},
         )  # fmt: skip
-        out.venue_client_ids |= {tag + r.client_order_id for r in _orders(db, dep.id, None)}
     return out
 
 
@@ -126,7 +138,12 @@ def _trade_ids(db: Database, order_row_id: int) -> set[str]:
 
 
 def _resolve(
-    parts: ExchangeParts, row: OrderRow, vid: str, known: set[str], now: Callable[[], int]
+    parts: ExchangeParts,
+    row: OrderRow,
+    vid: str,
+    known: set[str],
+    now: Callable[[], int],
+    dry: bool = False,
 ) -> list[OrderEvent]:
     coid, t = row.client_order_id, now()
     if row.status == "INITIALIZED":
@@ -145,7 +162,8 @@ def _resolve(
     events += _fills(parts, row, reply, known, t)
     status = str(reply.get("status"))
     if status == "open":
-        parts.caller("cancel", parts.exchange.cancel_order, str(reply.get("id")), symbol)
+        if not dry:
+            parts.caller("cancel", parts.exchange.cancel_order, str(reply.get("id")), symbol)
         events.append(OrderCanceled(coid, "working at restart: canceled by genebot", t, t))
     elif status == "canceled":
         events.append(OrderCanceled(coid, "canceled on the exchange", t, t))
