@@ -22,7 +22,7 @@ from genebot.config.loader import load_config
 from genebot.live.exchange_runtime import BooksDisagree, LiveRuntime
 from genebot.persistence.database import Database
 from genebot.persistence.migrate import upgrade
-from genebot.persistence.tables import JournalEntry, OrderRow
+from genebot.persistence.tables import JournalEntry, OrderRow, RiskEventRow
 from genebot.testkit.binance_emulator import BinanceEmulator
 from genebot.testkit.ccxt_venue import MARKET, SYMBOL
 
@@ -77,7 +77,7 @@ def config(emu: BinanceEmulator, **live: Any) -> dict[str, Any]:
                 "position_sizing": {"method": "fixed_quantity", "quantity": 0.01},
             }
         },
-        "live": {"warmup_bars": WARM, "poll_delay_s": 0.2, **live},
+        "live": {"warmup_bars": WARM, "poll_delay_s": 0.2, "staged_sizing": False, **live},
     }  # fmt: skip
 
 
@@ -90,7 +90,8 @@ def serve_candles(emu: BinanceEmulator, ahead_s: int = 60) -> int:
 
 
 def runtime(emu: BinanceEmulator, db: Database, bars: int | None, **kw: Any) -> LiveRuntime:
-    live = {k: kw.pop(k) for k in list(kw) if k in ("stale_after_bars", "reconcile_interval")}
+    keys = ("stale_after_bars", "reconcile_interval", "staged_sizing")
+    live = {k: kw.pop(k) for k in list(kw) if k in keys}
     return LiveRuntime(load_config(config(emu, **live)), db, max_bars=bars, **kw)
 
 
@@ -233,3 +234,17 @@ def test_a_restart_carries_the_position_and_its_exit_closes_it(
             )
         ).all()
     assert held and all(s == "CANCELED" and "stopped runner" in r for s, r in held)
+
+
+def test_staged_sizing_trades_a_quarter_of_the_size_in_week_one(
+    emu: BinanceEmulator, db: Database
+) -> None:
+    serve_candles(emu)
+    rt = runtime(emu, db, 8, staged_sizing=True)
+    rt.run()
+    entries = [o for o in emu.orders() if o["side"] == "BUY"]
+    assert entries and all(D(o["origQty"]) == D("0.0025") for o in entries)  # 25 % of 0.01
+    with db.reader() as session:
+        rules = session.execute(select(RiskEventRow.rule, RiskEventRow.detail)).all()
+    staged = [d for r, d in rules if r == "staged_sizing"]
+    assert staged and "live week 1: 25% of the configured size (0.01 → 0.0025)" in staged[0]

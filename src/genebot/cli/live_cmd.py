@@ -53,6 +53,13 @@ def run_live(
     target = guarded(lambda: golive.check(cfg, str(path), yes=yes, env=os.environ, ask=ask))
     style = "bold yellow" if target.sandbox else "bold white on red"
     err.print(f" {target.banner} ", style=style, highlight=False)
+    if cfg.live.staged_sizing:
+        weeks = ", ".join(f"{f:.0%}" for f in cfg.live.staged_weekly)
+        err.print(
+            f"staged sizing on: weeks 1-{len(cfg.live.staged_weekly)} trade {weeks} of the "
+            "configured size, then all of it (live.staged_sizing: false turns it off)",
+            highlight=False,
+        )
     if daemon is not None:  # confirmed here, at the terminal: the background run is told so
         extra = () if yes else ("--yes",)
         _daemonize(daemon, extra, {golive.CONFIRM_ENV: "1"})

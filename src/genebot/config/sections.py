@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -58,4 +58,11 @@ class LiveSectionConfig(FrozenModel):
     )
     resolve_after_s: float = Field(
         10.0, gt=0, description="an unanswered order not on the exchange after this is rejected"
+    )
+    staged_sizing: bool = Field(
+        True, description="the first weeks live trade a fraction of the configured size"
+    )
+    staged_weekly: list[Annotated[float, Field(gt=0, le=1)]] = Field(
+        default_factory=lambda: [0.25, 0.5, 0.75, 0.75],
+        description="staged_sizing: the fraction of the size in week 1, 2, ... (full after)",
     )

@@ -35,6 +35,7 @@ from genebot.live.exchange_setup import GENEBOT_PREFIX, ExchangeParts, LiveKerne
 from genebot.live.exchange_setup import connect as connect_exchange
 from genebot.live.recovery import BooksDisagree, carry, plain, recover
 from genebot.live.runtime import ERROR, JournalSink, _Flusher, _trading_config
+from genebot.live.staged_live import StagedGate, ramp_start_ns
 from genebot.persistence.database import Database
 from genebot.persistence.journal import TradingStore
 from genebot.persistence.lock import RunnerLock
@@ -104,6 +105,9 @@ class LiveRuntime:
             _refuse_earlier_orders(parts)
             live = self.live = assemble_live(self.cfg, parts)
             carry(live, recovered.carried)
+            if self.cfg.live.staged_sizing:
+                start = ramp_start_ns(self.db, self.name, self.clock())
+                StagedGate(live.kernel, start, self.cfg.live.staged_weekly)
             sink = JournalSink(store, {})
             live.kernel.execution.observe(sink)
             flusher = _Flusher(live.kernel, store, ref.journaled)
