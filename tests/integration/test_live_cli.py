@@ -80,10 +80,14 @@ def test_yes_without_the_environment_variable_refuses(tmp_path: Path, emu: Binan
 def test_all_three_trade_with_a_banner_and_no_key_printed(
     tmp_path: Path, emu: BinanceEmulator
 ) -> None:
-    code, out = _run(tmp_path, emu, "--yes", "--max-bars", "2", GENEBOT_LIVE_CONFIRM="1")
+    code, out = _run(
+        tmp_path, emu, "--yes", "--max-bars", "2", "--log-level", "DEBUG",
+        GENEBOT_LIVE_CONFIRM="1",
+    )  # fmt: skip
     assert code == 0, out
     assert "LIVE: trading REAL MONEY on binance, key …" + emu.api_key[-4:] in out
     assert "(live on binance): 2 bars" in out and "stopped: 2 bars handled" in out
+    assert "DEBUG" in out  # every request logged, and still no key
     assert emu.api_key not in out and emu.secret not in out
     assert _orders_sent(emu) == 0  # flat prices: no signal, nothing sent
 

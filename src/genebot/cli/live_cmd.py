@@ -7,8 +7,11 @@ import os
 import sys
 from pathlib import Path
 
+import typer
+
 from genebot.cli.common import console, err, guarded, say
-from genebot.core.errors import InputError
+from genebot.core.errors import GenebotError, InputError
+from genebot.core.secrets import SecretRedactor, install
 
 DEFAULT_LIVE_CONFIGS = (Path("config/trading_bot_config.yaml"), Path("config/live.yaml"))
 
@@ -31,6 +34,15 @@ def _live_config(path: Path | None, log_level: str | None) -> object:
         data["logging"]["level"] = log_level.upper()
         cfg = load_config(data)
     return cfg, chosen
+
+
+def _redact_logs(cfg: object, exchange: str) -> SecretRedactor:
+    """Every log record masked: the environment's secrets and this exchange's keys."""
+    entry = cfg.exchanges[exchange]  # type: ignore[attr-defined]
+    redactor = install()
+    keys = (entry.api_key, entry.api_secret, entry.passphrase)
+    redactor.add(k.get_secret_value() for k in keys if k is not None)
+    return redactor
 
 
 def run_live(
@@ -65,13 +77,17 @@ def run_live(
         _daemonize(daemon, extra, {golive.CONFIRM_ENV: "1"})
         return
     logging.basicConfig(level=cfg.logging.level, format="%(levelname)s %(name)s: %(message)s")
+    redactor = _redact_logs(cfg, target.exchange)
     db = _run_store(database_url)
     runtime = LiveRuntime(cfg, db, name=name, max_bars=max_bars)
     import signal
 
     previous = _install_stop(runtime)  # type: ignore[arg-type]
     try:
-        outcome = guarded(runtime.run)
+        outcome = runtime.run()
+    except GenebotError as exc:  # one clear line, the keys masked; the journal holds it too
+        say(err, "error:", "red", redactor.redact(str(exc)))
+        raise typer.Exit(2 if isinstance(exc, InputError) else 1) from None
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
