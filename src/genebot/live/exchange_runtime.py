@@ -144,8 +144,8 @@ class LiveRuntime:
             if events:
                 runner.on_events(events)
                 bars += len(events)
-            else:
-                parts.client.sync()  # no candle yet: keep the orders current, ask again soon
+            elif parts.client.in_flight:  # no candle yet: an unanswered send is asked about
+                parts.client.resolve_in_flight()  # (working orders are synced at each bar)
             sink.flush()
             flusher.flush()
             stale = self._watch_staleness(parts, stale, store)
