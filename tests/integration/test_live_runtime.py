@@ -7,6 +7,7 @@ new entries."""
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -248,3 +249,28 @@ def test_staged_sizing_trades_a_quarter_of_the_size_in_week_one(
         rules = session.execute(select(RiskEventRow.rule, RiskEventRow.detail)).all()
     staged = [d for r, d in rules if r == "staged_sizing"]
     assert staged and "live week 1: 25% of the configured size (0.01 → 0.0025)" in staged[0]
+
+
+def test_live_takes_candles_from_the_websocket(emu: BinanceEmulator, db: Database) -> None:
+    first = serve_candles(emu)
+    table = {int(str(r[0])): r for r in candles(first, WARM + 65)}
+    stop = threading.Event()
+
+    def pusher() -> None:  # the exchange's stream: the forming candle, twice a second
+        while not stop.is_set():
+            now_ms = int(time.time()) * S_MS
+            if now_ms in table:
+                emu.push_kline(SYMBOL, "1s", table[now_ms])
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=pusher, daemon=True)
+    thread.start()
+    try:
+        rt = runtime(emu, db, 8)
+        outcome = rt.run()
+    finally:
+        stop.set()
+        thread.join()
+    assert outcome.bars == 8 and rt.live is not None
+    assert rt.live.parts.bars.from_stream >= 6  # the rest by REST: the warm-up edge
+    assert emu.streams.connections == 1

@@ -59,6 +59,9 @@ class LiveSectionConfig(FrozenModel):
     resolve_after_s: float = Field(
         10.0, gt=0, description="an unanswered order not on the exchange after this is rejected"
     )
+    websocket: bool = Field(
+        True, description="candles over the exchange's websocket where ccxt.pro has it (else REST)"
+    )
     staged_sizing: bool = Field(
         True, description="the first weeks live trade a fraction of the configured size"
     )

@@ -81,7 +81,7 @@ def expected_balances(db: Database, dep: Deployment, parts: ExchangeParts) -> di
 
 def show(cfg: GenebotConfig, db: Database, name: str = "live") -> list[str]:
     """Every difference, exchange order ids included; nothing is changed."""
-    parts = connect(cfg, "show00")
+    parts = connect(cfg, "show00", stream=False)
     recovered = recover(db, parts, name, time.time_ns, dry=True)
     lines = [f"would record: {line}" for line in recovered.lines]
     lines += [
@@ -117,7 +117,7 @@ def show(cfg: GenebotConfig, db: Database, name: str = "live") -> list[str]:
 
 def accept_exchange(cfg: GenebotConfig, db: Database, who: str, name: str = "live") -> list[str]:
     """Take the exchange as the truth (journaled); the next start begins from it."""
-    parts = connect(cfg, "accept")
+    parts = connect(cfg, "accept", stream=False)
     recovered = recover(db, parts, name, time.time_ns)
     lines = [f"recorded: {line}" for line in recovered.lines]
     for order in _open_orders(parts):

@@ -85,6 +85,7 @@ class LiveRuntime:
         self.deployment_id: str | None = None
         self._last_command = 0
         self._paused_for_stale = False
+        self._parts: ExchangeParts | None = None
 
     def stop(self, reason: str = "stopped by the operator") -> None:
         self._stop = reason
@@ -98,7 +99,7 @@ class LiveRuntime:
         ref = open_deployment(self.db, self.name, _trading_config(self.cfg), True, "live")
         store = TradingStore(self.db, ref.id)
         try:
-            parts = connect_exchange(self.cfg, ref.id[:6], self.clock)
+            parts = self._parts = connect_exchange(self.cfg, ref.id[:6], self.clock)
             recovered = recover(self.db, parts, self.name, self.clock, skip=ref.id)
             for line in recovered.lines:
                 log.warning("restart: %s", line)
@@ -122,6 +123,8 @@ class LiveRuntime:
             store.record_runtime(ERROR, "live", {"error": f"{type(exc).__name__}: {exc}"})
             finish(self.db, ref.id, "crashed")
             raise
+        finally:
+            self._close_stream()
         finish(self.db, ref.id)
         outcome.deployment_id = ref.id
         return outcome
@@ -140,7 +143,7 @@ class LiveRuntime:
             if due is not None and self.clock() < due:
                 self.sleep(min(SLICE_S, (due - self.clock()) / 1e9))
                 continue
-            events = parts.bars.poll(self.clock() - int(self.cfg.live.poll_delay_s * 1e9))
+            events = parts.bars.poll(self.clock())
             if events:
                 runner.on_events(events)
                 bars += len(events)
@@ -158,6 +161,11 @@ class LiveRuntime:
             if not events and self._stop is None:
                 self.sleep(NO_CANDLE_WAIT_S)
         return self._finish(live, sink, flusher, store, bars)
+
+    def _close_stream(self) -> None:
+        parts = self.live.parts if self.live is not None else self._parts
+        if parts is not None and parts.bars.watcher is not None:
+            parts.bars.watcher.stop()
 
     def _why_stop(self, parts: ExchangeParts, bars: int) -> str | None:
         ctl = self.control

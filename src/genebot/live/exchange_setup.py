@@ -33,7 +33,8 @@ from genebot.venues.ccxt.calls import Caller
 from genebot.venues.ccxt.data import BarStream, CcxtBarClient
 from genebot.venues.ccxt.errors import Backoff
 from genebot.venues.ccxt.execution import CcxtExecutionClient
-from genebot.venues.ccxt.factory import build_exchange, instrument_of
+from genebot.venues.ccxt.factory import build_exchange, instrument_of, streams_klines
+from genebot.venues.ccxt.stream import KlineWatcher
 from genebot.venues.ccxt.venue import ExchangeVenue
 
 GENEBOT_PREFIX = "gb-"  # every genebot client order id starts so (then the deployment's tag)
@@ -87,8 +88,11 @@ def traded(cfg: GenebotConfig) -> tuple[str, list[tuple[str, str]]]:
     return name, wanted[name]
 
 
-def connect(cfg: GenebotConfig, tag: str, clock: Callable[[], int] = time.time_ns) -> ExchangeParts:
-    """The exchange, its markets and genebot's clients on it (nothing is sent yet)."""
+def connect(
+    cfg: GenebotConfig, tag: str, clock: Callable[[], int] = time.time_ns, *, stream: bool = True
+) -> ExchangeParts:
+    """The exchange, its markets and genebot's clients on it (nothing is sent yet);
+    ``stream``: subscribe to the candle websocket (``live.websocket``)."""
     name, feeds = traded(cfg)
     entry = cfg.exchanges[name]
     exchange = build_exchange(name, entry)
@@ -107,9 +111,12 @@ def connect(cfg: GenebotConfig, tag: str, clock: Callable[[], int] = time.time_n
     )  # fmt: skip
     venue = ExchangeVenue(client, instruments)
     streams = [BarStream(f"{sym}@{name}", sym, tf) for sym, tf in feeds]
+    watcher = None
+    if stream and cfg.live.websocket and streams_klines(name, entry):
+        watcher = KlineWatcher(lambda: build_exchange(name, entry, pro=True), feeds).start()
     bars = CcxtBarClient(
         caller, streams, clock=clock, delay_s=cfg.live.poll_delay_s,
-        stale_after=cfg.live.stale_after_bars,
+        stale_after=cfg.live.stale_after_bars, watcher=watcher,
     )  # fmt: skip
     return ExchangeParts(name, entry, exchange, caller, instruments, client, venue, bars)
 

@@ -43,6 +43,7 @@ from genebot.testkit.binance_emulator.book import (
     missing,
     to_decimal,
 )
+from genebot.testkit.binance_emulator.streams import KlineStreams
 
 _HTTP_STATUS = {-2014: 401, -2015: 401, -1003: 429}
 _RECV_WINDOW = "Timestamp for this request is outside of the recvWindow."
@@ -120,6 +121,7 @@ class BinanceEmulator:
         self._runner: web.AppRunner | None = None
         self._stopping: asyncio.Event | None = None
         self._routes = self.endpoints.routes()
+        self.streams = KlineStreams()
 
     # --- the test-facing API -----------------------------------------------------------
 
@@ -151,6 +153,19 @@ class BinanceEmulator:
     def set_price(self, symbol: str, price: str | Decimal) -> None:
         with self._lock:
             self.book.set_price(symbol, to_decimal(price, "price"))
+
+    def push_kline(
+        self, symbol: str, interval: str, row: Sequence[object], closed: bool = False
+    ) -> int:
+        """One kline update on the websocket (``row``: open ms, o, h, l, c, v) to its
+        subscribers; also kept for REST (GET /api/v3/klines). How many connections it reached."""
+        market = self.book.market(symbol).id
+        self.add_klines(symbol, interval, [row])
+        return self.streams.push(market, interval, row, closed, self.now_ms)
+
+    def drop_streams(self) -> None:
+        """Close every websocket connection (the client sees a disconnect)."""
+        self.streams.drop()
 
     def add_klines(self, symbol: str, interval: str, rows: Iterable[Sequence[object]]) -> None:
         with self._lock:
@@ -321,6 +336,9 @@ class BinanceEmulator:
     async def _serve(self) -> None:
         self._stopping = asyncio.Event()
         app = web.Application()
+        self.streams.loop = asyncio.get_running_loop()
+        app.router.add_get("/ws", self.streams.handler)
+        app.router.add_get("/ws/{n}", self.streams.handler)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
@@ -331,6 +349,7 @@ class BinanceEmulator:
     async def _shutdown(self) -> None:
         if self._stopping is not None:
             self._stopping.set()
+        await self.streams.close_all()
         if self._runner is not None:
             await self._runner.cleanup()
 

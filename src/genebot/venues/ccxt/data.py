@@ -6,6 +6,12 @@ warm-up window is backfilled; every poll asks from the last candle held, so the 
 during a disconnect are backfilled (in pages) before any later bar reaches a strategy.
 A feed with no new closed candle for ``stale_after`` intervals is *stale*: :attr:`stale` names
 it, so the runtime can pause the deployment and alert, and resume when data returns.
+
+With a :class:`~genebot.venues.ccxt.stream.KlineWatcher` (the exchange's websocket), closed
+candles come from the stream as soon as the exchange shows the next one; a candle that does
+not follow on from the last one held has its gap backfilled by REST first, and a close the
+stream has not delivered ``stream_grace_s`` after it is fetched by REST (a silent or dropped
+stream costs latency, never a bar).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from genebot.core.time import timeframe_to_ns
 from genebot.data.ports import MarketEvent
 from genebot.domain.market import Bar
 from genebot.venues.ccxt.calls import Caller
+from genebot.venues.ccxt.stream import KlineWatcher
 
 log = logging.getLogger("genebot.venues.ccxt")
 MS = 1_000_000
@@ -38,6 +45,11 @@ class BarStream:
     def tf_ns(self) -> int:
         return timeframe_to_ns(self.timeframe)
 
+    @property
+    def next_open_ns(self) -> int | None:
+        """The open time of the candle after the last one held (None: none held yet)."""
+        return None if self.last_open_ns is None else self.last_open_ns + self.tf_ns
+
     def next_close_ns(self, now_ns: int) -> int:
         tf = self.tf_ns
         if self.last_open_ns is None:
@@ -56,6 +68,8 @@ class CcxtBarClient:
         clock: Callable[[], int],
         delay_s: float = 2.0,
         stale_after: int = 3,
+        watcher: KlineWatcher | None = None,
+        stream_grace_s: float = 5.0,
     ) -> None:
         self.call = caller
         self.exchange = caller.exchange
@@ -63,7 +77,10 @@ class CcxtBarClient:
         self.clock = clock
         self.delay_ns = int(delay_s * 1e9)
         self.stale_after = stale_after
+        self.watcher = watcher
+        self.grace_ns = int(stream_grace_s * 1e9)
         self.errors = 0
+        self.from_stream = 0  # candles the websocket delivered (the rest came by REST)
 
     def warm_up(self, bars: int) -> list[Bar]:
         """The last ``bars`` closed candles of every stream (replay order), before trading."""
@@ -76,21 +93,45 @@ class CcxtBarClient:
 
     def next_known_ns(self) -> int | None:
         now = self.clock()
-        return min(s.next_close_ns(now) for s in self.streams) + self.delay_ns
+        streaming = self.watcher is not None and self.watcher.healthy
+        return min(s.next_close_ns(now) for s in self.streams) + (0 if streaming else self.delay_ns)
 
     def poll(self, until_ns: int) -> list[MarketEvent]:
+        """Closed candles known at ``until_ns``: from the stream, else by REST once they are
+        ``delay_s`` (streaming: ``stream_grace_s``) past their close."""
         out: list[Bar] = []
+        streaming = self.watcher is not None and self.watcher.healthy
+        rest_until = until_ns - (self.grace_ns if streaming else self.delay_ns)
         for stream in self.streams:
-            due = stream.next_close_ns(until_ns)
-            if due > until_ns:
-                continue
-            since = stream.last_open_ns + stream.tf_ns if stream.last_open_ns is not None else None
             try:
-                out.extend(self._closed(stream, since, until_ns))
+                if self.watcher is not None:
+                    out.extend(self._streamed(stream, until_ns))
+                if stream.next_close_ns(rest_until) > rest_until:
+                    continue
+                since = (
+                    stream.last_open_ns + stream.tf_ns if stream.last_open_ns is not None else None
+                )
+                out.extend(self._closed(stream, since, rest_until))
             except GenebotError as exc:  # retried already: try at the next poll
                 self.errors += 1
                 log.warning("%s %s: no candles this time: %s", stream.symbol, stream.timeframe, exc)
         return list(_ordered(out, self.streams))
+
+    def _streamed(self, stream: BarStream, until_ns: int) -> list[Bar]:
+        """The stream's closed candles that follow on, a gap before one backfilled by REST."""
+        assert self.watcher is not None
+        out: list[Bar] = []
+        for row in self.watcher.take(stream.symbol, stream.timeframe):
+            if not self._wanted(stream, row, until_ns):
+                continue
+            open_ns = int(row[0]) * MS
+            if stream.last_open_ns is not None and open_ns != stream.last_open_ns + stream.tf_ns:
+                out.extend(self._closed(stream, stream.last_open_ns + stream.tf_ns, open_ns))
+            if self._wanted(stream, row, until_ns):
+                out.append(_bar(stream, row))
+                stream.last_open_ns = open_ns
+                self.from_stream += 1
+        return out
 
     @property
     def stale(self) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import ccxt
 import ccxt.async_support
+import ccxt.pro
 
 from genebot.core.errors import InputError
 from genebot.domain.instrument import Instrument
@@ -58,10 +59,11 @@ def ccxt_settings(name: str, cfg: Any) -> dict[str, Any]:
     return settings
 
 
-def build_exchange(name: str, cfg: Any, *, asynchronous: bool = False) -> Any:
-    """The ccxt exchange object (sync, or ``ccxt.async_support``'s) for ``exchanges.<name>``."""
+def build_exchange(name: str, cfg: Any, *, asynchronous: bool = False, pro: bool = False) -> Any:
+    """The ccxt exchange object for ``exchanges.<name>``: sync, ``ccxt.async_support``'s, or
+    ``ccxt.pro``'s (async, with websockets)."""
     xid = exchange_id(name, cfg.exchange_type)
-    module = ccxt.async_support if asynchronous else ccxt
+    module = ccxt.pro if pro else ccxt.async_support if asynchronous else ccxt
     exchange = getattr(module, xid)(ccxt_settings(name, cfg))
     if cfg.base_url:
         rebase_urls(exchange, cfg.base_url)
@@ -74,6 +76,13 @@ def build_exchange(name: str, cfg: Any, *, asynchronous: bool = False) -> Any:
                 "only once you mean to trade with real money"
             ) from None
     return exchange
+
+
+def streams_klines(name: str, cfg: Any) -> bool:
+    """Whether ccxt.pro can stream this exchange's candles (several per connection)."""
+    xid = exchange_id(name, cfg.exchange_type)
+    klass = getattr(ccxt.pro, xid, None)
+    return klass is not None and bool(klass().has.get("watchOHLCVForSymbols"))
 
 
 def _step(value: Any, precision_mode: int) -> Decimal:
