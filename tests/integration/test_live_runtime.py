@@ -235,6 +235,22 @@ def test_a_restart_carries_the_position_and_its_exit_closes_it(
             )
         ).all()
     assert held and all(s == "CANCELED" and "stopped runner" in r for s, r in held)
+    with db.reader() as session:
+        replaced = session.execute(
+            select(OrderRow.parent_id, OrderRow.status, OrderRow.trigger_price, OrderRow.price)
+            .where(OrderRow.deployment_id == second.deployment_id)
+            .where(OrderRow.parent_id.like("carried:%"))
+        ).all()  # fmt: skip
+        old = session.execute(
+            select(OrderRow.client_order_id, OrderRow.trigger_price, OrderRow.price).where(
+                OrderRow.deployment_id == first.deployment_id, OrderRow.order_type != "MARKET"
+            )
+        ).all()
+    # the stop and target re-placed at the same prices, then canceled when the exit closed it
+    assert sorted((f"carried:{c}", t, p) for c, t, p in old) == sorted(
+        (parent, t, p) for parent, _, t, p in replaced
+    )
+    assert all(status == "CANCELED" for _, status, _, _ in replaced)
 
 
 def test_staged_sizing_trades_a_quarter_of_the_size_in_week_one(

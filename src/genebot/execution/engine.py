@@ -7,7 +7,7 @@ fills, keeps them one-cancels-other, and tells the owning strategy.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -465,9 +465,7 @@ class ExecutionEngine:
             # Entry filled at a bar's open: exit at the open N bars later.
             client.hold_until(self._ids.peek(), entry.ts_last + protect.time_exit_bars * bar_ns)
             children.append(child("MARKET", "time_exit"))
-        ids = [c.client_order_id for c in children if c.is_open]
-        for cid in ids:
-            self._oco[cid] = [other for other in ids if other != cid]
+        self.link_oco(children)
 
     def _emulated(
         self,
@@ -480,10 +478,28 @@ class ExecutionEngine:
         fields: dict[str, object],
     ) -> Order:
         """A protective order held by the local emulator (the venue has no native stops)."""
+        return self.hold_protective(
+            entry.strategy_id, instrument, side, qty, order_type, tag, entry.client_order_id,
+            fields,
+        )  # fmt: skip
+
+    def hold_protective(
+        self,
+        strategy_id: str,
+        instrument: Instrument,
+        side: str,
+        qty: Decimal,
+        order_type: str,
+        tag: str,
+        parent_id: str,
+        fields: dict[str, object],
+    ) -> Order:
+        """A reduce-only protective order for ``parent_id``'s position, held by the local
+        emulator (also how a restart re-places the stopped runner's stops and targets)."""
         now = self.now_ns
         init = OrderInitialized(
             self._ids.next(),
-            entry.strategy_id,
+            strategy_id,
             instrument.id,
             side,
             order_type,
@@ -493,7 +509,7 @@ class ExecutionEngine:
             "GTC",
             True,
             tag,
-            entry.client_order_id,
+            parent_id,
             fields.get("trailing_offset"),  # type: ignore[arg-type]
             now,
             now,
@@ -506,6 +522,12 @@ class ExecutionEngine:
         assert self.emulator is not None
         self.emulator.hold(order, self.current_row(instrument.id))
         return order
+
+    def link_oco(self, orders: Sequence[Order]) -> None:
+        """The first of ``orders`` to fill cancels the others (a position's stop and target)."""
+        ids = [o.client_order_id for o in orders if o.is_open]
+        for cid in ids:
+            self._oco[cid] = [other for other in ids if other != cid]
 
     def apply_event(self, order: Order, event: OrderEvent) -> None:
         """Apply an event produced inside the engine (the emulator) like a venue's."""

@@ -105,12 +105,13 @@ class LiveRuntime:
                 log.warning("restart: %s", line)
             _refuse_earlier_orders(parts)
             live = self.live = assemble_live(self.cfg, parts)
-            carry(live, recovered.carried)
+            sink = JournalSink(store, {})
+            live.kernel.execution.observe(sink)
+            carry(live, recovered.carried)  # re-placed protection is journaled like any order
+            sink.flush()
             if self.cfg.live.staged_sizing:
                 start = ramp_start_ns(self.db, self.name, self.clock())
                 StagedGate(live.kernel, start, self.cfg.live.staged_weekly)
-            sink = JournalSink(store, {})
-            live.kernel.execution.observe(sink)
             flusher = _Flusher(live.kernel, store, ref.journaled)
             self.control = Controller(live.kernel)
             self.deployment_id = ref.id

@@ -11,7 +11,8 @@ leaves open is resolved by asking the exchange by its client order id
 * on the exchange: accepted, every trade the journal lacks booked as a fill (by trade id, so
   none twice), its end (canceled, expired) recorded; one still working there is canceled
   (a restart does not take over an earlier run's working orders) and its fills kept;
-* held locally (stops and targets of the stopped runner): canceled, said in the outcome.
+* held locally (stops and targets of the stopped runner): canceled in its journal and
+  re-placed by the new deployment for the carried position (same trigger and limit prices).
 
 The events go to the earlier deployment's own journal, which is then marked recovered. The
 net position per strategy and instrument that its fills leave is carried into the new
@@ -39,11 +40,14 @@ from genebot.domain.events import (
     OrderFilled,
     OrderRejected,
 )
+from genebot.domain.instrument import Instrument
+from genebot.domain.orders import Order
 from genebot.domain.position import Position
 from genebot.live.exchange_setup import GENEBOT_PREFIX, ExchangeParts, LiveKernel
 from genebot.persistence.database import Database
 from genebot.persistence.journal import TradingStore
 from genebot.persistence.tables import Deployment, FillRow, JournalEntry, OrderRow
+from genebot.system.kernel import Kernel
 from genebot.venues.ccxt.errors import OrderNotOnExchange
 
 log = logging.getLogger("genebot.live")
@@ -57,12 +61,26 @@ class BooksDisagree(StopError):
 
 
 @dataclass
+class Held:
+    """A protective order the stopped runner held for a position (re-placed on restart)."""
+
+    client_order_id: str
+    order_type: str
+    side: str
+    price: Decimal | None
+    trigger_price: Decimal | None
+    trailing_offset: Decimal | None
+    tag: str
+
+
+@dataclass
 class Carried:
     strategy_id: str
     instrument_id: str
     quantity: Decimal
     avg_px: Decimal
     source: str  # the deployment it comes from
+    protect: list[Held] = field(default_factory=list)
 
 
 @dataclass
@@ -91,7 +109,10 @@ def recover(
         tag = f"{GENEBOT_PREFIX}{dep.id[:6]}-"
         out.venue_client_ids |= {tag + r.client_order_id for r in _orders(db, dep.id, None)}
         lines = []
+        held: dict[tuple[str, str], list[Held]] = {}
         for row in _orders(db, dep.id, OPEN):
+            if row.status == "EMULATED" and row.parent_id is not None:
+                held.setdefault((row.strategy_id, row.instrument_id), []).append(_held(row))
             vid = tag + row.client_order_id
             events = _resolve(parts, row, vid, _trade_ids(db, row.id), now, dry)
             if not dry:
@@ -99,6 +120,8 @@ def recover(
             lines.append(f"deployment {dep.id[:12]} {_line(row, events)}")
         out.lines += lines
         carried = _positions(db, dep.id)
+        for c in carried:
+            c.protect = held.get((c.strategy_id, c.instrument_id), [])
         out.carried.extend(carried)
         if dry:
             continue
@@ -221,6 +244,13 @@ def _positions(db: Database, dep_id: str) -> list[Carried]:
     ]
 
 
+def _held(row: OrderRow) -> Held:
+    return Held(
+        row.client_order_id, row.order_type, row.side, row.price, row.trigger_price,
+        row.trailing_offset, row.tag,
+    )  # fmt: skip
+
+
 def _line(row: OrderRow, events: list[OrderEvent]) -> str:
     kinds = ", ".join(type(e).__name__.removeprefix("Order") for e in events) or "nothing new"
     return f"order {row.client_order_id} ({row.side} {row.quantity} {row.instrument_id}): {kinds}"
@@ -249,7 +279,21 @@ def carry(live: LiveKernel, carried: list[Carried]) -> None:
             "TAKER", ts, ts,
         )  # fmt: skip
         kernel.portfolio.on_fill(c.strategy_id, fill, "carried")
+        placed = [_replace(kernel, c, h, inst) for h in c.protect]
+        kernel.execution.link_oco(placed)
         log.warning(
-            "carried from %s: %s holds %s %s at %s",
+            "carried from %s: %s holds %s %s at %s; protection re-placed: %s",
             c.source[:12], c.strategy_id, c.quantity, c.instrument_id, c.avg_px,
+            ", ".join(f"{o.tag} {o.client_order_id}" for o in placed) or "none",
         )  # fmt: skip
+
+
+def _replace(kernel: Kernel, c: Carried, h: Held, inst: Instrument) -> Order:
+    """One protective order again, for the carried quantity, held by this runner's emulator
+    (genebot holds stops and targets on a ccxt venue: nothing rests on the exchange)."""
+    fields: dict[str, object] = {"price": h.price, "trigger_price": h.trigger_price,
+                                 "trailing_offset": h.trailing_offset}  # fmt: skip
+    return kernel.execution.hold_protective(
+        c.strategy_id, inst, h.side, abs(c.quantity), h.order_type, h.tag,
+        f"carried:{h.client_order_id}", fields,
+    )  # fmt: skip
