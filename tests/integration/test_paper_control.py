@@ -10,7 +10,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 from sqlalchemy import select
@@ -48,6 +50,18 @@ def _start(db: Database, speed: float) -> tuple[PaperRuntime, threading.Thread, 
     return runtime, thread, out
 
 
+def _orders(runtime: PaperRuntime) -> list[Any]:
+    ctx = runtime.context
+    return list(ctx.kernel.execution.order_log) if ctx is not None else []
+
+
+def _until(cond: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        assert time.monotonic() < deadline, "the replay did not get there in time"
+        time.sleep(0.05)
+
+
 def _applied(db: Database, deployment_id: str) -> dict[int, tuple[int, str]]:
     return {cid: (step, outcome) for step, cid, outcome in control.applied(db, deployment_id)}
 
@@ -60,10 +74,13 @@ def test_pause_holds_new_entries_resume_and_stop_flatten(tmp_path: Path) -> None
     time.sleep(1.0)
     paused = control.post(db, dep, "pause", "alice", reason="news at 14:30")
     assert "no new entries" in (control.wait_applied(db, dep, paused, 10) or "")
-    time.sleep(1.5)
+    # however loaded the machine, wait until an entry was tried (and held) while paused ...
+    _until(lambda: any("paused by an operator" in o.reason for o in _orders(runtime)))
     resumed = control.post(db, dep, "resume", "alice")
     assert control.wait_applied(db, dep, resumed, 10) == "resumed every strategy"
-    time.sleep(1.0)
+    filled = sum(o.status.value == "FILLED" for o in _orders(runtime))
+    # ... and until an entry filled again after the resume
+    _until(lambda: sum(o.status.value == "FILLED" for o in _orders(runtime)) > filled + 1)
     stopped = control.post(db, dep, "stop", "bob", reason="end of test")
     assert "stopping" in (control.wait_applied(db, dep, stopped, 10) or "")
     thread.join(60)
