@@ -7,39 +7,23 @@ journals the exchange's balances, after which a live start is no longer refused.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import test_live_runtime as live_tests
 from test_live_runtime import config, journal, serve_candles
 
 from genebot.config.loader import load_config
 from genebot.live import books
 from genebot.live.exchange_runtime import BooksDisagree, LiveRuntime
 from genebot.persistence.database import Database
-from genebot.persistence.migrate import upgrade
 from genebot.testkit import run_cli
 from genebot.testkit.binance_emulator import BinanceEmulator
-from genebot.testkit.ccxt_venue import MARKET, SYMBOL
+from genebot.testkit.ccxt_venue import SYMBOL
 
 STRAY = "gb-0a1b2c-O-00000009"
-
-
-@pytest.fixture
-def emu() -> Iterator[BinanceEmulator]:
-    balances = {"USDT": "100000", "BTC": "0"}
-    with BinanceEmulator(markets={SYMBOL: MARKET}, balances=balances, fee_rate="0.001") as e:
-        e.set_price(SYMBOL, "50000")
-        yield e
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'live.db'}")
-    upgrade(database)
-    yield database
-    database.dispose()
+emu, db = live_tests.emu, live_tests.db  # the live tests' fixtures: a funded emulator, a database
 
 
 def _held_position(emu: BinanceEmulator, db: Database) -> LiveRuntime:

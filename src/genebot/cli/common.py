@@ -1,9 +1,10 @@
-"""What every command shares: the consoles and the bad-input guard."""
+"""What every command shares: the consoles, the bad-input guard, finding the config file."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
 import typer
@@ -73,3 +74,14 @@ def refuse(message: str) -> NoReturn:
     """Bad input found by the command itself: one line, exit code 2."""
     say(err, "error:", "red", message)
     raise typer.Exit(2)
+
+
+def find_config(path: Path | None, defaults: Sequence[Path], missing: str = "no config") -> Path:
+    """``--config`` if given (it must exist), else the first of ``defaults`` that does."""
+    if path is not None and not path.is_file():
+        raise InputError(f"--config {path}: file not found")
+    chosen = path or next((p for p in defaults if p.is_file()), None)
+    if chosen is None:
+        looked = ", ".join(map(str, defaults))
+        raise InputError(f"{missing}: pass --config FILE (looked for {looked})")
+    return chosen

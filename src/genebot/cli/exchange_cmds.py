@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from genebot.cli.common import console, guarded, refuse, say
+from genebot.cli.common import console, find_config, guarded, refuse, say
 
 exchange_app = typer.Typer(no_args_is_help=True, help="Exchanges: test a connection, list ids.")
 DEFAULT_CONFIGS = (Path("config/trading_bot_config.yaml"), Path("config/backtest.yaml"))
@@ -17,18 +17,8 @@ _STYLE = {"pass": "green", "warn": "yellow", "fail": "red"}
 
 def _load(path: Path | None) -> object:
     from genebot.config.loader import load_config
-    from genebot.core.errors import InputError
 
-    if path is not None and not path.is_file():
-        raise InputError(f"--config {path}: file not found")
-    chosen = path or next((p for p in DEFAULT_CONFIGS if p.is_file()), None)
-    if chosen is None:
-        raise InputError(
-            "no config: pass --config FILE (looked for "
-            + ", ".join(map(str, DEFAULT_CONFIGS))
-            + ")"
-        )
-    return load_config(chosen)
+    return load_config(find_config(path, DEFAULT_CONFIGS))
 
 
 @exchange_app.command("test")

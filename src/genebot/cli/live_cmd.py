@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from genebot.cli.common import console, err, guarded, say
+from genebot.cli.common import console, err, find_config, guarded, say
 from genebot.core.errors import GenebotError, InputError
 from genebot.core.secrets import SecretRedactor, install
 
@@ -19,15 +19,7 @@ DEFAULT_LIVE_CONFIGS = (Path("config/trading_bot_config.yaml"), Path("config/liv
 def _live_config(path: Path | None, log_level: str | None) -> object:
     from genebot.config.loader import load_config
 
-    if path is not None and not path.is_file():
-        raise InputError(f"--config {path}: file not found")
-    chosen = path or next((p for p in DEFAULT_LIVE_CONFIGS if p.is_file()), None)
-    if chosen is None:
-        raise InputError(
-            "live trading needs a config: pass --config FILE (looked for "
-            + ", ".join(map(str, DEFAULT_LIVE_CONFIGS))
-            + ")"
-        )
+    chosen = find_config(path, DEFAULT_LIVE_CONFIGS, "live trading needs a config")
     cfg = load_config(chosen)
     if log_level is not None:
         data = cfg.model_dump(by_alias=True)

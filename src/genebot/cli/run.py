@@ -22,6 +22,23 @@ DEFAULT_CONFIG = Path("config/backtest.yaml")
 DEFAULT_ORCHESTRATION = Path("config/orchestrator.yaml")
 DEFAULT_DURATION_S = 60.0  # no --speed: the whole replay lasts about a minute
 Opt = typer.Option
+LiveOpt = Annotated[
+    bool, Opt("--live", help="trade on the exchange (needs dry_run: false and a confirmation)")
+]
+YesOpt = Annotated[
+    bool, Opt("--yes", help="--live, no typed confirmation (needs GENEBOT_LIVE_CONFIRM=1)")
+]
+MaxBarsOpt = Annotated[
+    int | None, Opt(help="--live: stop after this many bars (a smoke test)", min=1)
+]
+FeedOpt = Annotated[
+    str | None,
+    Opt(
+        help="how the replayed bars reach the strategies: precomputed (fastest) or "
+        "bar-by-bar (one at a time, signals from the trailing window: the live path); "
+        "same orders and fills (default: run.feed, precomputed)"
+    ),
+]
 
 
 def run_command(
@@ -29,15 +46,9 @@ def run_command(
     paper: Annotated[
         bool, Opt("--paper", "--paper-trading", "--dry-run", help="paper trading (the default)")
     ] = True,
-    live: Annotated[
-        bool, Opt("--live", help="trade on the exchange (needs dry_run: false and a confirmation)")
-    ] = False,
-    yes: Annotated[
-        bool, Opt("--yes", help="--live, no typed confirmation (needs GENEBOT_LIVE_CONFIRM=1)")
-    ] = False,
-    max_bars: Annotated[
-        int | None, Opt(help="--live: stop after this many bars (a smoke test)", min=1)
-    ] = None,
+    live: LiveOpt = False,
+    yes: YesOpt = False,
+    max_bars: MaxBarsOpt = None,
     replay: Annotated[bool, Opt("--replay", help="play the config's data files as if live")] = True,
     speed: Annotated[
         str | None, Opt(help="N (N x real time) or max; default: the replay lasts ~1 minute")
@@ -53,14 +64,7 @@ def run_command(
     ] = None,
     fresh: Annotated[bool, Opt(help="start a new deployment instead of resuming")] = False,
     name: Annotated[str, Opt(help="deployment name (a restart resumes it)")] = "paper",
-    feed: Annotated[
-        str | None,
-        Opt(
-            help="how the replayed bars reach the strategies: precomputed (fastest) or "
-            "bar-by-bar (one at a time, signals from the trailing window: the live path); "
-            "same orders and fills (default: run.feed, precomputed)"
-        ),
-    ] = None,
+    feed: FeedOpt = None,
     backtest_only: Annotated[
         bool, Opt("--backtest-only", help="run `genebot backtest` with these flags")
     ] = False,

@@ -15,12 +15,11 @@ from __future__ import annotations
 import json
 import time
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select
 
 from genebot.config.loader import GenebotConfig
-from genebot.live.exchange_setup import GENEBOT_PREFIX, ExchangeParts, connect
+from genebot.live.exchange_setup import GENEBOT_PREFIX, ExchangeParts, connect, exchange_totals
 from genebot.live.recovery import recover
 from genebot.persistence.database import Database
 from genebot.persistence.journal import TradingStore
@@ -29,18 +28,6 @@ from genebot.persistence.tables import Deployment, FillRow, JournalEntry, OrderR
 ACCEPTED = "operator.accept_exchange"
 STARTED = "runtime.started"
 ZERO = Decimal(0)
-
-
-def _open_orders(parts: ExchangeParts) -> list[dict[str, Any]]:
-    symbols = sorted({i.symbol for i in parts.instruments.values()})
-    return [
-        dict(o) for s in symbols for o in parts.caller("read", parts.exchange.fetch_open_orders, s)
-    ]
-
-
-def _exchange_totals(parts: ExchangeParts) -> dict[str, Decimal]:
-    balance = parts.caller("read", parts.exchange.fetch_balance)
-    return {k: Decimal(str(v)) for k, v in (balance.get("total") or {}).items() if v}
 
 
 def _last_deployment(db: Database, name: str) -> Deployment | None:
@@ -88,7 +75,7 @@ def show(cfg: GenebotConfig, db: Database, name: str = "live") -> list[str]:
         f"would carry: {c.strategy_id} {c.quantity} {c.instrument_id} at {c.avg_px}"
         for c in recovered.carried
     ]
-    for order in _open_orders(parts):
+    for order in parts.client.open_orders():
         cid = str(order.get("clientOrderId") or "")
         who = (
             "genebot's, in a journal"
@@ -104,7 +91,7 @@ def show(cfg: GenebotConfig, db: Database, name: str = "live") -> list[str]:
         )
     dep = _last_deployment(db, name)
     if dep is not None:
-        want, have = expected_balances(db, dep, parts), _exchange_totals(parts)
+        want, have = expected_balances(db, dep, parts), exchange_totals(parts)
         for asset in sorted(set(want) | set(have)):
             a, b = want.get(asset, ZERO), have.get(asset, ZERO)
             if a != b:
@@ -120,7 +107,7 @@ def accept_exchange(cfg: GenebotConfig, db: Database, who: str, name: str = "liv
     parts = connect(cfg, "accept", stream=False)
     recovered = recover(db, parts, name, time.time_ns)
     lines = [f"recorded: {line}" for line in recovered.lines]
-    for order in _open_orders(parts):
+    for order in parts.client.open_orders():
         cid = str(order.get("clientOrderId") or "")
         if cid.startswith(GENEBOT_PREFIX) and cid not in recovered.venue_client_ids:
             parts.caller(
@@ -129,7 +116,7 @@ def accept_exchange(cfg: GenebotConfig, db: Database, who: str, name: str = "liv
             lines.append(f"canceled {cid} (exchange id {order.get('id')}): in no journal here")
     dep = _last_deployment(db, name)
     if dep is not None:
-        totals = {k: str(v) for k, v in sorted(_exchange_totals(parts).items())}
+        totals = {k: str(v) for k, v in sorted(exchange_totals(parts).items())}
         TradingStore(db, dep.id).record_runtime(
             ACCEPTED, who, {"balances": totals, "ts_event": time.time_ns()}
         )

@@ -246,15 +246,12 @@ class LiveRuntime:
 
 def _refuse_earlier_orders(parts: ExchangeParts) -> None:
     """An open genebot order on the exchange that this start does not hold: refuse."""
-    ours = []
-    for symbol in sorted({i.symbol for i in parts.instruments.values()}):
-        for reply in parts.caller("read", parts.exchange.fetch_open_orders, symbol):
-            cid = str(reply.get("clientOrderId") or "")
-            if cid.startswith(GENEBOT_PREFIX):
-                ours.append(
-                    f"{symbol} {reply.get('side')} {reply.get('amount')} @ {reply.get('price')} "
-                    f"(exchange id {reply.get('id')}, client id {cid})"
-                )
+    ours = [
+        f"{reply.get('symbol')} {reply.get('side')} {reply.get('amount')} @ "
+        f"{reply.get('price')} (exchange id {reply.get('id')}, client id {cid})"
+        for reply in parts.client.open_orders()
+        if (cid := str(reply.get("clientOrderId") or "")).startswith(GENEBOT_PREFIX)
+    ]
     if ours:
         raise BooksDisagree(
             f"{parts.name} holds {len(ours)} open order(s) a genebot run placed: "

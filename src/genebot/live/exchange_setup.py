@@ -121,7 +121,13 @@ def connect(
     return ExchangeParts(name, entry, exchange, caller, instruments, client, venue, bars)
 
 
-def _frames(bars: list[Bar], streams: list[BarStream]) -> dict[str, pd.DataFrame]:
+def exchange_totals(parts: ExchangeParts) -> dict[str, Decimal]:
+    """The account's balances on the exchange (free + locked), the assets it holds."""
+    balance = parts.caller("read", parts.exchange.fetch_balance)
+    return {k: Decimal(str(v)) for k, v in (balance.get("total") or {}).items() if v}
+
+
+def _frames(bars: list[Bar], streams: list[BarStream], venue: str) -> dict[str, pd.DataFrame]:
     out: dict[str, pd.DataFrame] = {}
     for s in streams:
         rows = [b for b in bars if b.instrument_id == s.instrument_id and b.timeframe_ns == s.tf_ns]
@@ -130,7 +136,7 @@ def _frames(bars: list[Bar], streams: list[BarStream]) -> dict[str, pd.DataFrame
             {c: [getattr(b, c) for b in rows] for c in ("open", "high", "low", "close", "volume")},
             index=index,
         )
-        out[f"{s.symbol}@{s.instrument_id.split('@')[1]}:{s.timeframe}"] = frame
+        out[f"{s.symbol}@{venue}:{s.timeframe}"] = frame
     return out
 
 
@@ -143,7 +149,7 @@ def assemble_live(cfg: GenebotConfig, parts: ExchangeParts) -> LiveKernel:
                 f"{parts.name} returned no closed {s.timeframe} candle of {s.symbol}: "
                 "nothing to start from"
             )
-    setup = build(cfg, _frames(warm, parts.bars.streams), parts.instruments)
+    setup = build(cfg, _frames(warm, parts.bars.streams, parts.name), parts.instruments)
     setup.venues = [
         parts.venue if v.venue == parts.name else v  # type: ignore[misc]
         for v in setup.venues
@@ -151,9 +157,7 @@ def assemble_live(cfg: GenebotConfig, parts: ExchangeParts) -> LiveKernel:
     kernel, recorder = assemble(cfg, setup)
     kernel.execution.emulated_venues = {*kernel.execution.emulated_venues, parts.name}
     parts.client.mark = lambda iid: _mark(kernel, iid)
-    balance = parts.caller("read", parts.exchange.fetch_balance)
-    totals = {k: Decimal(str(v)) for k, v in (balance.get("total") or {}).items() if v}
-    parts.venue.load_balances(totals, int(kernel.timeline.step_ts[-1]))
+    parts.venue.load_balances(exchange_totals(parts), int(kernel.timeline.step_ts[-1]))
     runner = StrategyRunner(cfg, setup, kernel, recorder)
     return LiveKernel(parts, setup, kernel, recorder, runner)
 

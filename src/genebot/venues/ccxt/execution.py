@@ -223,6 +223,12 @@ class CcxtExecutionClient:
             )
             self._report(OrderRejected(order.client_order_id, reason, now, now))
 
+    def open_orders(self) -> list[dict[str, Any]]:
+        """Every open order on the account in the instruments this client trades (anyone's)."""
+        symbols = sorted({i.symbol for i in self.instruments.values()})
+        fetch = self.exchange.fetch_open_orders
+        return [dict(reply) for symbol in symbols for reply in self.call("read", fetch, symbol)]
+
     def _in_open_orders(self, symbol: str, vid: str) -> dict[str, Any] | None:
         for reply in self.call("read", self.exchange.fetch_open_orders, symbol):
             if reply.get("clientOrderId") == vid:

@@ -112,15 +112,11 @@ def reconcile(
 
 def _unknown_orders(client: CcxtExecutionClient) -> list[UnknownOrder]:
     mine = {client.venue_client_id(coid) for coid in client.working}
-    symbols = sorted({i.symbol for i in client.instruments.values()})
-    out = []
-    for symbol in symbols:
-        for reply in client.call("read", client.exchange.fetch_open_orders, symbol):
-            vid = reply.get("clientOrderId")
-            if vid in mine:
-                continue
-            out.append(_unknown(symbol, reply, client.genebot_id(vid) is not None))
-    return out
+    return [
+        _unknown(str(reply.get("symbol")), reply, client.genebot_id(vid) is not None)
+        for reply in client.open_orders()
+        if (vid := reply.get("clientOrderId")) not in mine
+    ]
 
 
 def _unknown(symbol: str, reply: Mapping[str, Any], genebots: bool) -> UnknownOrder:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
 
 from genebot.domain.account import Account
 from genebot.domain.events import OrderEvent, OrderFilled
@@ -36,7 +35,6 @@ class ExchangeVenue:
         self.instruments = dict(instruments)
         self.account = Account(self.venue, AccountType.SPOT)
         self.positions: dict[str, Position] = {}  # spot: holdings are the balances
-        self._bars: dict[str, Any] = {}  # no bars to match against: the exchange matches
         self.mark: Callable[[str], Decimal | None] | None = None  # set by the kernel's assembly
         self.clock: Callable[[], int] | None = None
         self.rate: Callable[[str], Decimal] | None = None
@@ -51,13 +49,6 @@ class ExchangeVenue:
         for currency, amount in sorted(balances.items()):
             if amount:
                 self.account.deposit(ts, currency, amount, "exchange balance")
-
-    def equity_in(self, currency: str) -> Decimal:
-        total = self.account.balance(currency)
-        for other, amount in self.account.balances.items():
-            if other != currency and amount and self.rate is not None:
-                total += amount * self.rate(other)
-        return total
 
     # -- the execution-client port --------------------------------------------------------
     def set_reporter(self, report: Callable[[OrderEvent], None]) -> None:
@@ -93,6 +84,3 @@ class ExchangeVenue:
 
     def next_event_row(self, iid: str, start: int) -> int | None:
         return None  # fast mode never skips bars on a live venue
-
-    def attach_bars(self, iid: str, columns: object) -> None:
-        """The simulated venue's bars are of no use here (the exchange matches)."""
