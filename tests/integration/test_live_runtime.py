@@ -113,8 +113,12 @@ def test_live_trades_journals_before_sending_and_equals_paper(
     assert outcome.sent == len(orders) and outcome.fills == len(emu.trades())
     ids = [o["clientOrderId"] for o in orders]
     assert len(set(ids)) == len(ids) and all(i.startswith("gb-") for i in ids)
+    # each entry's stop and target rest on the exchange as one OCO (native_stops, the default)
+    lists = [o["orderListId"] for o in orders if o["orderListId"] != -1]
+    assert lists and all(lists.count(n) == 2 for n in lists)
     kinds = journal(db)
-    assert kinds.count("OrderSubmitted") == len(orders) == kinds.count("OrderFilled")
+    assert kinds.count("OrderSubmitted") == len(orders)
+    assert kinds.count("OrderFilled") == len(emu.trades())
     first_sent = kinds.index("OrderSubmitted")
     assert kinds[first_sent - 1] == "OrderInitialized"  # journaled before the exchange saw it
     assert kinds[0] == "runtime.started" and kinds[-1] == "runtime.finished"
@@ -122,11 +126,13 @@ def test_live_trades_journals_before_sending_and_equals_paper(
     assert emu.balances()["BTC"][0] == held  # genebot's fills are the exchange's
     # paper vs live: a backtest of the same candles gives the same orders at the same bars
     assert rt.live is not None
-    live_orders = [
-        (o.side, o.quantity, o.ts_init)
-        for o in rt.live.kernel.execution.order_log
-        if o.order_type == "MARKET"
-    ]
+    log = rt.live.kernel.execution.order_log
+    live_orders = [(o.side, o.quantity, o.ts_init) for o in log if o.order_type == "MARKET"]
+    live_exits = [(o.tag, o.quantity) for o in log if o.parent_id]
+    for o in log:  # at the configured distances from the fill they protect (not paper's)
+        if o.parent_id:
+            fill = rt.live.kernel.execution.index[o.parent_id].avg_px
+            assert (o.trigger_price or o.price) in (fill * D("0.98"), fill * D("1.05"))
     last_open = rt.live.parts.bars.streams[0].last_open_ns // 10**6
     rows = [r for r in candles(first, WARM + 70) if int(str(r[0])) <= last_open]
     frame = pd.DataFrame(
@@ -138,6 +144,9 @@ def test_live_trades_journals_before_sending_and_equals_paper(
     columns = zip(market["side"], market["quantity"], market["created"], strict=True)
     paper = [(side, D(str(qty)), pd.Timestamp(created).value) for side, qty, created in columns]
     assert live_orders == paper
+    exits = result.orders[result.orders["type"] != "MARKET"]
+    paper_exits = [(t, D(str(q))) for t, q in zip(exits["tag"], exits["quantity"], strict=True)]
+    assert live_exits and live_exits == paper_exits  # the same stops and targets, native here
 
 
 def test_a_genebot_order_no_journal_holds_refuses_the_start(
@@ -213,7 +222,7 @@ def test_a_restart_carries_the_position_and_its_exit_closes_it(
     serve_candles(emu, ahead_s=90)
     first = runtime(emu, db, 40, on_bar=lambda live: _position(first) and first.stop("held"))
     first.run()
-    assert emu.balances()["BTC"][0] == D("0.01")  # stopped holding a position
+    assert sum(emu.balances()["BTC"]) == D("0.01")  # stopped holding a position (its OCO)
     seen: list[Decimal] = []
 
     def watch(live: Any) -> None:
@@ -224,7 +233,7 @@ def test_a_restart_carries_the_position_and_its_exit_closes_it(
     second = runtime(emu, db, 40, on_bar=watch)
     second.run()
     assert seen[0] == D("0.01") and seen[-1] == 0  # carried, then closed by the exit signal
-    assert emu.balances()["BTC"][0] == 0
+    assert emu.balances()["BTC"] == (0, 0)
     kinds = journal(db)
     assert kinds.count("runtime.recovered") == 1
     assert kinds.index("runtime.recovered") < kinds.index("runtime.started", 1)
@@ -237,7 +246,8 @@ def test_a_restart_carries_the_position_and_its_exit_closes_it(
     assert held and all(s == "CANCELED" and "stopped runner" in r for s, r in held)
     with db.reader() as session:
         replaced = session.execute(
-            select(OrderRow.parent_id, OrderRow.status, OrderRow.trigger_price, OrderRow.price)
+            select(OrderRow.parent_id, OrderRow.status, OrderRow.trigger_price, OrderRow.price,
+                   OrderRow.venue_order_id)
             .where(OrderRow.deployment_id == second.deployment_id)
             .where(OrderRow.parent_id.like("carried:%"))
         ).all()  # fmt: skip
@@ -248,9 +258,10 @@ def test_a_restart_carries_the_position_and_its_exit_closes_it(
         ).all()
     # the stop and target re-placed at the same prices, then canceled when the exit closed it
     assert sorted((f"carried:{c}", t, p) for c, t, p in old) == sorted(
-        (parent, t, p) for parent, _, t, p in replaced
+        (parent, t, p) for parent, _, t, p, _ in replaced
     )
-    assert all(status == "CANCELED" for _, status, _, _ in replaced)
+    assert all(status == "CANCELED" for _, status, _, _, _ in replaced)
+    assert all(venue_id for *_, venue_id in replaced)  # re-placed on the exchange (one OCO)
 
 
 def test_staged_sizing_trades_a_quarter_of_the_size_in_week_one(

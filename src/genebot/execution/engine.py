@@ -30,6 +30,7 @@ from genebot.domain.orders import TERMINAL, Order, OrderStatus
 from genebot.domain.position import ClosedTrade
 from genebot.execution.emulator import StopEmulator
 from genebot.execution.ports import ExecutionClient
+from genebot.execution.protective import CROSSED, Protector
 from genebot.portfolio.portfolio import Portfolio
 from genebot.risk.types import OrderIntent, Verdict
 
@@ -76,7 +77,7 @@ class ExecutionEngine:
         # Protection of entries that ended canceled or expired with quantity left: a late fill
         # (the venue filled before it canceled) gets its own protective orders.
         self._late_protect: dict[str, Protection] = {}
-        self._oco: dict[str, list[str]] = {}
+        self.protector = Protector(self)
         self._fill_listeners: dict[str, FillListener] = {}
         self._observers: list[Callable[[OrderEvent], None]] = []
         self.on_fill_hook: Callable[[Instrument, OrderFilled], None] | None = None
@@ -125,9 +126,11 @@ class ExecutionEngine:
         trailing_offset: Decimal | None = None,
         protection: Protection | None = None,
         signal_price: Decimal | None = None,
+        send: bool = True,
     ) -> Order:
         """Create, check and send one order. A refused order comes back DENIED with a reason;
-        the risk gate may also resize it or turn a market order into a protective limit."""
+        the risk gate may also resize it or turn a market order into a protective limit.
+        ``send=False``: journaled as submitted, sent by the caller (an OCO's legs)."""
         now = self.clock()
         denial = None
         decision: Decimal | None = None
@@ -184,7 +187,11 @@ class ExecutionEngine:
         if protection:
             self._protect[order.client_order_id] = protection
         self._apply(order, OrderSubmitted(order.client_order_id, now, now))
-        self.clients[instrument.venue].submit(order)
+        client = self.clients[instrument.venue]
+        if send and reduce_only and parent_id is None and getattr(client, "locks_exits", False):
+            self.protector.free_for_exit(order)  # the resting exits hold the coins it sells
+        if send:
+            client.submit(order)
         return order
 
     def _ask_risk(
@@ -343,7 +350,11 @@ class ExecutionEngine:
                 self._late_protect[order.client_order_id] = protection
                 if len(self._late_protect) > _LATE_KEPT:  # late fills come soon or never
                     del self._late_protect[next(iter(self._late_protect))]
+            if kind is OrderRejected and event.reason.startswith(CROSSED):  # type: ignore[union-attr]
+                self.protector.crossed(order)
             self._forget(order)
+        if not order.is_open and self.protector.is_suspending(order.client_order_id):
+            self.protector.exit_ended(order)
 
     def _known(self, event: OrderEvent) -> Order:
         order = self.index.get(event.client_order_id)
@@ -413,75 +424,10 @@ class ExecutionEngine:
         qty: Decimal | None = None,
         px: Decimal | None = None,
     ) -> None:
-        """Protective exits for a filled entry (long or short), one-cancels-other: for what it
-        filled at its average price, or for ``qty`` at ``px`` (a late fill)."""
-        exit_side = "SELL" if entry.is_buy else "BUY"
-        sign = Decimal(1) if entry.is_buy else Decimal(-1)
-        px = entry.avg_px if px is None else px
+        """Protective exits for a filled entry, one-cancels-other: for what it filled at its
+        average price, or for ``qty`` at ``px`` (a late fill)."""
         qty = entry.filled_qty if qty is None else qty
-        client = self.clients[instrument.venue]
-
-        emulate = self.emulator is not None and instrument.venue in self.emulated_venues
-
-        def child(order_type: str, tag: str, **fields: object) -> Order:
-            if emulate and order_type != "MARKET":
-                return self._emulated(entry, instrument, exit_side, qty, order_type, tag, fields)
-            return self.create(
-                entry.strategy_id,
-                instrument,
-                exit_side,
-                qty,
-                order_type,
-                tag=tag,
-                reduce_only=True,
-                parent_id=entry.client_order_id,
-                **fields,
-            )  # type: ignore[arg-type]
-
-        children: list[Order] = []
-        if protect.stop_loss is not None:
-            stop = instrument.round_price(px * (1 - sign * protect.stop_loss))
-            children.append(child("STOP_MARKET", "stop_loss", trigger_price=stop))
-            native = hasattr(client, "set_break_even") and not emulate
-            if protect.break_even is not None and native:
-                level = instrument.round_price(px * (1 + sign * protect.break_even))
-                client.set_break_even(children[-1], level, instrument.round_price(px))
-        if protect.take_profit is not None:
-            target = instrument.round_price(px * (1 + sign * protect.take_profit))
-            children.append(child("LIMIT", "take_profit", price=target))
-        if protect.trailing is not None:
-            stop = instrument.round_price(px * (1 - sign * protect.trailing))
-            children.append(
-                child(
-                    "TRAILING_STOP_MARKET",
-                    "trailing_stop",
-                    price=px,
-                    trigger_price=stop,
-                    trailing_offset=protect.trailing,
-                )
-            )
-        bar_ns = self.bar_ns.get(instrument.id)
-        if protect.time_exit_bars is not None and bar_ns and hasattr(client, "hold_until"):
-            # Entry filled at a bar's open: exit at the open N bars later.
-            client.hold_until(self._ids.peek(), entry.ts_last + protect.time_exit_bars * bar_ns)
-            children.append(child("MARKET", "time_exit"))
-        self.link_oco(children)
-
-    def _emulated(
-        self,
-        entry: Order,
-        instrument: Instrument,
-        side: str,
-        qty: Decimal,
-        order_type: str,
-        tag: str,
-        fields: dict[str, object],
-    ) -> Order:
-        """A protective order held by the local emulator (the venue has no native stops)."""
-        return self.hold_protective(
-            entry.strategy_id, instrument, side, qty, order_type, tag, entry.client_order_id,
-            fields,
-        )  # fmt: skip
+        self.protector.attach(entry, protect, instrument, qty, entry.avg_px if px is None else px)
 
     def hold_protective(
         self,
@@ -525,9 +471,7 @@ class ExecutionEngine:
 
     def link_oco(self, orders: Sequence[Order]) -> None:
         """The first of ``orders`` to fill cancels the others (a position's stop and target)."""
-        ids = [o.client_order_id for o in orders if o.is_open]
-        for cid in ids:
-            self._oco[cid] = [other for other in ids if other != cid]
+        self.protector.link(orders)
 
     def apply_event(self, order: Order, event: OrderEvent) -> None:
         """Apply an event produced inside the engine (the emulator) like a venue's."""
@@ -544,21 +488,12 @@ class ExecutionEngine:
         self._ids.continue_after(used)
 
     def cancel_siblings_of(self, order: Order, reason: str) -> None:
-        for sibling_id in self._oco.pop(order.client_order_id, []):
-            sibling = self.orders.get(sibling_id)
-            if sibling is not None and sibling.is_open:
-                self.cancel(sibling, reason)
-            self._oco.pop(sibling_id, None)
+        self.protector.cancel_siblings(order, reason)
 
     def _cancel_siblings(self, order: Order) -> None:
-        if order.is_open:
-            return
-        for sibling_id in self._oco.pop(order.client_order_id, []):
-            sibling = self.orders.get(sibling_id)
-            if sibling is not None and sibling.is_open:
-                self.cancel(sibling, "one-cancels-other")
-            self._oco.pop(sibling_id, None)
+        if not order.is_open:
+            self.protector.cancel_siblings(order, "one-cancels-other")
 
     def _forget(self, order: Order) -> None:
         self._protect.pop(order.client_order_id, None)
-        self._oco.pop(order.client_order_id, None)
+        self.protector.oco.pop(order.client_order_id, None)

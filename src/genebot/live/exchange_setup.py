@@ -5,12 +5,15 @@ The kernel is the backtest's (:func:`~genebot.backtest.runner.assemble`) with on
 venue of the exchange is an :class:`~genebot.venues.ccxt.venue.ExchangeVenue` (orders go to
 the exchange, the account holds the exchange's balances) instead of the simulated exchange.
 Instruments come from the exchange's markets (steps, minimums, fees), the first bars from the
-exchange's closed candles (``live.warmup_bars`` per feed). Protective orders are held and
-triggered by the kernel's stop emulator, as in paper.
+exchange's closed candles (``live.warmup_bars`` per feed). Protective orders rest on the
+exchange where it holds them and ``native_stops`` is on (the default; Binance spot: a stop as
+STOP_LOSS, a stop and a target as one OCO), else the kernel's stop emulator holds and triggers
+them, as in paper.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,11 +35,12 @@ from genebot.system.kernel import Kernel
 from genebot.venues.ccxt.calls import Caller
 from genebot.venues.ccxt.data import BarStream, CcxtBarClient
 from genebot.venues.ccxt.errors import Backoff
-from genebot.venues.ccxt.execution import CcxtExecutionClient
+from genebot.venues.ccxt.execution import CcxtExecutionClient, native_protection
 from genebot.venues.ccxt.factory import build_exchange, instrument_of, streams_klines
 from genebot.venues.ccxt.stream import KlineWatcher
 from genebot.venues.ccxt.venue import ExchangeVenue
 
+log = logging.getLogger("genebot.live")
 GENEBOT_PREFIX = "gb-"  # every genebot client order id starts so (then the deployment's tag)
 
 
@@ -109,6 +113,14 @@ def connect(
         name, caller, instruments, id_prefix=f"{GENEBOT_PREFIX}{tag}-", clock=clock,
         resolve_after_s=cfg.live.resolve_after_s,
     )  # fmt: skip
+    if entry.native_stops:
+        symbols = [i.symbol for i in instruments.values()]
+        client.native_types, client.oco = native_protection(exchange, symbols)
+        if not client.native_types:
+            log.warning(
+                "%s: genebot does not place native stop orders there yet; stops and targets "
+                "are held by genebot's emulator (they rest only while genebot runs)", name,
+            )  # fmt: skip
     venue = ExchangeVenue(client, instruments)
     streams = [BarStream(f"{sym}@{name}", sym, tf) for sym, tf in feeds]
     watcher = None
@@ -155,7 +167,8 @@ def assemble_live(cfg: GenebotConfig, parts: ExchangeParts) -> LiveKernel:
         for v in setup.venues
     ]
     kernel, recorder = assemble(cfg, setup)
-    kernel.execution.emulated_venues = {*kernel.execution.emulated_venues, parts.name}
+    if not parts.client.native_types:
+        kernel.execution.emulated_venues = {*kernel.execution.emulated_venues, parts.name}
     parts.client.mark = lambda iid: _mark(kernel, iid)
     parts.venue.load_balances(exchange_totals(parts), int(kernel.timeline.step_ts[-1]))
     runner = StrategyRunner(cfg, setup, kernel, recorder)

@@ -11,8 +11,11 @@ leaves open is resolved by asking the exchange by its client order id
 * on the exchange: accepted, every trade the journal lacks booked as a fill (by trade id, so
   none twice), its end (canceled, expired) recorded; one still working there is canceled
   (a restart does not take over an earlier run's working orders) and its fills kept;
-* held locally (stops and targets of the stopped runner): canceled in its journal and
-  re-placed by the new deployment for the carried position (same trigger and limit prices).
+* the stopped runner's stops and targets, held locally or resting on the exchange (native
+  STOP_LOSS / OCO legs): canceled (in its journal; on the exchange) and re-placed by the new
+  deployment for the carried position, at the same trigger and limit prices, native or
+  emulated as the new deployment's venue holds them. (Between the cancel and the re-place,
+  a second or so at start-up, the position has no resting stop.)
 
 The events go to the earlier deployment's own journal, which is then marked recovered. The
 net position per strategy and instrument that its fills leave is carried into the new
@@ -40,14 +43,12 @@ from genebot.domain.events import (
     OrderFilled,
     OrderRejected,
 )
-from genebot.domain.instrument import Instrument
-from genebot.domain.orders import Order
 from genebot.domain.position import Position
+from genebot.execution.protective import ExitSpec
 from genebot.live.exchange_setup import GENEBOT_PREFIX, ExchangeParts, LiveKernel
 from genebot.persistence.database import Database
 from genebot.persistence.journal import TradingStore
 from genebot.persistence.tables import Deployment, FillRow, JournalEntry, OrderRow
-from genebot.system.kernel import Kernel
 from genebot.venues.ccxt.errors import OrderNotOnExchange
 
 log = logging.getLogger("genebot.live")
@@ -110,11 +111,12 @@ def recover(
         out.venue_client_ids |= {tag + r.client_order_id for r in _orders(db, dep.id, None)}
         lines = []
         held: dict[tuple[str, str], list[Held]] = {}
+        lists: set[str] = set()  # the OCO lists canceled at this restart
         for row in _orders(db, dep.id, OPEN):
-            if row.status == "EMULATED" and row.parent_id is not None:
+            if row.parent_id is not None and row.order_type != "MARKET":
                 held.setdefault((row.strategy_id, row.instrument_id), []).append(_held(row))
             vid = tag + row.client_order_id
-            events = _resolve(parts, row, vid, _trade_ids(db, row.id), now, dry)
+            events = _resolve(parts, row, vid, _trade_ids(db, row.id), now, dry, lists)
             if not dry:
                 store.on_order_events(events)
             lines.append(f"deployment {dep.id[:12]} {_line(row, events)}")
@@ -167,8 +169,10 @@ def _resolve(
     known: set[str],
     now: Callable[[], int],
     dry: bool = False,
+    lists: set[str] | None = None,
 ) -> list[OrderEvent]:
     coid, t = row.client_order_id, now()
+    lists = set() if lists is None else lists
     if row.status == "INITIALIZED":
         return [OrderDenied(coid, "the runner stopped before sending it (restart)", t, t)]
     if row.status in ("EMULATED", "TRIGGERED") and not row.venue_order_id:
@@ -184,10 +188,16 @@ def _resolve(
         events.append(OrderAccepted(coid, str(reply.get("id")), t, t))
     events += _fills(parts, row, reply, known, t)
     status = str(reply.get("status"))
+    oco = str((reply.get("info") or {}).get("orderListId", -1))
+    protecting = "protecting the stopped runner's position: canceled at restart (re-placed)"
     if status == "open":
         if not dry:
-            parts.caller("cancel", parts.exchange.cancel_order, str(reply.get("id")), symbol)
-        events.append(OrderCanceled(coid, "working at restart: canceled by genebot", t, t))
+            _cancel(parts, str(reply.get("id")), symbol)
+        lists.add(oco)
+        why = protecting if row.parent_id is not None else "working at restart: canceled by genebot"
+        events.append(OrderCanceled(coid, why, t, t))
+    elif status == "canceled" and oco != "-1" and oco in lists:  # with its list's other leg
+        events.append(OrderCanceled(coid, protecting, t, t))
     elif status == "canceled":
         events.append(OrderCanceled(coid, "canceled on the exchange", t, t))
     elif status == "expired":
@@ -195,6 +205,13 @@ def _resolve(
     elif status == "rejected":
         events.append(OrderRejected(coid, "rejected by the exchange", t, t))
     return events
+
+
+def _cancel(parts: ExchangeParts, venue_id: str, symbol: str) -> None:
+    try:
+        parts.caller("cancel", parts.exchange.cancel_order, venue_id, symbol)
+    except OrderNotOnExchange:  # an OCO leg: canceling the other leg canceled its list
+        log.info("order %s already ended on the exchange", venue_id)
 
 
 def _fills(
@@ -279,21 +296,17 @@ def carry(live: LiveKernel, carried: list[Carried]) -> None:
             "TAKER", ts, ts,
         )  # fmt: skip
         kernel.portfolio.on_fill(c.strategy_id, fill, "carried")
-        placed = [_replace(kernel, c, h, inst) for h in c.protect]
-        kernel.execution.link_oco(placed)
+        specs = [
+            ExitSpec(h.order_type, h.tag, h.price, h.trigger_price, h.trailing_offset,
+                     f"carried:{h.client_order_id}")
+            for h in c.protect
+        ]  # fmt: skip
+        side = "SELL" if c.quantity > 0 else "BUY"
+        protector = kernel.execution.protector
+        placed = protector.place(c.strategy_id, inst, side, abs(c.quantity), specs, "")
+        protector.link(placed)
         log.warning(
             "carried from %s: %s holds %s %s at %s; protection re-placed: %s",
             c.source[:12], c.strategy_id, c.quantity, c.instrument_id, c.avg_px,
             ", ".join(f"{o.tag} {o.client_order_id}" for o in placed) or "none",
         )  # fmt: skip
-
-
-def _replace(kernel: Kernel, c: Carried, h: Held, inst: Instrument) -> Order:
-    """One protective order again, for the carried quantity, held by this runner's emulator
-    (genebot holds stops and targets on a ccxt venue: nothing rests on the exchange)."""
-    fields: dict[str, object] = {"price": h.price, "trigger_price": h.trigger_price,
-                                 "trailing_offset": h.trailing_offset}  # fmt: skip
-    return kernel.execution.hold_protective(
-        c.strategy_id, inst, h.side, abs(c.quantity), h.order_type, h.tag,
-        f"carried:{h.client_order_id}", fields,
-    )  # fmt: skip

@@ -16,8 +16,9 @@ from genebot.portfolio.portfolio import Portfolio
 from genebot.testkit.binance_emulator import BinanceEmulator
 from genebot.venues.ccxt.calls import Caller
 from genebot.venues.ccxt.errors import Backoff
-from genebot.venues.ccxt.execution import CcxtExecutionClient
+from genebot.venues.ccxt.execution import CcxtExecutionClient, native_protection
 from genebot.venues.ccxt.factory import build_exchange, instrument_of
+from genebot.venues.ccxt.venue import ExchangeVenue
 
 D = Decimal
 SYMBOL = "BTC/USDT"
@@ -37,7 +38,9 @@ def funded_emulator(fee_rate: str = "0.001") -> Iterator[BinanceEmulator]:
 class Venue:
     """An execution engine trading on the emulator through ccxt (no risk gate)."""
 
-    def __init__(self, emu: BinanceEmulator, *, resolve_after_s: float = 0.0) -> None:
+    def __init__(
+        self, emu: BinanceEmulator, *, resolve_after_s: float = 0.0, native: bool = False
+    ) -> None:
         cfg = ExchangeConfig(
             api_key=emu.api_key, api_secret=emu.secret, base_url=emu.url, timeout=1.0
         )
@@ -55,10 +58,17 @@ class Venue:
             {self.inst.id: self.inst},
             id_prefix=PREFIX,
             resolve_after_s=resolve_after_s,
-            mark=lambda iid: D("50000"),
+            mark=lambda iid: self.price,
         )
-        self.engine.register_client(self.client)
         self.events: list[OrderEvent] = []
+        self.price = D("50000")  # the last price genebot knows (the client's pre-send checks)
+        if native:  # stops and targets rest on the exchange (a stop and a target: one OCO)
+            self.client.native_types, self.client.oco = native_protection(self.exchange, [SYMBOL])
+            venue = ExchangeVenue(self.client, {self.inst.id: self.inst})
+            venue.load_balances({"USDT": D("10000")})
+            self.engine.register_client(venue)
+        else:
+            self.engine.register_client(self.client)
         self.engine.observe(self.events.append)
 
     def buy(self, qty: str, kind: str = "MARKET", **kw: Any) -> Order:

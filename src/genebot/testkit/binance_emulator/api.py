@@ -17,6 +17,7 @@ from genebot.testkit.binance_emulator.book import (
     BookError,
     Json,
     Market,
+    NewOco,
     NewOrder,
     Order,
     Trade,
@@ -45,12 +46,13 @@ LEVEL_QTY = "100.00000000"
 def order_json(o: Order) -> Json:
     """GET /api/v3/order's shape."""
     return {
-        "symbol": o.symbol, "orderId": o.order_id, "orderListId": -1,
+        "symbol": o.symbol, "orderId": o.order_id, "orderListId": o.list_id,
         "clientOrderId": o.client_order_id, "price": fmt(o.price), "origQty": fmt(o.orig_qty),
         "executedQty": fmt(o.executed_qty), "cummulativeQuoteQty": fmt(o.cum_quote),
         "status": o.status, "timeInForce": o.time_in_force, "type": o.type, "side": o.side,
-        "stopPrice": fmt(ZERO), "icebergQty": fmt(ZERO), "time": o.time,
-        "updateTime": o.update_time, "isWorking": o.is_open, "workingTime": o.time,
+        "stopPrice": fmt(o.stop_price), "icebergQty": fmt(ZERO), "time": o.time,
+        "updateTime": o.update_time, "isWorking": o.is_open and not o.is_trigger,
+        "workingTime": o.time,
         "origQuoteOrderQty": fmt(ZERO), "selfTradePreventionMode": "EXPIRE_MAKER",
     }  # fmt: skip
 
@@ -75,9 +77,11 @@ def fill_json(t: Trade) -> Json:
 def order_reply(order: Order, trades: Sequence[Trade], resp_type: str) -> Json:
     """POST /api/v3/order's reply in the ACK, RESULT or FULL (with ``fills``) shape."""
     reply: Json = {
-        "symbol": order.symbol, "orderId": order.order_id, "orderListId": -1,
+        "symbol": order.symbol, "orderId": order.order_id, "orderListId": order.list_id,
         "clientOrderId": order.client_order_id, "transactTime": order.update_time,
     }  # fmt: skip
+    if order.is_trigger:
+        reply["stopPrice"] = fmt(order.stop_price)
     if resp_type == "ACK":
         return reply
     full = order_json(order)
@@ -85,6 +89,20 @@ def order_reply(order: Order, trades: Sequence[Trade], resp_type: str) -> Json:
     if resp_type == "FULL":
         reply["fills"] = [fill_json(t) for t in trades]
     return reply
+
+
+def oco_reply(legs: Sequence[Order], list_client_id: str, now: int) -> Json:
+    """POST /api/v3/orderList/oco's reply: the list, its orders, a report per order."""
+    return {
+        "orderListId": legs[0].list_id, "contingencyType": "OCO",
+        "listStatusType": "EXEC_STARTED", "listOrderStatus": "EXECUTING",
+        "listClientOrderId": list_client_id, "transactionTime": now, "symbol": legs[0].symbol,
+        "orders": [
+            {"symbol": o.symbol, "orderId": o.order_id, "clientOrderId": o.client_order_id}
+            for o in legs
+        ],
+        "orderReports": [order_reply(o, (), "RESULT") for o in legs],
+    }  # fmt: skip
 
 
 def cancel_reply(order: Order, cancel_id: str | None, now: int) -> Json:
@@ -102,8 +120,9 @@ def symbol_json(m: Market) -> Json:
         "symbol": m.id, "status": "TRADING", "baseAsset": m.base, "baseAssetPrecision": 8,
         "quoteAsset": m.quote, "quotePrecision": 8, "quoteAssetPrecision": 8,
         "baseCommissionPrecision": 8, "quoteCommissionPrecision": 8,
-        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"], "icebergAllowed": False,
-        "ocoAllowed": False, "otoAllowed": False, "quoteOrderQtyMarketAllowed": True,
+        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "TAKE_PROFIT"],
+        "icebergAllowed": False, "ocoAllowed": True, "otoAllowed": False,
+        "quoteOrderQtyMarketAllowed": True,
         "allowTrailingStop": False, "cancelReplaceAllowed": False,
         "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
         "filters": [
@@ -261,6 +280,7 @@ class Endpoints:
             ("GET", "/api/v3/depth"): (False, self._depth),
             ("GET", "/api/v3/account"): (True, self._account),
             ("POST", "/api/v3/order"): (True, self._new_order),
+            ("POST", "/api/v3/orderList/oco"): (True, self._new_oco),
             ("GET", "/api/v3/order"): (True, self._get_order),
             ("DELETE", "/api/v3/order"): (True, self._cancel_order),
             ("GET", "/api/v3/openOrders"): (True, self._open_orders),
@@ -313,10 +333,28 @@ class Endpoints:
             params.get("symbol", ""), params.get("side", ""), params.get("type", ""),
             param_dec(params, "quantity"), param_dec(params, "price"), params.get("timeInForce"),
             params.get("newClientOrderId") or None, param_dec(params, "quoteOrderQty"),
+            param_dec(params, "stopPrice"),
         )  # fmt: skip
         order, trades = self.book.place(req)
         default = "FULL" if order.type in ("MARKET", "LIMIT") else "ACK"
         return order_reply(order, trades, params.get("newOrderRespType", default))
+
+    def _new_oco(self, params: Params) -> Json:
+        symbol, side = params.get("symbol", ""), params.get("side", "")
+
+        def leg(at: str) -> NewOrder:
+            return NewOrder(
+                symbol, side, params.get(f"{at}Type", ""), None, param_dec(params, f"{at}Price"),
+                params.get(f"{at}TimeInForce"), params.get(f"{at}ClientOrderId") or None,
+                None, param_dec(params, f"{at}StopPrice"),
+            )  # fmt: skip
+
+        req = NewOco(
+            symbol, side, param_dec(params, "quantity"), leg("above"), leg("below"),
+            params.get("listClientOrderId") or None,
+        )  # fmt: skip
+        legs = self.book.place_oco(req)
+        return oco_reply(legs, self.book.lists[legs[0].list_id][0], self.clock())
 
     def _lookup(self, params: Params) -> tuple[str | None, int | None, str | None]:
         return params.get("symbol"), param_int(params, "orderId"), params.get("origClientOrderId")

@@ -12,6 +12,12 @@ Accounting choices (documented deviations from real Binance):
 * MARKET orders (and LIMIT orders marketable on arrival) fill in full at the last price set with
   ``set_price``; resting LIMIT orders fill in full at their limit price when a later price
   crosses them.
+* STOP_LOSS and TAKE_PROFIT (market on trigger) rest until a last price reaches their
+  ``stopPrice``, then fill in full at that price. SELL only (what protects a spot holding); one
+  that would trigger on arrival is refused as Binance refuses it.
+* An OCO (POST /api/v3/orderList/oco, SELL: a LIMIT_MAKER or TAKE_PROFIT above the price, a
+  STOP_LOSS below it) locks its quantity once; the first leg to fill takes the lock and the
+  other expires; canceling either leg cancels the list.
 """
 
 from __future__ import annotations
@@ -19,13 +25,15 @@ from __future__ import annotations
 import secrets
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, ROUND_UP, Decimal, InvalidOperation
 
 D = Decimal
 ZERO = D(0)
 EIGHT = D("1e-8")
 OPEN = ("NEW", "PARTIALLY_FILLED")
+TRIGGERED_TYPES = ("STOP_LOSS", "TAKE_PROFIT")  # market orders on trigger
+ORDER_TYPES = ("MARKET", "LIMIT", "LIMIT_MAKER", *TRIGGERED_TYPES)
 MAX_QTY, MAX_PRICE = D("9000"), D("1000000")
 Json = dict[str, object]
 
@@ -107,6 +115,16 @@ class Order:
     cum_quote: Decimal = ZERO
     status: str = "NEW"
     update_time: int = 0
+    stop_price: Decimal = ZERO
+    list_id: int = -1
+
+    @property
+    def is_trigger(self) -> bool:
+        return self.type in TRIGGERED_TYPES
+
+    def triggers_at(self, last: Decimal) -> bool:
+        """A SELL stop-loss when the price falls to its stop, a take-profit when it rises."""
+        return last <= self.stop_price if self.type == "STOP_LOSS" else last >= self.stop_price
 
     @property
     def is_open(self) -> bool:
@@ -125,6 +143,7 @@ class Order:
             "origQty": self.orig_qty, "executedQty": self.executed_qty,
             "cummulativeQuoteQty": self.cum_quote, "time": self.time,
             "updateTime": self.update_time, "locked": self.locked,
+            "stopPrice": self.stop_price, "orderListId": self.list_id,
         }  # fmt: skip
 
 
@@ -164,6 +183,19 @@ class NewOrder:
     time_in_force: str | None = None
     client_order_id: str | None = None
     quote_qty: Decimal | None = None
+    stop_price: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class NewOco:
+    """POST /api/v3/orderList/oco's parameters: the leg above the price and the one below."""
+
+    symbol: str
+    side: str
+    qty: Decimal | None
+    above: NewOrder
+    below: NewOrder
+    list_client_id: str | None = None
 
 
 def window(
@@ -190,6 +222,7 @@ class Book:
     orders: dict[int, Order] = field(default_factory=dict)
     trades: list[Trade] = field(default_factory=list)
     prices: dict[str, Decimal] = field(default_factory=dict)
+    lists: dict[int, tuple[str, list[int]]] = field(default_factory=dict)
 
     @classmethod
     def create(
@@ -217,7 +250,7 @@ class Book:
         market = self.market(req.symbol)
         if req.side not in ("BUY", "SELL"):
             raise BookError(-1117, "Invalid side.")
-        if req.type not in ("MARKET", "LIMIT", "LIMIT_MAKER"):
+        if req.type not in ORDER_TYPES:
             raise BookError(-1116, "Invalid orderType.")
         self._check_client_id(req.client_order_id)
         last = self.prices.get(market.id)
@@ -227,11 +260,64 @@ class Book:
         if req.type == "LIMIT_MAKER" and crosses:
             raise BookError(-2010, "Order would immediately match and take.")
         order = self._new_order(req, market, qty, price)
+        if order.is_trigger:
+            crosses = self._check_trigger(order, last)
         self._lock(order, self._needed(order))
         trades = [self._fill(order, qty, last, maker=False)] if crosses and last else []
         if order.is_open and req.time_in_force in ("IOC", "FOK"):
             self._finish(order, "EXPIRED")
         return order, trades
+
+    def _check_trigger(self, order: Order, last: Decimal | None) -> bool:
+        if order.side != "SELL":
+            raise BookError(-1013, "emulator: only SELL stop-loss/take-profit orders are held")
+        if last is not None and order.triggers_at(last):
+            raise BookError(-2010, "Order would trigger immediately.")
+        return False
+
+    def place_oco(self, req: NewOco) -> list[Order]:
+        """An OCO: two orders of one list, the quantity locked once (see the module doc)."""
+        market = self.market(req.symbol)
+        if req.side != "SELL":
+            raise BookError(-1013, "emulator: only SELL OCO lists are held")
+        if req.above.type not in ("LIMIT_MAKER", "TAKE_PROFIT") or req.below.type != "STOP_LOSS":
+            raise BookError(-1116, "Invalid orderType.")
+        for leg in (req.above, req.below):
+            self._check_client_id(leg.client_order_id)
+        last = self.prices.get(market.id)
+        above_px = _required(req.above.price or req.above.stop_price, "abovePrice")
+        below_px = _required(req.below.stop_price, "belowStopPrice")
+        if last is not None and not below_px < last < above_px:
+            raise BookError(-1013, "The relationship of the prices for the orders is not correct.")
+        qty = _required(req.qty, "quantity")
+        for px in (above_px, below_px):
+            market.check(qty, px, limit=True)
+        legs = [
+            self._new_order(replace(leg, qty=qty), market, qty, px)
+            for leg, px in ((req.above, above_px), (req.below, below_px))
+        ]
+        legs[1].order_id += 1
+        self._lock(legs[0], qty)
+        self.orders[legs[1].order_id] = legs[1]
+        list_id = max(self.lists, default=0) + 1
+        list_client = req.list_client_id or secrets.token_urlsafe(16)[:22]
+        self.lists[list_id] = (list_client, [o.order_id for o in legs])
+        for o in legs:
+            o.list_id = list_id
+        return legs
+
+    def _others_in_list(self, order: Order) -> list[Order]:
+        if order.list_id < 0:
+            return []
+        ids = self.lists[order.list_id][1]
+        return [self.orders[i] for i in ids if i != order.order_id and self.orders[i].is_open]
+
+    def _take_list_lock(self, order: Order) -> None:
+        """The leg about to fill takes the list's lock; the others expire."""
+        for other in self._others_in_list(order):
+            order.locked += other.locked
+            other.locked = ZERO
+            self._finish(other, "EXPIRED")
 
     def _check_client_id(self, client_id: str | None) -> None:
         if client_id is None:
@@ -249,6 +335,8 @@ class Book:
             if req.qty is None and req.quote_qty is not None:
                 return (req.quote_qty / last).quantize(market.step, ROUND_DOWN), last
             return _required(req.qty, "quantity"), last
+        if req.type in TRIGGERED_TYPES:
+            return _required(req.qty, "quantity"), _required(req.stop_price, "stopPrice")
         if req.type == "LIMIT" and req.time_in_force not in ("GTC", "IOC", "FOK"):
             if req.time_in_force is None:
                 _required(None, "timeInForce")
@@ -258,12 +346,14 @@ class Book:
     def _new_order(self, req: NewOrder, market: Market, qty: Decimal, price: Decimal) -> Order:
         now = self.clock()
         client_id = req.client_order_id or secrets.token_urlsafe(16)[:22]
-        tif = "GTC" if req.type == "MARKET" else (req.time_in_force or "GTC")
+        market_like = req.type == "MARKET" or req.type in TRIGGERED_TYPES
+        tif = "GTC" if market_like else (req.time_in_force or "GTC")
         asset = market.quote if req.side == "BUY" else market.base
-        order_price = ZERO if req.type == "MARKET" else price
+        order_price = ZERO if market_like else price
+        stop = price if req.type in TRIGGERED_TYPES else ZERO
         return Order(
             max(self.orders, default=0) + 1, client_id, market.id, req.side, req.type, tif,
-            order_price, qty, now, asset, update_time=now,
+            order_price, qty, now, asset, update_time=now, stop_price=stop,
         )  # fmt: skip
 
     def _needed(self, order: Order) -> Decimal:
@@ -282,6 +372,7 @@ class Book:
         order.locked = amount
 
     def _fill(self, order: Order, qty: Decimal, price: Decimal, maker: bool) -> Trade:
+        self._take_list_lock(order)
         market = self.markets[order.symbol]
         notional = qty * price
         fee = (notional * self.fee_rate).quantize(EIGHT, ROUND_DOWN)
@@ -314,15 +405,19 @@ class Book:
         order.update_time = self.clock()
 
     def set_price(self, symbol: str, price: Decimal) -> list[Trade]:
-        """The new last price; resting LIMIT orders it crosses fill at their limit price."""
+        """The new last price; resting LIMIT orders it crosses fill at their limit price,
+        stop-loss and take-profit orders it reaches fill at it."""
         market = self.market(symbol)
         self.prices[market.id] = price
-        crossed = [
-            o for o in sorted(self.orders.values(), key=lambda o: o.order_id)
-            if o.symbol == market.id and o.is_open
-            and (price <= o.price if o.side == "BUY" else price >= o.price)
-        ]  # fmt: skip
-        return [self._fill(o, o.remaining, o.price, maker=True) for o in crossed]
+        trades = []
+        for o in sorted(self.orders.values(), key=lambda o: o.order_id):
+            if o.symbol != market.id or not o.is_open:  # (an OCO's other leg may just have ended)
+                continue
+            if o.is_trigger and o.triggers_at(price):
+                trades.append(self._fill(o, o.remaining, price, maker=False))
+            elif not o.is_trigger and (price <= o.price if o.side == "BUY" else price >= o.price):
+                trades.append(self._fill(o, o.remaining, o.price, maker=True))
+        return trades
 
     def find(self, symbol: str | None, order_id: int | None, client_id: str | None) -> Order:
         """One order by id or client id (both: they must agree); -2013 when there is none."""
@@ -350,15 +445,21 @@ class Book:
             raise BookError(-2011, "Unknown order sent.") from None
         if not order.is_open:
             raise BookError(-2011, "Unknown order sent.")
-        self._finish(order, "CANCELED")
+        self._end_with_list(order, "CANCELED")
         return order
+
+    def _end_with_list(self, order: Order, status: str) -> None:
+        """End an order and, like Binance, every open order of its list."""
+        for o in [order, *self._others_in_list(order)]:
+            self._finish(o, status)
 
     def fill(self, client_id: str, qty: Decimal | None = None) -> Order:
         """An exchange-side fill of an open order (at its limit price, else the last price)."""
         order = self._by_client_id(client_id)
         if not order.is_open:
             raise BookError(-2011, f"order {client_id} is {order.status}, not open")
-        price = order.price if order.type != "MARKET" else self.prices[order.symbol]
+        price = order.price if order.type in ("LIMIT", "LIMIT_MAKER") else self.prices[order.symbol]
+        price = order.stop_price if order.is_trigger else price
         qty = order.remaining if qty is None else qty
         if not ZERO < qty <= order.remaining:
             raise BookError(-1013, f"fill qty {qty} outside (0, {order.remaining}]")
@@ -368,7 +469,7 @@ class Book:
     def expire(self, client_id: str, status: str = "CANCELED") -> Order:
         order = self._by_client_id(client_id)
         if order.is_open:
-            self._finish(order, status)
+            self._end_with_list(order, status)
         return order
 
     def _by_client_id(self, client_id: str) -> Order:

@@ -18,13 +18,20 @@ the reconciler recognise genebot's orders among the account's). Then:
 restarts too: pass the journal's trade ids as ``seen_trades``) and orders that ended on the
 exchange (canceled, expired). Access lost (bad key, IP ban) halts the client: nothing more is
 sent, and ``halted`` says why.
+
+Protective exits rest on the exchange where it holds them (:func:`native_protection`, Binance
+spot): a stop-loss as a STOP_LOSS order, a stop and a target together as one OCO
+(:meth:`CcxtExecutionClient.submit_oco`; the coins are locked once and the exchange expires
+the other leg when one fills). One whose level the price has already crossed is refused
+before sending with :data:`~genebot.execution.protective.CROSSED`, and the engine exits at
+market.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -40,12 +47,15 @@ from genebot.domain.events import (
 )
 from genebot.domain.instrument import Instrument
 from genebot.domain.orders import Order
+from genebot.execution.protective import CROSSED
 from genebot.venues.ccxt.calls import Caller
 from genebot.venues.ccxt.errors import ExchangeRefused, OrderNotOnExchange, OrderOutcomeUnknown
 
 log = logging.getLogger("genebot.venues.ccxt")
 ZERO = Decimal(0)
-_TYPES = {"MARKET": "market", "LIMIT": "limit"}
+_TYPES = {"MARKET": "market", "LIMIT": "limit", "STOP_MARKET": "market"}
+_CROSSED_REPLIES = ("would trigger immediately", "relationship of the prices")
+NATIVE_EXITS = frozenset({"STOP_MARKET", "LIMIT"})
 _ENDED = {"canceled": OrderCanceled, "expired": OrderExpired, "rejected": OrderRejected}
 VENUE_ID_CHARS = 36  # Binance's limit for a client order id; most exchanges allow as much
 
@@ -61,8 +71,22 @@ class InFlight:
     checks: int = 0
 
 
+def native_protection(exchange: Any, symbols: Iterable[str]) -> tuple[frozenset[str], bool]:
+    """The protective order types the exchange holds for these markets through genebot, and
+    whether it takes a stop and a target as one OCO (Binance spot; elsewhere genebot's
+    emulator holds them)."""
+    if not str(getattr(exchange, "id", "")).startswith("binance"):
+        return frozenset(), False
+    infos = [exchange.markets[s].get("info") or {} for s in symbols]
+    if not infos or not all("STOP_LOSS" in (i.get("orderTypes") or ()) for i in infos):
+        return frozenset(), False
+    return NATIVE_EXITS, all(i.get("ocoAllowed") for i in infos)
+
+
 class CcxtExecutionClient:
     """One ccxt exchange as genebot's execution client (synchronous: the kernel's thread)."""
+
+    locks_exits = True  # spot: a resting sell holds its coins (see genebot.execution.protective)
 
     def __init__(
         self,
@@ -88,6 +112,8 @@ class CcxtExecutionClient:
         self.in_flight: dict[str, InFlight] = {}
         self.seen_trades: set[str] = set(seen_trades)
         self.mark = mark  # the last price per instrument: market orders' minimum notional
+        self.native_types: frozenset[str] = frozenset()  # protective types the exchange holds
+        self.oco = False  # a stop and a target go out as one OCO
         self._report: Callable[[OrderEvent], None] = lambda event: None
 
     def set_reporter(self, report: Callable[[OrderEvent], None]) -> None:
@@ -136,7 +162,7 @@ class CcxtExecutionClient:
             return
         except GenebotError as exc:  # refused (or access lost): it was not taken
             self.working.pop(order.client_order_id, None)
-            self._report(OrderRejected(order.client_order_id, str(exc), now, self.clock()))
+            self._report(OrderRejected(order.client_order_id, _refusal(exc), now, self.clock()))
             return
         if not isinstance(reply, Mapping) or not reply.get("id"):  # a reply that says nothing
             cause = f"the reply carried no order id: {str(reply)[:120]!r}"
@@ -144,6 +170,76 @@ class CcxtExecutionClient:
             self.in_flight[order.client_order_id] = InFlight(order, vid, now, cause)
             return
         self._adopt(order, reply)
+
+    def submit_oco(self, legs: Sequence[Order]) -> None:
+        """A position's stop (STOP_MARKET) and target (LIMIT) as one OCO list; a leg's fills
+        and end come back by :meth:`sync` like any order's."""
+        stop, target = sorted(legs, key=lambda o: o.order_type != "STOP_MARKET")
+        instrument = self.instruments.get(stop.instrument_id)
+        now = self.clock()
+        problem = self._venue_problem(stop, instrument) or self._venue_problem(target, instrument)
+        refused, problem = (stop, problem) if problem else self._oco_problem(stop, target)
+        if problem or instrument is None:
+            # The other leg ends first: the refused one may make the engine exit at market.
+            other = target if refused is stop else stop
+            why = f"not sent: the other leg of its OCO was refused ({problem})"
+            self._report(OrderRejected(other.client_order_id, why, now, now))
+            self._report(OrderRejected(refused.client_order_id, problem or "", now, now))
+            return
+        params = self._oco_params(instrument.symbol, stop, target)
+        for leg in (stop, target):
+            self.working[leg.client_order_id] = leg
+        try:
+            reply = self.call("create", self.exchange.private_post_orderlist_oco, params)
+        except OrderOutcomeUnknown as exc:
+            self._oco_in_flight((stop, target), now, str(exc))
+            return
+        except GenebotError as exc:
+            for leg in (stop, target):
+                self.working.pop(leg.client_order_id, None)
+                self._report(OrderRejected(leg.client_order_id, _refusal(exc), now, now))
+            return
+        reports = reply.get("orderReports") if isinstance(reply, Mapping) else None
+        by_vid = {str(r.get("clientOrderId")): r for r in reports or () if isinstance(r, Mapping)}
+        market = self.exchange.market(instrument.symbol)
+        for leg in (stop, target):
+            report = by_vid.get(self.venue_client_id(leg.client_order_id))
+            if report is None:
+                self._oco_in_flight(
+                    (leg,), now, f"the OCO reply lacks the leg: {str(reply)[:120]!r}"
+                )
+            else:
+                self._adopt(leg, self.exchange.parse_order(report, market))
+
+    def _oco_in_flight(self, legs: Sequence[Order], now: int, cause: str) -> None:
+        for leg in legs:
+            vid = self.venue_client_id(leg.client_order_id)
+            log.warning("OCO leg %s in flight: %s", vid, cause)
+            self.in_flight[leg.client_order_id] = InFlight(leg, vid, now, cause)
+
+    def _oco_problem(self, stop: Order, target: Order) -> tuple[Order, str | None]:
+        """Binance's OCO rule for a sell: stop below the price below the target."""
+        if stop.side != "SELL" or stop.quantity != target.quantity:
+            return stop, "an OCO here is a SELL of one quantity (a spot position's exits)"
+        mark = self._mark(stop)
+        if mark is not None and target.price is not None and mark >= target.price:
+            return target, f"{CROSSED}: the price {mark} is at or above the target {target.price}"
+        return stop, None
+
+    def _oco_params(self, symbol: str, stop: Order, target: Order) -> dict[str, Any]:
+        ex = self.exchange
+        return {
+            "symbol": ex.market_id(symbol), "side": "SELL",
+            "quantity": ex.amount_to_precision(symbol, float(stop.quantity)),
+            "aboveType": "LIMIT_MAKER",
+            "abovePrice": ex.price_to_precision(symbol, float(target.price or 0)),
+            "aboveClientOrderId": self.venue_client_id(target.client_order_id),
+            "belowType": "STOP_LOSS",
+            "belowStopPrice": ex.price_to_precision(symbol, float(stop.trigger_price or 0)),
+            "belowClientOrderId": self.venue_client_id(stop.client_order_id),
+            "listClientOrderId": self.venue_client_id(f"L{stop.client_order_id}"),
+            "newOrderRespType": "RESULT",
+        }  # fmt: skip
 
     def cancel(self, order: Order, reason: str = "canceled") -> None:
         coid = order.client_order_id
@@ -301,18 +397,30 @@ class CcxtExecutionClient:
     def _venue_problem(self, order: Order, instrument: Instrument | None) -> str | None:
         if instrument is None:
             return f"instrument {order.instrument_id} is not traded on {self.venue}"
-        if order.order_type not in _TYPES:
+        if order.order_type not in _TYPES or (
+            order.order_type == "STOP_MARKET" and order.order_type not in self.native_types
+        ):
             return (
                 f"{order.order_type} orders are not sent to {self.venue} natively; set "
                 f"exchanges.{self.venue}.native_stops: false to have genebot emulate them"
             )
-        if order.price is not None and instrument.round_price(order.price) != order.price:
-            return (
-                f"venue rule PRICE_FILTER: price {order.price} is not a multiple of the "
-                f"tick {instrument.tick_size}"
-            )
+        for name, level in (("price", order.price), ("stop price", order.trigger_price)):
+            if level is not None and instrument.round_price(level) != level:
+                return (
+                    f"venue rule PRICE_FILTER: {name} {level} is not a multiple of the "
+                    f"tick {instrument.tick_size}"
+                )
+        if order.order_type == "STOP_MARKET":
+            return self._stop_problem(order, instrument)
         px = order.price or self._mark(order)
         problem = instrument.minimum_problem(order.quantity, px) if px else None
+        return f"venue rule {_rule(problem)}: {problem}" if problem else None
+
+    def _stop_problem(self, order: Order, instrument: Instrument) -> str | None:
+        trigger, mark = order.trigger_price or ZERO, self._mark(order)
+        if mark is not None and (mark <= trigger if not order.is_buy else mark >= trigger):
+            return f"{CROSSED}: the price {mark} is already through the stop {trigger}"
+        problem = instrument.minimum_problem(order.quantity, trigger)
         return f"venue rule {_rule(problem)}: {problem}" if problem else None
 
     def _mark(self, order: Order) -> Decimal | None:
@@ -322,7 +430,15 @@ class CcxtExecutionClient:
         params: dict[str, Any] = {"clientOrderId": vid}
         if order.order_type == "LIMIT":
             params["timeInForce"] = order.time_in_force
+        if order.order_type == "STOP_MARKET":
+            params["stopLossPrice"] = float(order.trigger_price or 0)
         return params
+
+
+def _refusal(exc: Exception) -> str:
+    """The exchange's refusal as a reason; a level already crossed says so (exit at once)."""
+    text = str(exc)
+    return f"{CROSSED}: {text}" if any(m in text for m in _CROSSED_REPLIES) else text
 
 
 def _rule(problem: str) -> str:

@@ -13,7 +13,7 @@ Spot only: a margin or futures account needs the exchange's positions (not yet).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 
 from genebot.domain.account import Account
@@ -59,6 +59,23 @@ class ExchangeVenue:
 
     def cancel(self, order: Order, reason: str = "canceled") -> None:
         self.client.cancel(order, reason)
+
+    # -- protective exits on the exchange (genebot.execution.protective) ------------------
+    @property
+    def native_types(self) -> frozenset[str]:
+        return self.client.native_types
+
+    @property
+    def locks_exits(self) -> bool:
+        return self.client.locks_exits
+
+    def __getattr__(self, name: str) -> object:
+        if name == "submit_oco" and self.client.oco:  # only where the exchange takes an OCO
+            return self._submit_oco
+        raise AttributeError(name)
+
+    def _submit_oco(self, legs: Sequence[Order]) -> None:
+        self.client.submit_oco(legs)
 
     def _on_event(self, event: OrderEvent) -> None:
         if isinstance(event, OrderFilled):
