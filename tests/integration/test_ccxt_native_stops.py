@@ -52,7 +52,7 @@ def protected_entry(emu: BinanceEmulator) -> tuple[Venue, Order, Order]:
 
 
 def test_a_stop_and_a_target_rest_as_one_oco_locking_the_coins_once(emu: BinanceEmulator) -> None:
-    v, stop, target = protected_entry(emu)
+    _, stop, target = protected_entry(emu)
     assert stop.status is target.status is OrderStatus.ACCEPTED
     s, t = on_exchange(emu, stop), on_exchange(emu, target)
     assert (s["type"], s["stopPrice"]) == ("STOP_LOSS", D("49000"))
@@ -94,7 +94,7 @@ def test_a_strategy_exit_frees_the_coins_first(emu: BinanceEmulator) -> None:
 
 
 def test_a_partial_exit_re_protects_what_is_left(emu: BinanceEmulator) -> None:
-    v, stop, target = protected_entry(emu)
+    v, stop, _ = protected_entry(emu)
     v.engine.create("s", v.inst, "SELL", D("0.04"), "MARKET", reduce_only=True)
     assert position(v) == D("0.06")
     again = [o for o in v.engine.open_orders() if o.parent_id is not None]
