@@ -187,12 +187,14 @@ class ExecutionEngine:
         if protection:
             self._protect[order.client_order_id] = protection
         self._apply(order, OrderSubmitted(order.client_order_id, now, now))
-        client = self.clients[instrument.venue]
-        if send and reduce_only and parent_id is None and getattr(client, "locks_exits", False):
-            self.protector.free_for_exit(order)  # the resting exits hold the coins it sells
         if send:
-            client.submit(order)
+            self._send(order, self.clients[instrument.venue])
         return order
+
+    def _send(self, order: Order, client: ExecutionClient) -> None:
+        if order.reduce_only and order.parent_id is None and getattr(client, "locks_exits", False):
+            self.protector.free_for_exit(order)  # the resting exits hold the coins it sells
+        client.submit(order)
 
     def _ask_risk(
         self,
