@@ -7,6 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+# `genebot run` serves the API on :8000 by default; commands run by tests (in parallel workers)
+# do not: the tests of the API start their own servers on free ports.
+os.environ.setdefault("GENEBOT_NO_API", "1")
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _scratch_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:

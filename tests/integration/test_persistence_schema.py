@@ -33,6 +33,8 @@ TABLES = {
     "backtest_runs",
     "alerts",
     "journal",
+    "runtime_status",
+    "exchange_keys",
 }
 
 

@@ -1,22 +1,26 @@
 """The FastAPI application: ``create_app(db)``. Every route needs a token except ``/health``;
-mutating routes need the admin role. Invalid bodies answer 422 naming the field; genebot's own
-errors answer 4xx with one line, never a traceback.
+mutating routes need the admin role (rate limited, journaled with who and why). Invalid bodies
+answer 422 naming the field; genebot's own errors answer 4xx with one line, never a traceback;
+a control call with no runner up answers 409 "no runner"."""
 
-(No ``from __future__ import annotations`` here: FastAPI reads the route signatures, whose
-dependencies are closures.)"""
+from __future__ import annotations
 
-from typing import Annotated
+import logging
+from typing import Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
 
-from genebot.api.security import Caller, Tokens
+from genebot.api.context import ApiContext, ApiSettings, NoRunner
+from genebot.api.routes import ROUTERS
+from genebot.api.security import Tokens
 from genebot.core.errors import GenebotError, InputError
 from genebot.core.exactjson import dumps_exact
-from genebot.core.secrets import SecretRedactor
 from genebot.persistence.database import Database
-from genebot.services import safety
+
+log = logging.getLogger(__name__)
 
 
 class ExactJSON(JSONResponse):
@@ -26,30 +30,42 @@ class ExactJSON(JSONResponse):
         return dumps_exact(content).encode()
 
 
-class ResetBody(BaseModel):
-    reason: str | None = Field(None, description="why trading may resume (journaled)")
-    deployment_id: str | None = None
+def create_app(
+    db: Database,
+    tokens: Tokens | None = None,
+    *,
+    settings: ApiSettings | None = None,
+    runtime: Any = None,
+    launcher: Any = None,
+) -> FastAPI:
+    ctx = ApiContext(
+        db,
+        tokens if tokens is not None else Tokens(),
+        settings or ApiSettings(),
+        runtime=runtime,
+        launcher=launcher,
+    )
+    app = FastAPI(
+        title="genebot",
+        summary="Watch and control genebot: deployments, safety, protective orders, metrics",
+        default_response_class=ExactJSON,
+    )
+    app.state.ctx = ctx
+    if ctx.settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=ctx.settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    _errors(app, ctx)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
 
 
-def create_app(db: Database, tokens: Tokens | None = None) -> FastAPI:
-    tokens = tokens if tokens is not None else Tokens()
-    redactor = SecretRedactor()
-    redactor.add(tokens.secrets())
-    app = FastAPI(title="genebot", default_response_class=ExactJSON)
-
-    def caller(authorization: Annotated[str | None, Header()] = None) -> Caller:
-        scheme, _, token = (authorization or "").partition(" ")
-        who = tokens.identify(token.strip()) if scheme.lower() == "bearer" else None
-        if who is None:
-            raise HTTPException(
-                401, "a valid bearer token is needed", {"WWW-Authenticate": "Bearer"}
-            )
-        return who
-
-    def admin(who: Annotated[Caller, Depends(caller)]) -> Caller:
-        if not who.may("admin"):
-            raise HTTPException(403, "this needs the admin role")
-        return who
+def _errors(app: FastAPI, ctx: ApiContext) -> None:
+    from genebot.services import safety
 
     @app.exception_handler(GenebotError)
     async def genebot_error(_: Request, exc: GenebotError) -> Response:
@@ -58,35 +74,30 @@ def create_app(db: Database, tokens: Tokens | None = None) -> FastAPI:
             if isinstance(exc, safety.NoDeployment)
             else (422 if isinstance(exc, InputError) else 409)
         )
-        return ExactJSON({"detail": redactor.redact(str(exc))}, status_code=status)
+        return ExactJSON({"detail": ctx.redactor.redact(str(exc))}, status_code=status)
 
-    @app.get("/health")
-    def health() -> dict[str, object]:
-        db.ping()
-        return {"status": "ok", "database": db.display_url}
+    @app.exception_handler(NoRunner)
+    async def no_runner(_: Request, exc: NoRunner) -> Response:
+        return ExactJSON({"detail": str(exc)}, status_code=409)
 
-    @app.get("/api/trading-safety/status")
-    def status(
-        _: Annotated[Caller, Depends(caller)], deployment_id: str | None = None
-    ) -> dict[str, object]:
-        return safety.safety_status(db, safety.pick_deployment(db, deployment_id))
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> Response:
+        errors = []
+        for e in exc.errors():
+            where = ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "query"))
+            errors.append(
+                {
+                    "field": where or "body",
+                    "message": e.get("msg", "invalid"),
+                    "loc": list(e.get("loc", ())),
+                }
+            )
+        first = errors[0] if errors else {"field": "body", "message": "invalid"}
+        detail = f"{first['field']}: {first['message']}"
+        return ExactJSON({"detail": detail, "errors": errors}, status_code=422)
 
-    @app.post("/api/trading-safety/reset-kill-switch")
-    def reset(
-        who: Annotated[Caller, Depends(admin)],
-        body: ResetBody | None = None,
-        admin_override: Annotated[bool, Query()] = False,
-        reason: Annotated[str | None, Query()] = None,
-        deployment_id: Annotated[str | None, Query()] = None,
-    ) -> dict[str, object]:
-        """Seed 002's admin override: ``?admin_override=true`` and a reason (body or query)."""
-        if not admin_override:
-            raise HTTPException(422, "admin_override=true is needed to reset the kill switch")
-        why = (body.reason if body else None) or reason
-        if not why or not why.strip():
-            raise HTTPException(422, "reason: say why trading may resume (it is journaled)")
-        target = safety.pick_deployment(db, (body.deployment_id if body else None) or deployment_id)
-        done = safety.reset_kill_switch(db, target, who.name, why)
-        return {"success": True, **done, "message": f"kill switch reset by {who.name}"}
-
-    return app
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> Response:
+        log.exception("API error")  # the log has the traceback; the caller one line
+        text = ctx.redactor.redact(f"{type(exc).__name__}: {exc}")
+        return ExactJSON({"detail": f"internal error: {text}"}, status_code=500)

@@ -74,7 +74,10 @@ def run_live(
     runtime = LiveRuntime(cfg, db, name=name, max_bars=max_bars)
     import signal
 
+    from genebot.cli.api_thread import start_api
+
     previous = _install_stop(runtime)  # type: ignore[arg-type]
+    served = start_api(cfg, db, runtime)
     try:
         outcome = runtime.run()
     except GenebotError as exc:  # one clear line, the keys masked; the journal holds it too
@@ -83,6 +86,8 @@ def run_live(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if served is not None:
+            served.stop()
     console.print(
         f"deployment {outcome.deployment_id[:12]} (live on {target.exchange}): "
         f"{outcome.bars} bars, {outcome.orders} orders ({outcome.sent} sent to the exchange), "

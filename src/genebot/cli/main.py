@@ -40,6 +40,7 @@ from genebot.cli.orchestrator import (
 from genebot.cli.reconcile_cmd import reconcile_command
 from genebot.cli.risk import risk_app
 from genebot.cli.run import deploy_command, run_command
+from genebot.cli.serve_cmd import serve_command
 from genebot.cli.strategy_cmds import (
     strategy_disable,
     strategy_enable,
@@ -85,6 +86,7 @@ config_app.command("validate")(config_validate)
 config_app.command("help")(config_help)
 app.command("config-help")(config_help)
 app.command("run")(run_command)
+app.command("serve")(serve_command)
 app.command("reconcile")(reconcile_command)
 app.command("deploy")(deploy_command)
 app.command("deployments")(deploy_cmds.deployments)

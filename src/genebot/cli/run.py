@@ -78,6 +78,9 @@ def run_command(
     daemon: Annotated[bool, Opt(help="run in the background (pid in genebot.pid)")] = False,
     log_file: Annotated[Path, Opt(help="the daemon's log")] = Path("genebot.log"),
     database_url: DatabaseOpt = None,
+    api: Annotated[
+        bool, Opt("--api/--no-api", help="serve the API and dashboard (api.enabled, :8000)")
+    ] = True,
 ) -> None:
     """Paper trade: the configured strategies on the replayed data, every order journaled
     before it acts; a restart with the same command resumes where the run stopped. With no
@@ -114,7 +117,7 @@ def run_command(
     _with_tools(
         profile,
         track_memory,
-        lambda: _paper(cfg, rate, fresh, name, quiet, output_dir, database_url, how),
+        lambda: _paper(cfg, rate, fresh, name, quiet, output_dir, database_url, how, api),
     )
 
 
@@ -261,9 +264,11 @@ def _paper(
     output_dir: str | None,
     database_url: str | None,
     feed: str | None = None,
+    api: bool = True,
 ) -> None:
     import logging
 
+    from genebot.cli.api_thread import start_api
     from genebot.cli.backtest import _run_store, print_result
     from genebot.live.runtime import PaperRuntime
 
@@ -278,12 +283,15 @@ def _paper(
         cancel_open_orders_on_stop=cfg.run.cancel_open_orders_on_stop,
     )  # fmt: skip
     previous = _install_stop(runtime)
+    served = start_api(cfg, db, runtime, api)
     try:
         with view:
             outcome = guarded(runtime.run)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if served is not None:
+            served.stop()
     result = outcome.result
     how = "resumed" if outcome.resumed else "new"
     state = "finished" if outcome.finished else "stopped (a restart resumes it)"

@@ -28,7 +28,12 @@ from pydantic import (
 
 from genebot.config.alerts import AlertingConfig, OrchestrationAlertsConfig
 from genebot.config.schedule import ScheduleConfig
-from genebot.config.sections import LiveSectionConfig, LoggingConfig, RunSectionConfig
+from genebot.config.sections import (
+    ApiSectionConfig,
+    LiveSectionConfig,
+    LoggingConfig,
+    RunSectionConfig,
+)
 from genebot.core.config import (
     FeeRate,
     Fraction,
@@ -510,6 +515,7 @@ class GenebotConfig(FrozenModel):
     orchestrator: OrchestratorConfig | None = None
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     run: RunSectionConfig = Field(default_factory=RunSectionConfig)
+    api: ApiSectionConfig = Field(default_factory=ApiSectionConfig)
     live: LiveSectionConfig = Field(default_factory=LiveSectionConfig)
     dry_run: bool = Field(True, description="false (and --live) to send real orders")
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)

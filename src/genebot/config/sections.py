@@ -69,3 +69,22 @@ class LiveSectionConfig(FrozenModel):
         default_factory=lambda: [0.25, 0.5, 0.75, 0.75],
         description="staged_sizing: the fraction of the size in week 1, 2, ... (full after)",
     )
+
+
+class ApiSectionConfig(FrozenModel):
+    """The ``api:`` section: the API and dashboard that ``genebot run`` and ``genebot serve``
+    serve. Tokens come from the environment (GENEBOT_API_ADMIN_TOKEN, GENEBOT_API_VIEWER_TOKEN),
+    never from this file."""
+
+    enabled: bool = Field(True, description="serve the API and dashboard while genebot runs")
+    host: str = Field("127.0.0.1", description="beyond loopback only with tokens set")
+    port: int = Field(8000, ge=1, le=65535)
+    cors_origins: list[str] = Field(
+        default_factory=list, description="origins allowed to call the API from a browser"
+    )
+    rate_limit_per_minute: int = Field(
+        60, ge=1, le=100000, description="changes (POST/PUT/PATCH/DELETE) per token per minute"
+    )
+    command_wait_s: float = Field(
+        10.0, gt=0, le=120, description="how long a control call waits for the runner"
+    )

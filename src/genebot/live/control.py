@@ -176,6 +176,7 @@ class Controller:
                 strategy=payload.get("strategy") or None,
                 reason=str(payload.get("reason") or ""),
                 who=command.who,
+                weights=payload.get("weights") or None,
             )
         except ValueError as exc:
             return f"refused: {exc}"

@@ -22,7 +22,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -47,6 +47,7 @@ from genebot.live.deployments import (
     open_deployment,
 )
 from genebot.live.feeding import PRECOMPUTED, Opened, Source, open_run
+from genebot.live.status_store import StatusWriter
 from genebot.persistence.database import Database
 from genebot.persistence.journal import TradingStore
 from genebot.persistence.lock import RunnerLock
@@ -190,6 +191,7 @@ class PaperRuntime:
         self._day: tuple[int, Decimal] | None = None
         self.context: _Run | None = None  # the run's parts, once it has started
         self.opened: Opened | None = None
+        self.writer: StatusWriter | None = None  # the status row the API reads
 
     def stop(self) -> None:
         self._stop_requested = True
@@ -233,6 +235,9 @@ class PaperRuntime:
         )  # fmt: skip
         self.deployment_id = ref.id
         self.context = ctx
+        header = {"deployment_id": ref.id, "name": self.name, "mode": "paper",
+                  "speed": self.speed, "strategies": sorted(kernel.portfolio.sleeves)}  # fmt: skip
+        self.writer = StatusWriter(self.db, ref.id, header)
         try:
             return self._trade(ctx, setup, opened.recorder)
         except Exception as exc:  # the run cannot go on: say so in the journal, then raise
@@ -317,10 +322,10 @@ class PaperRuntime:
                 self._publish(ctx, step - 1, step < ctx.resume_at)
                 next_status = self._wall() + self.status_every_s
         if step:
-            self._publish(ctx, step - 1, False)
+            self._publish(ctx, step - 1, False, final=True)
         return step - 1
 
-    def _publish(self, ctx: _Run, step: int, recovering: bool) -> None:
+    def _publish(self, ctx: _Run, step: int, recovering: bool, final: bool = False) -> None:
         status = _status(ctx.kernel, ctx.source.schedule, ctx.ref.id, step, recovering)
         day = status.ts_ns // DAY_NS
         if self._day is None or self._day[0] != day:
@@ -330,6 +335,9 @@ class PaperRuntime:
         status.paused = tuple(sorted(ctx.control.paused))
         status.stop_reason = ctx.control.stop_reason
         self.latest = status
+        if self.writer is not None:
+            fields = {**asdict(status), "total_pnl": status.total_pnl, "status": "running"}
+            self.writer.write(ctx.kernel, fields, force=final)
         if self.on_status is not None:
             self.on_status(status)
 

@@ -34,23 +34,44 @@ class EmergencyStop(NamedTuple):
     who: str = "operator"
 
 
-Command = PauseStrategy | ResumeStrategy | ForceRebalance | EmergencyStop
+class SetAllocation(NamedTuple):
+    """An operator's weights (strategy → share of capital); they hold until the next
+    ``force_rebalance`` hands allocation back to the configured method."""
+
+    weights: tuple[tuple[str, float], ...]
+    reason: str
+    who: str = "operator"
+
+
+Command = PauseStrategy | ResumeStrategy | ForceRebalance | EmergencyStop | SetAllocation
 COMMAND_NAMES: dict[str, type] = {
     "pause_strategy": PauseStrategy,
     "resume_strategy": ResumeStrategy,
     "force_rebalance": ForceRebalance,
     "emergency_stop": EmergencyStop,
+    "set_allocation": SetAllocation,
 }
 
 
 COMMAND_KINDS: dict[type, str] = {cls: name for name, cls in COMMAND_NAMES.items()}
 
 
-def make_command(name: str, *, strategy: str | None, reason: str, who: str) -> Command:
+def make_command(
+    name: str,
+    *,
+    strategy: str | None,
+    reason: str,
+    who: str,
+    weights: dict[str, float] | None = None,
+) -> Command:
     """A command from its CLI/config name (``pause_strategy`` …)."""
     cls = COMMAND_NAMES.get(name)
     if cls is None:
         raise ValueError(f"unknown command {name!r}; use one of {', '.join(COMMAND_NAMES)}")
+    if cls is SetAllocation:
+        if not weights:
+            raise ValueError("set_allocation needs weights (strategy: share)")
+        return SetAllocation(tuple(sorted(weights.items())), reason, who)
     if cls in (PauseStrategy, ResumeStrategy):
         if not strategy:
             raise ValueError(f"{name} needs --strategy")

@@ -38,6 +38,7 @@ from genebot.orchestrator.commands import (
     Intervention,
     PauseStrategy,
     ResumeStrategy,
+    SetAllocation,
     make_command,
 )
 from genebot.orchestrator.settings import OrchestratorSettings
@@ -111,6 +112,7 @@ class Orchestrator:
         self.initial: dict[str, Decimal] = {}  # first allocation
         self.transfers: dict[str, Decimal] = {n: ZERO for n in self.names}  # net moved in
         self.denials: dict[str, int] = {}  # orders the gate refused, by reason
+        self.manual: dict[str, float] | None = None  # an operator's set_allocation weights
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self, ts_ns: int) -> None:
@@ -193,6 +195,7 @@ class Orchestrator:
         elif isinstance(command, ResumeStrategy):
             outcome = self._resume(command.strategy, ts_ns)
         elif isinstance(command, ForceRebalance):
+            self.manual = None
             outcome = (
                 "refused: the emergency stop holds every strategy"
                 if self.stopped
@@ -200,11 +203,22 @@ class Orchestrator:
             )
         elif isinstance(command, EmergencyStop):
             outcome = self._emergency_stop(command.reason)
+        elif isinstance(command, SetAllocation):
+            outcome = self._set_allocation(dict(command.weights), command.reason, ts_ns)
         else:  # pragma: no cover - the Command union is closed
             raise TypeError(command)
         strategy = getattr(command, "strategy", "")
         kind = COMMAND_KINDS[type(command)]
         self._intervene(ts_ns, kind, strategy, command.reason, command.who, outcome)
+
+    def _set_allocation(self, weights: dict[str, float], reason: str, ts_ns: int) -> str:
+        unknown = sorted(set(weights) - set(self.names))
+        if unknown:
+            return f"refused: unknown strategies {', '.join(unknown)}"
+        if self.stopped:
+            return "refused: the emergency stop holds every strategy"
+        self.manual = {n: float(weights.get(n, 0.0)) for n in self.names}
+        return self.rebalance(ts_ns, f"manual_allocation: {reason}")
 
     def _pause(self, strategy: str) -> str:
         if strategy not in self.priors:
@@ -377,6 +391,9 @@ class Orchestrator:
         history = self._window(active)
         priors = {n: self.priors[n] for n in active}
         method = self.settings.allocation_method
+        if self.manual is not None:  # an operator's weights hold until force_rebalance
+            weights = self._bounded({n: self.manual[n] for n in active if self.manual[n] > 0})
+            return {n: weights.get(n, 0.0) for n in self.names}
         if method == "performance_based":
             raw = alloc.performance_based(history, priors)
         elif method == "risk_parity" and self.settings.risk_parity_mode == "inverse_volatility":

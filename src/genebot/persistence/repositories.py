@@ -174,12 +174,21 @@ class TradeRepository:
         page: int = 1,
         per_page: int = 50,
         strategy: str | None = None,
+        symbol: str | None = None,
+        reason: str | None = None,
     ) -> Page[TradeRow]:
-        """Closed round trips of a deployment, newest first."""
+        """Closed round trips of a deployment, newest first (``symbol``: an instrument id or
+        its symbol; ``reason``: the exit reason)."""
         offset, limit = _paging(page, per_page)
         where = [TradeRow.deployment_id == deployment_id]
         if strategy is not None:
             where.append(TradeRow.strategy_id == strategy)
+        if symbol is not None:
+            where.append(
+                (TradeRow.instrument_id == symbol) | TradeRow.instrument_id.startswith(f"{symbol}@")
+            )
+        if reason is not None:
+            where.append(TradeRow.exit_reason == reason)
         with self.db.reader() as session:
             total = session.scalar(select(func.count()).select_from(TradeRow).where(*where))
             items = session.scalars(

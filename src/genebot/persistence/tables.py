@@ -272,3 +272,28 @@ def core_table(mapped: type[Base]) -> Table:
     table = mapped.__table__
     assert isinstance(table, Table)
     return table
+
+
+class RuntimeStatusRow(Base):
+    """A running deployment's latest state (equity, positions with marks, risk state), one row
+    per deployment, rewritten a few times a second by its runner: what the API and dashboard
+    read, whichever process serves them."""
+
+    __tablename__ = "runtime_status"
+    deployment_id: Mapped[str] = mapped_column(ForeignKey("deployments.id"), primary_key=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    payload: Mapped[str] = mapped_column(Text)  # JSON, exact numbers as text
+
+
+class ExchangeKeyRow(Base):
+    """An exchange API key added through the API: the secret parts encrypted at rest (Fernet,
+    key from ``GENEBOT_SECRET_KEY``); only exchange, label and permissions are ever listed."""
+
+    __tablename__ = "exchange_keys"
+    __table_args__ = (UniqueConstraint("exchange", "label", name="exchange_label"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    exchange: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(100))
+    permissions: Mapped[str] = mapped_column(String(200))  # comma-separated, e.g. read,trade
+    sealed: Mapped[str] = mapped_column(Text)  # Fernet token of the JSON credentials
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

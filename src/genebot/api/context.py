@@ -1,0 +1,161 @@
+"""What every route shares: the database, the tokens, the runner (if any), the rate limiter.
+
+Routes take their parts through FastAPI dependencies: ``Ctx`` (the :class:`ApiContext` on
+``app.state``), ``Viewer`` (any valid token) and ``Admin`` (the admin role; rate limited).
+A caller is known by its token's *name* (``admin#1``): that is what the journal records.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, HTTPException, Request
+
+from genebot.api.security import Caller, Tokens
+from genebot.core.secrets import SecretRedactor
+from genebot.persistence.codec import to_json
+from genebot.persistence.database import Database
+from genebot.persistence.lock import RunnerLock, RunnerLocked
+from genebot.persistence.tables import JournalEntry
+
+RUNNER_CACHE_S = 0.5
+
+
+@dataclass
+class ApiSettings:
+    """The ``api:`` section's runtime knobs (see genebot.config.sections.ApiSectionConfig)."""
+
+    cors_origins: list[str] = field(default_factory=list)
+    rate_limit_per_minute: int = 60  # mutating calls per caller per minute
+    command_wait_s: float = 10.0  # how long a control call waits for the runner's answer
+    base_config: str | None = None  # the config a deploy starts from
+
+
+class RateLimiter:
+    """A sliding window of mutating calls per caller."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute, self._clock = per_minute, clock
+        self._calls: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, who: str) -> float | None:
+        """None if the call may go on, else the seconds until it may."""
+        now = self._clock()
+        with self._lock:
+            calls = self._calls.setdefault(who, deque())
+            while calls and calls[0] <= now - 60.0:
+                calls.popleft()
+            if len(calls) >= self.per_minute:
+                return max(0.0, calls[0] + 60.0 - now)
+            calls.append(now)
+            return None
+
+
+class NoRunner(Exception):
+    """A control call with no runner up to apply it (answers 409)."""
+
+
+@dataclass
+class ApiContext:
+    db: Database
+    tokens: Tokens
+    settings: ApiSettings = field(default_factory=ApiSettings)
+    runtime: Any = None  # the runner of this process (genebot run), if any
+    launcher: Any = None  # starts deployments in their own process (genebot serve)
+    redactor: SecretRedactor = field(default_factory=SecretRedactor)
+    started: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        self.redactor.add(self.tokens.secrets())
+        self.limiter = RateLimiter(self.settings.rate_limit_per_minute)
+        self._runner: tuple[float, bool] = (-1e18, False)
+        self._runner_lock = threading.Lock()
+
+    def runner_up(self) -> bool:
+        """Whether a runner owns this database now (ours, or another process's)."""
+        if self.runtime is not None:
+            return True
+        now = time.monotonic()
+        with self._runner_lock:
+            when, up = self._runner
+            if now - when < RUNNER_CACHE_S:
+                return up
+            lock = RunnerLock(self.db)
+            try:
+                lock.acquire()
+            except RunnerLocked:
+                up = True
+            else:
+                lock.release()
+                up = False
+            self._runner = (now, up)
+            return up
+
+    def need_runner(self) -> None:
+        if not self.runner_up():
+            raise NoRunner(
+                "no runner: no `genebot run` process is trading on this database, so there is "
+                "nothing to control (start one, or deploy from the dashboard)"
+            )
+
+    def journal(
+        self,
+        who: str,
+        action: str,
+        subject: str,
+        detail: Mapping[str, object],
+        deployment_id: str | None = None,
+    ) -> None:
+        """An API action (``api.<action>``), who did it and why, in the append-only journal."""
+        with self.db.session() as session:
+            session.add(
+                JournalEntry(
+                    deployment_id=deployment_id,
+                    recorded_at=datetime.now(UTC),
+                    ts_event=time.time_ns(),
+                    kind=f"api.{action}",
+                    actor=f"operator:{who}",
+                    subject=subject[:128],
+                    payload=to_json(dict(detail)),
+                )
+            )
+
+
+def get_ctx(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[ApiContext, Depends(get_ctx)]
+
+
+def viewer(ctx: Ctx, authorization: Annotated[str | None, Header()] = None) -> Caller:
+    scheme, _, token = (authorization or "").partition(" ")
+    who = ctx.tokens.identify(token.strip()) if scheme.lower() == "bearer" else None
+    if who is None:
+        raise HTTPException(401, "a valid bearer token is needed", {"WWW-Authenticate": "Bearer"})
+    return who
+
+
+def admin(ctx: Ctx, who: Annotated[Caller, Depends(viewer)]) -> Caller:
+    if not who.may("admin"):
+        raise HTTPException(403, "this needs the admin role")
+    wait = ctx.limiter.allow(who.name)
+    if wait is not None:
+        raise HTTPException(
+            429,
+            f"rate limit: at most {ctx.settings.rate_limit_per_minute} changes a minute",
+            {"Retry-After": str(int(wait) + 1)},
+        )
+    return who
+
+
+Viewer = Annotated[Caller, Depends(viewer)]
+Admin = Annotated[Caller, Depends(admin)]

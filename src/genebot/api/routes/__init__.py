@@ -1,0 +1,33 @@
+"""The API's routers, in the order they are mounted (the dashboard's catch-all last)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from genebot.api.routes import (
+    dashboard,
+    data,
+    health,
+    keys,
+    metrics,
+    orchestration,
+    safety,
+    sltp,
+    strategies,
+    trading,
+    ws,
+)
+
+ROUTERS: list[APIRouter] = [
+    health.router,
+    safety.router,
+    sltp.router,
+    trading.router,
+    strategies.router,
+    orchestration.router,
+    keys.router,
+    data.router,
+    metrics.router,
+    ws.router,
+    dashboard.router,
+]

@@ -1,0 +1,36 @@
+"""The API and dashboard in the background of ``genebot run`` (``api.enabled``, default on):
+a busy port or a refused bind costs the API, never the run (a warning says why)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from genebot.cli.common import console, err, say
+
+OFF_ENV = "GENEBOT_NO_API"  # 1: no API for this process (the test suite, launched runners)
+
+
+def start_api(cfg: Any, db: Any, runtime: Any, enabled: bool = True) -> Any:
+    """The served API (``.stop()`` it at the end), or None."""
+    api = cfg.api
+    if not (enabled and api.enabled) or os.environ.get(OFF_ENV) == "1":
+        return None
+    from genebot.api.context import ApiSettings
+    from genebot.api.server import start_background
+    from genebot.core.errors import GenebotError
+
+    settings = ApiSettings(
+        cors_origins=list(api.cors_origins),
+        rate_limit_per_minute=api.rate_limit_per_minute,
+        command_wait_s=api.command_wait_s,
+    )
+    try:
+        served = start_background(db, api.host, api.port, settings, runtime)
+    except GenebotError as exc:
+        say(err, "warning:", "yellow", f"API not started: {exc}")
+        return None
+    console.print(f"API and dashboard on {served.url}", highlight=False)
+    if served.token_file is not None:
+        console.print(f"(admin token for this session in {served.token_file})", highlight=False)
+    return served
