@@ -3,7 +3,9 @@ is up: control calls then answer 409 "no runner"; the dashboard's deploy starts 
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -59,5 +61,15 @@ def serve_command(
             f"{served.token_file} (sign in with it)",
             highlight=False,
         )
-    run(served)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # uvicorn re-raises it after its stop
+    try:
+        run(served)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     console.print("API stopped")
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt

@@ -131,13 +131,13 @@ def reset_kill_switch(db: Database, deployment_id: str, who: str, reason: str) -
 
 
 # -- seed 002's pre-trade checks ------------------------------------------------------------
-SEED_KEYS = {  # seed name -> (section, field) in risk_management
-    "max_position_size_pct": ("position_limits", "max_position_size"),
-    "daily_loss_limit_pct": ("global", "max_daily_loss"),
-    "max_consecutive_losses": ("limits", "max_consecutive_losses"),
-    "min_account_balance": ("limits", "min_account_balance"),
-    "max_slippage_pct": ("limits", "slippage_tolerance"),
-    "max_portfolio_heat": ("limits", "max_portfolio_heat"),
+SEED_KEYS = {  # seed name -> the (section, field)s in risk_management it sets
+    "max_position_size_pct": (("position_limits", "max_position_size"),),
+    "daily_loss_limit_pct": (("global", "max_daily_loss"), ("position_limits", "max_daily_loss")),
+    "max_consecutive_losses": (("limits", "max_consecutive_losses"),),
+    "min_account_balance": (("limits", "min_account_balance"),),
+    "max_slippage_pct": (("limits", "slippage_tolerance"),),
+    "max_portfolio_heat": (("limits", "max_portfolio_heat"),),
 }
 CONFIGURATION = "safety.configuration"
 RECORDED_TRADE = "safety.trade_recorded"
@@ -243,6 +243,6 @@ def configured_risk(db: Database, deployment_id: str | None) -> RiskManagementCo
 def apply_seed_limits(data: dict[str, object], changes: dict[str, object]) -> dict[str, object]:
     out: dict[str, Any] = json.loads(json.dumps(data))
     for key, value in changes.items():
-        section, name = SEED_KEYS[key]
-        out.setdefault(section, {})[name] = value
+        for section, name in SEED_KEYS[key]:
+            out.setdefault(section, {})[name] = value
     return out
