@@ -21,6 +21,7 @@ from sqlalchemy import select
 from genebot.backtest import run as backtest
 from genebot.config.loader import load_config
 from genebot.live.exchange_runtime import BooksDisagree, LiveRuntime
+from genebot.live.status_store import read_status
 from genebot.persistence.database import Database
 from genebot.persistence.migrate import upgrade
 from genebot.persistence.tables import JournalEntry, OrderRow, RiskEventRow
@@ -122,6 +123,9 @@ def test_live_trades_journals_before_sending_and_equals_paper(
     first_sent = kinds.index("OrderSubmitted")
     assert kinds[first_sent - 1] == "OrderInitialized"  # journaled before the exchange saw it
     assert kinds[0] == "runtime.started" and kinds[-1] == "runtime.finished"
+    status = read_status(db, outcome.deployment_id)  # what the API and dashboard show
+    assert status is not None and status["mode"] == "live" and status["exchange"] == "binance"
+    assert status["orders"] == len(rt.live.kernel.execution.order_log)  # type: ignore[union-attr]
     held = sum((D(o["executedQty"]) * (1 if o["side"] == "BUY" else -1) for o in orders), D(0))
     assert emu.balances()["BTC"][0] == held  # genebot's fills are the exchange's
     # paper vs live: a backtest of the same candles gives the same orders at the same bars

@@ -36,6 +36,7 @@ from genebot.live.exchange_setup import connect as connect_exchange
 from genebot.live.recovery import BooksDisagree, carry, plain, recover
 from genebot.live.runtime import ERROR, JournalSink, _Flusher, _trading_config
 from genebot.live.staged_live import StagedGate, ramp_start_ns
+from genebot.live.status_store import KernelFields, StatusWriter
 from genebot.persistence.database import Database
 from genebot.persistence.journal import TradingStore
 from genebot.persistence.lock import RunnerLock
@@ -86,6 +87,7 @@ class LiveRuntime:
         self._last_command = 0
         self._paused_for_stale = False
         self._parts: ExchangeParts | None = None
+        self._status: tuple[StatusWriter, KernelFields] | None = None  # what the API reads
 
     def stop(self, reason: str = "stopped by the operator") -> None:
         self._stop = reason
@@ -116,6 +118,14 @@ class LiveRuntime:
             self.control = Controller(live.kernel)
             self.deployment_id = ref.id
             started = _started(parts, live)
+            header = {
+                "deployment_id": ref.id,
+                "name": self.name,
+                "mode": "live",
+                "exchange": parts.name,
+                "strategies": sorted(live.kernel.portfolio.sleeves),
+            }
+            self._status = (StatusWriter(self.db, ref.id, header), KernelFields(live.kernel))
             started["recovered"] = recovered.lines
             started["carried"] = [plain(c) for c in recovered.carried]
             store.record_runtime(STARTED, parts.name, started)
@@ -152,6 +162,7 @@ class LiveRuntime:
                 parts.client.resolve_in_flight()  # (working orders are synced at each bar)
             sink.flush()
             flusher.flush()
+            self._write_status(live)
             stale = self._watch_staleness(parts, stale, store)
             if self.on_bar is not None:
                 self.on_bar(live)
@@ -162,6 +173,15 @@ class LiveRuntime:
             if not events and self._stop is None:
                 self.sleep(NO_CANDLE_WAIT_S)
         return self._finish(live, sink, flusher, store, bars)
+
+    def _write_status(self, live: LiveKernel, force: bool = False) -> None:
+        if self._status is None:
+            return
+        writer, fields = self._status
+        control = self.control
+        paused = control.paused if control is not None else set()
+        reason = control.stop_reason if control is not None else None
+        writer.write(live.kernel, fields(self.clock(), paused, reason), force=force)
 
     def _close_stream(self) -> None:
         parts = self.live.parts if self.live is not None else self._parts
@@ -231,6 +251,7 @@ class LiveRuntime:
     ) -> LiveOutcome:
         sink.flush()
         flusher.flush()
+        self._write_status(live, force=True)
         reason = self._stop or "stopped"
         store.record_runtime(FINISHED, "live", {"why": reason, "bars": bars, "ts_event": 0})
         orders = live.kernel.execution.order_log

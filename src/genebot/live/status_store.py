@@ -142,6 +142,41 @@ class StatusWriter:
         return True
 
 
+class KernelFields:
+    """What a runner without a replay's status view reports (the live runtime): equity at the
+    kernel's marks, P&L since the start and since the UTC day began, trades, orders."""
+
+    DAY_NS = 86_400 * 10**9
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        self.initial = sum((sl.allocated for sl in kernel.portfolio.sleeves.values()), ZERO)
+        self._day: tuple[int, Decimal] | None = None
+
+    def __call__(self, ts_ns: int, paused: set[str], stop_reason: str | None) -> dict[str, Any]:
+        kernel = self.kernel
+        equity = sum((sl.equity(kernel.mark) for sl in kernel.portfolio.sleeves.values()), ZERO)
+        day = ts_ns // self.DAY_NS
+        if self._day is None or self._day[0] != day:
+            self._day = (day, equity)
+        trades = kernel.portfolio.trades
+        wins = sum(1 for t in trades if t.pnl > 0)
+        return {
+            "ts_ns": ts_ns,
+            "equity": equity,
+            "initial_equity": self.initial,
+            "total_pnl": equity - self.initial,
+            "daily_pnl": equity - self._day[1],
+            "trades": len(trades),
+            "orders": len(kernel.execution.order_log),
+            "win_rate": wins / len(trades) if trades else None,
+            "open_positions": len(kernel.portfolio.open_positions()),
+            "paused": sorted(paused),
+            "stop_reason": stop_reason,
+            "status": "running",
+        }
+
+
 def read_status(db: Database, deployment_id: str) -> dict[str, Any] | None:
     """The deployment's latest status (with ``updated_at``), or None if it never wrote one."""
     with db.reader() as session:
@@ -153,4 +188,4 @@ def read_status(db: Database, deployment_id: str) -> dict[str, Any] | None:
         return data
 
 
-__all__ = ["StatusWriter", "positions_of", "read_status"]
+__all__ = ["KernelFields", "StatusWriter", "positions_of", "read_status"]

@@ -92,7 +92,10 @@ def _deploy(ctx: Ctx, who: Admin, body: DeployBody) -> dict[str, Any]:
         raise HTTPException(
             409, "this process is a runner (`genebot run`): deploy from `genebot serve`"
         )
-    started = ctx.launcher.deploy(_spec(body), ctx.runner_up())
+    spec = _spec(body)
+    saved = _saved_parameters(ctx, body.strategy)
+    spec.parameters = {**saved, **spec.parameters}  # PUT /api/strategies/{name}/parameters
+    started = ctx.launcher.deploy(spec, ctx.runner_up())
     ctx.journal(
         who.name,
         "deploy",
@@ -101,6 +104,14 @@ def _deploy(ctx: Ctx, who: Admin, body: DeployBody) -> dict[str, Any]:
         started["deployment_id"],
     )
     return {"success": True, **started, "message": f"paper deployment {started['name']} started"}
+
+
+def _saved_parameters(ctx: Ctx, strategy: str) -> dict[str, Any]:
+    from genebot.api.routes.strategies import saved_parameters
+    from genebot.strategies.registry import builtin_catalog
+
+    cls = builtin_catalog().find(strategy)
+    return dict(saved_parameters(ctx).get(cls.name if cls else strategy, {}))
 
 
 @router.post("/api/trading/deploy")
