@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from genebot.api.security import Caller, Tokens
 from genebot.core.secrets import SecretRedactor
@@ -136,9 +137,14 @@ def get_ctx(request: Request) -> ApiContext:
 Ctx = Annotated[ApiContext, Depends(get_ctx)]
 
 
-def viewer(ctx: Ctx, authorization: Annotated[str | None, Header()] = None) -> Caller:
-    scheme, _, token = (authorization or "").partition(" ")
-    who = ctx.tokens.identify(token.strip()) if scheme.lower() == "bearer" else None
+BEARER = HTTPBearer(auto_error=False, description="GENEBOT_API_ADMIN_TOKEN or _VIEWER_TOKEN")
+
+
+def viewer(
+    ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+) -> Caller:
+    token = credentials.credentials if credentials is not None else ""
+    who = ctx.tokens.identify(token.strip()) if token else None
     if who is None:
         raise HTTPException(401, "a valid bearer token is needed", {"WWW-Authenticate": "Bearer"})
     return who
