@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from genebot.config.loader import GenebotConfig
 from genebot.live import control
+from genebot.live.alerting import Notifier, RunnerAlerts
 from genebot.live.control import Controller
 from genebot.live.deployments import FINISHED, finish, open_deployment
 from genebot.live.exchange_setup import GENEBOT_PREFIX, ExchangeParts, LiveKernel, assemble_live
@@ -88,6 +89,8 @@ class LiveRuntime:
         self._paused_for_stale = False
         self._parts: ExchangeParts | None = None
         self._status: tuple[StatusWriter, KernelFields] | None = None  # what the API reads
+        self.alerts: RunnerAlerts | None = None
+        self.notifier: Notifier | None = None
 
     def stop(self, reason: str = "stopped by the operator") -> None:
         self._stop = reason
@@ -126,6 +129,7 @@ class LiveRuntime:
                 "strategies": sorted(live.kernel.portfolio.sleeves),
             }
             self._status = (StatusWriter(self.db, ref.id, header), KernelFields(live.kernel))
+            self.alerts = RunnerAlerts(self.cfg, self.db, ref.id, self.name, self.notifier)
             started["recovered"] = recovered.lines
             started["carried"] = [plain(c) for c in recovered.carried]
             store.record_runtime(STARTED, parts.name, started)
@@ -181,7 +185,9 @@ class LiveRuntime:
         control = self.control
         paused = control.paused if control is not None else set()
         reason = control.stop_reason if control is not None else None
-        writer.write(live.kernel, fields(self.clock(), paused, reason), force=force)
+        values = fields(self.clock(), paused, reason)
+        if writer.write(live.kernel, values, force=force) and self.alerts is not None:
+            self.alerts.check(live.kernel, values, writer.drawdown)
 
     def _close_stream(self) -> None:
         parts = self.live.parts if self.live is not None else self._parts

@@ -34,6 +34,7 @@ from genebot.core.errors import StopError
 from genebot.data.feed import Timeline
 from genebot.domain.events import OrderEvent, OrderSubmitted
 from genebot.live import control
+from genebot.live.alerting import Notifier, RunnerAlerts
 from genebot.live.control import Command, Controller
 from genebot.live.deployments import (
     ALLOCATION,
@@ -192,6 +193,8 @@ class PaperRuntime:
         self.context: _Run | None = None  # the run's parts, once it has started
         self.opened: Opened | None = None
         self.writer: StatusWriter | None = None  # the status row the API reads
+        self.alerts: RunnerAlerts | None = None  # alerting.rules and the built-in alerts
+        self.notifier: Notifier | None = None  # where alerts go (notifications)
 
     def stop(self) -> None:
         self._stop_requested = True
@@ -238,6 +241,7 @@ class PaperRuntime:
         header = {"deployment_id": ref.id, "name": self.name, "mode": "paper",
                   "speed": self.speed, "strategies": sorted(kernel.portfolio.sleeves)}  # fmt: skip
         self.writer = StatusWriter(self.db, ref.id, header)
+        self.alerts = RunnerAlerts(self.cfg, self.db, ref.id, self.name, self.notifier)
         try:
             return self._trade(ctx, setup, opened.recorder)
         except Exception as exc:  # the run cannot go on: say so in the journal, then raise
@@ -337,7 +341,9 @@ class PaperRuntime:
         self.latest = status
         if self.writer is not None:
             fields = {**asdict(status), "total_pnl": status.total_pnl, "status": "running"}
-            self.writer.write(ctx.kernel, fields, force=final)
+            written = self.writer.write(ctx.kernel, fields, force=final)
+            if written and self.alerts is not None and not recovering:
+                self.alerts.check(ctx.kernel, fields, self.writer.drawdown, 0.0)
         if self.on_status is not None:
             self.on_status(status)
 

@@ -94,6 +94,7 @@ class StatusWriter:
         self.every_s, self.equity_every_s, self._wall = every_s, equity_every_s, wall
         self._last = self._last_equity = -1e18
         self.peak = ZERO
+        self.drawdown = 0.0
         self.started = datetime.now(UTC).isoformat()
 
     def write(self, kernel: Kernel, fields: dict[str, Any], *, force: bool = False) -> bool:
@@ -105,6 +106,7 @@ class StatusWriter:
         equity = Decimal(str(fields.get("equity", ZERO)))
         self.peak = max(self.peak, equity)
         drawdown = (self.peak - equity) / self.peak if self.peak > 0 else ZERO
+        self.drawdown = float(drawdown)
         payload = {
             **self.header,
             "started_at": self.started,

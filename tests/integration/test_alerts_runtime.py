@@ -1,0 +1,110 @@
+"""Alerts in a running deployment: the config's rules over live metrics with their cool-down
+and action (journaled as an operator command the runner applies), and the built-in alerts a
+replay scenario causes (a risk halt), each recorded, journaled and handed to the notifier."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from genebot.config.loader import load_config
+from genebot.live import control
+from genebot.live.runtime import PaperRuntime
+from genebot.monitoring.alerts import AlertEngine, Fired, builtin
+from genebot.persistence.database import Database
+from genebot.persistence.migrate import ensure_current
+from genebot.persistence.repositories import AlertRepository, JournalRepository
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _config(rules: list[dict[str, Any]], **risk: Any) -> dict[str, Any]:
+    return {
+        "backtest": {
+            "data_dir": str(ROOT / "data" / "sample"),
+            "start_date": "2021-05-01",
+            "end_date": "2021-05-04",
+        },
+        "strategies": {
+            "moving_average": {
+                "parameters": {"short_period": 10, "long_period": 20},
+                "symbols": ["BTC/USDT"],
+                "timeframes": ["5m"],
+            }
+        },
+        "alerting": {"rules": rules},
+        "risk_management": risk,
+    }
+
+
+def _run(tmp_path: Path, cfg: dict[str, Any]) -> tuple[Database, str, list[tuple[Fired, str]]]:
+    db = Database(f"sqlite:///{tmp_path / 'a.db'}")
+    ensure_current(db)
+    runtime = PaperRuntime(load_config(cfg), db, speed=30000.0, status_every_s=0.05)
+    got: list[tuple[Fired, str]] = []
+    runtime.notifier = lambda alert, name: got.append((alert, name))
+    assert runtime.writer is None
+    outcome = runtime.run()
+    return db, outcome.deployment_id, got
+
+
+def test_a_rule_fires_once_per_cooldown_and_its_action_pauses(tmp_path: Path) -> None:
+    rules = [
+        {
+            "name": "first_trade",
+            "condition": "trades_today >= 1",
+            "severity": "WARNING",
+            "message": "{trades_today:.0f} trade(s) today",
+            "cooldown_s": 3600,
+            "action": "pause_deployment",
+        },
+    ]
+    db, dep, notified = _run(tmp_path, _config(rules))
+    alerts = [a for a in AlertRepository(db).recent() if a.rule == "first_trade"]
+    assert len(alerts) == 1  # true for the rest of the run, but cooling down for an hour
+    assert alerts[0].severity == "WARNING" and alerts[0].message == "1 trade(s) today"
+    assert [(a.rule, n) for a, n in notified if a.rule == "first_trade"] == [
+        ("first_trade", "paper")
+    ]
+    entries = JournalRepository(db).read(dep, limit=100000)
+    fired = [json.loads(e.payload) for e in entries if e.kind == "alert.fired"]
+    assert fired[0]["rule"] == "first_trade" and fired[0]["values"]["trades_today"] == 1.0
+    pause = next(e for e in entries if e.kind == "operator.pause")
+    assert pause.actor == "operator:alert:first_trade"
+    outcomes = [outcome for _, cid, outcome in control.applied(db, dep) if cid == pause.id]
+    assert outcomes and outcomes[0].startswith("paused")  # the runner applied it
+
+
+def test_a_risk_halt_raises_the_builtin_alert(tmp_path: Path) -> None:
+    risk = {"limits": {"max_consecutive_losses": 1}}
+    db, _, notified = _run(tmp_path, _config([], **risk))
+    halts = [a for a in AlertRepository(db).recent() if a.rule == "risk_halt"]
+    assert halts and halts[0].severity == "ERROR" and "consecutive" in halts[0].message
+    assert any(a.builtin and a.rule == "risk_halt" for a, _ in notified)
+
+
+def test_engine_cooldown_and_messages() -> None:
+    class Rule:
+        name, condition, severity = "dd", "drawdown > 10%", "critical"
+        message, cooldown_s, channels, action = "drawdown {drawdown:.0%}", 60.0, (), None
+
+    engine = AlertEngine([Rule()])
+    assert engine.check({"drawdown": 0.05}, 0.0) == []
+    first = engine.check({"drawdown": 0.12}, 1.0)
+    assert [f.message for f in first] == ["drawdown 12%"]
+    assert engine.check({"drawdown": 0.2}, 30.0) == []  # cooling down
+    assert len(engine.check({"drawdown": 0.2}, 61.5)) == 1
+    assert engine.check({"drawdown": None}, 500.0) == []  # no value yet: not an alert
+
+
+def test_builtin_events() -> None:
+    tripped = builtin("kill_switch.activated", "daily_loss", {"reason": "loss 5.5%"})
+    assert tripped is not None and tripped.severity == "critical" and "5.5%" in tripped.message
+    assert builtin("runtime.restarted", "replay", {"after_crash": False}) is None
+    crash = builtin("runtime.restarted", "replay", {"after_crash": True, "checkpoint": 12})
+    assert crash is not None and crash.rule == "restart_after_crash"
+    assert builtin("runtime.reconciled", "binance", {"agrees": True}) is None
+    bad = builtin("runtime.reconciled", "binance", {"agrees": False, "lines": ["BTC 1 != 2"]})
+    assert bad is not None and "BTC 1 != 2" in bad.message
+    assert builtin("OrderFilled", "O-1", {}) is None
