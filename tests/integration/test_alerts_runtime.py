@@ -108,3 +108,49 @@ def test_builtin_events() -> None:
     bad = builtin("runtime.reconciled", "binance", {"agrees": False, "lines": ["BTC 1 != 2"]})
     assert bad is not None and "BTC 1 != 2" in bad.message
     assert builtin("OrderFilled", "O-1", {}) is None
+
+
+def test_alerts_on_the_cli_and_the_api(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from genebot.api.app import create_app
+    from genebot.api.security import Tokens
+    from genebot.cli.main import app
+    from genebot.persistence.repositories import DeploymentRepository
+
+    db = Database(f"sqlite:///{tmp_path / 'c.db'}")
+    ensure_current(db)
+    dep = DeploymentRepository(db).start("paper-a", "paper", {"strategies": {}})
+    first = AlertRepository(db).add("drawdown", "CRITICAL", "drawdown 12%", dep)
+    AlertRepository(db).add("first_trade", "WARNING", "1 trade(s) today", dep)
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    shown = CliRunner().invoke(
+        app, ["alerts", "--since", "1h", "--format", "json", "--database-url", url]
+    )
+    assert shown.exit_code == 0, shown.output
+    assert [a["rule"] for a in json.loads(shown.output)] == ["first_trade", "drawdown"]
+    critical = CliRunner().invoke(
+        app, ["alerts", "--severity", "critical", "--format", "json", "--database-url", url]
+    )
+    assert [a["rule"] for a in json.loads(critical.output)] == ["drawdown"]
+    bad = CliRunner().invoke(app, ["alerts", "--since", "yesterday", "--database-url", url])
+    assert bad.exit_code == 2 and "--since yesterday" in bad.output
+    tokens = Tokens(
+        {
+            "GENEBOT_API_ADMIN_TOKEN": "admin-token-0123456789",
+            "GENEBOT_API_VIEWER_TOKEN": "viewer-token-0123456789",
+        }
+    )
+    api = TestClient(create_app(db, tokens))
+    admin = {"Authorization": "Bearer admin-token-0123456789"}
+    viewer = {"Authorization": "Bearer viewer-token-0123456789"}
+    listed = api.get("/api/alerts?unacknowledged=true", headers=viewer).json()
+    assert listed["count"] == 2 and listed["alerts"][0]["rule"] == "first_trade"
+    assert api.post(f"/api/alerts/{first}/acknowledge", headers=viewer).status_code == 403
+    done = api.post(f"/api/alerts/{first}/acknowledge", headers=admin, json={"reason": "seen"})
+    assert done.status_code == 200 and done.json()["alert"]["acknowledged"] is True
+    assert api.get("/api/alerts?unacknowledged=true", headers=viewer).json()["count"] == 1
+    assert api.post("/api/alerts/999/acknowledge", headers=admin).status_code == 404
+    kinds = [e.kind for e in JournalRepository(db).read(dep)]
+    assert "api.alert_acknowledged" in kinds

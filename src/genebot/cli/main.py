@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from genebot.cli import deploy_cmds, orchestrator_live
+from genebot.cli.alerts_cmd import alerts_command
 from genebot.cli.backtest import execute_backtest
 from genebot.cli.common import (
     DatabaseOpt,
@@ -87,6 +88,7 @@ config_app.command("help")(config_help)
 app.command("config-help")(config_help)
 app.command("run")(run_command)
 app.command("serve")(serve_command)
+app.command("alerts")(alerts_command)
 app.command("reconcile")(reconcile_command)
 app.command("deploy")(deploy_command)
 app.command("deployments")(deploy_cmds.deployments)

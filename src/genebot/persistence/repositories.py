@@ -303,10 +303,37 @@ class AlertRepository:
             session.flush()
             return row.id
 
-    def recent(self, limit: int = 100) -> list[AlertRow]:
+    def recent(
+        self,
+        limit: int = 100,
+        *,
+        since: datetime | None = None,
+        severity: str | None = None,
+        deployment_id: str | None = None,
+        unacknowledged: bool = False,
+    ) -> list[AlertRow]:
+        """Newest first, filtered."""
+        query = select(AlertRow)
+        if since is not None:
+            query = query.where(AlertRow.ts >= since)
+        if severity is not None:
+            query = query.where(AlertRow.severity == severity.upper())
+        if deployment_id is not None:
+            query = query.where(AlertRow.deployment_id == deployment_id)
+        if unacknowledged:
+            query = query.where(AlertRow.acknowledged.is_(False))
         with self.db.reader() as session:
-            query = select(AlertRow).order_by(AlertRow.id.desc()).limit(limit)
-            return list(session.scalars(query))
+            return list(session.scalars(query.order_by(AlertRow.id.desc()).limit(limit)))
+
+    def acknowledge(self, alert_id: int) -> AlertRow:
+        with self.db.session() as session:
+            row = session.get(AlertRow, alert_id)
+            if row is None:
+                raise InputError(f"alert {alert_id}: no such alert (`genebot alerts`)")
+            row.acknowledged = True
+            session.flush()
+            session.expunge(row)
+            return row
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from genebot.api.routes import (
+    alerts,
     dashboard,
     data,
     health,
@@ -25,6 +26,7 @@ ROUTERS: list[APIRouter] = [
     trading.router,
     strategies.router,
     orchestration.router,
+    alerts.router,
     keys.router,
     data.router,
     metrics.router,
