@@ -11,23 +11,16 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from genebot.api.context import ApiContext, ApiSettings, NoRunner
+from genebot.api.exact import ExactJSON
 from genebot.api.routes import ROUTERS
 from genebot.api.security import Tokens
 from genebot.core.errors import GenebotError, InputError
-from genebot.core.exactjson import dumps_exact
 from genebot.persistence.database import Database
 
 log = logging.getLogger(__name__)
-
-
-class ExactJSON(JSONResponse):
-    """Money as exact JSON numbers (no float between the ledger and the client)."""
-
-    def render(self, content: object) -> bytes:
-        return dumps_exact(content).encode()
 
 
 def create_app(

@@ -17,6 +17,7 @@ from genebot.persistence.repositories import DeploymentRepository, TradeReposito
 from genebot.persistence.tables import Deployment, TradeRow
 
 ZERO = Decimal(0)
+MONEY = ("quantity", "entry_price", "current_price", "unrealized_pnl")  # exact, as text in the row
 EXIT_REASONS = ("signal", "stop_loss", "take_profit", "trailing_stop", "manual", "emergency_stop")
 
 
@@ -129,7 +130,8 @@ def positions(db: Database, deployment_id: str) -> list[dict[str, Any]]:
         duration = None
         if opened:
             duration = (now - datetime.fromisoformat(opened)).total_seconds()
-        out.append({**p, "duration_s": duration})
+        numbers = {k: Decimal(p[k]) for k in MONEY if p.get(k) is not None}
+        out.append({**p, **numbers, "duration_s": duration})
     return out
 
 

@@ -7,15 +7,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from genebot.api.context import Admin, Ctx, Viewer
+from genebot.api.exact import ExactRoute
 from genebot.core.errors import InputError
 from genebot.persistence.repositories import AlertRepository
 from genebot.persistence.tables import AlertRow
 
-router = APIRouter(prefix="/api/alerts", tags=["alerts"])
+router = APIRouter(route_class=ExactRoute, prefix="/api/alerts", tags=["alerts"])
 Severity = Literal["INFO", "WARNING", "ERROR", "CRITICAL", "info", "warning", "error", "critical"]
 
 
@@ -56,9 +57,12 @@ class AckBody(BaseModel):
 
 
 @router.post("/{alert_id}/acknowledge")
-def acknowledge(ctx: Ctx, who: Admin, alert_id: int, body: AckBody | None = None) -> dict[str, Any]:
-    if alert_id < 1:
-        raise InputError(f"alert_id {alert_id}: ids start at 1")
+def acknowledge(
+    ctx: Ctx,
+    who: Admin,
+    alert_id: Annotated[int, Path(ge=1, le=2**62)],
+    body: AckBody | None = None,
+) -> dict[str, Any]:
     try:
         row = AlertRepository(ctx.db).acknowledge(alert_id)
     except InputError as exc:

@@ -13,13 +13,14 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from genebot.api.context import ApiContext, Ctx, Viewer
+from genebot.api.exact import ExactRoute
 from genebot.core.errors import GenebotError
 from genebot.core.exactjson import dumps_exact
 from genebot.live.status_store import read_status
 from genebot.persistence.repositories import DeploymentRepository
 from genebot.persistence.tables import JournalEntry
 
-router = APIRouter(tags=["health"])
+router = APIRouter(route_class=ExactRoute, tags=["health"])
 STALE_S = 60.0  # a runner that has not written its status for this long is not healthy
 
 

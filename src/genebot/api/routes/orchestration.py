@@ -17,13 +17,14 @@ from sqlalchemy import select
 
 from genebot.api.commands import runner_of, send_command
 from genebot.api.context import Admin, ApiContext, Ctx, NoRunner, Viewer
+from genebot.api.exact import ExactRoute
 from genebot.core.errors import InputError
 from genebot.live.status_store import read_status
 from genebot.persistence.repositories import BacktestRunRepository, DeploymentRepository
 from genebot.persistence.tables import JournalEntry
 from genebot.services.deployments import card
 
-router = APIRouter(tags=["orchestration"])
+router = APIRouter(route_class=ExactRoute, tags=["orchestration"])
 ALLOCATION, INTERVENTION = "orchestrator.allocation", "orchestrator.intervention"
 
 

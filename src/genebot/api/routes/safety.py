@@ -14,12 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from genebot.api.commands import runner_of
 from genebot.api.context import Admin, Ctx, Viewer
+from genebot.api.exact import ExactRoute
 from genebot.core.errors import ConfigError
 from genebot.risk.config import RiskManagementConfig
 from genebot.services import safety
 from genebot.services.deployments import positions
 
-router = APIRouter(prefix="/api/trading-safety", tags=["trading-safety"])
+router = APIRouter(route_class=ExactRoute, prefix="/api/trading-safety", tags=["trading-safety"])
 DeploymentQ = Annotated[str | None, Query(max_length=64, description="default: the running one")]
 
 

@@ -13,12 +13,13 @@ from sqlalchemy import select
 
 from genebot.api.commands import runner_of, send_command
 from genebot.api.context import Admin, ApiContext, Ctx, NoRunner, Viewer
+from genebot.api.exact import ExactRoute
 from genebot.core.errors import InputError
 from genebot.persistence.repositories import DeploymentRepository
 from genebot.persistence.tables import JournalEntry
 from genebot.services.deployments import card
 
-router = APIRouter(prefix="/api/strategies", tags=["strategies"])
+router = APIRouter(route_class=ExactRoute, prefix="/api/strategies", tags=["strategies"])
 PARAMETERS = "strategy_parameters"
 
 

@@ -10,12 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from genebot.api.commands import send_command
 from genebot.api.context import Admin, Ctx, Viewer
+from genebot.api.exact import ExactRoute
 from genebot.persistence.repositories import DeploymentRepository
 from genebot.services import deployments as deps
 from genebot.services.launcher import DeploySpec
 from genebot.services.safety import NoDeployment
 
-router = APIRouter(tags=["trading"])
+router = APIRouter(route_class=ExactRoute, tags=["trading"])
 
 
 class RiskParameters(BaseModel):
