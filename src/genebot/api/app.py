@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 
+from genebot.api import observability
 from genebot.api.context import ApiContext, ApiSettings, NoRunner
 from genebot.api.exact import ExactJSON
 from genebot.api.routes import ROUTERS
@@ -54,6 +55,7 @@ def create_app(
     _errors(app, ctx)
     for router in ROUTERS:
         app.include_router(router)
+    observability.install(app)  # request counts and latencies for /metrics
     return app
 
 

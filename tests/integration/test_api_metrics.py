@@ -1,0 +1,359 @@
+"""``GET /metrics`` over a real database (SQLite and PostgreSQL): Prometheus text, behind a
+token; what it reports equals what the database holds; requests are counted by route template;
+and every metric the Grafana dashboards chart is one it exposes."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from genebot.api import observability
+from genebot.api.app import create_app
+from genebot.api.security import Tokens
+from genebot.domain.events import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderEvent,
+    OrderFilled,
+    OrderInitialized,
+    OrderSubmitted,
+)
+from genebot.domain.position import ClosedTrade
+from genebot.persistence.codec import to_json
+from genebot.persistence.database import Database
+from genebot.persistence.journal import TradingStore
+from genebot.persistence.repositories import DeploymentRepository
+from genebot.persistence.tables import RuntimeStatusRow
+
+D = Decimal
+T0 = 1_700_000_000_000_000_000
+ADMIN, VIEWER = "admin-token-0123456789", "viewer-token-0123456789"
+ENV = {"GENEBOT_API_ADMIN_TOKEN": ADMIN, "GENEBOT_API_VIEWER_TOKEN": VIEWER}
+DASHBOARDS = Path(__file__).resolve().parents[2] / "deployment" / "grafana" / "dashboards"
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def counting(app: FastAPI) -> int:
+    """How many request-counting middlewares the app has."""
+    return sum(getattr(m, "cls", None) is observability.RequestMetrics for m in app.user_middleware)
+
+
+def app_for(db: Database) -> FastAPI:
+    app = create_app(db, Tokens(ENV))
+    if not counting(app):
+        observability.install(app)  # until create_app calls it
+    return app
+
+
+def auth(token: str = VIEWER) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def scrape(api: TestClient) -> Samples:
+    got = api.get("/metrics", headers=auth())
+    assert got.status_code == 200, got.text
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(got.text)
+        for s in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float | None:
+    """The one sample of ``name`` whose labels include ``labels`` (None if there is none)."""
+    want = set(labels.items())
+    found = [v for (n, ls), v in samples.items() if n == name and want <= ls]
+    assert len(found) <= 1, f"{name} {labels}: {len(found)} samples"
+    return found[0] if found else None
+
+
+# -- what the tests write -------------------------------------------------------------------
+def _order(coid: str, *then: str) -> list[OrderEvent]:
+    init = OrderInitialized(
+        coid, "s", "BTC/USDT.SIM", "BUY", "LIMIT", D("1"), D("100"), None, "GTC",
+        False, "signal", None, None, T0, T0,
+    )  # fmt: skip
+    events: list[OrderEvent] = [init, OrderSubmitted(coid, T0 + 1, T0 + 1)]
+    events.append(OrderAccepted(coid, f"V-{coid}", T0 + 2, T0 + 2))
+    if "fill" in then:
+        fill = OrderFilled(coid, f"{coid}-t", "BTC/USDT.SIM", "BUY", D("1"), D("100"), D("0.1"),
+                           "USDT", "MAKER", T0 + 3, T0 + 3)  # fmt: skip
+        events.append(fill)
+    if "cancel" in then:
+        events.append(OrderCanceled(coid, "operator", T0 + 3, T0 + 3))
+    return events
+
+
+def _trade(pnl: str) -> ClosedTrade:
+    return ClosedTrade(
+        "s", "BTC/USDT.SIM", "long", T0, D("100"), T0 + 10, D("101"), D("1"), D(pnl), D("0.1"),
+        "signal",
+    )  # fmt: skip
+
+
+def write_status(db: Database, dep: str, payload: dict[str, Any], age_s: float = 0.0) -> None:
+    """The runner's status row, shaped as ``status_store.read_status`` reads it."""
+    stamp = datetime.now(UTC) - timedelta(seconds=age_s)
+    with db.session() as session:
+        row = session.get(RuntimeStatusRow, dep)
+        if row is None:
+            session.add(RuntimeStatusRow(deployment_id=dep, updated_at=stamp, payload=""))
+            session.flush()
+            row = session.get(RuntimeStatusRow, dep)
+        assert row is not None
+        row.updated_at, row.payload = stamp, to_json(payload)
+
+
+def status(equity: str, state: str = "ACTIVE", **extra: Any) -> dict[str, Any]:
+    position = {"strategy": "s", "instrument_id": "BTC/USDT.SIM", "symbol": "BTC/USDT",
+                "side": "long", "quantity": "0.5", "entry_price": "100", "current_price": "110",
+                "unrealized_pnl": "5", "unrealized_pnl_pct": 0.1}  # fmt: skip
+    return {
+        "mode": "paper", "equity": equity, "total_pnl": "123.45", "daily_pnl": "-7.5",
+        "drawdown": 0.025, "positions": [position],
+        "risk": {"state": state, "halt_rule": None, "halt_detail": None},
+        "orders": 3, "trades": 2, "ts_ns": T0, **extra,
+    }  # fmt: skip
+
+
+def paper_deployment(db: Database) -> str:
+    dep = DeploymentRepository(db).start("paper-btc", "paper", {})
+    store = TradingStore(db, dep)
+    store.on_order_events(_order("O-1", "fill") + _order("O-2", "cancel") + _order("O-3"))
+    store.record_trades([_trade("9.5"), _trade("-2")])
+    store.record_risk_events(
+        [
+            (T0, "s", "BTC/USDT", "max_position_size", "deny", "too big"),
+            (T0, "s", "BTC/USDT", "max_position_size", "deny", "too big"),
+            (T0, "s", "BTC/USDT", "daily_loss", "deny", "limit hit"),
+            (T0, "s", "BTC/USDT", "all", "approve", "quantity 1"),
+            (T0, "s", "BTC/USDT", "heat", "resize", "to 0.5"),
+        ]
+    )
+    write_status(db, dep, status("10123.45"))
+    return dep
+
+
+# -- the tests --------------------------------------------------------------------------------
+def test_metrics_need_a_token_and_answer_prometheus_text(database: Database) -> None:
+    api = TestClient(app_for(database))
+    assert api.get("/metrics").status_code == 401
+    assert api.get("/metrics", headers=auth("wrong-token-0123456789")).status_code == 401
+    got = api.get("/metrics", headers=auth())
+    assert got.status_code == 200
+    assert got.headers["content-type"].startswith("text/plain; version=0.0.4")
+    samples = scrape(api)
+    assert value(samples, "genebot_up") == 1.0
+    assert value(samples, "genebot_database_up") == 1.0
+    assert value(samples, "genebot_runner_up") == 0.0  # nothing holds the runner lock
+    assert value(samples, "genebot_build_info", version=observability._version()) == 1.0
+
+
+def test_trading_metrics_equal_what_the_database_holds(database: Database) -> None:
+    dep = paper_deployment(database)
+    samples = scrape(TestClient(app_for(database)))
+    me = {"deployment": "paper-btc", "deployment_id": dep, "mode": "paper"}
+    assert value(samples, "genebot_equity", **me) == 10123.45
+    assert value(samples, "genebot_total_pnl", **me) == 123.45
+    assert value(samples, "genebot_daily_pnl", **me) == -7.5
+    assert value(samples, "genebot_drawdown", **me) == 0.025
+    assert value(samples, "genebot_exposure", **me) == 55.0  # 0.5 x 110
+    assert value(samples, "genebot_unrealized_pnl", **me) == 5.0
+    assert value(samples, "genebot_open_positions", **me) == 1.0
+    for status_name, n in (("FILLED", 1.0), ("CANCELED", 1.0), ("ACCEPTED", 1.0)):
+        assert value(samples, "genebot_orders", status=status_name, **me) == n
+    assert value(samples, "genebot_fills_total", **me) == 1.0
+    assert value(samples, "genebot_trades_total", **me) == 2.0
+    assert value(samples, "genebot_win_rate", **me) == 0.5
+    assert value(samples, "genebot_risk_denials_total", rule="max_position_size", **me) == 2.0
+    assert value(samples, "genebot_risk_denials_total", rule="daily_loss", **me) == 1.0
+    assert value(samples, "genebot_risk_denials_total", rule="heat", **me) is None  # a resize
+    assert value(samples, "genebot_risk_denials_total", rule="all", **me) is None  # approvals
+    assert value(samples, "genebot_risk_state", state="ACTIVE", **me) == 1.0
+    assert value(samples, "genebot_risk_state", state="HALTED", **me) == 0.0
+    assert value(samples, "genebot_kill_switch_active", **me) == 0.0
+    age = value(samples, "genebot_status_age_seconds", **me)
+    assert age is not None and 0.0 <= age < 30.0
+    assert value(samples, "genebot_data_age_seconds", **me) is None  # paper: replayed data
+    assert value(samples, "genebot_deployments", mode="paper", status="running") == 1.0
+
+
+def test_the_kill_switch_shows_from_its_events_and_from_the_risk_state(
+    database: Database,
+) -> None:
+    dep = paper_deployment(database)
+    api = TestClient(app_for(database))
+    me = {"deployment_id": dep}
+    store = TradingStore(database, dep)
+    store.record_kill_switch("activated", "daily_loss", "engine", "loss 5.5%")
+    assert value(scrape(api), "genebot_kill_switch_active", **me) == 1.0
+    store.record_kill_switch("reset", "admin", "admin#1", "reviewed")
+    assert value(scrape(api), "genebot_kill_switch_active", **me) == 0.0
+    write_status(database, dep, status("10000", state="HALTED"))  # the engine's own halt
+    samples = scrape(api)
+    assert value(samples, "genebot_kill_switch_active", **me) == 1.0
+    assert value(samples, "genebot_risk_state", state="HALTED", **me) == 1.0
+    DeploymentRepository(database).stop(dep)  # a stopped deployment has no trading series
+    samples = scrape(api)
+    assert value(samples, "genebot_kill_switch_active", **me) is None
+    assert value(samples, "genebot_equity", **me) is None
+
+
+def test_live_staleness_data_age_and_runner_errors(database: Database) -> None:
+    dep = DeploymentRepository(database).start("live-eth", "live", {})
+    data_ts = time.time_ns() - 90 * 10**9  # the last bar seen 90 s ago
+    write_status(database, dep, status("5000", mode="live", ts_ns=data_ts), age_s=12.0)
+    store = TradingStore(database, dep)
+    store.record_runtime("runtime.stale", "ETH/USDT", {"feed": "ETH/USDT", "ts_event": data_ts})
+    store.record_runtime("runtime.error", "live", {"error": "ExchangeAccessLost: keys refused"})
+    api = TestClient(app_for(database))
+    samples = scrape(api)
+    me = {"deployment": "live-eth", "deployment_id": dep, "mode": "live"}
+    age = value(samples, "genebot_status_age_seconds", **me)
+    assert age is not None and 12.0 <= age < 40.0
+    data_age = value(samples, "genebot_data_age_seconds", **me)
+    assert data_age is not None and 90.0 <= data_age < 120.0
+    assert value(samples, "genebot_data_stale_events_total", **me) == 1.0
+    errors = value(samples, "genebot_runtime_errors_total", type="ExchangeAccessLost", **me)
+    assert errors == 1.0
+    store.record_runtime("runtime.error", "live", {"error": "ExchangeAccessLost: again"})
+    DeploymentRepository(database).stop(dep, "crashed")  # errors still count once it crashed
+    samples = scrape(api)
+    assert value(samples, "genebot_runtime_errors_total", type="ExchangeAccessLost", **me) == 2.0
+    assert value(samples, "genebot_deployments", mode="live", status="crashed") == 1.0
+
+
+def test_the_journal_tally_counts_each_entry_once_across_scrapes(database: Database) -> None:
+    """Settled entries are counted once, the newest recounted: the total never drifts."""
+    dep = DeploymentRepository(database).start("live-x", "live", {})
+    store = TradingStore(database, dep)
+    tally = observability.JournalTally(margin=2)
+    for n in range(1, 8):
+        store.record_runtime("runtime.error", "live", {"error": f"Boom: {n}"})
+        store.record_runtime("runtime.finished", "live", {"why": "noise"})
+        with database.reader() as session:
+            assert tally.read(session)[(dep, "runtime.error", "Boom")] == n
+
+
+def test_requests_are_counted_by_route_template(database: Database) -> None:
+    dep = paper_deployment(database)
+    api = TestClient(app_for(database))
+    route = "/api/trading/history/{deployment_id}"
+    before = value(scrape(api), "genebot_http_requests_total", route=route, status="200") or 0.0
+    for _ in range(3):
+        assert api.get(f"/api/trading/history/{dep}", headers=auth()).status_code == 200
+    assert api.get("/api/trading/history/nosuch", headers=auth()).status_code == 404
+    assert api.get("/no/such/path/at/all").status_code == 404
+    assert api.request("BREW", "/health").status_code == 405  # any verb: one "other" label
+    samples = scrape(api)
+    assert value(samples, "genebot_http_requests_total", route=route, status="200") == before + 3
+    assert value(samples, "genebot_http_requests_total", route=route, status="404") == 1.0
+    assert value(samples, "genebot_http_requests_total", route="unmatched", status="404") == 1.0
+    assert value(samples, "genebot_http_requests_total", route="/metrics", status="200")
+    assert value(samples, "genebot_http_requests_total", method="other", route="/health") == 1.0
+    count = value(samples, "genebot_http_request_duration_seconds_count", route=route)
+    assert count == before + 4
+    assert not any(dep in dict(labels).get("route", "") for _, labels in samples)  # templates
+
+
+def test_install_adds_the_middleware_once(database: Database) -> None:
+    app = app_for(database)
+    observability.install(app)
+    assert counting(app) == 1
+    with TestClient(app) as api:
+        assert api.get("/health").status_code == 200
+        with pytest.raises(RuntimeError):  # middleware cannot be added to a started app
+            observability.metrics_of(app).installed = False
+            observability.install(app)
+
+
+# -- the dashboards chart only what /metrics exposes ------------------------------------------
+_NAME = re.compile(r"\bgenebot_[a-zA-Z0-9_:]*")
+_HISTOGRAM_PARTS = ("_bucket", "_sum", "_count")
+
+
+def promql_of(node: object) -> list[str]:
+    """Every PromQL text in a dashboard: panel targets' ``expr`` and query variables."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        for key, item in node.items():
+            text = isinstance(item, str)
+            if text and (
+                key in ("expr", "definition") or (key, node.get("type")) == ("query", "query")
+            ):
+                found.append(str(item))
+            elif key == "query" and isinstance(item, dict) and isinstance(item.get("query"), str):
+                found.append(item["query"])
+            else:
+                found += promql_of(item)
+    elif isinstance(node, list):
+        for item in node:
+            found += promql_of(item)
+    return found
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names an expression reads (label matchers and strings dropped first)."""
+    bare = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    bare = re.sub(r"\{[^}]*\}", "", bare)
+    return set(_NAME.findall(bare))
+
+
+def exposed_names(text: str) -> set[str]:
+    """What a PromQL query may name: each family's samples, a counter's ``_total``, a
+    histogram's ``_bucket``/``_sum``/``_count`` (also when it has no sample yet)."""
+    names: set[str] = set()
+    for family in text_string_to_metric_families(text):
+        names.update(s.name for s in family.samples)
+        if family.type == "counter":
+            names.add(f"{family.name}_total")
+        elif family.type == "histogram":
+            names.update(family.name + part for part in _HISTOGRAM_PARTS)
+        else:
+            names.add(family.name)
+    return names
+
+
+def test_every_dashboard_metric_is_exposed(database: Database) -> None:
+    paper_deployment(database)
+    api = TestClient(app_for(database))
+    api.get("/api/trading/deployments", headers=auth())  # a request: the histogram has series
+    text = api.get("/metrics", headers=auth()).text
+    exposed = exposed_names(text)
+    files = sorted(DASHBOARDS.glob("*.json"))
+    assert files, f"no dashboard in {DASHBOARDS}"
+    for path in files:
+        dashboard = json.loads(path.read_text())
+        assert dashboard["schemaVersion"] >= 36
+        variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+        assert variables["DS_PROMETHEUS"]["type"] == "datasource"
+        queries = promql_of(dashboard)
+        assert queries, f"{path.name}: no PromQL found"
+        used = set().union(*(metric_names(q) for q in queries))
+        missing = sorted(used - exposed)
+        assert not missing, f"{path.name} charts metrics /metrics does not expose: {missing}"
+        for panel in dashboard["panels"]:
+            if panel["type"] != "row":
+                assert panel["datasource"]["uid"] == "${DS_PROMETHEUS}", panel["title"]
+    for needed in ("genebot_equity", "genebot_orders", "genebot_risk_denials_total"):
+        assert needed in used
+
+
+def test_metric_names_reads_past_functions_labels_and_suffixes() -> None:
+    expr = (
+        "histogram_quantile(0.99, sum by (le, route) (rate(genebot_http_request_duration_seconds"
+        '_bucket{route=~"/api/.*", x="genebot_fake"}[5m]))) / genebot_up'
+    )
+    assert metric_names(expr) == {"genebot_http_request_duration_seconds_bucket", "genebot_up"}
+    renamed = "# TYPE genebot_equity_usd gauge\ngenebot_equity_usd 1\n"
+    assert "genebot_equity" not in exposed_names(renamed)  # a rename breaks the dashboards test
