@@ -10,6 +10,7 @@ import pytest
 # `genebot run` serves the API on :8000 by default; commands run by tests (in parallel workers)
 # do not: the tests of the API start their own servers on free ports.
 os.environ.setdefault("GENEBOT_NO_API", "1")
+os.environ.setdefault("GENEBOT_NO_LOG_FILES", "1")  # nor the logs/ files (tests that test them ask)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,6 +9,23 @@ from typing import Any
 from genebot.cli.common import console, err, say
 
 OFF_ENV = "GENEBOT_NO_API"  # 1: no API for this process (the test suite, launched runners)
+NO_LOG_FILES_ENV = "GENEBOT_NO_LOG_FILES"  # 1: no logs/ files (the test suite)
+
+
+def start_log_files(cfg: Any) -> list[Any]:
+    """The seed's logs/ files for a run (``logging.directory``); remove them at the end."""
+    settings = cfg.logging
+    if settings.directory is None or os.environ.get(NO_LOG_FILES_ENV) == "1":
+        return []
+    from genebot.core.logfiles import install
+
+    return install(
+        settings.directory,
+        settings.level,
+        max_bytes=settings.max_bytes,
+        backups=settings.backups,
+        max_age_days=settings.max_age_days,
+    )
 
 
 def start_api(cfg: Any, db: Any, runtime: Any, enabled: bool = True) -> Any:

@@ -74,10 +74,12 @@ def run_live(
     runtime = LiveRuntime(cfg, db, name=name, max_bars=max_bars)
     import signal
 
-    from genebot.cli.api_thread import start_api
+    from genebot.cli.api_thread import start_api, start_log_files
+    from genebot.core.logfiles import remove as remove_log_files
 
     previous = _install_stop(runtime)  # type: ignore[arg-type]
     served = start_api(cfg, db, runtime)
+    files = start_log_files(cfg)
     try:
         outcome = runtime.run()
     except GenebotError as exc:  # one clear line, the keys masked; the journal holds it too
@@ -88,6 +90,7 @@ def run_live(
             signal.signal(sig, handler)
         if served is not None:
             served.stop()
+        remove_log_files(files)
     console.print(
         f"deployment {outcome.deployment_id[:12]} (live on {target.exchange}): "
         f"{outcome.bars} bars, {outcome.orders} orders ({outcome.sent} sent to the exchange), "

@@ -268,8 +268,9 @@ def _paper(
 ) -> None:
     import logging
 
-    from genebot.cli.api_thread import start_api
+    from genebot.cli.api_thread import start_api, start_log_files
     from genebot.cli.backtest import _run_store, print_result
+    from genebot.core.logfiles import remove as remove_log_files
     from genebot.live.runtime import PaperRuntime
 
     db = _run_store(database_url)
@@ -284,6 +285,7 @@ def _paper(
     )  # fmt: skip
     previous = _install_stop(runtime)
     served = start_api(cfg, db, runtime, api)
+    files = start_log_files(cfg)
     try:
         with view:
             outcome = guarded(runtime.run)
@@ -292,6 +294,7 @@ def _paper(
             signal.signal(sig, handler)
         if served is not None:
             served.stop()
+        remove_log_files(files)
     result = outcome.result
     how = "resumed" if outcome.resumed else "new"
     state = "finished" if outcome.finished else "stopped (a restart resumes it)"

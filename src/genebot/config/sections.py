@@ -14,6 +14,16 @@ class LoggingConfig(FrozenModel):
 
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     file: str | None = Field(default=None, description="also log to this file")
+    directory: str | None = Field(
+        default="logs",
+        description="genebot run writes the seed's JSON-lines log files here (trading_bot.log, "
+        "errors.log, trades.log, orchestration.log, performance.log, strategies/); null: none",
+    )
+    max_bytes: int = Field(default=10 * 2**20, ge=4096, description="rotate a file past this size")
+    backups: int = Field(default=5, ge=0, le=1000, description="rotated files kept per log")
+    max_age_days: float = Field(
+        default=7.0, ge=0, description="rotate a file older than this; 0: never"
+    )
 
     @field_validator("level", mode="before")
     @classmethod

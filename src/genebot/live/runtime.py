@@ -32,7 +32,7 @@ from genebot.backtest.setup import DataInput
 from genebot.config.loader import GenebotConfig, redacted_dict
 from genebot.core.errors import StopError
 from genebot.data.feed import Timeline
-from genebot.domain.events import OrderEvent, OrderSubmitted
+from genebot.domain.events import OrderEvent, OrderFilled, OrderSubmitted
 from genebot.live import control
 from genebot.live.alerting import Notifier, RunnerAlerts
 from genebot.live.control import Command, Controller
@@ -55,6 +55,8 @@ from genebot.persistence.lock import RunnerLock
 from genebot.system.kernel import Kernel
 
 log = logging.getLogger("genebot.live")
+trades_log = logging.getLogger("genebot.trades")  # logs/trades.log
+risk_log = logging.getLogger("genebot.risk")
 ZERO = Decimal(0)
 CHECKPOINT_EVERY = 250  # steps between checkpoints (and trade / risk-event flushes) ...
 CHECKPOINT_WALL_S = 1.0  # ... and at most one a second (each is a durable commit)
@@ -119,6 +121,8 @@ class JournalSink:
             events, self.pending = self.pending, []
             self.store.on_order_events(events)
             self.written += len(events)
+            if trades_log.isEnabledFor(logging.INFO):
+                _log_fills(events)
 
 
 @dataclass
@@ -423,6 +427,16 @@ class _Flusher:
     def flush(self) -> None:
         trades = self.kernel.portfolio.trades
         self.store.record_trades(trades[self.trades :])
+        for t in trades[self.trades :]:
+            trades_log.info(
+                "TRADE_CLOSED %s %s %s pnl %s (%s)",
+                t.strategy_id,
+                t.side,
+                t.instrument_id,
+                t.pnl,
+                t.exit_reason,
+                extra={"strategy": t.strategy_id},
+            )
         self.trades = max(self.trades, len(trades))
         risk = self.kernel.risk
         events = risk.events if risk is not None else []
@@ -431,6 +445,16 @@ class _Flusher:
             self.store.record_risk_events(
                 [(e.ts, e.strategy, e.symbol, e.rule, e.action, e.detail) for e in new]
             )
+            for e in new:
+                if e.action != "approve":
+                    risk_log.warning(
+                        "RISK_LIMIT %s %s %s: %s",
+                        e.rule,
+                        e.action,
+                        e.symbol,
+                        e.detail,
+                        extra={"strategy": e.strategy},
+                    )
         self.risk = max(self.risk, len(events))
         orchestrator = self.kernel.orchestrator
         if orchestrator is None:
@@ -444,6 +468,21 @@ class _Flusher:
             row = {**record._asdict(), "ts_event": record.ts}
             self.store.record_runtime(INTERVENTION, record.strategy or "*", row)
         self.interventions = max(self.interventions, len(orchestrator.interventions))
+
+
+def _log_fills(events: Sequence[OrderEvent]) -> None:
+    for e in events:
+        if isinstance(e, OrderFilled):
+            trades_log.info(
+                "TRADE_EXECUTED %s %s %s @ %s (order %s, fee %s %s)",
+                e.side,
+                e.last_qty,
+                e.instrument_id,
+                e.last_px,
+                e.client_order_id,
+                e.fee,
+                e.fee_currency,
+            )
 
 
 def _checkpoint(schedule: Timeline, step: int) -> dict[str, object]:

@@ -10,6 +10,7 @@ or by ``genebot serve`` beside it. Numbers are exact decimals as text.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -23,6 +24,8 @@ from genebot.persistence.tables import EquitySnapshot, RuntimeStatusRow
 from genebot.system.kernel import Kernel
 
 ZERO = Decimal(0)
+PERFORMANCE_EVERY_S = 60.0
+perf_log = logging.getLogger("genebot.performance")  # logs/performance.log
 STATUS_EVERY_S = 0.5
 EQUITY_EVERY_S = 1.0
 
@@ -92,7 +95,7 @@ class StatusWriter:
     ) -> None:
         self.db, self.deployment_id, self.header = db, deployment_id, header
         self.every_s, self.equity_every_s, self._wall = every_s, equity_every_s, wall
-        self._last = self._last_equity = -1e18
+        self._last = self._last_equity = self._last_perf = -1e18
         self.peak = ZERO
         self.drawdown = 0.0
         self.started = datetime.now(UTC).isoformat()
@@ -118,6 +121,9 @@ class StatusWriter:
             "allocation": allocation_of(kernel),
         }
         snapshot = force or now - self._last_equity >= self.equity_every_s
+        if force or now - self._last_perf >= PERFORMANCE_EVERY_S:
+            self._last_perf = now
+            log_performance(kernel)
         ts_ns = int(fields.get("ts_ns") or 0)
         with self.db.session() as session:
             row = session.get(RuntimeStatusRow, self.deployment_id)
@@ -177,6 +183,26 @@ class KernelFields:
             "stop_reason": stop_reason,
             "status": "running",
         }
+
+
+def log_performance(kernel: Kernel) -> None:
+    """One STRATEGY_PERFORMANCE line per strategy (logs/performance.log)."""
+    if not perf_log.isEnabledFor(logging.INFO):
+        return
+    by_strategy: dict[str, list[Any]] = {}
+    for t in kernel.portfolio.trades:
+        by_strategy.setdefault(t.strategy_id, []).append(t)
+    for sid, sleeve in kernel.portfolio.sleeves.items():
+        trades = by_strategy.get(sid, [])
+        wins = sum(1 for t in trades if t.pnl > 0)
+        line = {
+            "strategy": sid,
+            "equity": str(sleeve.equity(kernel.mark)),
+            "realized_pnl": str(sleeve.realized_pnl),
+            "trades": len(trades),
+            "win_rate": round(wins / len(trades), 4) if trades else None,
+        }
+        perf_log.info("STRATEGY_PERFORMANCE %s", json.dumps(line), extra={"strategy": sid})
 
 
 def read_status(db: Database, deployment_id: str) -> dict[str, Any] | None:
