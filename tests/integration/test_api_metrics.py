@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from genebot.api import observability
 from genebot.api.app import create_app
+from genebot.api.context import ApiSettings
 from genebot.api.security import Tokens
 from genebot.domain.events import (
     OrderAccepted,
@@ -49,7 +50,7 @@ def counting(app: FastAPI) -> int:
 
 
 def app_for(db: Database) -> FastAPI:
-    app = create_app(db, Tokens(ENV))
+    app = create_app(db, Tokens(ENV), settings=ApiSettings(metrics_cache_s=0))  # every scrape fresh
     if not counting(app):
         observability.install(app)  # until create_app calls it
     return app

@@ -28,6 +28,50 @@ from genebot.persistence.tables import JournalEntry
 RUNNER_CACHE_S = 0.5
 
 
+class TtlCache:
+    """A value recomputed at most every ``ttl_s`` per key. Once a value exists, an expired one
+    is still answered while one background thread recomputes it (stale for at most one
+    computation), so no request waits on the database read behind a hot route."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._values: dict[object, tuple[float, object]] = {}
+        self._refreshing: set[object] = set()
+        self._guard = threading.Lock()
+
+    def get(self, key: object, ttl_s: float, compute: Callable[[], object]) -> object:
+        if ttl_s <= 0:
+            return compute()
+        with self._guard:
+            found = self._values.get(key)
+            if found is not None and self._clock() - found[0] < ttl_s:
+                return found[1]
+            if found is not None and key in self._refreshing:
+                return found[1]
+            if found is not None:
+                self._refreshing.add(key)
+        if found is None:  # the first answer: computed by the caller
+            return self._store(key, compute)
+        threading.Thread(target=self._refresh, args=(key, compute), daemon=True).start()
+        return found[1]
+
+    def _store(self, key: object, compute: Callable[[], object]) -> object:
+        value = compute()
+        with self._guard:
+            self._values[key] = (self._clock(), value)
+        return value
+
+    def _refresh(self, key: object, compute: Callable[[], object]) -> None:
+        try:
+            self._store(key, compute)
+        except Exception:  # the next request tries again (and raises in its own thread)
+            with self._guard:
+                self._values.pop(key, None)
+        finally:
+            with self._guard:
+                self._refreshing.discard(key)
+
+
 @dataclass
 class ApiSettings:
     """The ``api:`` section's runtime knobs (see genebot.config.sections.ApiSectionConfig)."""
@@ -36,6 +80,7 @@ class ApiSettings:
     rate_limit_per_minute: int = 60  # mutating calls per caller per minute
     command_wait_s: float = 10.0  # how long a control call waits for the runner's answer
     base_config: str | None = None  # the config a deploy starts from
+    metrics_cache_s: float = 1.0  # scrapes closer together share one database snapshot
 
 
 class RateLimiter:
@@ -76,6 +121,7 @@ class ApiContext:
     def __post_init__(self) -> None:
         self.redactor.add(self.tokens.secrets())
         self.limiter = RateLimiter(self.settings.rate_limit_per_minute)
+        self.cache = TtlCache()  # hot read-only answers (the grid, /metrics)
         self._runner: tuple[float, bool] = (-1e18, False)
         self._runner_lock = threading.Lock()
 

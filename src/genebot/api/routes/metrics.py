@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from genebot.api import observability
-from genebot.api.context import Viewer
+from genebot.api.context import Ctx, Viewer
 
 router = APIRouter(tags=["metrics"])
 
@@ -17,7 +17,10 @@ router = APIRouter(tags=["metrics"])
     response_class=Response,
     responses={200: {"content": {observability.CONTENT_TYPE: {}}, "description": "metrics"}},
 )
-def metrics(request: Request, _: Viewer) -> Response:
-    """Trading, risk, runner and API metrics (one database snapshot per scrape)."""
-    body = observability.metrics_of(request.app).render()
+def metrics(request: Request, ctx: Ctx, _: Viewer) -> Response:
+    """Trading, risk, runner and API metrics (one database snapshot, at most one a second:
+    scrapes closer together share it)."""
+    ttl = ctx.settings.metrics_cache_s
+    body = ctx.cache.get("metrics", ttl, observability.metrics_of(request.app).render)
+    assert isinstance(body, bytes)
     return Response(body, media_type=observability.CONTENT_TYPE)

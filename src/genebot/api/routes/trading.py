@@ -16,6 +16,7 @@ from genebot.services import deployments as deps
 from genebot.services.launcher import DeploySpec
 from genebot.services.safety import NoDeployment
 
+GRID_TTL_S = 0.2
 router = APIRouter(route_class=ExactRoute, tags=["trading"])
 
 
@@ -195,8 +196,14 @@ def deployments(
     ctx: Ctx, _: Viewer, active: Annotated[bool, Query(description="only active/paused")] = False
 ) -> dict[str, Any]:
     """The deployments grid: one card per deployment."""
-    cards = deps.cards(ctx.db, ctx.runner_up(), active_only=active)
-    return {"deployments": cards, "runner_up": ctx.runner_up(), "count": len(cards)}
+
+    def read() -> dict[str, Any]:
+        cards = deps.cards(ctx.db, ctx.runner_up(), active_only=active)
+        return {"deployments": cards, "runner_up": ctx.runner_up(), "count": len(cards)}
+
+    got = ctx.cache.get(("deployments", active), GRID_TTL_S, read)  # runners write every 0.5 s
+    assert isinstance(got, dict)
+    return got
 
 
 @router.get("/api/bots")
