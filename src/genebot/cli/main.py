@@ -48,6 +48,7 @@ from genebot.cli.strategy_cmds import (
     strategy_status,
     strategy_update,
 )
+from genebot.cli.validate_cmd import validate_command
 from genebot.core.errors import InputError, ParameterError
 from genebot.reporting.formatting import format_stat
 
@@ -89,6 +90,7 @@ app.command("config-help")(config_help)
 app.command("run")(run_command)
 app.command("serve")(serve_command)
 app.command("alerts")(alerts_command)
+app.command("validate")(validate_command)
 app.command("reconcile")(reconcile_command)
 app.command("deploy")(deploy_command)
 app.command("deployments")(deploy_cmds.deployments)

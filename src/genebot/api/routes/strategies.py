@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 from sqlalchemy import select
 
 from genebot.api.commands import runner_of, send_command
@@ -146,3 +146,18 @@ def parameters(
         "parameters": effective,
         "message": "saved: deployments started from now on use them",
     }
+
+
+@router.get("/{name}/readiness")
+def readiness_report(
+    ctx: Ctx, _: Viewer, name: str, oos: Annotated[float, Query(ge=0.05, le=0.9)] = 0.3
+) -> dict[str, Any]:
+    """Seed 001's go-live readiness score for the strategy (a backtest runs: seconds)."""
+    from pathlib import Path
+
+    from genebot.config.loader import load_config
+    from genebot.services.readiness_run import readiness
+
+    cls = _class(ctx, name)
+    cfg = load_config(Path(ctx.settings.base_config) if ctx.settings.base_config else None)
+    return readiness(cfg, cls.name, ctx.db, oos_fraction=oos).as_dict()
