@@ -38,10 +38,12 @@ def _config(rules: list[dict[str, Any]], **risk: Any) -> dict[str, Any]:
     }
 
 
-def _run(tmp_path: Path, cfg: dict[str, Any]) -> tuple[Database, str, list[tuple[Fired, str]]]:
+def _run(
+    tmp_path: Path, cfg: dict[str, Any], speed: float = 30000.0
+) -> tuple[Database, str, list[tuple[Fired, str]]]:
     db = Database(f"sqlite:///{tmp_path / 'a.db'}")
     ensure_current(db)
-    runtime = PaperRuntime(load_config(cfg), db, speed=30000.0, status_every_s=0.05)
+    runtime = PaperRuntime(load_config(cfg), db, speed=speed, status_every_s=0.05)
     got: list[tuple[Fired, str]] = []
     runtime.notifier = lambda alert, name: got.append((alert, name))
     assert runtime.writer is None
@@ -154,3 +156,23 @@ def test_alerts_on_the_cli_and_the_api(tmp_path: Path) -> None:
     assert api.post("/api/alerts/999/acknowledge", headers=admin).status_code == 404
     kinds = [e.kind for e in JournalRepository(db).read(dep)]
     assert "api.alert_acknowledged" in kinds
+
+
+def test_orchestration_alerts_on_an_orchestrated_replay(tmp_path: Path) -> None:
+    import yaml
+
+    cfg = yaml.safe_load((ROOT / "config" / "orchestrator.yaml").read_text())
+    cfg.setdefault("backtest", {}).update(
+        data_dir=str(ROOT / "data" / "sample"), start_date="2021-05-01", end_date="2021-05-12"
+    )
+    cfg["orchestration_alerts"] = {
+        "allocation_change": {"threshold": 0.001},
+        "performance_degradation": {"threshold": -0.001, "lookback_days": 7},
+    }
+    db, _, notified = _run(tmp_path, cfg, speed=150000.0)
+    rules = {a.rule for a, _ in notified}
+    assert {"allocation_change", "performance_degradation"} <= rules
+    change = next(a for a, _ in notified if a.rule == "allocation_change")
+    assert "->" in change.message and change.values["change"] > 0.001
+    stored = {a.rule for a in AlertRepository(db).recent(500)}
+    assert "allocation_change" in stored

@@ -131,6 +131,7 @@ class RunnerAlerts:
         self.store = TradingStore(db, deployment_id)
         self.last_id = _newest(db, deployment_id)  # only what happens from now on
         self.fired: list[Fired] = []
+        self.orchestration = OrchestrationAlerts(cfg.orchestration_alerts)
 
     def check(
         self,
@@ -141,6 +142,7 @@ class RunnerAlerts:
     ) -> list[Fired]:
         values = metrics(kernel, fields, drawdown, self.max_daily_loss, staleness_s)
         fired = self.engine.check(values, self._wall()) + self._builtins()
+        fired += self.orchestration.check(kernel.orchestrator)
         for alert in fired:
             self._raise(alert)
         return fired
@@ -191,6 +193,88 @@ class RunnerAlerts:
                 self.notify(alert, self.name)
             except Exception:  # a notifier must never stop the trading loop
                 log.exception("notifier failed for alert %s", alert.rule)
+
+
+class OrchestrationAlerts:
+    """The seed's ``orchestration_alerts``: an allocation that moves more than its threshold,
+    a correlation between strategies above its threshold, a strategy down more than its
+    degradation threshold from its peak (each on its rising edge)."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self.seen = 0  # allocation changes looked at
+        self.weights: dict[str, float] = {}
+        self.correlated = False
+        self.degraded: set[str] = set()
+
+    def check(self, orchestrator: Any) -> list[Fired]:
+        if orchestrator is None:
+            return []
+        return (
+            self._allocations(orchestrator)
+            + self._correlation(orchestrator)
+            + (self._degradation(orchestrator))
+        )
+
+    def _allocations(self, orchestrator: Any) -> list[Fired]:
+        out = []
+        rule = self.settings.allocation_change
+        for change in orchestrator.history[self.seen :]:
+            before = self.weights.get(change.strategy)
+            self.weights[change.strategy] = change.weight
+            moved = None if before is None else abs(change.weight - before)
+            if rule is not None and moved is not None and moved > rule.threshold:
+                out.append(
+                    Fired(
+                        "allocation_change",
+                        "info",
+                        f"{change.strategy}: "
+                        f"{before:.1%} -> {change.weight:.1%} ({change.trigger})",
+                        values={"change": moved},
+                        builtin=True,
+                    )
+                )
+        self.seen = len(orchestrator.history)
+        return out
+
+    def _correlation(self, orchestrator: Any) -> list[Fired]:
+        rule = self.settings.correlation_spike
+        if rule is None:
+            return []
+        top = float(orchestrator._max_correlation())
+        high = top > rule.threshold
+        rising, self.correlated = high and not self.correlated, high
+        if not rising:
+            return []
+        text = f"strategies correlate at {top:.2f} (threshold {rule.threshold:.2f})"
+        return [
+            Fired("correlation_spike", "warning", text, values={"correlation": top}, builtin=True)
+        ]
+
+    def _degradation(self, orchestrator: Any) -> list[Fired]:
+        rule = self.settings.performance_degradation
+        if rule is None:
+            return []
+        out = []
+        for name in orchestrator.names:
+            peak = orchestrator._peak_index[name]
+            drawdown = 1 - orchestrator._index[name] / peak if peak else 0.0
+            if drawdown <= -rule.threshold:
+                self.degraded.discard(name)
+                continue
+            if name not in self.degraded:
+                self.degraded.add(name)
+                text = f"{name} is down {drawdown:.1%} from its peak"
+                out.append(
+                    Fired(
+                        "performance_degradation",
+                        "warning",
+                        text,
+                        values={"drawdown": drawdown},
+                        builtin=True,
+                    )
+                )
+        return out
 
 
 def _newest(db: Database, deployment_id: str) -> int:
