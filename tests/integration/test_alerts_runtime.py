@@ -176,3 +176,66 @@ def test_orchestration_alerts_on_an_orchestrated_replay(tmp_path: Path) -> None:
     assert "->" in change.message and change.values["change"] > 0.001
     stored = {a.rule for a in AlertRepository(db).recent(500)}
     assert "allocation_change" in stored
+
+
+def test_genebot_run_sends_its_alerts_to_the_webhook(tmp_path: Path) -> None:
+    import http.server
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    got: list[dict[str, Any]] = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", 0))
+            got.append(json.loads(self.rfile.read(length) or b"{}"))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    rules = [
+        {
+            "name": "first_trade",
+            "condition": "trades_today >= 1",
+            "severity": "error",
+            "message": "a trade closed",
+            "cooldown_s": 3600,
+        }
+    ]
+    path = tmp_path / "c.yaml"
+    path.write_text(json.dumps(_config(rules)), encoding="utf-8")
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'n.db'}",
+        "GENEBOT_WEBHOOK_URL": f"http://127.0.0.1:{server.server_port}/hook",
+    }
+    try:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "genebot.cli.main",
+                "run",
+                "--config",
+                str(path),
+                "--speed",
+                "30000",
+                "--quiet",
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        server.shutdown()
+    assert done.returncode == 0, done.stderr[-1500:]
+    titles = [str(body.get("title")) for body in got]
+    assert any("first_trade" in t and "ERROR" in t for t in titles), titles

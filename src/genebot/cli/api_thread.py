@@ -12,6 +12,27 @@ OFF_ENV = "GENEBOT_NO_API"  # 1: no API for this process (the test suite, launch
 NO_LOG_FILES_ENV = "GENEBOT_NO_LOG_FILES"  # 1: no logs/ files (the test suite)
 
 
+def start_notifications(cfg: Any, runtime: Any) -> Any:
+    """The notification dispatcher the runner's alerts go to (None: notifications off or no
+    channel configured); ``close()`` it at the end (a bounded wait for what is queued)."""
+    settings = cfg.notifications
+    if not settings.enabled:
+        return None
+    from genebot.core.errors import GenebotError
+    from genebot.notify.dispatcher import alert_notifier
+
+    try:
+        dispatcher = settings.dispatcher()
+    except GenebotError as exc:  # a channel that cannot be built costs notifications, not the run
+        say(err, "warning:", "yellow", f"notifications off: {exc}")
+        return None
+    if not dispatcher.channels:
+        dispatcher.close(0)
+        return None
+    runtime.notifier = alert_notifier(dispatcher)
+    return dispatcher
+
+
 def start_log_files(cfg: Any) -> list[Any]:
     """The seed's logs/ files for a run (``logging.directory``); remove them at the end."""
     settings = cfg.logging

@@ -74,12 +74,13 @@ def run_live(
     runtime = LiveRuntime(cfg, db, name=name, max_bars=max_bars)
     import signal
 
-    from genebot.cli.api_thread import start_api, start_log_files
+    from genebot.cli.api_thread import start_api, start_log_files, start_notifications
     from genebot.core.logfiles import remove as remove_log_files
 
     previous = _install_stop(runtime)  # type: ignore[arg-type]
     served = start_api(cfg, db, runtime)
     files = start_log_files(cfg)
+    notifier = start_notifications(cfg, runtime)
     try:
         outcome = runtime.run()
     except GenebotError as exc:  # one clear line, the keys masked; the journal holds it too
@@ -90,6 +91,8 @@ def run_live(
             signal.signal(sig, handler)
         if served is not None:
             served.stop()
+        if notifier is not None:
+            notifier.close()
         remove_log_files(files)
     console.print(
         f"deployment {outcome.deployment_id[:12]} (live on {target.exchange}): "

@@ -32,6 +32,7 @@ from genebot.cli.config_cmds import config_help, config_validate
 from genebot.cli.db import db_app, report_app
 from genebot.cli.exchange_cmds import exchange_app
 from genebot.cli.migrate import config_restore, migrate_app
+from genebot.cli.notify_cmd import notify_app
 from genebot.cli.orchestrator import (
     backtest_orchestration,
     config_app,
@@ -91,6 +92,7 @@ app.command("run")(run_command)
 app.command("serve")(serve_command)
 app.command("alerts")(alerts_command)
 app.command("validate")(validate_command)
+app.add_typer(notify_app, name="notify")
 app.command("reconcile")(reconcile_command)
 app.command("deploy")(deploy_command)
 app.command("deployments")(deploy_cmds.deployments)

@@ -268,7 +268,7 @@ def _paper(
 ) -> None:
     import logging
 
-    from genebot.cli.api_thread import start_api, start_log_files
+    from genebot.cli.api_thread import start_api, start_log_files, start_notifications
     from genebot.cli.backtest import _run_store, print_result
     from genebot.core.logfiles import remove as remove_log_files
     from genebot.live.runtime import PaperRuntime
@@ -286,6 +286,7 @@ def _paper(
     previous = _install_stop(runtime)
     served = start_api(cfg, db, runtime, api)
     files = start_log_files(cfg)
+    notifier = start_notifications(cfg, runtime)
     try:
         with view:
             outcome = guarded(runtime.run)
@@ -294,6 +295,8 @@ def _paper(
             signal.signal(sig, handler)
         if served is not None:
             served.stop()
+        if notifier is not None:
+            notifier.close()
         remove_log_files(files)
     result = outcome.result
     how = "resumed" if outcome.resumed else "new"

@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from genebot.config.alerts import AlertingConfig, OrchestrationAlertsConfig
+from genebot.config.notifications import NotificationsConfig
 from genebot.config.schedule import ScheduleConfig
 from genebot.config.sections import (
     ApiSectionConfig,
@@ -523,6 +524,7 @@ class GenebotConfig(FrozenModel):
     orchestration_alerts: OrchestrationAlertsConfig = Field(
         default_factory=OrchestrationAlertsConfig
     )
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
 
     @model_validator(mode="before")
     @classmethod
