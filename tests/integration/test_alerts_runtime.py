@@ -239,3 +239,51 @@ def test_genebot_run_sends_its_alerts_to_the_webhook(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-1500:]
     titles = [str(body.get("title")) for body in got]
     assert any("first_trade" in t and "ERROR" in t for t in titles), titles
+
+
+def test_the_daily_summary_hook_sends_the_days_figures(tmp_path: Path) -> None:
+    import http.server
+    import threading
+    from datetime import UTC, datetime, timedelta
+
+    from genebot.cli.api_thread import daily_summary
+    from genebot.config.notifications import NotificationsConfig
+    from genebot.notify.dispatcher import DailySummary
+
+    got: list[dict[str, Any]] = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {"GENEBOT_WEBHOOK_URL": f"http://127.0.0.1:{server.server_port}/hook"}
+    dispatcher = NotificationsConfig().dispatcher(env)
+    now = datetime.now(UTC)
+    before = now - timedelta(minutes=5)
+    earlier = (
+        before.time().replace(second=0, microsecond=0)
+        if before.date() == now.date()
+        else (now.time().replace(hour=0, minute=0, second=0, microsecond=0))
+    )  # a slot earlier today, also just after midnight
+    hook = daily_summary(dispatcher, DailySummary(earlier, "UTC", None))
+    values = {
+        "daily_pnl_abs": -125.5,
+        "daily_pnl": -0.0125,
+        "equity": 99874.5,
+        "trades_today": 4.0,
+        "drawdown": 0.02,
+        "risk_state": "ACTIVE",
+    }
+    hook(values)
+    hook(values)  # once a day
+    assert dispatcher.close(timeout_s=10)
+    server.shutdown()
+    assert len(got) == 1 and "Daily summary" in str(got[0]["title"])
+    assert "ACTIVE" in str(got[0]["message"]) and "-125.5" in str(got[0]["message"])

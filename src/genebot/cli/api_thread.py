@@ -4,6 +4,7 @@ a busy port or a refused bind costs the API, never the run (a warning says why).
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from typing import Any
 
 from genebot.cli.common import console, err, say
@@ -30,7 +31,33 @@ def start_notifications(cfg: Any, runtime: Any) -> Any:
         dispatcher.close(0)
         return None
     runtime.notifier = alert_notifier(dispatcher)
+    summary = settings.summary(since=datetime.now(UTC))
+    if summary is not None:
+        runtime.alert_hooks.append(daily_summary(dispatcher, summary))
     return dispatcher
+
+
+def daily_summary(dispatcher: Any, summary: Any) -> Any:
+    """A runner hook: the day's P&L, trades and risk state, once a day at the configured time."""
+    from genebot.notify.dispatcher import format_summary
+
+    def send(values: Any) -> None:
+        now = datetime.now(UTC)
+        if not summary.due(now):
+            return
+        figures = {
+            "pnl": values.get("daily_pnl_abs"),
+            "pnl_pct": values.get("daily_pnl"),
+            "equity": values.get("equity"),
+            "trades": values.get("trades_today"),
+            "drawdown": values.get("drawdown"),
+            "risk_state": values.get("risk_state"),
+            "open_positions": values.get("open_positions"),
+        }
+        dispatcher.send(format_summary(figures, day=now.date().isoformat()))
+        summary.mark_sent(now)
+
+    return send
 
 
 def start_log_files(cfg: Any) -> list[Any]:

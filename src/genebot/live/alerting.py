@@ -132,6 +132,7 @@ class RunnerAlerts:
         self.last_id = _newest(db, deployment_id)  # only what happens from now on
         self.fired: list[Fired] = []
         self.orchestration = OrchestrationAlerts(cfg.orchestration_alerts)
+        self.hooks: list[Callable[[Mapping[str, Any]], None]] = []  # e.g. the daily summary
 
     def check(
         self,
@@ -143,6 +144,12 @@ class RunnerAlerts:
         values = metrics(kernel, fields, drawdown, self.max_daily_loss, staleness_s)
         fired = self.engine.check(values, self._wall()) + self._builtins()
         fired += self.orchestration.check(kernel.orchestrator)
+        risk = kernel.risk
+        for hook in self.hooks:
+            try:
+                hook({**values, "risk_state": risk.state.value if risk is not None else "OFF"})
+            except Exception:  # a hook must never stop the trading loop
+                log.exception("alert hook failed")
         for alert in fired:
             self._raise(alert)
         return fired

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from genebot.config.loader import GenebotConfig
 from genebot.live import control
@@ -91,6 +92,7 @@ class LiveRuntime:
         self._status: tuple[StatusWriter, KernelFields] | None = None  # what the API reads
         self.alerts: RunnerAlerts | None = None
         self.notifier: Notifier | None = None
+        self.alert_hooks: list[Callable[[Mapping[str, Any]], None]] = []
 
     def stop(self, reason: str = "stopped by the operator") -> None:
         self._stop = reason
@@ -130,6 +132,7 @@ class LiveRuntime:
             }
             self._status = (StatusWriter(self.db, ref.id, header), KernelFields(live.kernel))
             self.alerts = RunnerAlerts(self.cfg, self.db, ref.id, self.name, self.notifier)
+            self.alerts.hooks.extend(self.alert_hooks)
             started["recovered"] = recovered.lines
             started["carried"] = [plain(c) for c in recovered.carried]
             store.record_runtime(STARTED, parts.name, started)

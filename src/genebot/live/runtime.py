@@ -199,6 +199,7 @@ class PaperRuntime:
         self.writer: StatusWriter | None = None  # the status row the API reads
         self.alerts: RunnerAlerts | None = None  # alerting.rules and the built-in alerts
         self.notifier: Notifier | None = None  # where alerts go (notifications)
+        self.alert_hooks: list[Callable[[Mapping[str, Any]], None]] = []  # see RunnerAlerts
 
     def stop(self) -> None:
         self._stop_requested = True
@@ -246,6 +247,7 @@ class PaperRuntime:
                   "speed": self.speed, "strategies": sorted(kernel.portfolio.sleeves)}  # fmt: skip
         self.writer = StatusWriter(self.db, ref.id, header)
         self.alerts = RunnerAlerts(self.cfg, self.db, ref.id, self.name, self.notifier)
+        self.alerts.hooks.extend(self.alert_hooks)
         try:
             return self._trade(ctx, setup, opened.recorder)
         except Exception as exc:  # the run cannot go on: say so in the journal, then raise
