@@ -95,7 +95,14 @@ def card(db: Database, row: Deployment, runner_up: bool) -> dict[str, Any]:
         "paused": live.get("paused", []),
         "progress": {"step": live.get("step"), "total": live.get("total")},
         "updated_at": live.get("updated_at"),
+        "data_time": _data_time(live),
     }
+
+
+def _data_time(live: dict[str, Any]) -> int | None:
+    """The time (unix seconds) of the last bar the runner handled: a replay's "now"."""
+    ts = int(live.get("ts_ns") or 0)
+    return ts // 10**9 if ts > 0 else None
 
 
 def _strategies(config: dict[str, Any]) -> list[dict[str, Any]]:

@@ -74,6 +74,8 @@ def safety_status(
     active = last is not None and last.kind == "activated"
     reason = f"{last.rule}: {last.reason}" if active and last else None
     live = read_status(db, deployment_id) if deployment.status == "running" else None
+    if live and live.get("mode") == "paper" and int(live.get("ts_ns") or 0) > 0:
+        now = datetime.fromtimestamp(int(live["ts_ns"]) / 1e9, UTC)  # a replay's "today"
     halted = (live or {}).get("risk", {})
     if halted.get("state") == "HALTED":  # the running risk engine's own halt
         active, reason = True, f"{halted.get('halt_rule')}: {halted.get('halt_detail')}"
