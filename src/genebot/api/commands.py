@@ -42,6 +42,7 @@ def send_command(ctx: ApiContext, deployment_id: str, what: str, who: str, **det
         )
     command_id = control.post(ctx.db, deployment_id, what, who, **detail)
     outcome = control.wait_applied(ctx.db, deployment_id, command_id, ctx.settings.command_wait_s)
+    ctx.cache.clear()  # what the grid showed is out of date now
     if outcome is None:
         raise HTTPException(
             504,

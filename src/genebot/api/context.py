@@ -55,6 +55,11 @@ class TtlCache:
         threading.Thread(target=self._refresh, args=(key, compute), daemon=True).start()
         return found[1]
 
+    def clear(self) -> None:
+        """Forget every value (after a change the next read must see)."""
+        with self._guard:
+            self._values.clear()
+
     def _store(self, key: object, compute: Callable[[], object]) -> object:
         value = compute()
         with self._guard:

@@ -81,8 +81,9 @@ def safety_status(
         active, reason = True, f"{halted.get('halt_rule')}: {halted.get('halt_detail')}"
     resets = [e for e in history if e.kind == "reset"]
     closed = TradeRepository(db).history(deployment_id, per_page=500).items
+    outside = recorded_trades(db, deployment_id)  # made outside genebot (record-trade)
     results = sorted(
-        [(t.exit_time, t.pnl) for t in closed] + recorded_trades(db, deployment_id),
+        [(t.exit_time, t.pnl) for t in closed] + outside,
         key=lambda r: r[0],
         reverse=True,
     )  # newest first
@@ -94,7 +95,7 @@ def safety_status(
         streak += 1
     daily = dict(EquityRepository(db).daily_pnl(deployment_id))
     extra = sum(
-        (pnl for when, pnl in recorded_trades(db, deployment_id) if when.date() == now.date()),
+        (pnl for when, pnl in outside if when.date() == now.date()),
         Decimal(0),
     )
     daily_pnl = Decimal(live["daily_pnl"]) if live else daily.get(now.date(), Decimal(0))

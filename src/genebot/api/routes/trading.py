@@ -98,6 +98,7 @@ def _deploy(ctx: Ctx, who: Admin, body: DeployBody) -> dict[str, Any]:
     saved = _saved_parameters(ctx, body.strategy)
     spec.parameters = {**saved, **spec.parameters}  # PUT /api/strategies/{name}/parameters
     started = ctx.launcher.deploy(spec, ctx.runner_up())
+    ctx.cache.clear()  # the grid must show it at once
     ctx.journal(
         who.name,
         "deploy",
@@ -132,49 +133,40 @@ class StopBody(BaseModel):
     reason: str = Field("stopped from the API", max_length=500)
 
 
-def _stop(ctx: Ctx, who: Admin, deployment_id: str, body: StopBody | None) -> dict[str, Any]:
+def _control(
+    ctx: Ctx, who: Admin, deployment_id: str, what: str, body: StopBody | None, default: str
+) -> dict[str, Any]:
+    """One operator command to one deployment, and the runner's answer."""
     dep = _known(ctx, deployment_id)
-    reason = (body or StopBody()).reason
-    outcome = send_command(ctx, dep, "stop", who.name, reason=reason)
+    reason = body.reason if body else default
+    outcome = send_command(ctx, dep, what, who.name, reason=reason)
     return {"success": True, "deployment_id": dep, "outcome": outcome}
 
 
 @router.post("/api/trading/stop/{deployment_id}")
 def stop(ctx: Ctx, who: Admin, deployment_id: str, body: StopBody | None = None) -> dict[str, Any]:
     """Cancel the deployment's orders, close its positions, end it."""
-    return _stop(ctx, who, deployment_id, body)
+    return _control(ctx, who, deployment_id, "stop", body, "stopped from the API")
 
 
 @router.post("/api/bots/{deployment_id}/stop")
 def stop_bot(
     ctx: Ctx, who: Admin, deployment_id: str, body: StopBody | None = None
 ) -> dict[str, Any]:
-    return _stop(ctx, who, deployment_id, body)
+    return _control(ctx, who, deployment_id, "stop", body, "stopped from the API")
 
 
 @router.post("/api/trading/pause/{deployment_id}")
 def pause(ctx: Ctx, who: Admin, deployment_id: str, body: StopBody | None = None) -> dict[str, Any]:
     """No new entries; exits and protective orders keep working."""
-    dep = _known(ctx, deployment_id)
-    reason = body.reason if body else "paused from the API"
-    return {
-        "success": True,
-        "deployment_id": dep,
-        "outcome": send_command(ctx, dep, "pause", who.name, reason=reason),
-    }
+    return _control(ctx, who, deployment_id, "pause", body, "paused from the API")
 
 
 @router.post("/api/trading/resume/{deployment_id}")
 def resume(
     ctx: Ctx, who: Admin, deployment_id: str, body: StopBody | None = None
 ) -> dict[str, Any]:
-    dep = _known(ctx, deployment_id)
-    reason = body.reason if body else "resumed from the API"
-    return {
-        "success": True,
-        "deployment_id": dep,
-        "outcome": send_command(ctx, dep, "resume", who.name, reason=reason),
-    }
+    return _control(ctx, who, deployment_id, "resume", body, "resumed from the API")
 
 
 class EmergencyBody(BaseModel):

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from genebot.api.context import ApiContext
 from genebot.core.exactjson import dumps_exact
 from genebot.persistence.repositories import DeploymentRepository
-from genebot.persistence.tables import JournalEntry, RuntimeStatusRow
+from genebot.persistence.tables import Deployment, JournalEntry, RuntimeStatusRow
 from genebot.services.deployments import card, positions
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class Hub:
         self.ctx = ctx
         self.subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
         self.last_id = self.newest_id()
-        self.seen: dict[str, datetime] = {}
+        self.seen: dict[str, tuple[datetime, str]] = {}
         self.task: asyncio.Task[None] | None = None
 
     def newest_id(self) -> int:
@@ -80,12 +80,14 @@ class Hub:
             )
 
     def statuses(self) -> list[dict[str, Any]]:
-        with self.ctx.db.reader() as session:
+        with self.ctx.db.reader() as session:  # a new status row, or the deployment's end
             rows = session.execute(
-                select(RuntimeStatusRow.deployment_id, RuntimeStatusRow.updated_at)
+                select(
+                    RuntimeStatusRow.deployment_id, RuntimeStatusRow.updated_at, Deployment.status
+                ).join(Deployment, Deployment.id == RuntimeStatusRow.deployment_id)
             ).all()
-        changed = [d for d, when in rows if self.seen.get(d) != when]
-        self.seen.update({d: when for d, when in rows})
+        changed = [d for d, when, state in rows if self.seen.get(d) != (when, state)]
+        self.seen.update({d: (when, state) for d, when, state in rows})
         out = []
         repo, up = DeploymentRepository(self.ctx.db), self.ctx.runner_up()
         for dep in changed:
