@@ -287,3 +287,38 @@ def test_the_daily_summary_hook_sends_the_days_figures(tmp_path: Path) -> None:
     server.shutdown()
     assert len(got) == 1 and "Daily summary" in str(got[0]["title"])
     assert "ACTIVE" in str(got[0]["message"]) and "-125.5" in str(got[0]["message"])
+
+
+BROKEN = """
+from genebot.strategies.moving_average import MovingAverageStrategy
+
+
+class AlwaysFails(MovingAverageStrategy):
+    def on_bar(self, bar):
+        raise RuntimeError("broken on purpose")
+"""
+
+
+def test_built_in_thresholds_fire_in_a_run_and_errors_reach_the_status(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    from genebot.live.status_store import read_status
+
+    (tmp_path / "broken_strategy.py").write_text(BROKEN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cfg = _config([])
+    cfg["strategies"]["moving_average"]["type"] = "broken_strategy:AlwaysFails"
+    cfg["monitoring"] = {"max_memory_usage": 0.001, "max_strategy_errors": 5}
+    cfg["orchestration_alerts"] = {"strategy_failure": {"consecutive_failures": 3}}
+    db, dep, notified = _run(tmp_path, cfg)
+    rules = [a.rule for a, _ in notified]
+    assert rules.count("memory_high") == 1  # over the limit all run, then cooling down
+    assert rules.count("strategy_errors") == 1
+    assert "strategy_failure" in rules
+    recorded = {a.rule: a for a in AlertRepository(db).recent()}
+    assert "over monitoring.max_memory_usage" in recorded["memory_high"].message
+    assert "in the last hour (monitoring.max_strategy_errors: 5)" in (
+        recorded["strategy_errors"].message
+    )
+    status = read_status(db, dep)
+    assert status is not None and status["strategy_errors"] > 5

@@ -141,7 +141,7 @@ def paper_deployment(db: Database) -> str:
             (T0, "s", "BTC/USDT", "heat", "resize", "to 0.5"),
         ]
     )
-    write_status(db, dep, status("10123.45"))
+    write_status(db, dep, status("10123.45", strategy_errors=4, exchange_errors=2))
     return dep
 
 
@@ -168,6 +168,8 @@ def test_trading_metrics_equal_what_the_database_holds(database: Database) -> No
     assert value(samples, "genebot_total_pnl", **me) == 123.45
     assert value(samples, "genebot_daily_pnl", **me) == -7.5
     assert value(samples, "genebot_drawdown", **me) == 0.025
+    assert value(samples, "genebot_strategy_errors_total", **me) == 4.0
+    assert value(samples, "genebot_exchange_errors_total", **me) == 2.0
     assert value(samples, "genebot_exposure", **me) == 55.0  # 0.5 x 110
     assert value(samples, "genebot_unrealized_pnl", **me) == 5.0
     assert value(samples, "genebot_open_positions", **me) == 1.0

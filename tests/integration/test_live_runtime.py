@@ -125,6 +125,9 @@ def test_live_trades_journals_before_sending_and_equals_paper(
     assert kinds[0] == "runtime.started" and kinds[-1] == "runtime.finished"
     status = read_status(db, outcome.deployment_id)  # what the API and dashboard show
     assert status is not None and status["mode"] == "live" and status["exchange"] == "binance"
+    assert status["strategy_errors"] == 0
+    parts = rt.live.parts  # type: ignore[union-attr]
+    assert status["exchange_errors"] == parts.caller.error_count + parts.bars.errors
     assert status["orders"] == len(rt.live.kernel.execution.order_log)  # type: ignore[union-attr]
     held = sum((D(o["executedQty"]) * (1 if o["side"] == "BUY" else -1) for o in orders), D(0))
     assert emu.balances()["BTC"][0] == held  # genebot's fills are the exchange's

@@ -23,7 +23,8 @@ be unique; two series may not share labels) and ``mode`` (paper or live). The na
 * trading (running deployments): ``genebot_orders{status}``, ``genebot_fills_total``,
   ``genebot_trades_total``, ``genebot_win_rate``, ``genebot_equity``, ``genebot_total_pnl``,
   ``genebot_daily_pnl``, ``genebot_drawdown``, ``genebot_exposure``,
-  ``genebot_unrealized_pnl``, ``genebot_open_positions``;
+  ``genebot_unrealized_pnl``, ``genebot_open_positions``, ``genebot_strategy_errors_total``,
+  ``genebot_exchange_errors_total`` (live);
 * risk: ``genebot_risk_denials_total{rule}``, ``genebot_risk_state{state}``,
   ``genebot_kill_switch_active``;
 * runners: ``genebot_status_age_seconds`` (since the runner last wrote its status: its loop
@@ -33,8 +34,8 @@ be unique; two series may not share labels) and ``mode`` (paper or live). The na
   ``genebot_http_request_duration_seconds{method,route}`` (histogram),
   ``genebot_http_requests_in_progress``.
 
-Exchange call latency is not measured yet: nothing records it (the ccxt ``Caller`` keeps its
-classified errors in memory only), so nothing here reports it.
+Exchange call latency is not measured yet: the ccxt ``Caller`` counts its failed calls (they
+reach the status row and ``genebot_exchange_errors_total``) but times none.
 """
 
 from __future__ import annotations
@@ -393,6 +394,12 @@ class _StatusFamilies:
         self.data_age = g(
             "genebot_data_age_seconds", "Live: seconds since the time of the last data seen"
         )
+        self.strategy_errors = _counter(
+            "genebot_strategy_errors", "Errors the strategies raised (each caught and counted)"
+        )
+        self.exchange_errors = _counter(
+            "genebot_exchange_errors", "Live: exchange calls that failed (retried or not)"
+        )
 
     def all(self) -> list[Metric]:
         return list(vars(self).values())
@@ -417,6 +424,13 @@ class _StatusFamilies:
         self.exposure.add_metric(labels, exposure)
         self.unrealized.add_metric(labels, unrealized)
         self.positions.add_metric(labels, len(positions))
+        for counter, key in (
+            (self.strategy_errors, "strategy_errors"),
+            (self.exchange_errors, "exchange_errors"),
+        ):
+            count = _number(data.get(key))
+            if count is not None:
+                counter.add_metric(labels, count)
 
 
 def status_families(snap: Snapshot, now: datetime) -> list[Metric]:

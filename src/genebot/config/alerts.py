@@ -1,4 +1,4 @@
-"""The ``alerting:`` and ``orchestration_alerts:`` sections of the seed user guide.
+"""The ``alerting:``, ``orchestration_alerts:`` and ``monitoring:`` sections of the seeds.
 
 Validated now, used by the runtime's alert engine. An alert ``condition`` is parsed by the safe
 condition grammar of :mod:`genebot.monitoring.conditions` (``daily_pnl < -0.03``,
@@ -93,3 +93,27 @@ class OrchestrationAlertsConfig(FrozenModel):
         default=None, description="alert when a strategy correlation exceeds threshold"
     )
     performance_degradation: DegradationAlert | None = None
+
+
+class MonitoringConfig(FrozenModel):
+    """The ``monitoring:`` section (seed 003's ``config.monitoring.*``): the thresholds of the
+    built-in resource and error alerts a runner raises on its own, rules or not."""
+
+    max_cpu_usage: Annotated[float, Field(gt=0, le=100)] = Field(
+        default=80.0, description="percent of one core the runner may use before an alert"
+    )
+    max_memory_usage: Annotated[float, Field(gt=0, le=100)] = Field(
+        default=85.0, description="percent of the machine's memory in use before an alert"
+    )
+    max_disk_usage: Annotated[float, Field(gt=0, le=100)] = Field(
+        default=90.0, description="percent of the working directory's disk in use"
+    )
+    max_exchange_errors: Annotated[int, Field(ge=1)] = Field(
+        default=10, description="exchange errors within an hour before an alert"
+    )
+    max_strategy_errors: Annotated[int, Field(ge=1)] = Field(
+        default=5, description="strategy errors within an hour before an alert"
+    )
+    cooldown_s: Annotated[float, Field(ge=0)] = Field(
+        default=900, description="seconds before the same built-in alert may repeat"
+    )

@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from genebot.config.alerts import AlertingConfig, OrchestrationAlertsConfig
+from genebot.config.alerts import AlertingConfig, MonitoringConfig, OrchestrationAlertsConfig
 from genebot.config.notifications import NotificationsConfig
 from genebot.config.schedule import ScheduleConfig
 from genebot.config.sections import (
@@ -525,6 +525,7 @@ class GenebotConfig(FrozenModel):
         default_factory=OrchestrationAlertsConfig
     )
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
 
     @model_validator(mode="before")
     @classmethod

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 
 from genebot.live import control
 from genebot.monitoring.alerts import AlertEngine, Fired, builtin
+from genebot.monitoring.thresholds import ErrorWindow, FailureStreaks, Thresholds
 from genebot.persistence.database import Database
 from genebot.persistence.journal import TradingStore
 from genebot.persistence.repositories import AlertRepository, JournalRepository
@@ -103,7 +104,7 @@ def metrics(
         "open_positions": float(len(kernel.portfolio.open_positions())),
         "win_rate_7d": win_rate,
         "sharpe_7d": sharpe,
-        "strategy_errors": None,  # not counted by the kernel yet
+        "strategy_errors": None,  # counted within the hour by RunnerAlerts
         "rejected_orders": float(rejected),
         "exchange_errors": None,
         "data_staleness_s": staleness_s,
@@ -133,6 +134,11 @@ class RunnerAlerts:
         self.fired: list[Fired] = []
         self.orchestration = OrchestrationAlerts(cfg.orchestration_alerts)
         self.hooks: list[Callable[[Mapping[str, Any]], None]] = []  # e.g. the daily summary
+        self.thresholds = Thresholds(cfg.monitoring)
+        failure = cfg.orchestration_alerts.strategy_failure
+        self.failures = FailureStreaks(failure.consecutive_failures) if failure else None
+        self.exchange_errors: Callable[[], int] | None = None  # the venue's running error count
+        self._windows = {"exchange_errors": ErrorWindow(), "strategy_errors": ErrorWindow()}
 
     def check(
         self,
@@ -142,8 +148,13 @@ class RunnerAlerts:
         staleness_s: float | None = None,
     ) -> list[Fired]:
         values = metrics(kernel, fields, drawdown, self.max_daily_loss, staleness_s)
-        fired = self.engine.check(values, self._wall()) + self._builtins()
+        now_s = self._wall()
+        values.update(self._error_counts(kernel, now_s))
+        fired = self.engine.check(values, now_s) + self._builtins()
+        fired += self.thresholds.check(values, now_s)
         fired += self.orchestration.check(kernel.orchestrator)
+        if self.failures is not None:
+            fired += self.failures.check(_slot_errors(kernel))
         risk = kernel.risk
         for hook in self.hooks:
             try:
@@ -153,6 +164,17 @@ class RunnerAlerts:
         for alert in fired:
             self._raise(alert)
         return fired
+
+    def _error_counts(self, kernel: Kernel, now_s: float) -> dict[str, float | None]:
+        """Strategy and exchange errors within the last hour (None: not counted here)."""
+        strategy = sum(_slot_errors(kernel).values())
+        out: dict[str, float | None] = {
+            "strategy_errors": float(self._windows["strategy_errors"].observe(strategy, now_s))
+        }
+        if self.exchange_errors is not None:
+            total = self.exchange_errors()
+            out["exchange_errors"] = float(self._windows["exchange_errors"].observe(total, now_s))
+        return out
 
     def _builtins(self) -> list[Fired]:
         entries = JournalRepository(self.db).read(self.deployment_id, after_id=self.last_id)
@@ -282,6 +304,10 @@ class OrchestrationAlerts:
                     )
                 )
         return out
+
+
+def _slot_errors(kernel: Kernel) -> dict[str, int]:
+    return {slot.strategy.strategy_id: slot.errors for slot in kernel.slots}
 
 
 def _newest(db: Database, deployment_id: str) -> int:

@@ -133,6 +133,7 @@ class LiveRuntime:
             self._status = (StatusWriter(self.db, ref.id, header), KernelFields(live.kernel))
             self.alerts = RunnerAlerts(self.cfg, self.db, ref.id, self.name, self.notifier)
             self.alerts.hooks.extend(self.alert_hooks)
+            self.alerts.exchange_errors = lambda: parts.caller.error_count + parts.bars.errors
             started["recovered"] = recovered.lines
             started["carried"] = [plain(c) for c in recovered.carried]
             store.record_runtime(STARTED, parts.name, started)
@@ -189,6 +190,7 @@ class LiveRuntime:
         paused = control.paused if control is not None else set()
         reason = control.stop_reason if control is not None else None
         values = fields(self.clock(), paused, reason)
+        values["exchange_errors"] = live.parts.caller.error_count + live.parts.bars.errors
         if writer.write(live.kernel, values, force=force) and self.alerts is not None:
             self.alerts.check(live.kernel, values, writer.drawdown)
 

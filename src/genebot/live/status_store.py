@@ -116,6 +116,7 @@ class StatusWriter:
             **{k: (str(v) if isinstance(v, Decimal) else v) for k, v in fields.items()},
             "peak_equity": str(self.peak),
             "drawdown": float(drawdown),
+            "strategy_errors": sum(slot.errors for slot in kernel.slots),
             "positions": positions_of(kernel),
             "risk": risk_of(kernel),
             "allocation": allocation_of(kernel),

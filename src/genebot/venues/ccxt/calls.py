@@ -45,6 +45,7 @@ class Caller:
         self.on_halt = on_halt
         self.halted: str | None = None
         self.errors: list[Classified] = []  # every classified error, newest last (bounded)
+        self.error_count = 0  # every classified error since the start (for the alerts)
 
     def __call__(self, operation: Operation, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         """``fn(*args, **kw)`` with the reactions applied; raises the classified genebot error
@@ -67,6 +68,7 @@ class Caller:
     def _classify(self, exc: BaseException, operation: Operation) -> Classified:
         found = classify(exc, operation)
         self.errors = [*self.errors[-99:], found]
+        self.error_count += 1
         log.warning("%s: %s", self.exchange.id, found.error)
         if found.reaction is Reaction.STOP_AND_ALERT:
             self.halt(str(found.error))
