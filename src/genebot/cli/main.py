@@ -30,6 +30,7 @@ from genebot.cli.common import (
 )
 from genebot.cli.config_cmds import config_help, config_validate
 from genebot.cli.db import db_app, report_app
+from genebot.cli.drift_cmd import report_drift
 from genebot.cli.exchange_cmds import exchange_app
 from genebot.cli.migrate import config_restore, migrate_app
 from genebot.cli.notify_cmd import notify_app
@@ -76,6 +77,7 @@ app.add_typer(orchestrator_app, name="orchestrator")
 app.add_typer(config_app, name="config")
 backtest_app.command("orchestration")(backtest_orchestration)
 app.add_typer(report_app, name="report")
+report_app.command("drift")(report_drift)
 app.add_typer(risk_app, name="risk")
 app.add_typer(exchange_app, name="exchange")
 # The seed guide's names: aliases of the commands above, listed in --help.
