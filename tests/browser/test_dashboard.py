@@ -2,11 +2,14 @@
 (seed 004's integration checklist): sign in, deploy from the dialog, see the card, a position
 pushed over the websocket, a trade in the history, pause, resume, stop, deploy again and
 emergency stop, reset a kill switch through the safety widget, a viewer without a single
-control; the orchestration page; phone width, dark and light (screenshots in artifacts/)."""
+control; the alerts panel; the orchestration page; phone width, dark and light (screenshots
+in artifacts/)."""
 
 from __future__ import annotations
 
 import re
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -417,3 +420,52 @@ def test_pages_need_no_token_and_files_stay_in_the_package(server: Server) -> No
         assert "/" not in spec and "/static/{path}" not in spec
         assert "/orchestration/dashboard" not in spec
         assert client.get("/api/trading/deployments").status_code == 401  # the API still needs one
+
+
+# -- the alerts panel: listed, pushed over the websocket, acknowledged --------------------
+def fire(server: Server, rule: str, severity: str, message: str) -> int:
+    """What a runner does when an alert fires: the alerts row, then ``alert.fired``."""
+    from genebot.persistence.repositories import AlertRepository
+    from genebot.persistence.tables import JournalEntry
+
+    alert_id = AlertRepository(server.db).add(rule, severity, message)
+    with server.db.session() as session:
+        session.add(
+            JournalEntry(
+                deployment_id=None, recorded_at=datetime.now(UTC), ts_event=time.time_ns(),
+                kind="alert.fired", actor="runner", subject=rule, payload="{}",
+            )
+        )  # fmt: skip
+    return alert_id
+
+
+def test_alerts_are_listed_pushed_and_acknowledged(open_page: Any, server: Server) -> None:
+    e = expect()
+    first = fire(server, "kill_switch_tripped", "CRITICAL", "kill switch tripped: daily loss")
+    page, _ = open_page()
+    sign_in(page, server.admin)
+    row = page.locator(f'[data-testid="alert-row"][data-id="{first}"]')
+    e(row).to_be_visible()
+    e(row.get_by_test_id("alert-severity")).to_have_text("CRITICAL")
+    e(row.get_by_test_id("alert-message")).to_have_text("kill switch tripped: daily loss")
+    pushed = fire(server, "memory_high", "WARNING", "memory usage 91% is over the limit")
+    e(page.locator(f'[data-testid="alert-row"][data-id="{pushed}"]')).to_be_visible()
+    row.get_by_test_id("alert-ack").click()
+    e(row).to_have_attribute("data-acknowledged", "true")
+    from genebot.persistence.repositories import AlertRepository
+
+    acked = [a for a in AlertRepository(server.db).recent() if a.id == first]
+    assert acked and acked[0].acknowledged
+    page.get_by_test_id("alerts-open-only").check()
+    e(row).to_have_count(0)  # the open-only filter hides the acknowledged one
+    e(page.locator(f'[data-testid="alert-row"][data-id="{pushed}"]')).to_be_visible()
+
+
+def test_a_viewer_sees_alerts_without_a_button(open_page: Any, server: Server) -> None:
+    e = expect()
+    alert_id = fire(server, "stale_data", "ERROR", "market data stale: BTC/USDT")
+    page, _ = open_page()
+    sign_in(page, server.viewer)
+    row = page.locator(f'[data-testid="alert-row"][data-id="{alert_id}"]')
+    e(row).to_be_visible()
+    e(row.get_by_test_id("alert-ack")).to_have_count(0)

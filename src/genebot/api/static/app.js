@@ -27,6 +27,7 @@ import {
   tone,
   when,
 } from "/static/common.js";
+import { onAlertMessage, setupAlerts } from "/static/alerts.js";
 
 const PER_PAGE = 10;
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -66,6 +67,7 @@ async function main() {
   $("#app-view").hidden = false;
   bindControls();
   setupCharts();
+  setupAlerts({ admin: isAdmin() });
   state.selected = sessionStorage.getItem("genebot.selected");
   await loadDeployments();
   state.stream = new EventStream({ onHello, onMessage, onState: connectionBadge });
@@ -135,6 +137,7 @@ function onMessage(message) {
     return;
   }
   if (message.type !== "event") return;
+  onAlertMessage(message);
   const kind = String(message.kind || "");
   const mine = message.deployment_id && message.deployment_id === state.selected;
   if (kind.startsWith("kill_switch.") || kind.startsWith("api.safety")) {
