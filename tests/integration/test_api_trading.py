@@ -102,6 +102,12 @@ def test_deploy_watch_pause_resume_stop(served: tuple[TestClient, Database, Laun
     )
     resumed = client.post(f"/api/trading/resume/{dep}", headers=A)
     assert "resumed" in resumed.json()["outcome"]
+    # seed 000's parameter body reaches the running deployment: in force from its next bar
+    url = "/api/strategies/moving_average/parameters"
+    changed = client.put(url, headers=A, json={"short_period": 12, "long_period": 24}).json()
+    assert changed["success"] and changed["applied"] == {
+        dep: "moving_average: parameters long_period=24, short_period=12 from the next bar"
+    }
     stopped = client.post(f"/api/trading/stop/{dep}", headers=A, json={"reason": "done"})
     assert stopped.status_code == 200 and "stopping" in stopped.json()["outcome"]
     assert wait_for(

@@ -21,14 +21,16 @@ from typing import Any
 
 from sqlalchemy import select
 
+from genebot.core.errors import GenebotError
 from genebot.persistence.database import Database
 from genebot.persistence.journal import TradingStore
 from genebot.persistence.tables import JournalEntry
 from genebot.risk.types import OrderIntent, TradingState, Verdict
-from genebot.system.kernel import Kernel
+from genebot.system.kernel import Kernel, StrategySlot
+from genebot.system.reparam import reprepare, set_parameters, slot_of
 
 APPLIED = "runtime.applied"
-COMMANDS = ("pause", "resume", "stop", "emergency_stop", "intervention")
+COMMANDS = ("pause", "resume", "stop", "emergency_stop", "intervention", "set_parameters")
 KINDS = frozenset({*(f"operator.{c}" for c in COMMANDS), "kill_switch.reset"})
 ZERO = Decimal(0)
 
@@ -111,6 +113,8 @@ class Controller:
         self.kernel = kernel
         self.paused: set[str] = set()  # strategy ids; "*" = every strategy
         self.stop_reason: str | None = None
+        # how a strategy's signals are rebuilt after new parameters (a growing kernel's own)
+        self.reparameterize: Callable[[StrategySlot], None] = lambda s: reprepare(kernel, s)
         inner = kernel.execution.risk_gate
 
         def gate(intent: OrderIntent) -> Verdict | None:
@@ -182,6 +186,23 @@ class Controller:
             return f"refused: {exc}"
         orchestrator.bus.put(made)
         return f"{payload.get('command')} queued for the orchestrator (handled before the next bar)"
+
+    def _set_parameters(self, command: Command) -> str:
+        """New parameters for one strategy, in force from the next bar."""
+        name = str(command.payload.get("strategy") or "")
+        slot = slot_of(self.kernel, name)
+        if slot is None:
+            return f"refused: this deployment runs no strategy {name!r}"
+        given = command.payload.get("parameters")
+        if not isinstance(given, dict) or not given:
+            return "refused: no parameters given"
+        try:
+            now = set_parameters(slot, given)
+        except GenebotError as exc:
+            return f"refused: {exc}"
+        self.reparameterize(slot)
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(now.items()))
+        return f"{slot.strategy.strategy_id}: parameters {shown} from the next bar"
 
     def _risk_reset(self, command: Command) -> str:
         risk = self.kernel.risk

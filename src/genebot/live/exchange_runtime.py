@@ -121,6 +121,7 @@ class LiveRuntime:
                 StagedGate(live.kernel, start, self.cfg.live.staged_weekly)
             flusher = _Flusher(live.kernel, store, ref.journaled)
             self.control = Controller(live.kernel)
+            self.control.reparameterize = live.runner.growing.retrack
             self.deployment_id = ref.id
             started = _started(parts, live)
             header = {

@@ -241,6 +241,9 @@ class PaperRuntime:
             sum((sl.allocated for sl in kernel.portfolio.sleeves.values()), ZERO),
             journaled.last_event_ns,
         )  # fmt: skip
+        growing = getattr(getattr(source, "runner", None), "growing", None)
+        if growing is not None:  # bars arriving: the strategy's incremental signals restart
+            ctx.control.reparameterize = growing.retrack
         self.deployment_id = ref.id
         self.context = ctx
         header = {"deployment_id": ref.id, "name": self.name, "mode": "paper",

@@ -128,6 +128,24 @@ class GrowingKernel:
                 out[feed.index].append(_Tracked(slot, view, inc))
         return out
 
+    def retrack(self, slot: StrategySlot) -> None:
+        """Restart ``slot``'s incremental signals from the bars held (new parameters: see
+        :mod:`genebot.system.reparam`); the rows already traded keep their flags."""
+        for index, tracked_list in self._tracked.items():
+            for i, tracked in enumerate(tracked_list):
+                if tracked.slot is not slot:
+                    continue
+                feed = self.kernel.timeline.feeds[index]
+                inc = IncrementalSignals(
+                    slot.strategy, BarData, symbol=feed.instrument.symbol,
+                    timeframe_ns=feed.timeframe_ns,
+                )  # fmt: skip
+                inc.extend(_bars_of(feed))
+                fresh = _Tracked(slot, tracked.view, inc)
+                fresh.flags = tracked.flags
+                tracked.view._ind = {n: inc.indicator(n) for n in inc.indicator_names}
+                tracked_list[i] = fresh
+
     @property
     def steps(self) -> int:
         return len(self.kernel.timeline)

@@ -1,7 +1,8 @@
 """``/api/strategies/`` (seed 000): the strategy library with parameters and bounds; enable and
 disable a strategy in the running deployment (a per-strategy pause/resume, applied by the runner
-before its next bar); parameters validated against the strategy's declared bounds and journaled
-(new deployments start with them)."""
+before its next bar); parameters validated against the strategy's declared bounds, journaled
+(new deployments start with them) and sent to each running deployment of the strategy, which
+applies them from its next bar (``set_parameters``: see :mod:`genebot.system.reparam`)."""
 
 from __future__ import annotations
 
@@ -100,12 +101,22 @@ def strategies(ctx: Ctx, _: Viewer) -> dict[str, Any]:
     return {"strategies": out, "count": len(out)}
 
 
+def _running_all(ctx: ApiContext, name: str) -> list[str]:
+    """The running deployments, traded by a runner now, whose strategies include ``name``."""
+    return [
+        row.id
+        for row in DeploymentRepository(ctx.db).recent()
+        if row.status == "running"
+        and runner_of(ctx, row.id)
+        and name in card(ctx.db, row, True)["strategies"]
+    ]
+
+
 def _running_with(ctx: ApiContext, name: str) -> str:
-    for row in DeploymentRepository(ctx.db).recent():
-        running = row.status == "running" and runner_of(ctx, row.id)
-        if running and name in card(ctx.db, row, True)["strategies"]:
-            return row.id
-    raise NoRunner(f"no runner: no running deployment trades {name!r}; nothing to enable")
+    found = _running_all(ctx, name)
+    if not found:
+        raise NoRunner(f"no runner: no running deployment trades {name!r}; nothing to enable")
+    return found[0]
 
 
 @router.post("/{name}/enable")
@@ -140,11 +151,19 @@ def parameters(
     merged = {**saved_parameters(ctx).get(cls.name, {}), **body}
     effective = resolve_params(cls.parameters, merged, f"strategies.{name}.parameters")
     ctx.journal(who.name, PARAMETERS, cls.name, {"parameters": dict(body)})
+    applied = {
+        dep: send_command(ctx, dep, "set_parameters", who.name, strategy=name,
+                          parameters=dict(body), reason="parameters (API)")
+        for dep in _running_all(ctx, name)
+    }  # fmt: skip
+    refused = {dep: text for dep, text in applied.items() if text.startswith("refused")}
+    where = f"; applied from the next bar in {len(applied) - len(refused)} running deployment(s)"
     return {
-        "success": True,
+        "success": not refused,
         "strategy": cls.name,
         "parameters": effective,
-        "message": "saved: deployments started from now on use them",
+        "applied": applied,
+        "message": "saved: deployments started from now on use them" + (where if applied else ""),
     }
 
 
