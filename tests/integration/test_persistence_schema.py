@@ -35,6 +35,7 @@ TABLES = {
     "journal",
     "runtime_status",
     "exchange_keys",
+    "hall_of_fame",
 }
 
 

@@ -67,6 +67,7 @@ class Case:
 # past the window, are fed one at a time.
 VECTORIZED: dict[str, Case] = {
     "moving_average": Case(4000, rtol={"fast": SMA_RTOL, "slow": SMA_RTOL}),
+    "evolved": Case(4000, rtol={"SMA(10)": SMA_RTOL, "SMA(50)": SMA_RTOL}),
     "rsi_strategy": Case(4000),
     "mean_reversion": Case(4000, rtol={"sma": SMA_RTOL, "std": STD_RTOL, "zscore": ZSCORE_RTOL}),
     "multi_indicator": Case(

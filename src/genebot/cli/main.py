@@ -31,6 +31,7 @@ from genebot.cli.common import (
 from genebot.cli.config_cmds import config_help, config_validate
 from genebot.cli.db import db_app, report_app
 from genebot.cli.drift_cmd import report_drift
+from genebot.cli.evolve_cmd import evolve_command, halloffame_app
 from genebot.cli.exchange_cmds import exchange_app
 from genebot.cli.migrate import config_restore, migrate_app
 from genebot.cli.notify_cmd import notify_app
@@ -95,6 +96,8 @@ app.command("serve")(serve_command)
 app.command("alerts")(alerts_command)
 app.command("validate")(validate_command)
 app.add_typer(notify_app, name="notify")
+app.command("evolve")(evolve_command)
+app.add_typer(halloffame_app, name="halloffame")
 app.command("reconcile")(reconcile_command)
 app.command("deploy")(deploy_command)
 app.command("deployments")(deploy_cmds.deployments)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -297,3 +298,25 @@ class ExchangeKeyRow(Base):
     permissions: Mapped[str] = mapped_column(String(200))  # comma-separated, e.g. read,trade
     sealed: Mapped[str] = mapped_column(Text)  # Fernet token of the JSON credentials
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class HallOfFameRow(Base):
+    """An evolved strategy kept by ``genebot evolve``: its genome as readable rules (or
+    parameters), its in-sample, walk-forward and held-out statistics, the deflated Sharpe over
+    the candidates tried, and the data, periods and seed that produced it."""
+
+    __tablename__ = "hall_of_fame"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    strategy: Mapped[str] = mapped_column(String(100))  # config key: evolved, or a built-in
+    rules: Mapped[str] = mapped_column(Text)  # readable genome
+    parameters: Mapped[str] = mapped_column(Text)  # JSON: the strategy's parameters
+    in_sample: Mapped[str] = mapped_column(Text)  # JSON stats
+    walk_forward: Mapped[str] = mapped_column(Text)  # JSON: one stats object per fold
+    held_out: Mapped[str] = mapped_column(Text)  # JSON stats
+    deflated_sharpe: Mapped[float | None] = mapped_column(Float)
+    candidates: Mapped[int] = mapped_column(Integer)  # distinct candidates tried
+    data: Mapped[str] = mapped_column(Text)  # JSON: symbol, timeframe, source, bars
+    periods: Mapped[str] = mapped_column(Text)  # JSON: in-sample and held-out start/end
+    seed: Mapped[int] = mapped_column(BigInteger)
+    settings: Mapped[str] = mapped_column(Text)  # JSON: population, generations, folds...

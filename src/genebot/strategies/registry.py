@@ -51,6 +51,7 @@ BUILTIN_MODULES: tuple[tuple[str, str, str], ...] = (
         "genebot.strategies.crypto_forex_arbitrage",
         "CryptoForexArbitrageStrategy",
     ),
+    ("evolved", "genebot.strategies.evolved", "EvolvedStrategy"),
 )
 
 

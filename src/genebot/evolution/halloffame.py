@@ -1,0 +1,152 @@
+"""The Hall of Fame: evolved strategies kept in the database, listed, shown and exported as a
+strategy config (YAML) with their statistics."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+
+from genebot.core.errors import InputError
+from genebot.evolution.search import Candidate, EvolutionResult
+from genebot.persistence.database import Database
+from genebot.persistence.tables import HallOfFameRow
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: int
+    created_at: str
+    strategy: str
+    rules: str
+    parameters: dict[str, Any]
+    in_sample: dict[str, Any]
+    walk_forward: list[dict[str, Any]]
+    held_out: dict[str, Any]
+    deflated_sharpe: float | None
+    candidates: int
+    data: dict[str, Any]
+    periods: dict[str, str]
+    seed: int
+    settings: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def store(db: Database, result: EvolutionResult, data: dict[str, Any]) -> list[int]:
+    """Keep every candidate of ``result``; returns their ids. ``data`` describes the bars
+    (symbol, timeframe, source, bars)."""
+    s = result.settings
+    # (with ``base``: the backtest and risk sections the statistics were computed under)
+    settings = {k: v for k, v in asdict(s).items() if k not in ("symbol", "timeframe")}
+    now = datetime.now(UTC)
+    rows = [_row(c, result, data, settings, now) for c in result.candidates]
+    with db.session() as session:
+        session.add_all(rows)
+        session.flush()
+        return [row.id for row in rows]
+
+
+def _row(
+    c: Candidate,
+    result: EvolutionResult,
+    data: dict[str, Any],
+    settings: dict[str, Any],
+    now: datetime,
+) -> HallOfFameRow:
+    return HallOfFameRow(
+        created_at=now,
+        strategy=c.spec["type"],
+        rules=c.rules,
+        parameters=json.dumps(c.spec["parameters"], sort_keys=True),
+        in_sample=json.dumps(c.in_sample),
+        walk_forward=json.dumps(c.walk_forward),
+        held_out=json.dumps(c.held_out),
+        deflated_sharpe=c.deflated_sharpe,
+        candidates=result.tried,
+        data=json.dumps(data, sort_keys=True),
+        periods=json.dumps(result.periods),
+        seed=result.settings.seed,
+        settings=json.dumps(settings, sort_keys=True),
+    )
+
+
+def _entry(row: HallOfFameRow) -> Entry:
+    return Entry(
+        id=row.id,
+        created_at=row.created_at.isoformat(),
+        strategy=row.strategy,
+        rules=row.rules,
+        parameters=json.loads(row.parameters),
+        in_sample=json.loads(row.in_sample),
+        walk_forward=json.loads(row.walk_forward),
+        held_out=json.loads(row.held_out),
+        deflated_sharpe=row.deflated_sharpe,
+        candidates=row.candidates,
+        data=json.loads(row.data),
+        periods=json.loads(row.periods),
+        seed=row.seed,
+        settings=json.loads(row.settings),
+    )
+
+
+def entries(db: Database) -> list[Entry]:
+    """Every entry, best held-out Sharpe first."""
+    with db.reader() as session:
+        rows = session.scalars(select(HallOfFameRow).order_by(HallOfFameRow.id)).all()
+        found = [_entry(r) for r in rows]
+    return sorted(found, key=lambda e: -_number(e.held_out.get("sharpe")))
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) else float("-inf")
+
+
+def entry(db: Database, entry_id: int) -> Entry:
+    with db.reader() as session:
+        row = session.get(HallOfFameRow, entry_id)
+        if row is None:
+            raise InputError(f"no Hall of Fame entry {entry_id}; see `genebot halloffame list`")
+        return _entry(row)
+
+
+def strategy_config(e: Entry) -> dict[str, Any]:
+    """The entry as a config file's ``strategies:`` section, plus its statistics."""
+    key = f"hof_{e.id}"
+    return {
+        "strategies": {
+            key: {
+                "type": e.strategy,
+                "parameters": e.parameters,
+                "symbols": [e.data.get("symbol", "BTC/USDT")],
+                "timeframes": [e.data.get("timeframe", "1h")],
+            }
+        },
+        "hall_of_fame": {
+            "id": e.id,
+            "rules": e.rules,
+            "deflated_sharpe": e.deflated_sharpe,
+            "candidates": e.candidates,
+            "seed": e.seed,
+            "data": e.data,
+            "periods": e.periods,
+            "in_sample": e.in_sample,
+            "walk_forward": e.walk_forward,
+            "held_out": e.held_out,
+        },
+    }
+
+
+def export_yaml(e: Entry) -> str:
+    """A strategy config to run the entry (``strategies:``); its statistics follow as
+    comments, so the file loads as a genebot config as it is."""
+    cfg = strategy_config(e)
+    stats = yaml.safe_dump({"hall_of_fame": cfg.pop("hall_of_fame")}, sort_keys=False)
+    head = f"# genebot Hall of Fame entry {e.id}: {e.rules}\n"
+    body = yaml.safe_dump(cfg, sort_keys=False)
+    return head + body + "".join(f"# {line}\n" for line in stats.splitlines())
