@@ -469,3 +469,48 @@ def test_a_viewer_sees_alerts_without_a_button(open_page: Any, server: Server) -
     row = page.locator(f'[data-testid="alert-row"][data-id="{alert_id}"]')
     e(row).to_be_visible()
     e(row.get_by_test_id("alert-ack")).to_have_count(0)
+
+
+# -- the Hall of Fame panel: an entry's rules and held-out curve, Deploy fills the dialog ------
+def keep_entry(server: Server) -> int:
+    """A Hall of Fame entry as `genebot evolve` keeps one (evolved on the bundled 1h bars)."""
+    import json as _json
+
+    from genebot.persistence.tables import HallOfFameRow
+
+    parameters = {"entry": "RSI(14) < 30", "exit": "RSI(14) > 70", "stop_loss": 0.0,
+                  "take_profit": 0.0, "trailing": 0.0}  # fmt: skip
+    row = HallOfFameRow(
+        created_at=datetime.now(UTC), strategy="evolved",
+        rules="entry: RSI(14) < 30 | exit: RSI(14) > 70", parameters=_json.dumps(parameters),
+        in_sample="{}", walk_forward="[]",
+        held_out=_json.dumps({"sharpe": 1.25, "max_drawdown": -0.04, "trades": 9}),
+        deflated_sharpe=0.42, candidates=120, seed=7,
+        data=_json.dumps({"symbol": "BTC/USDT", "timeframe": "1h", "bars": 5482,
+                          "source": str(server.data / "crypto" / "binance_BTC-USDT_1h.csv")}),
+        periods=_json.dumps({"held_out_start": "2021-06-02T04:00:00+00:00"}),
+        settings=_json.dumps({"base": {}}),
+    )  # fmt: skip
+    with server.db.session() as session:
+        session.add(row)
+        session.flush()
+        return int(row.id)
+
+
+def test_hall_of_fame_entry_curve_and_deploy_dialog(open_page: Any, server: Server) -> None:
+    e = expect()
+    entry_id = keep_entry(server)
+    page, _ = open_page()
+    sign_in(page, server.admin)
+    row = page.locator(f'[data-testid="hof-row"][data-id="{entry_id}"]')
+    e(row.get_by_test_id("hof-rules")).to_have_text("entry: RSI(14) < 30 | exit: RSI(14) > 70")
+    row.click()
+    e(page.get_by_test_id("hof-detail-stats")).to_contain_text("deflated Sharpe 0.420")
+    e(page.get_by_test_id("hof-equity")).to_have_attribute("data-points", re.compile(r"^[1-9]\d+$"))
+    page.get_by_test_id("hof-deploy").click()
+    e(page.get_by_test_id("deploy-dialog")).to_be_visible()
+    e(page.get_by_test_id("deploy-strategy")).to_have_value("evolved")
+    e(page.get_by_test_id("param-entry")).to_have_value("RSI(14) < 30")
+    e(page.get_by_test_id("deploy-timeframe")).to_have_value("1h")
+    page.get_by_test_id("deploy-cancel").click()
+    e(page.get_by_test_id("deploy-dialog")).to_be_hidden()

@@ -150,3 +150,29 @@ def export_yaml(e: Entry) -> str:
     head = f"# genebot Hall of Fame entry {e.id}: {e.rules}\n"
     body = yaml.safe_dump(cfg, sort_keys=False)
     return head + body + "".join(f"# {line}\n" for line in stats.splitlines())
+
+
+def held_out_equity(e: Entry, max_points: int = 500) -> list[tuple[str, float]]:
+    """The entry's equity over its held-out bars, backtested as the search scored it (the same
+    base sections, risk as it was), thinned to at most ``max_points``; empty when the data
+    file it was evolved on is not here any more."""
+    from pathlib import Path
+
+    from genebot.backtest import run
+    from genebot.data.readers import read_ohlcv
+    from genebot.evolution.fitness import run_config
+
+    source, start = e.data.get("source"), e.periods.get("held_out_start")
+    symbol, timeframe = e.data.get("symbol", "BTC/USDT"), e.data.get("timeframe", "1h")
+    if not source or not start or not Path(str(source)).is_file():
+        return []
+    frame = read_ohlcv(Path(str(source)), timeframe=str(timeframe)).frame
+    tail = frame[frame.index >= datetime.fromisoformat(str(start))]
+    spec = {"type": e.strategy, "parameters": e.parameters}
+    config = run_config(e.settings.get("base") or {}, spec, str(symbol), str(timeframe))
+    equity = run(config, data={str(symbol): tail}).equity["equity"]
+    n = len(equity)
+    step = max(1, n // max_points)
+    rows = sorted({*range(0, n, step), n - 1}) if n else []
+    stamps, values = equity.index[rows], equity.to_numpy()[rows]
+    return [(ts.isoformat(), float(v)) for ts, v in zip(stamps, values, strict=True)]

@@ -28,6 +28,7 @@ import {
   when,
 } from "/static/common.js";
 import { onAlertMessage, setupAlerts } from "/static/alerts.js";
+import { setupHallOfFame } from "/static/halloffame.js";
 
 const PER_PAGE = 10;
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -68,6 +69,7 @@ async function main() {
   bindControls();
   setupCharts();
   setupAlerts({ admin: isAdmin() });
+  setupHallOfFame({ admin: isAdmin(), deploy: openDeploy });
   state.selected = sessionStorage.getItem("genebot.selected");
   await loadDeployments();
   state.stream = new EventStream({ onHello, onMessage, onState: connectionBadge });
@@ -77,7 +79,7 @@ async function main() {
 function bindControls() {
   if (isAdmin()) {
     $("#open-deploy").hidden = false;
-    $("#open-deploy").addEventListener("click", openDeploy);
+    $("#open-deploy").addEventListener("click", () => openDeploy());
     $("#emergency-stop").addEventListener("click", emergencyStop);
     $("#reset-kill-switch").addEventListener("click", resetKillSwitch);
     setupDeployForm();
@@ -876,7 +878,9 @@ function syncMode() {
   if (live) $("#deploy-account").focus();
 }
 
-async function openDeploy() {
+/** The deploy dialog; ``prefill`` (from the Hall of Fame: strategy, symbols, timeframe,
+ * parameters) sets its fields, which the trader can still change before deploying. */
+async function openDeploy(prefill = null) {
   const dialog = $("#deploy-dialog");
   showError(T("deploy-error"), "");
   const submit = $("#deploy-submit");
@@ -902,6 +906,23 @@ async function openDeploy() {
     const preferred = state.strategies.find((s) => s.enabled) || state.strategies[0];
     if (preferred) select.value = preferred.name;
     strategyChosen(false);
+  }
+  if (prefill && prefill.strategy) applyPrefill(prefill);
+}
+
+function applyPrefill({ strategy, symbols, timeframe, parameters }) {
+  $("#deploy-strategy").value = strategy;
+  strategyChosen(true);
+  if (symbols) {
+    $("#deploy-symbols").value = symbols;
+    $("#deploy-symbols").dataset.touched = "1";
+  }
+  if (timeframe) $("#deploy-timeframe").value = timeframe;
+  for (const [key, value] of Object.entries(parameters || {})) {
+    const input = $("#deploy-params").querySelector(`[name="param:${key}"]`);
+    if (!input) continue;
+    if (input.type === "checkbox") input.checked = Boolean(value);
+    else input.value = String(value);
   }
 }
 
