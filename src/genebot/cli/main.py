@@ -35,6 +35,7 @@ from genebot.cli.evolve_cmd import evolve_command, halloffame_app
 from genebot.cli.exchange_cmds import exchange_app
 from genebot.cli.migrate import config_restore, migrate_app
 from genebot.cli.notify_cmd import notify_app
+from genebot.cli.optimize_cmd import optimize_app
 from genebot.cli.orchestrator import (
     backtest_orchestration,
     config_app,
@@ -96,6 +97,7 @@ app.command("serve")(serve_command)
 app.command("alerts")(alerts_command)
 app.command("validate")(validate_command)
 app.add_typer(notify_app, name="notify")
+app.add_typer(optimize_app, name="optimize")
 app.command("evolve")(evolve_command)
 app.add_typer(halloffame_app, name="halloffame")
 app.command("reconcile")(reconcile_command)

@@ -1,0 +1,306 @@
+"""``genebot.backtest.run_many``: many backtests over the same data, loaded once.
+
+A study runs thousands of backtests that differ only in strategy parameters (and the dates of a
+walk-forward fold). :class:`BatchRunner` reads and validates each data file once (keyed by what
+decides the bars: files, data folder, data policies, venues, symbols and timeframes) and hands
+the engine the loaded frames; each run then clips them to its own dates exactly as a single
+:func:`genebot.backtest.run` does.
+
+With ``cache_indicators`` the TA-Lib functions the strategies call (``talib.SMA(...)``) are
+memoized while the runner is open: a call with the same function, the same scalar parameters
+and the same input series (compared element by element, so a symbol, a fold or a derived
+series each get their own entry) returns a copy of the stored result instead of recomputing
+it. The hook is the ``talib`` module's attributes, so no strategy and no engine code changes;
+a strategy that imported a function by name (``from talib import SMA``) is simply not cached.
+Results are identical with and without the cache.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+
+from genebot.backtest.recorder import EquityRecorder
+from genebot.backtest.result import BacktestResult, trades_frame
+from genebot.backtest.runner import (
+    ConfigInput,
+    EngineMode,
+    _choose_mode,
+    _gc_paused,
+    assemble,
+    run,
+)
+from genebot.backtest.setup import DataInput, RunSetup, build
+from genebot.config.loader import GenebotConfig, apply_overrides, load_config
+from genebot.domain.orders import OrderStatus
+from genebot.reporting.statistics import compute_stats, trading_days_per_year
+from genebot.system.kernel import Kernel
+from genebot.system.loops import run_fast, run_per_bar
+
+__all__ = ["BatchRunner", "IndicatorCache", "run_many"]
+
+
+def run_many(
+    configs: Iterable[ConfigInput],
+    data: DataInput | None = None,
+    *,
+    cache_indicators: bool = True,
+    engine_mode: EngineMode | None = None,
+) -> list[BacktestResult]:
+    """Run each config (as :func:`genebot.backtest.run` would) over data loaded once.
+
+    ``data`` is optional in-memory bars as for ``run``; without it each distinct data set the
+    configs name is read from its files once. Returns the results in the configs' order."""
+    with BatchRunner(data, cache_indicators=cache_indicators, engine_mode=engine_mode) as runner:
+        return [runner.run(cfg) for cfg in configs]
+
+
+def _sample(values: np.ndarray) -> tuple[object, ...]:
+    """A cheap summary of an array for the first look-up; equality is checked in full."""
+    n = values.shape[0] if values.ndim else 0
+    if n == 0:
+        return (values.shape, str(values.dtype))
+    picks = values[[0, n // 2, n - 1]].tolist() if values.ndim == 1 else ()
+    # NaN != NaN: a warm-up NaN would make every look-up miss; it is keyed as text
+    return (values.shape, str(values.dtype), tuple("nan" if p != p else p for p in picks))
+
+
+@dataclass
+class _Entry:
+    inputs: list[np.ndarray]
+    output: Any
+
+
+@dataclass
+class IndicatorCache:
+    """Memoized indicator results: (function, scalar parameters, input series) → output."""
+
+    max_entries: int = 20_000
+    hits: int = 0
+    misses: int = 0
+    _store: dict[tuple[object, ...], list[_Entry]] = field(default_factory=dict)
+    _size: int = 0
+
+    def call(
+        self, name: str, fn: Callable[..., Any], args: tuple[Any, ...], kw: dict[str, Any]
+    ) -> Any:
+        arrays = [a for a in args if isinstance(a, np.ndarray)]
+        arrays += [v for v in kw.values() if isinstance(v, np.ndarray)]
+        scalars = tuple(None if isinstance(a, np.ndarray) else a for a in args)
+        named = tuple(sorted((k, None if isinstance(v, np.ndarray) else v) for k, v in kw.items()))
+        try:
+            key = (name, scalars, named, tuple(_sample(a) for a in arrays))
+            hash(key)
+        except TypeError:  # an unhashable parameter: computed, not cached
+            return fn(*args, **kw)
+        for entry in self._store.get(key, ()):
+            if all(_same(a, b) for a, b in zip(entry.inputs, arrays, strict=True)):
+                self.hits += 1
+                return _copy(entry.output)
+        self.misses += 1
+        output = fn(*args, **kw)
+        if self._size < self.max_entries:
+            self._store.setdefault(key, []).append(
+                _Entry([a.copy() for a in arrays], _copy(output))
+            )
+            self._size += 1
+        return output
+
+    def clear(self) -> None:
+        self._store.clear()
+        self._size = 0
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    if a is b:
+        return True
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, tuple):
+        return tuple(_copy(v) for v in value)
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+@contextmanager
+def patched_talib(cache: IndicatorCache) -> Iterator[None]:
+    """TA-Lib's functions memoized through ``cache`` for the duration (restored after)."""
+    talib: Any = importlib.import_module("talib")
+    originals: dict[str, Any] = {}
+    for name in talib.get_functions():
+        fn = getattr(talib, name, None)
+        if callable(fn):
+            originals[name] = fn
+            setattr(talib, name, _memoized(cache, name, fn))
+    try:
+        yield
+    finally:
+        for name, fn in originals.items():
+            setattr(talib, name, fn)
+
+
+def _memoized(cache: IndicatorCache, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def call(*args: Any, **kw: Any) -> Any:
+        return cache.call(name, fn, args, kw)
+
+    call.__wrapped__ = fn  # type: ignore[attr-defined]
+    call.genebot_cached = True  # type: ignore[attr-defined]
+    call.__name__ = name
+    return call
+
+
+def _stats_of(
+    cfg: GenebotConfig, setup: RunSetup, kernel: Kernel, recorder: EquityRecorder, mode: str
+) -> dict[str, Any]:
+    """The statistics part of ``runner.result_of`` (keep the two in step)."""
+    equity, in_market, _kept = recorder.build(float(cfg.backtest.initial_cash))
+    trades = trades_frame(kernel.portfolio.trades, setup.names, kernel.portfolio.trade_rates)
+    fees = sum((s.fees for s in kernel.portfolio.sleeves.values()), Decimal(0))
+    stats: dict[str, Any] = compute_stats(
+        equity,
+        trades,
+        initial_equity=float(cfg.backtest.initial_cash),
+        fees=float(fees),
+        in_market=in_market,
+        periods_per_year=trading_days_per_year(cast(pd.DatetimeIndex, equity.index)),
+    )
+    log = kernel.execution.order_log
+    stats.update(
+        {
+            "engine_mode": mode,
+            "orders": len(log),
+            "rejected_orders": sum(
+                o.status in (OrderStatus.REJECTED, OrderStatus.DENIED) for o in log
+            ),
+            "strategy_errors": sum(s.errors for s in setup.slots),
+            "open_positions": len(kernel.portfolio.open_positions()),
+        }
+    )
+    return stats
+
+
+def _data_key(cfg: GenebotConfig) -> str:
+    """What decides which bars a config loads (not its dates, fees or parameters)."""
+    bt = cfg.backtest
+    feeds = sorted(
+        (s.venue or "", tuple(s.venues or ()), tuple(s.symbols), tuple(s.timeframes), s.quotes)
+        for s in cfg.strategies.values()
+        if s.enabled
+    )
+    sources = [e.model_dump() for e in bt.data] + [e.model_dump() for e in bt.quotes]
+    return repr((bt.data_dir, sources, bt.on_broken, bt.on_gap, feeds, sorted(cfg.exchanges)))
+
+
+class BatchRunner:
+    """Runs backtests over data loaded once; use as a context manager (``with``) so the
+    indicator cache is active across runs. ``run(config)`` equals ``genebot.backtest.run``."""
+
+    def __init__(
+        self,
+        data: DataInput | None = None,
+        *,
+        cache_indicators: bool = True,
+        engine_mode: EngineMode | None = None,
+    ) -> None:
+        self._given = data
+        self._loaded: dict[str, dict[str, pd.DataFrame]] = {}
+        self.engine_mode: EngineMode | None = engine_mode
+        self.cache = IndicatorCache() if cache_indicators else None
+        self._patch: Any = None
+
+    def __enter__(self) -> BatchRunner:
+        if self.cache is not None:
+            self._patch = patched_talib(self.cache)
+            self._patch.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._patch is not None:
+            self._patch.__exit__(kind, exc, tb)
+            self._patch = None
+
+    def data_for(self, cfg: GenebotConfig) -> dict[str, pd.DataFrame]:
+        """The whole (unclipped) bars of every feed ``cfg`` trades, loaded on first use."""
+        key = _data_key(cfg)
+        found = self._loaded.get(key)
+        if found is None:
+            whole = cfg.model_copy(
+                update={
+                    "backtest": cfg.backtest.model_copy(
+                        update={"start_date": None, "end_date": None}
+                    )
+                }
+            )
+            setup = build(whole, self._given)
+            found = {}
+            for (venue, symbol, tf), feed in zip(setup.feed_keys, setup.feeds, strict=True):
+                if tf == "quotes":
+                    continue
+                index = pd.DatetimeIndex(pd.to_datetime(feed.ts, utc=True), name="timestamp")
+                columns = {c: getattr(feed, c) for c in ("open", "high", "low", "close", "volume")}
+                found[f"{symbol}@{venue}:{tf}"] = pd.DataFrame(columns, index=index)
+            if self._given is not None:  # quotes given in memory stay available
+                found.update({k: v for k, v in self._given.items() if k.endswith(":quotes")})
+            self._loaded[key] = found
+        return found
+
+    def _config(self, config: ConfigInput) -> GenebotConfig:
+        cfg = load_config(config)
+        if self.engine_mode is not None:
+            cfg = apply_overrides(cfg, engine_mode=self.engine_mode)
+        return cfg
+
+    def run(self, config: ConfigInput) -> BacktestResult:
+        cfg = self._config(config)
+        return run(cfg, self.data_for(cfg))
+
+    def stats(self, config: ConfigInput) -> dict[str, Any]:
+        """``run(config).stats`` without building the rest of the result (trade and order
+        frames, exact figures): what a study scores. The same engine and the same
+        ``compute_stats`` call, so the same numbers (tested). An orchestrated or scheduled
+        config takes the full path."""
+        cfg = self._config(config)
+        if cfg.orchestrated or cfg.schedule.enabled:
+            return dict(run(cfg, self.data_for(cfg)).stats)
+        setup = build(cfg, self.data_for(cfg))
+        kernel, recorder = assemble(cfg, setup)
+        if kernel.orchestrator is not None or kernel.schedule is not None:
+            return dict(run(cfg, self.data_for(cfg)).stats)
+        mode, label = _choose_mode(cfg.backtest.engine_mode, kernel)
+        with _gc_paused():
+            if mode == "fast":
+                run_fast(kernel, None)
+            else:
+                run_per_bar(kernel, None, None)
+            kernel.finish()
+            return _stats_of(cfg, setup, kernel, recorder, label)
+
+    def prepare(self, config: ConfigInput) -> GenebotConfig:
+        """Validate ``config`` and load its data now (so the first timed run does not)."""
+        cfg = load_config(config)
+        self.data_for(cfg)
+        return cfg
+
+    @property
+    def loaded_sets(self) -> Mapping[str, Mapping[str, pd.DataFrame]]:
+        return self._loaded
