@@ -141,7 +141,10 @@ def paper_deployment(db: Database) -> str:
             (T0, "s", "BTC/USDT", "heat", "resize", "to 0.5"),
         ]
     )
-    write_status(db, dep, status("10123.45", strategy_errors=4, exchange_errors=2))
+    latency = {"read": {"calls": 40, "seconds": 2.0, "max_s": 0.25}}
+    write_status(
+        db, dep, status("10123.45", strategy_errors=4, exchange_errors=2, exchange_latency=latency)
+    )
     return dep
 
 
@@ -170,6 +173,9 @@ def test_trading_metrics_equal_what_the_database_holds(database: Database) -> No
     assert value(samples, "genebot_drawdown", **me) == 0.025
     assert value(samples, "genebot_strategy_errors_total", **me) == 4.0
     assert value(samples, "genebot_exchange_errors_total", **me) == 2.0
+    assert value(samples, "genebot_exchange_call_seconds_count", operation="read", **me) == 40
+    assert value(samples, "genebot_exchange_call_seconds_sum", operation="read", **me) == 2.0
+    assert value(samples, "genebot_exchange_call_max_seconds", operation="read", **me) == 0.25
     assert value(samples, "genebot_exposure", **me) == 55.0  # 0.5 x 110
     assert value(samples, "genebot_unrealized_pnl", **me) == 5.0
     assert value(samples, "genebot_open_positions", **me) == 1.0

@@ -128,6 +128,8 @@ def test_live_trades_journals_before_sending_and_equals_paper(
     assert status["strategy_errors"] == 0
     parts = rt.live.parts  # type: ignore[union-attr]
     assert status["exchange_errors"] == parts.caller.error_count + parts.bars.errors
+    calls = status["exchange_latency"]
+    assert calls["create"]["calls"] >= 1 and calls["read"]["seconds"] > 0  # timed, each call
     assert status["orders"] == len(rt.live.kernel.execution.order_log)  # type: ignore[union-attr]
     held = sum((D(o["executedQty"]) * (1 if o["side"] == "BUY" else -1) for o in orders), D(0))
     assert emu.balances()["BTC"][0] == held  # genebot's fills are the exchange's

@@ -24,7 +24,8 @@ be unique; two series may not share labels) and ``mode`` (paper or live). The na
   ``genebot_trades_total``, ``genebot_win_rate``, ``genebot_equity``, ``genebot_total_pnl``,
   ``genebot_daily_pnl``, ``genebot_drawdown``, ``genebot_exposure``,
   ``genebot_unrealized_pnl``, ``genebot_open_positions``, ``genebot_strategy_errors_total``,
-  ``genebot_exchange_errors_total`` (live);
+  ``genebot_exchange_errors_total``, ``genebot_exchange_call_seconds{operation}`` (a summary:
+  count and sum of every attempt) and ``genebot_exchange_call_max_seconds{operation}`` (live);
 * risk: ``genebot_risk_denials_total{rule}``, ``genebot_risk_state{state}``,
   ``genebot_kill_switch_active``;
 * runners: ``genebot_status_age_seconds`` (since the runner last wrote its status: its loop
@@ -33,9 +34,6 @@ be unique; two series may not share labels) and ``mode`` (paper or live). The na
 * API: ``genebot_http_requests_total{method,route,status}``,
   ``genebot_http_request_duration_seconds{method,route}`` (histogram),
   ``genebot_http_requests_in_progress``.
-
-Exchange call latency is not measured yet: the ccxt ``Caller`` counts its failed calls (they
-reach the status row and ``genebot_exchange_errors_total``) but times none.
 """
 
 from __future__ import annotations
@@ -55,7 +53,12 @@ from typing import Any
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
 from sqlalchemy import Float, case, cast, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -400,6 +403,14 @@ class _StatusFamilies:
         self.exchange_errors = _counter(
             "genebot_exchange_errors", "Live: exchange calls that failed (retried or not)"
         )
+        self.latency = SummaryMetricFamily(
+            "genebot_exchange_call_seconds",
+            "Live: time spent in exchange calls, each attempt, by operation",
+            labels=[*DEP, "operation"],
+        )
+        self.slowest = g(
+            "genebot_exchange_call_max_seconds", "Live: the slowest exchange call", "operation"
+        )
 
     def all(self) -> list[Metric]:
         return list(vars(self).values())
@@ -431,6 +442,12 @@ class _StatusFamilies:
             count = _number(data.get(key))
             if count is not None:
                 counter.add_metric(labels, count)
+        latency = data.get("exchange_latency")
+        for op, seen in latency.items() if isinstance(latency, dict) else ():
+            calls, seconds = _number(seen.get("calls")), _number(seen.get("seconds"))
+            if calls is not None and seconds is not None:
+                self.latency.add_metric([*labels, str(op)], int(calls), seconds)
+                self.slowest.add_metric([*labels, str(op)], _number(seen.get("max_s")) or 0.0)
 
 
 def status_families(snap: Snapshot, now: datetime) -> list[Metric]:

@@ -192,6 +192,10 @@ class LiveRuntime:
         reason = control.stop_reason if control is not None else None
         values = fields(self.clock(), paused, reason)
         values["exchange_errors"] = live.parts.caller.error_count + live.parts.bars.errors
+        values["exchange_latency"] = {
+            op: {"calls": int(n), "seconds": total, "max_s": slowest}
+            for op, (n, total, slowest) in live.parts.caller.latency.items()
+        }
         if writer.write(live.kernel, values, force=force) and self.alerts is not None:
             self.alerts.check(live.kernel, values, writer.drawdown)
 

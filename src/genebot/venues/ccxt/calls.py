@@ -46,6 +46,8 @@ class Caller:
         self.halted: str | None = None
         self.errors: list[Classified] = []  # every classified error, newest last (bounded)
         self.error_count = 0  # every classified error since the start (for the alerts)
+        # per operation: [calls, seconds in all, slowest] of every attempt, failed or not
+        self.latency: dict[str, list[float]] = {}
 
     def __call__(self, operation: Operation, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         """``fn(*args, **kw)`` with the reactions applied; raises the classified genebot error
@@ -54,9 +56,11 @@ class Caller:
             raise ExchangeAccessLost(f"not sending to {self.exchange.id}: {self.halted}")
         delays = self.backoff.delays()
         while True:
+            started = time.perf_counter()
             try:
-                return fn(*args, **kw)
+                result = fn(*args, **kw)
             except Exception as exc:  # every failure goes through the table
+                self._timed(operation, started)
                 found = self._classify(exc, operation)
                 if not self._again(found, operation):
                     raise found.error from None
@@ -64,6 +68,16 @@ class Caller:
                 if wait is None:
                     raise found.error from None
                 self._prepare_retry(found, wait)
+                continue
+            self._timed(operation, started)
+            return result
+
+    def _timed(self, operation: str, started: float) -> None:
+        took = time.perf_counter() - started
+        seen = self.latency.setdefault(operation, [0.0, 0.0, 0.0])
+        seen[0] += 1
+        seen[1] += took
+        seen[2] = max(seen[2], took)
 
     def _classify(self, exc: BaseException, operation: Operation) -> Classified:
         found = classify(exc, operation)
