@@ -32,7 +32,7 @@ def _redact_logs(cfg: object, exchange: str) -> SecretRedactor:
     """Every log record masked: the environment's secrets and this exchange's keys."""
     entry = cfg.exchanges[exchange]  # type: ignore[attr-defined]
     redactor = install()
-    keys = (entry.api_key, entry.api_secret, entry.passphrase)
+    keys = (entry.api_key, entry.api_secret, entry.passphrase, entry.password)
     redactor.add(k.get_secret_value() for k in keys if k is not None)
     return redactor
 

@@ -58,7 +58,7 @@ __all__ = [
 ]
 
 Loc = tuple[str | int, ...]
-_SECRET_KEYS = ("api_key", "api_secret", "passphrase")
+_SECRET_KEYS = ("api_key", "api_secret", "passphrase", "password")
 
 # ---------------------------------------------------------------------------------------------
 # YAML reading

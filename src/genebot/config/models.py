@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from genebot.config.alerts import AlertingConfig, MonitoringConfig, OrchestrationAlertsConfig
+from genebot.config.mt5 import Mt5Fields
 from genebot.config.notifications import NotificationsConfig
 from genebot.config.schedule import ScheduleConfig
 from genebot.config.sections import (
@@ -124,8 +125,9 @@ def _date_to_text(value: object) -> object:
     return value
 
 
-class ExchangeConfig(FrozenModel):
-    """One venue: credentials for live/paper trading and fee/margin terms for simulation."""
+class ExchangeConfig(Mt5Fields):
+    """One venue: credentials for live/paper trading and fee/margin terms for simulation (and
+    a MetaTrader 5 account's: :class:`~genebot.config.mt5.Mt5Fields`)."""
 
     exchange_type: str | None = Field(
         default=None, description="ccxt exchange id; defaults to the config key"
@@ -168,7 +170,7 @@ class ExchangeConfig(FrozenModel):
                 raise ValueError(str(exc)) from None
         return value
 
-    @field_validator("api_key", "api_secret", "passphrase", mode="before")
+    @field_validator("api_key", "api_secret", "passphrase", "password", mode="before")
     @classmethod
     def _empty_secret_is_unset(cls, value: Any) -> Any:
         # `${BINANCE_API_KEY:-}` in a shared config means "no key here" (backtests need none).

@@ -30,6 +30,7 @@ from genebot.config.models import ExchangeConfig
 from genebot.core.errors import ConfigError
 from genebot.domain.instrument import Instrument
 from genebot.domain.market import Bar
+from genebot.live.mt5_setup import connect_mt5_parts
 from genebot.live.strategy_runner import StrategyRunner
 from genebot.system.kernel import Kernel
 from genebot.venues.ccxt.calls import Caller
@@ -39,6 +40,7 @@ from genebot.venues.ccxt.execution import CcxtExecutionClient, native_protection
 from genebot.venues.ccxt.factory import build_exchange, instrument_of, streams_klines
 from genebot.venues.ccxt.stream import KlineWatcher
 from genebot.venues.ccxt.venue import ExchangeVenue
+from genebot.venues.mt5.factory import is_mt5
 
 log = logging.getLogger("genebot.live")
 GENEBOT_PREFIX = "gb-"  # every genebot client order id starts so (then the deployment's tag)
@@ -99,6 +101,12 @@ def connect(
     ``stream``: subscribe to the candle websocket (``live.websocket``)."""
     name, feeds = traded(cfg)
     entry = cfg.exchanges[name]
+    if is_mt5(name, entry):  # MetaTrader 5: the same parts through genebot.venues.mt5
+        return connect_mt5_parts(
+            name, entry, feeds, tag, clock, resolve_after_s=cfg.live.resolve_after_s,
+            poll_delay_s=cfg.live.poll_delay_s, stale_after=cfg.live.stale_after_bars,
+            prefix=GENEBOT_PREFIX,
+        )  # fmt: skip
     exchange = build_exchange(name, entry)
     caller = Caller(exchange, Backoff())
     markets = caller("read", exchange.load_markets)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from genebot.config.loader import GenebotConfig
 from genebot.core.errors import InputError
 from genebot.live.exchange_setup import traded
+from genebot.venues.mt5.factory import is_mt5
 
 CONFIRM_ENV = "GENEBOT_LIVE_CONFIRM"
 
@@ -42,6 +43,14 @@ class GoLive:
 def describe(cfg: GenebotConfig) -> GoLive:
     name, _ = traded(cfg)
     entry = cfg.exchanges[name]
+    if is_mt5(name, entry):  # an MT5 account: its login and password
+        if entry.login is None or entry.password is None:
+            raise InputError(
+                f"exchanges.{name}: login and password are needed to trade through MetaTrader "
+                "5 (from the environment: login: ${MT5_LOGIN}, password: ${MT5_PASSWORD})"
+            )
+        login = str(entry.login)
+        return GoLive(name, False, login[-4:], f"mt5 {login}")
     key = entry.api_key.get_secret_value() if entry.api_key is not None else ""
     if not key or not entry.api_secret:
         raise InputError(
