@@ -87,6 +87,19 @@ class Report:
         return out
 
 
+def catch_up(client: Any, report: Report, where: str) -> None:
+    """Sync the client's working orders; each one that moved meanwhile is a line of ``applied``."""
+    before = [(o, o.status, o.filled_qty) for o in client.working.values()]
+    client.sync()
+    for order, status, filled in before:
+        if order.status is not status or order.filled_qty != filled:
+            report.applied.append(
+                f"order {order.client_order_id}: {status.value} → {order.status.value}, "
+                f"filled {filled} → {order.filled_qty} (on {where} while genebot was "
+                "not looking)"
+            )
+
+
 def reconcile(
     client: CcxtExecutionClient,
     expected: Mapping[str, Decimal],
@@ -95,15 +108,7 @@ def reconcile(
 ) -> Report:
     """Catch up, then compare open orders and balances (``expected``: asset -> total)."""
     report = Report()
-    before = [(o, o.status, o.filled_qty) for o in client.working.values()]
-    client.sync()
-    for order, status, filled in before:
-        if order.status is not status or order.filled_qty != filled:
-            report.applied.append(
-                f"order {order.client_order_id}: {status.value} → {order.status.value}, "
-                f"filled {filled} → {order.filled_qty} (on the exchange while genebot was "
-                "not looking)"
-            )
+    catch_up(client, report, "the exchange")
     report.in_flight = [p.venue_client_id for p in client.in_flight.values()]
     report.unknown_orders = _unknown_orders(client)
     report.balances = _balance_diffs(client, expected, tolerance)

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from genebot.domain.account import Account
-from genebot.venues.ccxt.reconcile import BalanceDiff, Report, UnknownOrder
+from genebot.venues.ccxt.reconcile import BalanceDiff, Report, UnknownOrder, catch_up
 from genebot.venues.mt5.execution import Charge, Mt5ExecutionClient
 
 ZERO = Decimal(0)
@@ -38,15 +38,7 @@ def reconcile(
 ) -> Report:
     """Catch up, then compare pending orders, the balance and the net positions."""
     report = Report()
-    before = [(o, o.status, o.filled_qty) for o in client.working.values()]
-    client.sync()
-    for order, status, filled in before:
-        if order.status is not status or order.filled_qty != filled:
-            report.applied.append(
-                f"order {order.client_order_id}: {status.value} → {order.status.value}, "
-                f"filled {filled} → {order.filled_qty} (on the terminal while genebot was "
-                "not looking)"
-            )
+    catch_up(client, report, "the terminal")
     report.in_flight = [p.comment for p in client.in_flight.values()]
     report.unknown_orders = _unknown_orders(client)
     report.balances = _balance_diffs(client, expected_balance, tolerance)
