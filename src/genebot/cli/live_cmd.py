@@ -76,11 +76,13 @@ def run_live(
 
     from genebot.cli.api_thread import start_api, start_log_files, start_notifications
     from genebot.core.logfiles import remove as remove_log_files
+    from genebot.services.backups import start_backups
 
     previous = _install_stop(runtime)  # type: ignore[arg-type]
     served = start_api(cfg, db, runtime)
     files = start_log_files(cfg)
     notifier = start_notifications(cfg, runtime)
+    backups = start_backups(cfg, db)
     try:
         outcome = runtime.run()
     except GenebotError as exc:  # one clear line, the keys masked; the journal holds it too
@@ -93,6 +95,8 @@ def run_live(
             served.stop()
         if notifier is not None:
             notifier.close()
+        if backups is not None:
+            backups.stop()
         remove_log_files(files)
     console.print(
         f"deployment {outcome.deployment_id[:12]} (live on {target.exchange}): "

@@ -272,6 +272,7 @@ def _paper(
     from genebot.cli.backtest import _run_store, print_result
     from genebot.core.logfiles import remove as remove_log_files
     from genebot.live.runtime import PaperRuntime
+    from genebot.services.backups import start_backups
 
     db = _run_store(database_url)
     logging.basicConfig(level=cfg.logging.level, format="%(levelname)s %(name)s: %(message)s")
@@ -287,6 +288,7 @@ def _paper(
     served = start_api(cfg, db, runtime, api)
     files = start_log_files(cfg)
     notifier = start_notifications(cfg, runtime)
+    backups = start_backups(cfg, db)
     try:
         with view:
             outcome = guarded(runtime.run)
@@ -297,6 +299,8 @@ def _paper(
             served.stop()
         if notifier is not None:
             notifier.close()
+        if backups is not None:
+            backups.stop()
         remove_log_files(files)
     result = outcome.result
     how = "resumed" if outcome.resumed else "new"

@@ -32,6 +32,7 @@ from genebot.config.notifications import NotificationsConfig
 from genebot.config.schedule import ScheduleConfig
 from genebot.config.sections import (
     ApiSectionConfig,
+    BackupSectionConfig,
     LiveSectionConfig,
     LoggingConfig,
     RunSectionConfig,
@@ -125,9 +126,8 @@ def _date_to_text(value: object) -> object:
     return value
 
 
-class ExchangeConfig(Mt5Fields):
-    """One venue: credentials for live/paper trading and fee/margin terms for simulation (and
-    a MetaTrader 5 account's: :class:`~genebot.config.mt5.Mt5Fields`)."""
+class _VenueFields(FrozenModel):
+    """The ccxt venue's part of an ``exchanges:`` entry (listed first in messages)."""
 
     exchange_type: str | None = Field(
         default=None, description="ccxt exchange id; defaults to the config key"
@@ -159,6 +159,10 @@ class ExchangeConfig(Mt5Fields):
         description="passed to the ccxt constructor's options (e.g. recvWindow), merged over "
         "genebot's defaults",
     )
+
+
+class ExchangeConfig(Mt5Fields, _VenueFields):
+    """One venue: credentials, fee and margin terms, and an MT5 account's (``Mt5Fields``)."""
 
     @field_validator("base_url")
     @classmethod
@@ -528,6 +532,7 @@ class GenebotConfig(FrozenModel):
     )
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    backup: BackupSectionConfig = Field(default_factory=BackupSectionConfig)
 
     @model_validator(mode="before")
     @classmethod

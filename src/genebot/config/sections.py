@@ -31,6 +31,15 @@ class LoggingConfig(FrozenModel):
         return value.upper() if isinstance(value, str) else value
 
 
+class BackupSectionConfig(FrozenModel):
+    """The ``backup:`` section: ``genebot db backup`` on a schedule while a runner trades."""
+
+    enabled: bool = Field(True, description="take scheduled backups during paper and live runs")
+    every_hours: float = Field(24.0, gt=0, description="hours between backups (first after one)")
+    directory: str = Field("backups", description="folder the backup files are written to")
+    keep: int = Field(7, ge=1, le=10_000, description="newest backup files kept")
+
+
 class RunSectionConfig(FrozenModel):
     """The ``run:`` section: how ``genebot run`` (paper trading) behaves."""
 
