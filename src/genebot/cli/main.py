@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from genebot.cli import deploy_cmds, orchestrator_live
+from genebot.cli import analytics_cmd, deploy_cmds, orchestrator_live
 from genebot.cli.alerts_cmd import alerts_command
 from genebot.cli.backtest import execute_backtest
 from genebot.cli.common import (
@@ -98,6 +98,11 @@ app.command("alerts")(alerts_command)
 app.command("validate")(validate_command)
 app.add_typer(notify_app, name="notify")
 app.add_typer(optimize_app, name="optimize")
+app.add_typer(analytics_cmd.analytics_app, name="analytics")
+orchestrator_app.command("auto-select")(analytics_cmd.auto_select)
+orchestrator_app.command("optimize-allocation")(analytics_cmd.optimize_allocation)
+orchestrator_app.command("test-combination")(analytics_cmd.test_combination)
+orchestrator_app.command("rebalance")(analytics_cmd.rebalance)
 app.command("evolve")(evolve_command)
 app.add_typer(halloffame_app, name="halloffame")
 app.command("reconcile")(reconcile_command)
@@ -350,6 +355,7 @@ strategy_app.command("status")(strategy_status)
 strategy_app.command("enable")(strategy_enable)
 strategy_app.command("disable")(strategy_disable)
 strategy_app.command("update")(strategy_update)
+strategy_app.command("analyze")(analytics_cmd.strategy_analyze)
 
 
 @strategy_app.command("show")
