@@ -128,6 +128,7 @@ def test_live_trades_journals_before_sending_and_equals_paper(
     assert status["strategy_errors"] == 0
     parts = rt.live.parts  # type: ignore[union-attr]
     assert status["exchange_errors"] == parts.caller.error_count + parts.bars.errors
+    assert status["staged_sizing"] is None  # off in this config
     calls = status["exchange_latency"]
     assert calls["create"]["calls"] >= 1 and calls["read"]["seconds"] > 0  # timed, each call
     assert status["orders"] == len(rt.live.kernel.execution.order_log)  # type: ignore[union-attr]
@@ -285,6 +286,8 @@ def test_staged_sizing_trades_a_quarter_of_the_size_in_week_one(
         rules = session.execute(select(RiskEventRow.rule, RiskEventRow.detail)).all()
     staged = [d for r, d in rules if r == "staged_sizing"]
     assert staged and "live week 1: 25% of the configured size (0.01 → 0.0025)" in staged[0]
+    status = read_status(db, rt.deployment_id)  # type: ignore[arg-type]
+    assert status is not None and status["staged_sizing"] == {"week": 1, "share": 0.25}
 
 
 def test_live_takes_candles_from_the_websocket(emu: BinanceEmulator, db: Database) -> None:

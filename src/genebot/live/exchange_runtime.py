@@ -91,6 +91,7 @@ class LiveRuntime:
         self._parts: ExchangeParts | None = None
         self._status: tuple[StatusWriter, KernelFields] | None = None  # what the API reads
         self.alerts: RunnerAlerts | None = None
+        self.staged: StagedGate | None = None  # the first weeks' reduced size (live.staged_*)
         self.notifier: Notifier | None = None
         self.alert_hooks: list[Callable[[Mapping[str, Any]], None]] = []
 
@@ -118,7 +119,7 @@ class LiveRuntime:
             sink.flush()
             if self.cfg.live.staged_sizing:
                 start = ramp_start_ns(self.db, self.name, self.clock())
-                StagedGate(live.kernel, start, self.cfg.live.staged_weekly)
+                self.staged = StagedGate(live.kernel, start, self.cfg.live.staged_weekly)
             flusher = _Flusher(live.kernel, store, ref.journaled)
             self.control = Controller(live.kernel)
             self.control.reparameterize = live.runner.growing.retrack
@@ -192,6 +193,10 @@ class LiveRuntime:
         reason = control.stop_reason if control is not None else None
         values = fields(self.clock(), paused, reason)
         values["exchange_errors"] = live.parts.caller.error_count + live.parts.bars.errors
+        stage = self.staged.fraction(self.clock()) if self.staged is not None else None
+        values["staged_sizing"] = (
+            {"week": stage[0], "share": float(stage[1])} if stage is not None else None
+        )
         values["exchange_latency"] = {
             op: {"calls": int(n), "seconds": total, "max_s": slowest}
             for op, (n, total, slowest) in live.parts.caller.latency.items()
