@@ -469,6 +469,7 @@ def test_a_viewer_sees_alerts_without_a_button(open_page: Any, server: Server) -
     row = page.locator(f'[data-testid="alert-row"][data-id="{alert_id}"]')
     e(row).to_be_visible()
     e(row.get_by_test_id("alert-ack")).to_have_count(0)
+    assert page.get_by_test_id("alert-ack").count() == 0  # no alert has a button for a viewer
 
 
 # -- the Hall of Fame panel: an entry's rules and held-out curve, Deploy fills the dialog ------
@@ -512,5 +513,6 @@ def test_hall_of_fame_entry_curve_and_deploy_dialog(open_page: Any, server: Serv
     e(page.get_by_test_id("deploy-strategy")).to_have_value("evolved")
     e(page.get_by_test_id("param-entry")).to_have_value("RSI(14) < 30")
     e(page.get_by_test_id("deploy-timeframe")).to_have_value("1h")
+    assert page.get_by_test_id("param-exit").input_value() == "RSI(14) > 70"
     page.get_by_test_id("deploy-cancel").click()
     e(page.get_by_test_id("deploy-dialog")).to_be_hidden()

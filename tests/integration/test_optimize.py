@@ -102,7 +102,9 @@ def test_run_many_with_in_memory_data_matches_run() -> None:
     cfg = _config(8, 40)
     cfg["backtest"].pop("data")
     data = {"BTC/USDT": frame}
-    _same(run(cfg, data), run_many([cfg], data)[0])
+    single, batched = run(cfg, data), run_many([cfg], data)[0]
+    _same(single, batched)
+    assert batched.stats["trades"] == single.stats["trades"] > 0
 
 
 def _optimize(*args: str) -> Any:
