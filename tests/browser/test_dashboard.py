@@ -22,6 +22,7 @@ CONTROLS = [
     "card-pause",
     "card-resume",
     "reset-kill-switch",
+    "position-close",
 ]
 RUN_TIMEOUT = 45_000  # ms: a deploy starts a `genebot run` process; a stop waits for its bar
 
@@ -132,6 +133,7 @@ def test_trader_journey(open_page: Any, shot: Any, server: Server) -> None:
     page.wait_for_selector("[data-testid=position-row]", timeout=RUN_TIMEOUT)
     row = page.get_by_test_id("position-row").first
     assert row.get_attribute("data-symbol") == "BTC/USDT"
+    assert row.get_by_test_id("position-close").count() == 1  # the admin may close it by hand
     pushed = [f for f in watch.frames_of("status") if f.get("deployment_id") == dep]
     assert any(f["positions"] for f in pushed), "no position arrived over the websocket"
     assert watch.frames_of("hello") and watch.frames_of("event")

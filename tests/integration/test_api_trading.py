@@ -65,13 +65,13 @@ def served(tmp_path: Path) -> Iterator[tuple[TestClient, Database, Launcher]]:
     launcher.close()
 
 
-def _deploy(client: TestClient, speed: str = "1500") -> str:
+def _deploy(client: TestClient, speed: str = "1500", *, sl_tp: bool = True) -> str:
     body = {
         "strategy": "moving_average",
         "symbols": "BTC/USDT",
         "speed": speed,
         "risk_parameters": {"max_position_size": 0.2, "stop_loss_pct": 0.01},
-        "sl_tp_enabled": True,
+        "sl_tp_enabled": sl_tp,
     }
     got = client.post("/api/trading/deploy", headers=A, json=body)
     assert got.status_code == 200, got.text
@@ -273,3 +273,77 @@ def test_no_token_ever_in_a_response_or_the_journal(database: Database) -> None:
     )
     for text in [*bodies, *(e.payload + e.actor for e in _journal(database, dep))]:
         assert ADMIN not in text and VIEWER not in text
+
+
+def _stop_and_trigger(client: TestClient, dep: str, p: dict[str, Any], n: int) -> dict[str, Any]:
+    """A stop-loss on the runner's position ``p``, then a price far beyond it."""
+    long = p["side"] == "long"
+    order = {"position_id": f"runner-{n}", "symbol": p["symbol"], "side": "buy" if long else "sell"}
+    order |= {"quantity": p["quantity"], "entry_price": p["entry_price"]}
+    order |= {"deployment_id": dep, "strategy": p["strategy"], "stop_loss_pct": 0.02}
+    made = client.post("/api/sl-tp/stop-loss", headers=A, json=order)
+    assert made.status_code == 200, made.text
+    crash = Decimal(str(p["entry_price"])) * (Decimal("0.5") if long else Decimal("1.5"))
+    prices = {"current_prices": {p["symbol"]: str(crash)}}
+    fired = client.post("/api/sl-tp/check-triggers", headers=A, json=prices).json()
+    assert fired["triggered_count"] == 1
+    sent: dict[str, Any] = fired["triggered_orders"][0]["position_close"]
+    assert sent["status"] == "sent" and sent["deployment_id"] == dep
+    return sent
+
+
+def test_a_triggered_stop_and_a_manual_close_close_the_runner_position(
+    served: tuple[TestClient, Database, Launcher],
+) -> None:
+    """An /api/sl-tp order naming a deployment closes that runner's position at market when
+    it triggers (trade reason stop_loss); the dashboard's Close button does it by hand. The
+    replay trades on while the test acts, so a position its strategy closed a moment before
+    is "no open position": the test then takes the next position."""
+    from genebot.live import control
+
+    client, db, _ = served
+    dep = _deploy(client, speed="600", sl_tp=False)  # no stop-losses of its own
+
+    def a_position() -> list[dict[str, Any]]:
+        return client.get(f"/api/trading/positions/{dep}", headers=V).json()["positions"]
+
+    outcomes = []
+    for n in range(5):
+        sent = _stop_and_trigger(client, dep, wait_for(a_position)[0], n)
+        outcome = control.wait_applied(db, dep, int(sent["command_id"]), 20)
+        outcomes.append(outcome)
+        if outcome is None or not outcome.startswith("no open"):
+            break
+    assert outcome is not None and outcome.startswith("stop_loss: closing "), outcomes
+    # nothing to close in a symbol the deployment does not trade: said, not an error
+    none = client.post(
+        f"/api/trading/positions/{dep}/close", headers=A, json={"symbol": "XRP/USDT"}
+    )
+    assert none.status_code == 200 and none.json() == {
+        "success": False,
+        "outcome": "no open position in 'XRP/USDT' to close",
+    }
+    assert client.post(
+        f"/api/trading/positions/{dep}/close", headers=V, json={"symbol": "BTC/USDT"}
+    ).status_code == 403  # fmt: skip
+    for _ in range(5):
+        q = wait_for(a_position)[0]  # the strategy enters again on a later signal
+        closed = client.post(
+            f"/api/trading/positions/{dep}/close",
+            headers=A,
+            json={"symbol": q["symbol"], "strategy": q["strategy"], "reason": "taking profit"},
+        )
+        assert closed.status_code == 200, closed.text
+        if closed.json()["success"]:
+            break
+    assert closed.json()["outcome"].startswith("manual: closing "), closed.text
+    client.post(f"/api/trading/stop/{dep}", headers=A, json={"reason": "done"})
+    assert wait_for(lambda: DeploymentRepository(db).get(dep).status == "stopped")  # type: ignore[union-attr]
+    reasons = [
+        t["reason"]
+        for t in client.get(f"/api/trading/history/{dep}?per_page=500", headers=V).json()["items"]
+    ]
+    assert reasons.count("stop_loss") == 1 and "manual" in reasons
+    tags = [json.loads(e.payload)["tag"] for e in _journal(db, dep)
+            if e.kind == "operator.close_position"]  # fmt: skip
+    assert tags[: len(outcomes)] == ["stop_loss"] * len(outcomes) and tags[-1] == "manual"

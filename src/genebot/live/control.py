@@ -30,7 +30,16 @@ from genebot.system.kernel import Kernel, StrategySlot
 from genebot.system.reparam import reprepare, set_parameters, slot_of
 
 APPLIED = "runtime.applied"
-COMMANDS = ("pause", "resume", "stop", "emergency_stop", "intervention", "set_parameters")
+COMMANDS = (
+    "pause",
+    "resume",
+    "stop",
+    "emergency_stop",
+    "intervention",
+    "set_parameters",
+    "close_position",
+)
+CLOSE_TAGS = frozenset({"stop_loss", "take_profit", "trailing_stop", "manual"})
 KINDS = frozenset({*(f"operator.{c}" for c in COMMANDS), "kill_switch.reset"})
 ZERO = Decimal(0)
 
@@ -203,6 +212,53 @@ class Controller:
         self.reparameterize(slot)
         shown = ", ".join(f"{k}={v}" for k, v in sorted(now.items()))
         return f"{slot.strategy.strategy_id}: parameters {shown} from the next bar"
+
+    def _close_position(self, command: Command) -> str:
+        """Close (up to ``quantity`` of) the open positions in ``symbol`` at market: those of
+        ``strategy`` if named, on the ``side`` (long/short) if named. A reduce-only order, so
+        it can only shrink the position; tagged with the trigger (``stop_loss`` ...)."""
+        p = command.payload
+        symbol, strategy, side = str(p.get("symbol") or ""), p.get("strategy"), p.get("side")
+        tag = str(p.get("tag") or "manual")
+        tag = tag if tag in CLOSE_TAGS else "manual"
+        try:
+            left = Decimal(str(p["quantity"])) if p.get("quantity") is not None else None
+        except ArithmeticError:
+            return f"refused: quantity {p.get('quantity')!r} is not a number"
+        closed: list[str] = []
+        for sid, iid, qty in self._positions_in(symbol, strategy, side):
+            amount = abs(qty) if left is None else min(abs(qty), left)
+            if amount <= 0:
+                break
+            self.kernel.execution.create(
+                sid,
+                self.kernel.instruments[iid],
+                "SELL" if qty > 0 else "BUY",
+                amount,
+                reduce_only=True,
+                tag=tag,
+            )
+            closed.append(f"{amount} {symbol} of {sid}")
+            left = None if left is None else left - amount
+        if not closed:
+            return f"no open {side or ''} position in {symbol!r} to close".replace("  ", " ")
+        return f"{tag}: closing {', '.join(closed)} at market"
+
+    def _positions_in(
+        self, symbol: str, strategy: object, side: object
+    ) -> list[tuple[str, str, Decimal]]:
+        out = []
+        for sid, sleeve in self.kernel.portfolio.sleeves.items():
+            if strategy and sid != strategy:
+                continue
+            for iid, position in sleeve.positions.items():
+                instrument = self.kernel.instruments.get(iid)
+                if instrument is None or instrument.symbol != symbol or position.quantity == 0:
+                    continue
+                if side and (side == "long") != (position.quantity > 0):
+                    continue
+                out.append((sid, iid, position.quantity))
+        return out
 
     def _risk_reset(self, command: Command) -> str:
         risk = self.kernel.risk

@@ -4,8 +4,10 @@ its other active orders are canceled (seed: "counterpart order cancellation"). M
 
 Event-sourced: every change (create, trailing move, trigger, cancel) is written to the
 append-only journal (``api.sltp_*``) and then applied; the book is rebuilt from those entries
-on first use, so a restarted API keeps its active orders. :class:`PriceMonitor` checks the
-book every few seconds in a daemon thread; its default prices are :func:`deployment_marks`.
+on first use, so a restarted API keeps its active orders. An order naming a ``deployment_id``
+closes that runner's position at market when it triggers (the service's ``closer``).
+:class:`PriceMonitor` checks the book every few seconds in a daemon thread; its default
+prices are :func:`deployment_marks`.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ ONE = Decimal(1)
 # ``ApiContext.journal``: (who, action, subject, detail, deployment_id) -> an api.<action> entry
 Journal = Callable[[str, str, str, Mapping[str, object], str | None], None]
 PriceSource = Callable[[], Mapping[str, Decimal | float | str]]  # bad prices are skipped
+# (order, trigger price, who) -> what was done about the runner's position (``position_close``)
+Closer = Callable[["ProtectiveOrder", Decimal, str], dict[str, Any]]
 
 
 class UnknownOrder(InputError):
@@ -88,6 +92,7 @@ class OrderSpec:
     pct: Decimal
     user_id: str | None = None
     deployment_id: str | None = None
+    strategy: str | None = None  # the runner's strategy holding the position (None: any)
 
 
 @dataclass
@@ -106,6 +111,7 @@ class ProtectiveOrder:
     best_price: Decimal | None = None  # trailing stops: the best price seen
     user_id: str | None = None
     deployment_id: str | None = None
+    strategy: str | None = None
     triggered_price: Decimal | None = None
     closed_at: str | None = None
     reason: str | None = None
@@ -178,8 +184,8 @@ def _now() -> str:
 class SlTpService:
     """The book over a database: journal first, then apply; rebuilt from the journal."""
 
-    def __init__(self, db: Database, journal: Journal) -> None:
-        self.db, self._journal = db, journal
+    def __init__(self, db: Database, journal: Journal, closer: Closer | None = None) -> None:
+        self.db, self._journal, self.closer = db, journal, closer
         self.book = SlTpBook()
         self._lock = threading.RLock()
         self._loaded = False
@@ -260,7 +266,10 @@ class SlTpService:
                 detail = {"order_id": other.order_id, "reason": why, "at": at}
                 self._record(who, CANCELED, detail, other.deployment_id)
                 canceled.append(other.order_id)
-        return {**order.view(), "canceled_counterparts": canceled}
+        out = {**order.view(), "canceled_counterparts": canceled}
+        if order.deployment_id is not None and self.closer is not None:
+            out["position_close"] = self.closer(order, price, who)
+        return out
 
     def cancel(self, order_id: str, who: str, reason: str) -> ProtectiveOrder:
         with self._lock:

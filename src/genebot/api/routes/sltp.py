@@ -25,9 +25,11 @@ from pydantic import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
+from genebot.api.commands import runner_of
 from genebot.api.context import Admin, ApiContext, Ctx, Viewer
 from genebot.core.errors import InputError
 from genebot.core.exactjson import dumps_exact
+from genebot.live import control
 from genebot.persistence.repositories import DeploymentRepository
 from genebot.services.sltp import (
     LABEL,
@@ -35,6 +37,7 @@ from genebot.services.sltp import (
     OrderSpec,
     PriceMonitor,
     PriceSource,
+    ProtectiveOrder,
     SlTpService,
     UnknownOrder,
     deployment_marks,
@@ -70,13 +73,38 @@ def desk_of(app: FastAPI, prices: PriceSource | None = None) -> Desk:
         desk: Desk | None = getattr(app.state, "sltp", None)
         if desk is None:
             ctx: ApiContext = app.state.ctx
-            service = SlTpService(ctx.db, ctx.journal)
+            service = SlTpService(ctx.db, ctx.journal, lambda o, p, w: close_runner(ctx, o, p, w))
             desk = Desk(service, PriceMonitor(service, lambda: deployment_marks(ctx.db)))
             app.state.sltp = desk
             app.router.add_event_handler("shutdown", desk.monitor.stop)
         if prices is not None:
             desk.monitor.prices = prices
         return desk
+
+
+def close_runner(
+    ctx: ApiContext, order: ProtectiveOrder, price: Decimal, who: str
+) -> dict[str, Any]:
+    """A triggered order's deployment closes the position at market: an operator command
+    (journaled; the runner applies it between two bars). Not waited for: the monitor thread
+    must not stall on one runner."""
+    dep = order.deployment_id
+    assert dep is not None
+    if not runner_of(ctx, dep):
+        return {"status": "no_runner", "message": f"deployment {dep[:12]} is not running"}
+    command = control.post(
+        ctx.db,
+        dep,
+        "close_position",
+        who,
+        symbol=order.symbol,
+        side="long" if order.side == "buy" else "short",
+        quantity=str(order.quantity),
+        strategy=order.strategy,
+        tag=order.type,
+        reason=f"{order.order_id} triggered at {price}",
+    )
+    return {"status": "sent", "command_id": command, "deployment_id": dep}
 
 
 def exact(content: dict[str, Any]) -> Response:
@@ -102,6 +130,9 @@ class PositionBody(BaseModel):
     entry_price: Money
     user_id: str | None = Field(None, max_length=100)
     deployment_id: str | None = Field(None, min_length=1, max_length=64)
+    strategy: str | None = Field(
+        None, min_length=1, max_length=100, description="the deployment's strategy (default: any)"
+    )
 
 
 class StopLossBody(PositionBody):

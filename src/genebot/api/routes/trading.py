@@ -3,6 +3,7 @@ same deployments): deploy, stop, emergency stop, the deployments grid, positions
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
@@ -226,6 +227,28 @@ def positions(ctx: Ctx, _: Viewer, deployment_id: str) -> dict[str, Any]:
     dep = _known(ctx, deployment_id)
     items = deps.positions(ctx.db, dep)
     return {"deployment_id": dep, "positions": items, "count": len(items)}
+
+
+class CloseBody(BaseModel):
+    """One position to close at market (a reduce-only order: it can only shrink it)."""
+
+    model_config = ConfigDict(extra="ignore")
+    symbol: str = Field(min_length=1, max_length=40)
+    strategy: str | None = Field(None, min_length=1, max_length=100)
+    side: Literal["long", "short"] | None = None
+    quantity: Decimal | None = Field(None, gt=0, le=Decimal("1e12"), description="default: all")
+    reason: str = Field("closed from the API", min_length=1, max_length=500)
+
+
+@router.post("/api/trading/positions/{deployment_id}/close")
+def close_position(ctx: Ctx, who: Admin, deployment_id: str, body: CloseBody) -> dict[str, Any]:
+    """Close a position of a running deployment at market (trade history: ``manual``)."""
+    dep = _known(ctx, deployment_id)
+    detail = body.model_dump(exclude_none=True)
+    if body.quantity is not None:
+        detail["quantity"] = str(body.quantity)
+    outcome = send_command(ctx, dep, "close_position", who.name, tag="manual", **detail)
+    return {"success": not outcome.startswith(("refused", "no open")), "outcome": outcome}
 
 
 @router.get("/api/trading/history/{deployment_id}")

@@ -637,6 +637,8 @@ function heldFor(p) {
 }
 
 function renderPositions() {
+  const card = selectedCard();
+  const closable = isAdmin() && card && running(card);
   const rows = state.positions.map((p) =>
     h(
       "tr",
@@ -648,10 +650,29 @@ function renderPositions() {
       h("td", { class: "num" }, qty(p.quantity)),
       h("td", { class: "num", dataset: { tone: tone(p.unrealized_pnl) } }, `${money(p.unrealized_pnl)} (${pct(p.unrealized_pnl_pct)})`),
       h("td", { class: "num", title: "how long it has been open" }, duration(heldFor(p))),
+      h("td", {}, closable ? h("button", { type: "button", class: "ghost small", testid: "position-close", onclick: () => closePosition(p) }, "Close") : ""),
     ),
   );
   $("#positions-body").replaceChildren(...rows);
   T("positions-empty").hidden = rows.length > 0;
+}
+
+/** Close one position at market (a reduce-only order; its trade's reason is ``manual``). */
+async function closePosition(p) {
+  const id = state.selected;
+  await confirmDialog({
+    title: `Close ${p.symbol} ${String(p.side).toUpperCase()}?`,
+    message: `Sends a market order for ${qty(p.quantity)} ${p.symbol} (${p.strategy}); the strategy may enter again on its next signal.`,
+    reason: "optional",
+    reasonDefault: "closed from the dashboard",
+    ok: "Close position",
+    action: async (reason) => {
+      const body = { symbol: p.symbol, strategy: p.strategy, side: p.side, reason };
+      const got = await api(`/api/trading/positions/${encodeURIComponent(id)}/close`, { method: "POST", body });
+      toast(got.outcome, got.success ? "ok" : "error");
+      loadPositions();
+    },
+  });
 }
 
 // -- history ---------------------------------------------------------------------------------
