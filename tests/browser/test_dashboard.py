@@ -518,3 +518,34 @@ def test_hall_of_fame_entry_curve_and_deploy_dialog(open_page: Any, server: Serv
     assert page.get_by_test_id("param-exit").input_value() == "RSI(14) > 70"
     page.get_by_test_id("deploy-cancel").click()
     e(page.get_by_test_id("deploy-dialog")).to_be_hidden()
+
+
+def test_stored_backtests_list_and_open_their_report(open_page: Any, server: Server) -> None:
+    """A viewer sees the stored runs with their figures; Report opens the run's HTML report in
+    a new tab (a signed link: no token in the URL), whose charts draw under its own CSP."""
+    from genebot.backtest.runner import run
+    from genebot.backtest.store import store_run
+    from genebot.config.loader import load_config
+    from genebot.testkit import ma_config
+
+    e = expect()
+    cfg = load_config(ma_config("BTC/USDT", "5m", 0.1, end_date="2021-05-04"))
+    result = run(cfg)
+    out = server.tmp / "stored-run"
+    result.write(out)
+    run_id = store_run(server.db, cfg, result, out)
+    page, _ = open_page()
+    sign_in(page, server.viewer)
+    row = page.locator(f'[data-testid="backtest-row"][data-id="{run_id}"]')
+    e(row).to_contain_text(str(result.stats["trades"]))
+    e(row).to_contain_text("2021-05-01")
+    problems: list[str] = []  # the report tab's errors (a CSP refusal is one), from its start
+    page.context.on("console", lambda m: m.type == "error" and problems.append(m.text))
+    page.context.on("weberror", lambda err: problems.append(str(err.error)))
+    with page.context.expect_page() as opened:
+        row.get_by_test_id("backtest-report").click()
+    report = opened.value
+    report.wait_for_url(re.compile(rf"/reports/backtests/{run_id}\?ticket=\d+\.[0-9a-f]+$"))
+    report.wait_for_selector(".plotly .main-svg", timeout=15_000)  # plotly drew a chart
+    assert server.viewer not in report.url and report.title() != ""
+    assert not problems, problems

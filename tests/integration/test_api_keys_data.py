@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -305,6 +306,37 @@ def test_stored_backtests_are_listed_shown_and_reported(
     assert api.get("/api/backtests/999/report", headers=auth(VIEWER)).status_code == 404
     assert api.get("/api/backtests/x", headers=auth(VIEWER)).status_code == 422
     assert api.get("/api/backtests?per_page=0", headers=auth(VIEWER)).status_code == 422
+
+
+def test_a_report_link_opens_the_report_without_the_token_for_a_while(
+    database: Database, tiny_run: tuple[object, object, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new tab cannot send the bearer header: the dashboard asks for a signed link that
+    works alone for two minutes, for that run only, and carries no token."""
+    from genebot.api.routes import data
+
+    cfg, result, out = tiny_run
+    run_id = store_run(database, cfg, result, out)  # type: ignore[arg-type]
+    record = RunRecord("bare", ["s"], {}, {"trades": 0}, None, None, None, Decimal("1.5"))
+    bare = BacktestRunRepository(database).save(record, [])
+    api = client(database)
+    link = api.get(f"/api/backtests/{run_id}/report-link", headers=auth(VIEWER)).json()
+    assert link["expires_in"] == data.TICKET_TTL_S and VIEWER not in link["url"]
+    page = api.get(link["url"])  # no Authorization header
+    assert page.status_code == 200 and page.text == (out / "report.html").read_text()
+    csp = page.headers["content-security-policy"]
+    assert "connect-src 'none'" in csp and "default-src 'none'" in csp
+    assert api.get(f"/api/backtests/{run_id}/report-link").status_code == 401
+    assert api.get(f"/api/backtests/{bare}/report-link", headers=auth(VIEWER)).status_code == 404
+    ticket = link["url"].split("ticket=", 1)[1]
+    forged = f"/reports/backtests/{bare}?ticket={ticket}"  # another run's ticket
+    assert api.get(forged).status_code == 403
+    assert api.get(f"/reports/backtests/{run_id}").status_code == 403
+    assert api.get(f"/reports/backtests/{run_id}?ticket=1.abc").status_code == 403
+    later = time.time() + data.TICKET_TTL_S + 1
+    monkeypatch.setattr(data.time, "time", lambda: later)
+    gone = api.get(link["url"])
+    assert gone.status_code == 403 and "expired" in gone.json()["detail"]
 
 
 def test_a_report_is_served_only_from_inside_its_folder(database: Database, tmp_path: Path) -> None:

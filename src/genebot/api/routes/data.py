@@ -5,15 +5,19 @@ config's ``backtest`` section points at, else ``data/sample``)."""
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import json
 import re
+import secrets
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from sqlalchemy import func, select
@@ -165,6 +169,62 @@ def backtest_report(ctx: Ctx, _: Viewer, run_id: RunId) -> FileResponse:
         where = f"in {row.output_dir}" if row.output_dir else "(the run stored no output folder)"
         raise HTTPException(404, f"backtest run {run_id} has no {REPORT} {where}")
     return FileResponse(report, media_type="text/html")
+
+
+# The dashboard opens a report in a new tab, which cannot send the bearer header: it asks for
+# a short-lived link whose ticket (an HMAC of the run id and expiry with a per-process secret)
+# is the only credential the page carries; the token never goes into a URL.
+TICKET_TTL_S = 120
+REPORT_CSP = (  # the report's inline plotly and table script; nothing from the network
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "img-src data: blob:; font-src data:; connect-src 'none'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'none'"
+)
+
+
+def _secret(request: Request) -> bytes:
+    secret: bytes | None = getattr(request.app.state, "report_secret", None)
+    if secret is None:
+        secret = request.app.state.report_secret = secrets.token_bytes(32)
+    return secret
+
+
+def _sign(secret: bytes, run_id: int, expiry: int) -> str:
+    mac = hmac.new(secret, f"{run_id}:{expiry}".encode(), hashlib.sha256).hexdigest()
+    return f"{expiry}.{mac}"
+
+
+def _ticket_ok(secret: bytes, run_id: int, ticket: str) -> bool:
+    expiry_text, _, _ = ticket.partition(".")
+    if not expiry_text.isdigit() or int(expiry_text) < time.time():
+        return False
+    return hmac.compare_digest(_sign(secret, run_id, int(expiry_text)), ticket)
+
+
+@router.get("/api/backtests/{run_id}/report-link")
+def backtest_report_link(ctx: Ctx, _: Viewer, request: Request, run_id: RunId) -> dict[str, Any]:
+    """A link to the run's HTML report that works without the token for two minutes."""
+    row = _run(ctx, run_id)
+    if _report(row) is None:
+        raise HTTPException(404, f"backtest run {run_id} has no {REPORT}")
+    expiry = int(time.time()) + TICKET_TTL_S
+    ticket = _sign(_secret(request), run_id, expiry)
+    return {"url": f"/reports/backtests/{run_id}?ticket={ticket}", "expires_in": TICKET_TTL_S}
+
+
+@router.get("/reports/backtests/{run_id}", include_in_schema=False)
+def report_page(
+    ctx: Ctx, request: Request, run_id: RunId, ticket: Annotated[str, Query(max_length=200)] = ""
+) -> FileResponse:
+    """The report behind a link from ``report-link``: 403 once the ticket is wrong or old."""
+    if not _ticket_ok(_secret(request), run_id, ticket):
+        raise HTTPException(403, "this report link is invalid or has expired: open it again")
+    report = _report(_run(ctx, run_id))
+    if report is None:
+        raise HTTPException(404, f"backtest run {run_id} has no {REPORT}")
+    headers = {"Content-Security-Policy": REPORT_CSP, "X-Content-Type-Options": "nosniff"}
+    headers |= {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+    return FileResponse(report, media_type="text/html", headers=headers)
 
 
 # --- candles ---------------------------------------------------------------------------------

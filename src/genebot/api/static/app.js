@@ -29,6 +29,7 @@ import {
 } from "/static/common.js";
 import { onAlertMessage, setupAlerts } from "/static/alerts.js";
 import { setupHallOfFame } from "/static/halloffame.js";
+import { setupBacktests } from "/static/backtests.js";
 
 const PER_PAGE = 10;
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -70,6 +71,7 @@ async function main() {
   setupCharts();
   setupAlerts({ admin: isAdmin() });
   setupHallOfFame({ admin: isAdmin(), deploy: openDeploy });
+  setupBacktests();
   state.selected = sessionStorage.getItem("genebot.selected");
   await loadDeployments();
   state.stream = new EventStream({ onHello, onMessage, onState: connectionBadge });
