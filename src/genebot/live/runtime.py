@@ -58,7 +58,8 @@ log = logging.getLogger("genebot.live")
 trades_log = logging.getLogger("genebot.trades")  # logs/trades.log
 risk_log = logging.getLogger("genebot.risk")
 ZERO = Decimal(0)
-CHECKPOINT_EVERY = 250  # steps between checkpoints (and trade / risk-event flushes) ...
+CHECKPOINT_EVERY = 250  # steps between checkpoints (and trade / risk-event flushes), or
+# sooner once a trade closed (so it reaches the history within a second) ...
 CHECKPOINT_WALL_S = 1.0  # ... and at most one a second (each is a durable commit)
 ERROR = "runtime.error"
 CHUNK = 2048  # steps handled between looks at the stop flag when not pacing (one commit each)
@@ -327,7 +328,8 @@ class PaperRuntime:
             if not ctx.verified and int(schedule.step_known[step - 1]) > ctx.last_event_ns:
                 ctx.sink.check_complete()  # the replay has passed every journaled event
                 ctx.verified = True
-            if step >= next_checkpoint and self._wall() >= next_checkpoint_wall:
+            due = step >= next_checkpoint or ctx.flusher.pending()  # a closed trade: soon
+            if due and self._wall() >= next_checkpoint_wall:
                 ctx.checkpoint(step - 1)
                 next_checkpoint = step + CHECKPOINT_EVERY
                 next_checkpoint_wall = self._wall() + CHECKPOINT_WALL_S
@@ -428,6 +430,10 @@ class _Flusher:
         self.trades, self.risk = journaled.trades, journaled.risk_events
         self.allocations = journaled.counts.get(ALLOCATION, 0)
         self.interventions = journaled.counts.get(INTERVENTION, 0)
+
+    def pending(self) -> bool:
+        """Whether a round trip closed that the journal does not hold yet."""
+        return len(self.kernel.portfolio.trades) > self.trades
 
     def flush(self) -> None:
         trades = self.kernel.portfolio.trades
