@@ -40,7 +40,7 @@ class AlertRule(FrozenModel):
     channels: tuple[str, ...] = Field(
         default=(), description="notification services to use (empty: every configured one)"
     )
-    action: Literal["pause_deployment", "emergency_stop"] | None = Field(
+    action: Literal["pause_deployment", "stop_deployment", "emergency_stop"] | None = Field(
         default=None, description="what the bot does when the rule fires (besides alerting)"
     )
 
@@ -95,6 +95,47 @@ class OrchestrationAlertsConfig(FrozenModel):
     performance_degradation: DegradationAlert | None = None
 
 
+BaselineMetric = Literal["win_rate", "profit_factor", "avg_trade_return"]
+
+
+class BaselineConfig(FrozenModel):
+    """Seed 001's red flag "performance more than 20 % worse than paper trading", evaluated
+    continuously: each strategy's closed trades against its baseline's (a paper deployment or
+    a stored backtest of the same strategy), once both have ``min_trades``."""
+
+    enabled: bool = Field(default=True, description="evaluate the baseline red flag")
+    source: Literal["auto", "paper", "backtest"] = Field(
+        default="auto",
+        description="auto: a live deployment compares with the latest paper deployment of the "
+        "same strategy settings, else the latest stored backtest; a paper one with the backtest",
+    )
+    run_id: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="a stored backtest run as the baseline (overrides source)"
+    )
+    deployment_id: str | None = Field(
+        default=None, description="a paper deployment as the baseline (overrides source)"
+    )
+    max_degradation: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.20, description="a metric this fraction worse than its baseline is a red flag"
+    )
+    min_trades: Annotated[int, Field(ge=1)] = Field(
+        default=20, description="closed trades needed on both sides before comparing"
+    )
+    confidence: Annotated[float, Field(ge=0, lt=1)] = Field(
+        default=0.95,
+        description="flag only when the live figure's one-sided upper bound at this confidence "
+        "is still worse (0: compare the point estimates)",
+    )
+    metrics: tuple[BaselineMetric, ...] = Field(
+        default=("win_rate", "avg_trade_return"),
+        min_length=1,
+        description="what is compared",
+    )
+    action: Literal["stop_deployment", "pause_deployment", "emergency_stop", "none"] = Field(
+        default="stop_deployment", description="what the red flag does besides the alert"
+    )
+
+
 class MonitoringConfig(FrozenModel):
     """The ``monitoring:`` section (seed 003's ``config.monitoring.*``): the thresholds of the
     built-in resource and error alerts a runner raises on its own, rules or not."""
@@ -116,4 +157,7 @@ class MonitoringConfig(FrozenModel):
     )
     cooldown_s: Annotated[float, Field(ge=0)] = Field(
         default=900, description="seconds before the same built-in alert may repeat"
+    )
+    baseline: BaselineConfig = Field(
+        default_factory=BaselineConfig, description="the red flag against the paper/backtest"
     )

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from genebot.live import control
+from genebot.live.baseline import baseline_flag
 from genebot.monitoring.alerts import AlertEngine, Fired, builtin
 from genebot.monitoring.thresholds import ErrorWindow, FailureStreaks, Thresholds
 from genebot.persistence.database import Database
@@ -32,7 +33,11 @@ from genebot.system.kernel import Kernel
 
 log = logging.getLogger("genebot.alerts")
 FIRED = "alert.fired"
-ACTIONS = {"pause_deployment": "pause", "emergency_stop": "emergency_stop"}
+ACTIONS = {
+    "pause_deployment": "pause",
+    "stop_deployment": "stop",
+    "emergency_stop": "emergency_stop",
+}
 DAY_NS, WEEK_NS, HOUR_NS = 86_400 * 10**9, 7 * 86_400 * 10**9, 3_600 * 10**9
 Notifier = Callable[[Fired, str], None]  # (alert, deployment name)
 
@@ -139,6 +144,7 @@ class RunnerAlerts:
         self.failures = FailureStreaks(failure.consecutive_failures) if failure else None
         self.exchange_errors: Callable[[], int] | None = None  # the venue's running error count
         self._windows = {"exchange_errors": ErrorWindow(), "strategy_errors": ErrorWindow()}
+        self.baseline = baseline_flag(db, cfg.monitoring.baseline, deployment_id)
 
     def check(
         self,
@@ -155,6 +161,8 @@ class RunnerAlerts:
         fired += self.orchestration.check(kernel.orchestrator)
         if self.failures is not None:
             fired += self.failures.check(_slot_errors(kernel))
+        if self.baseline is not None:  # seed 001: > 20 % worse than the paper/backtest baseline
+            fired += self.baseline.check(kernel.portfolio.trades)
         risk = kernel.risk
         for hook in self.hooks:
             try:
