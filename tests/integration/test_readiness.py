@@ -54,9 +54,39 @@ def test_a_strategy_that_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     }
     report = readiness(cfg, "moving_average", db, thresholds=lenient)
     assert report.part("system") == (5, 5) and report.part("performance") == (5, 5)
-    # the paper Sharpe is not computed yet: 4 of the 5 paper criteria can pass
-    assert report.part("paper") == (4, 5) and report.score == 96.0
+    assert report.part("paper") == (5, 5) and report.score == 100.0
     assert report.ready and not report.critical
+    # the paper record is judged on the paper run's own statistics: a replay of the same
+    # bars trades like the backtest, so its Sharpe is the backtest's
+    from genebot.backtest import run as backtest
+
+    sharpe = next(i for i in report.items if i.part == "paper" and i.name == "sharpe")
+    assert sharpe.passed and f"{backtest(cfg).stats['sharpe']:.4g}" in sharpe.detail
+
+
+def test_a_running_paper_deployment_is_judged_on_its_equity_snapshots(tmp_path: Path) -> None:
+    """No finished record yet: the equity snapshots (data time) give the Sharpe, drawdown and
+    return by the same definitions, the trades the win rate and profit factor."""
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from genebot.persistence.repositories import DeploymentRepository
+    from genebot.persistence.tables import EquitySnapshot
+    from genebot.services.readiness_run import paper_stats
+
+    db = Database(f"sqlite:///{tmp_path / 's.db'}")
+    ensure_current(db)
+    dep = DeploymentRepository(db).start("p", "paper", {})
+    day0 = datetime(2021, 5, 1, 23, tzinfo=UTC)
+    values = ["10000", "10100", "10050", "10200", "10150"]
+    with db.session() as session:
+        for i, v in enumerate(values):
+            session.add(EquitySnapshot(deployment_id=dep, ts=day0 + timedelta(days=i),
+                                       equity=Decimal(v), cash=Decimal(v)))  # fmt: skip
+    stats = paper_stats(db, dep)
+    assert stats["total_return"] == pytest.approx(0.015)
+    assert stats["max_drawdown"] == pytest.approx(10050 / 10100 - 1)
+    assert stats["sharpe"] is not None and stats["sharpe"] > 0
 
 
 def test_a_strategy_that_fails_says_why_and_exits_1(tmp_path: Path) -> None:

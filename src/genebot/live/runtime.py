@@ -62,6 +62,7 @@ CHECKPOINT_EVERY = 250  # steps between checkpoints (and trade / risk-event flus
 # sooner once a trade closed (so it reaches the history within a second) ...
 CHECKPOINT_WALL_S = 1.0  # ... and at most one a second (each is a durable commit)
 ERROR = "runtime.error"
+STATS = "runtime.stats"  # a finished paper run's statistics
 CHUNK = 2048  # steps handled between looks at the stop flag when not pacing (one commit each)
 POLL_S = 0.25  # seconds between looks at the journal for operator commands
 DAY_NS = 86_400 * 10**9
@@ -289,6 +290,8 @@ class PaperRuntime:
             until_step=None if last == n - 1 else last,
         )  # fmt: skip
         result.title = f"genebot paper: {', '.join(s.strategy.strategy_id for s in setup.slots)}"
+        if done:  # the run's statistics by the backtests' definitions, every bar (readiness)
+            store.record_runtime(STATS, "replay", {"stats": result.stats})
         return RunOutcome(
             result, ref.id, ref.resumed, resume_at, done, sink.written, ctx.control.stop_reason
         )

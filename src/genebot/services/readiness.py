@@ -11,7 +11,8 @@ ready for real money.
   deliver them), circuit breakers armed (the risk engine on, with the daily loss and
   consecutive-loss halts) — 8 points each.
 * **Paper track record, 20 points**: the newest finished or running paper deployment of the
-  strategy passes the same five criteria (4 points each); none yet gives 0 and a warning.
+  strategy passes the same five criteria (4 points each; a finished run's own statistics, a
+  running one's from its equity snapshots and trades); none yet gives 0 and a warning.
 
 Ready = score >= 80 and no critical issue (a failing out-of-sample drawdown or return, a dead
 database, circuit breakers off). Thresholds are the seed's targets and configurable.

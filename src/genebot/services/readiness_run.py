@@ -83,34 +83,88 @@ def _breakers(cfg: GenebotConfig) -> tuple[bool, str]:
     )
 
 
+def finished_stats(db: Database, deployment_id: str) -> dict[str, Any] | None:
+    """The statistics a finished paper run journaled (over every bar), if it did."""
+    import json
+
+    from sqlalchemy import select
+
+    from genebot.live.runtime import STATS
+    from genebot.persistence.tables import JournalEntry
+
+    with db.reader() as session:
+        text = session.scalar(
+            select(JournalEntry.payload)
+            .where(JournalEntry.deployment_id == deployment_id, JournalEntry.kind == STATS)
+            .order_by(JournalEntry.id.desc())
+        )
+    stats = json.loads(text).get("stats") if text else None
+    return stats if isinstance(stats, dict) else None
+
+
+def paper_stats(db: Database, deployment_id: str) -> dict[str, Any]:
+    """A paper deployment's statistics by the backtests' own definitions
+    (genebot.reporting.statistics): its equity snapshots (data time) and its closed trades."""
+    import numpy as np
+
+    from genebot.live.status_store import read_status
+    from genebot.persistence.repositories import EquityRepository, TradeRepository
+    from genebot.reporting.statistics import (
+        TradeFigures,
+        stats_of_arrays,
+        trading_days_per_year_ns,
+    )
+
+    curve = EquityRepository(db).curve(deployment_id)
+    if not curve:
+        return {}
+    trades, page = [], 1
+    while True:
+        got = TradeRepository(db).history(deployment_id, page=page, per_page=500)
+        trades += got.items
+        if page * 500 >= got.total:
+            break
+        page += 1
+    status = read_status(db, deployment_id) or {}
+    initial = float(status.get("initial_equity") or curve[0][1])
+    figures = TradeFigures(
+        np.array([float(t.pnl) for t in trades], dtype=float),
+        np.array([float(t.pnl / (t.entry_price * t.quantity)) for t in trades], dtype=float),
+        np.array([int((t.exit_time - t.entry_time).total_seconds() * 1e9) for t in trades],
+                 dtype=np.int64),
+    )  # fmt: skip
+    ns = np.array([int(ts.timestamp() * 1e9) for ts, _ in curve], dtype=np.int64)
+    equity = np.array([float(v) for _, v in curve], dtype=float)
+    return stats_of_arrays(
+        ns,
+        equity,
+        figures,
+        initial_equity=initial,
+        fees=float(sum(t.fees for t in trades)),
+        in_market=np.zeros(len(equity), dtype=bool),
+        periods_per_year=trading_days_per_year_ns(ns),
+    )
+
+
 def _paper(
     report: Report, db: Database | None, strategy: str, thresholds: Mapping[str, float]
 ) -> None:
-    from genebot.live.status_store import read_status
-    from genebot.persistence.repositories import DeploymentRepository, TradeRepository
+    from genebot.persistence.repositories import DeploymentRepository
 
     found = None
-    for row in DeploymentRepository(db).recent() if db is not None else []:
+    for row in reversed(DeploymentRepository(db).recent()) if db is not None else []:
         if row.mode == "paper" and strategy in row.config:
             found = row
             break
-    if found is None:
+    if found is None or db is None:
         report.warnings.append(f"no paper deployment of {strategy} yet: run it on paper first")
         judge(report, "paper", {}, thresholds, 4.0, "paper")
         return
-    trades = TradeRepository(db).history(found.id, per_page=500).items  # type: ignore[arg-type]
-    status = read_status(db, found.id) or {}  # type: ignore[arg-type]
-    wins = [t for t in trades if t.pnl > 0]
-    gross_loss = -sum(float(t.pnl) for t in trades if t.pnl < 0)
-    initial = float(status.get("initial_equity") or 0)
-    stats = {
-        "win_rate": len(wins) / len(trades) if trades else None,
-        "profit_factor": (sum(float(t.pnl) for t in wins) / gross_loss) if gross_loss else None,
-        "max_drawdown": status.get("drawdown"),
-        "total_return": (float(status.get("total_pnl") or 0) / initial) if initial else None,
-        "sharpe": None,
-    }
-    report.warnings.append("paper Sharpe is not computed yet: its criterion counts as failed")
+    stats = finished_stats(db, found.id) or paper_stats(db, found.id)
+    if stats.get("sharpe") is None:
+        report.warnings.append(
+            f"paper {found.name}: fewer than two days of equity, no Sharpe yet (counts as failed)"
+        )
     judge(report, "paper", stats, thresholds, 4.0, f"paper {found.name}")
 
 
