@@ -5,7 +5,10 @@ and every metric the Grafana dashboards chart is one it exposes."""
 from __future__ import annotations
 
 import json
+import math
 import re
+import statistics
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -13,14 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import func, select
 
-from genebot.api import observability
+from genebot.api import metrics_strategies, observability
 from genebot.api.app import create_app
 from genebot.api.context import ApiSettings
 from genebot.api.security import Tokens
+from genebot.config.loader import load_config
 from genebot.domain.events import (
     OrderAccepted,
     OrderCanceled,
@@ -30,11 +36,12 @@ from genebot.domain.events import (
     OrderSubmitted,
 )
 from genebot.domain.position import ClosedTrade
+from genebot.live.runtime import PaperRuntime
 from genebot.persistence.codec import to_json
 from genebot.persistence.database import Database
 from genebot.persistence.journal import TradingStore
-from genebot.persistence.repositories import DeploymentRepository
-from genebot.persistence.tables import RuntimeStatusRow
+from genebot.persistence.repositories import AlertRepository, DeploymentRepository
+from genebot.persistence.tables import AlertRow, Deployment, OrderRow, RuntimeStatusRow, TradeRow
 
 D = Decimal
 T0 = 1_700_000_000_000_000_000
@@ -95,10 +102,10 @@ def _order(coid: str, *then: str) -> list[OrderEvent]:
     return events
 
 
-def _trade(pnl: str) -> ClosedTrade:
+def _trade(pnl: str, exit_ts: int = T0 + 10, strategy: str = "s") -> ClosedTrade:
     return ClosedTrade(
-        "s", "BTC/USDT.SIM", "long", T0, D("100"), T0 + 10, D("101"), D("1"), D(pnl), D("0.1"),
-        "signal",
+        strategy, "BTC/USDT.SIM", "long", exit_ts - 10, D("100"), exit_ts, D("101"), D("1"),
+        D(pnl), D("0.1"), "signal",
     )  # fmt: skip
 
 
@@ -286,9 +293,192 @@ def test_install_adds_the_middleware_once(database: Database) -> None:
             observability.install(app)
 
 
+# -- per strategy, the Sharpe ratio, alerts, the process ----------------------------------
+DAY_NS = 86_400 * 10**9
+
+
+def test_strategy_sharpe_and_alert_metrics_equal_what_the_database_holds(
+    database: Database,
+) -> None:
+    dep = paper_deployment(database)  # orders, denials and trades (9.5, -2) of strategy "s"
+    store = TradingStore(database, dep)
+    store.record_trades(
+        [
+            _trade("10", T0 - DAY_NS),
+            _trade("-4", T0 - 2 * DAY_NS),
+            _trade("1000", T0 - 8 * DAY_NS),  # older than the 7 days: not in the Sharpe ratio
+            _trade("-1", strategy="t"),
+        ]
+    )
+    unmarked = {"strategy": "t", "instrument_id": "ETH/USDT.SIM", "symbol": "ETH/USDT",
+                "side": "short", "quantity": "2", "entry_price": "50", "current_price": None,
+                "unrealized_pnl": None}  # fmt: skip
+    row = status("10000", allocation={"s": "6000", "t": "4000", "u": "0"}, paused=["t"])
+    row["positions"] = [*row["positions"], unmarked]
+    write_status(database, dep, row)
+    alerts = AlertRepository(database)
+    first = alerts.add("drawdown", "CRITICAL", "drawdown 12%", dep)
+    alerts.add("drawdown", "CRITICAL", "drawdown 15%", dep)
+    alerts.add("daily_loss", "WARNING", "daily loss 4%", dep)
+    alerts.acknowledge(first)
+    alerts.add("system", "ERROR", "no deployment")  # not a running deployment's: not shown
+    other = DeploymentRepository(database).start("old", "paper", {})
+    alerts.add("drawdown", "CRITICAL", "of a stopped deployment", other)
+    DeploymentRepository(database).stop(other)
+
+    api = TestClient(app_for(database))
+    samples = scrape(api)
+    me = {"deployment": "paper-btc", "deployment_id": dep, "mode": "paper"}
+    s, t, u = ({**me, "strategy": name} for name in "stu")
+    assert value(samples, "genebot_strategy_trades_total", **s) == 5.0
+    assert value(samples, "genebot_strategy_realized_pnl", **s) == 1013.5  # 9.5-2+10-4+1000
+    assert value(samples, "genebot_strategy_win_rate", **s) == 0.6
+    assert value(samples, "genebot_strategy_trades_total", **t) == 1.0
+    assert value(samples, "genebot_strategy_realized_pnl", **t) == -1.0
+    assert value(samples, "genebot_strategy_win_rate", **t) == 0.0
+    assert value(samples, "genebot_strategy_trades_total", **u) is None  # no trade yet
+    assert value(samples, "genebot_strategy_orders_total", **s) == 3.0
+    assert value(samples, "genebot_strategy_risk_denials_total", **s) == 3.0  # not the resize
+    assert value(samples, "genebot_strategy_orders_total", **t) is None
+    for labels, capital, exposure, unrealized, held, paused in (
+        (s, 6000.0, 55.0, 5.0, 1.0, 0.0),  # 0.5 x 110
+        (t, 4000.0, 100.0, 0.0, 1.0, 1.0),  # no mark: 2 x the entry price
+        (u, 0.0, 0.0, 0.0, 0.0, 0.0),
+    ):
+        assert value(samples, "genebot_strategy_allocation", **labels) == capital
+        assert value(samples, "genebot_strategy_exposure", **labels) == exposure
+        assert value(samples, "genebot_strategy_unrealized_pnl", **labels) == unrealized
+        assert value(samples, "genebot_strategy_open_positions", **labels) == held
+        assert value(samples, "genebot_strategy_paused", **labels) == paused
+    daily = [9.5 - 2 - 1, 10.0, -4.0]  # by UTC day, to the runner's clock (ts_ns = T0)
+    sharpe = statistics.mean(daily) / statistics.stdev(daily) * math.sqrt(365)
+    assert value(samples, "genebot_sharpe_7d", **me) == pytest.approx(sharpe)
+    assert metrics_strategies.sharpe(daily) == pytest.approx(sharpe)
+    fired = "genebot_alerts_total"
+    assert value(samples, fired, rule="drawdown", severity="critical", **me) == 2.0
+    assert value(samples, fired, rule="daily_loss", severity="warning", **me) == 1.0
+    assert value(samples, "genebot_alerts_unacknowledged", severity="critical", **me) == 1.0
+    assert value(samples, "genebot_alerts_unacknowledged", severity="warning", **me) == 1.0
+    assert not [k for k in samples if k[0] == fired and ("deployment_id", dep) not in k[1]]
+
+    write_status(database, dep, status("10000", allocation={"s": "1", "t": "1"}, paused=["*"]))
+    samples = scrape(api)
+    assert value(samples, "genebot_strategy_paused", **s) == 1.0  # "*": all of them
+    assert value(samples, "genebot_strategy_paused", **t) == 1.0
+    assert value(samples, "genebot_strategy_allocation", **u) is None  # no longer a sleeve
+    assert value(samples, "genebot_strategy_realized_pnl", **u) is None
+
+
+def test_strategy_metrics_after_a_paper_replay(database: Database) -> None:
+    """The status rows and tables a real runner writes, read back: every per-strategy number
+    equals what the database holds for that strategy."""
+    data = str(Path(__file__).resolve().parents[2] / "data" / "sample")
+    strategies = {
+        "moving_average": {"parameters": {"short_period": 10, "long_period": 20},
+                           "symbols": ["BTC/USDT"], "timeframes": ["5m"]},
+        "rsi_strategy": {"symbols": ["ETH/USDT"], "timeframes": ["5m"]},
+    }  # fmt: skip
+    cfg = load_config(
+        {
+            "backtest": {"data_dir": data, "start_date": "2021-05-01", "end_date": "2021-05-12"},
+            "strategies": strategies,
+            "risk_management": {"performance": {"enabled": False}},  # trades on most days
+        }
+    )
+    outcome = PaperRuntime(cfg, database, speed=None).run()
+    assert outcome.finished
+    dep = outcome.deployment_id
+    with database.session() as session:  # as if its runner were still at its last bar
+        found = session.get(Deployment, dep)
+        assert found is not None
+        found.status = "running"
+    with database.reader() as session:
+        row = session.get(RuntimeStatusRow, dep)
+        assert row is not None, "the runner wrote no status row"
+        payload = json.loads(row.payload)
+        trades = session.execute(
+            select(TradeRow.strategy_id, TradeRow.exit_time, TradeRow.pnl).where(
+                TradeRow.deployment_id == dep
+            )
+        ).all()
+        orders = dict(
+            session.execute(
+                select(OrderRow.strategy_id, func.count())
+                .where(OrderRow.deployment_id == dep)
+                .group_by(OrderRow.strategy_id)
+            ).all()
+        )
+        fired = session.execute(
+            select(AlertRow.rule, AlertRow.severity, func.count())
+            .where(AlertRow.deployment_id == dep)
+            .group_by(AlertRow.rule, AlertRow.severity)
+        ).all()
+    samples = scrape(TestClient(app_for(database)))
+    assert set(payload["allocation"]) == set(strategies)
+    for name in strategies:
+        mine = [pnl for sid, _, pnl in trades if sid == name]
+        labels = {"deployment_id": dep, "strategy": name}
+        assert mine, f"{name}: the replay closed no trade"
+        assert value(samples, "genebot_strategy_trades_total", **labels) == len(mine)
+        realized = value(samples, "genebot_strategy_realized_pnl", **labels)
+        assert realized == pytest.approx(float(sum(mine)), abs=1e-6)
+        won = sum(1 for pnl in mine if pnl > 0) / len(mine)
+        assert value(samples, "genebot_strategy_win_rate", **labels) == pytest.approx(won)
+        assert value(samples, "genebot_strategy_orders_total", **labels) == orders[name]
+        allocated = float(Decimal(payload["allocation"][name]))
+        assert value(samples, "genebot_strategy_allocation", **labels) == allocated
+        held = sum(1 for p in payload["positions"] if p["strategy"] == name)
+        assert value(samples, "genebot_strategy_open_positions", **labels) == held
+        assert value(samples, "genebot_strategy_paused", **labels) == 0.0
+    clock = datetime.fromtimestamp(payload["ts_ns"] / 1e9, UTC)
+    daily: dict[int, float] = {}
+    for _, exit_time, pnl in trades:
+        at = exit_time if exit_time.tzinfo else exit_time.replace(tzinfo=UTC)
+        if at >= clock - timedelta(days=7):
+            day = int(at.timestamp()) // 86_400
+            daily[day] = daily.get(day, 0.0) + float(pnl)
+    assert len(daily) >= 2
+    expected = statistics.mean(daily.values()) / statistics.stdev(daily.values()) * math.sqrt(365)
+    assert value(samples, "genebot_sharpe_7d", deployment_id=dep) == pytest.approx(expected)
+    assert fired, "the replay fired no alert"
+    for rule, severity, n in fired:
+        labels = {"deployment_id": dep, "rule": rule, "severity": severity.lower()}
+        assert value(samples, "genebot_alerts_total", **labels) == n
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process_* reads /proc")
+def test_process_cpu_and_memory_are_exposed(database: Database) -> None:
+    samples = scrape(TestClient(app_for(database)))
+    assert (value(samples, "process_resident_memory_bytes") or 0) > 10 * 2**20
+    assert (value(samples, "process_cpu_seconds_total") or 0) > 0
+    assert (value(samples, "process_open_fds") or 0) > 0
+
+
 # -- the dashboards chart only what /metrics exposes ------------------------------------------
-_NAME = re.compile(r"\bgenebot_[a-zA-Z0-9_:]*")
+TITLES = ("Trading Bot Overview", "Strategy Analysis", "Risk Monitoring", "System Health")
+PROVISIONED = DASHBOARDS.parent / "provisioning" / "datasources" / "prometheus.yml"
+DS_VARIABLE = "${DS_PROMETHEUS}"
+_IDENT = re.compile(r"(?<![\w.:$])([a-zA-Z_:][\w:]*)(?![\w:])(?!\s*\()")
+_NOT_METRICS = frozenset(
+    {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset",
+     "and", "or", "unless", "inf", "nan", "Inf", "NaN"}
+)  # fmt: skip
 _HISTOGRAM_PARTS = ("_bucket", "_sum", "_count")
+_SUMMARY_PARTS = ("_sum", "_count")
+
+
+def dashboards() -> dict[str, dict[str, Any]]:
+    files = sorted(DASHBOARDS.glob("*.json"))
+    assert files, f"no dashboard in {DASHBOARDS}"
+    return {path.name: json.loads(path.read_text()) for path in files}
+
+
+def panels_of(node: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every panel of a dashboard, those inside (collapsed) rows too."""
+    found: list[dict[str, Any]] = []
+    for panel in node.get("panels", []):
+        found += [panel, *panels_of(panel)]
+    return found
 
 
 def promql_of(node: object) -> list[str]:
@@ -311,16 +501,41 @@ def promql_of(node: object) -> list[str]:
     return found
 
 
-def metric_names(expr: str) -> set[str]:
-    """The metric names an expression reads (label matchers and strings dropped first)."""
+def _bare(expr: str) -> str:
+    """The expression without strings, label matchers, ranges, Grafana variables and the
+    label lists of ``by``/``without``/``on``/``ignoring``/``group_*``; ``label_values(m,
+    label)`` becomes ``m``."""
     bare = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
-    bare = re.sub(r"\{[^}]*\}", "", bare)
-    return set(_NAME.findall(bare))
+    bare = re.sub(r"\{[^{}]*\}", "", bare)
+    bare = re.sub(r"\[[^\[\]]*\]", "", bare)
+    bare = re.sub(r"\$\{[^}]*\}|\$\w+", "", bare)
+    bare = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)", " ", bare)
+    bare = re.sub(r"\blabel_values\s*\(\s*([^,()]*?)\s*,\s*\w+\s*\)", r" \1 ", bare)
+    return re.sub(r"\blabel_values\s*\(\s*\w+\s*\)", " ", bare)
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names an expression reads: every identifier that is not a function, a
+    keyword, a label or a variable."""
+    return {m for m in _IDENT.findall(_bare(expr)) if m not in _NOT_METRICS}
+
+
+def balanced(expr: str) -> bool:
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    depth: list[str] = []
+    pairs = {")": "(", "}": "{", "]": "["}
+    for char in text:
+        if char in "({[":
+            depth.append(char)
+        elif char in pairs and (not depth or depth.pop() != pairs[char]):
+            return False
+    return not depth
 
 
 def exposed_names(text: str) -> set[str]:
     """What a PromQL query may name: each family's samples, a counter's ``_total``, a
-    histogram's ``_bucket``/``_sum``/``_count`` (also when it has no sample yet)."""
+    histogram's ``_bucket``/``_sum``/``_count``, a summary's ``_sum``/``_count`` (also when
+    the family has no sample yet)."""
     names: set[str] = set()
     for family in text_string_to_metric_families(text):
         names.update(s.name for s in family.samples)
@@ -328,9 +543,24 @@ def exposed_names(text: str) -> set[str]:
             names.add(f"{family.name}_total")
         elif family.type == "histogram":
             names.update(family.name + part for part in _HISTOGRAM_PARTS)
+        elif family.type == "summary":
+            names.update(family.name + part for part in (*_SUMMARY_PARTS, ""))
         else:
             names.add(family.name)
     return names
+
+
+def test_the_seeds_four_dashboards_are_there_once_each() -> None:
+    boards = dashboards()
+    titles = [board["title"] for board in boards.values()]
+    for title in TITLES:
+        assert titles.count(title) == 1, f"{title!r}: {titles.count(title)} dashboards"
+    uids = [board["uid"] for board in boards.values()]
+    assert len(set(uids)) == len(uids), uids
+    for name, board in boards.items():
+        ids = [panel["id"] for panel in panels_of(board)]
+        assert len(set(ids)) == len(ids), f"{name}: panel ids repeat"
+        assert "genebot" in board["tags"], name  # the dashboards' links list them by this tag
 
 
 def test_every_dashboard_metric_is_exposed(database: Database) -> None:
@@ -339,22 +569,45 @@ def test_every_dashboard_metric_is_exposed(database: Database) -> None:
     api.get("/api/trading/deployments", headers=auth())  # a request: the histogram has series
     text = api.get("/metrics", headers=auth()).text
     exposed = exposed_names(text)
-    files = sorted(DASHBOARDS.glob("*.json"))
-    assert files, f"no dashboard in {DASHBOARDS}"
-    for path in files:
-        dashboard = json.loads(path.read_text())
-        assert dashboard["schemaVersion"] >= 36
-        variables = {v["name"]: v for v in dashboard["templating"]["list"]}
-        assert variables["DS_PROMETHEUS"]["type"] == "datasource"
-        queries = promql_of(dashboard)
-        assert queries, f"{path.name}: no PromQL found"
-        used = set().union(*(metric_names(q) for q in queries))
-        missing = sorted(used - exposed)
-        assert not missing, f"{path.name} charts metrics /metrics does not expose: {missing}"
-        for panel in dashboard["panels"]:
-            if panel["type"] != "row":
-                assert panel["datasource"]["uid"] == "${DS_PROMETHEUS}", panel["title"]
-    for needed in ("genebot_equity", "genebot_orders", "genebot_risk_denials_total"):
+    provisioned = yaml.safe_load(PROVISIONED.read_text())["datasources"][0]["uid"]
+    used: set[str] = set()
+    for name, board in dashboards().items():
+        assert board["schemaVersion"] >= 36, name
+        variables = {v["name"]: v for v in board["templating"]["list"]}
+        source = variables["DS_PROMETHEUS"]
+        assert source["type"] == "datasource" and source["query"] == "prometheus", name
+        assert source["current"]["value"] == provisioned, name  # the provisioned datasource
+        for variable in variables.values():
+            if variable["type"] == "query":
+                assert variable["datasource"]["uid"] == DS_VARIABLE, (name, variable["name"])
+        for note in board["annotations"]["list"]:
+            if not note.get("builtIn"):
+                assert note["datasource"]["uid"] == DS_VARIABLE, (name, note["name"])
+        queries = promql_of(board)  # the annotations' expr too
+        assert queries, f"{name}: no PromQL found"
+        for panel in panels_of(board):
+            assert panel.get("title"), f"{name}: a panel without a title (id {panel['id']})"
+            if panel["type"] == "row":
+                continue
+            where = f"{name}: {panel['title']}"
+            assert panel["datasource"]["uid"] == DS_VARIABLE, where
+            assert panel["targets"], f"{where}: no query"
+            for tgt in panel["targets"]:
+                assert tgt["datasource"]["uid"] == DS_VARIABLE, where
+                assert tgt["expr"].strip(), where
+        for query in queries:
+            assert balanced(query), f"{name}: unbalanced brackets in {query!r}"
+            names = metric_names(query)
+            assert names, f"{name}: no metric in {query!r}"
+            missing = sorted(names - exposed)
+            assert not missing, f"{name} charts metrics /metrics does not expose: {missing}"
+            used |= names
+    bare = {re.sub(r"_(total|bucket|sum|count)$", "", n) for n in used}
+    families = {f.name for f in text_string_to_metric_families(text)}
+    ours = {f for f in families if f.startswith("genebot_") and not f.endswith("_created")}
+    uncharted = sorted(ours - bare)
+    assert not uncharted, f"exposed but on no dashboard: {uncharted}"
+    for needed in ("process_cpu_seconds_total", "process_resident_memory_bytes"):
         assert needed in used
 
 
@@ -364,5 +617,20 @@ def test_metric_names_reads_past_functions_labels_and_suffixes() -> None:
         '_bucket{route=~"/api/.*", x="genebot_fake"}[5m]))) / genebot_up'
     )
     assert metric_names(expr) == {"genebot_http_request_duration_seconds_bucket", "genebot_up"}
+    assert metric_names(
+        'sum by (deployment) (genebot_a{state="X"}) + 2 * max without (state) (genebot_b)'
+        " or on (deployment) group_left (mode) genebot_c > bool 1e3 and time() - 5"
+    ) == {"genebot_a", "genebot_b", "genebot_c"}
+    assert metric_names("rate(process_cpu_seconds_total[$__rate_interval]) * 100") == {
+        "process_cpu_seconds_total"
+    }
+    assert metric_names('label_values(genebot_x{deployment=~"$deployment"}, strategy)') == {
+        "genebot_x"
+    }
+    assert metric_names("label_values(deployment)") == set()
+    assert metric_names("genebot_y offset 1h") == {"genebot_y"}
+    assert balanced("sum(rate(x[5m]))") and not balanced("sum(rate(x[5m])")
     renamed = "# TYPE genebot_equity_usd gauge\ngenebot_equity_usd 1\n"
     assert "genebot_equity" not in exposed_names(renamed)  # a rename breaks the dashboards test
+    summary = "# TYPE genebot_s summary\n"  # a summary with no sample yet
+    assert {"genebot_s_sum", "genebot_s_count"} <= exposed_names(summary)

@@ -4,6 +4,8 @@ genebot reads, and the systemd unit passes `systemd-analyze verify` (where it ex
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,6 +15,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deployment"
+GRAFANA = DEPLOY / "grafana"
 VARIABLES = (
     "GENEBOT_API_ADMIN_TOKEN",
     "GENEBOT_API_VIEWER_TOKEN",
@@ -49,6 +52,43 @@ def test_compose_services_and_mounts() -> None:
     assert job["metrics_path"] == "/metrics" and job["authorization"]["type"] == "Bearer"
     assert job["static_configs"][0]["targets"] == ["trading-bot:8000"]
     assert list((DEPLOY / "grafana" / "dashboards").glob("*.json"))
+
+
+def test_grafana_provisioning_finds_the_dashboards_and_the_datasource() -> None:
+    """Grafana (compose) reads the provisioning folder, whose dashboard provider points at
+    where the dashboards are mounted, and every dashboard defaults to the provisioned
+    Prometheus datasource's uid."""
+    services = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]
+    mounts = dict(v.split(":")[:2] for v in services["grafana"]["volumes"])
+    assert mounts["./grafana/provisioning"] == "/etc/grafana/provisioning"
+    provider = yaml.safe_load((GRAFANA / "provisioning" / "dashboards" / "genebot.yml").read_text())
+    assert provider["providers"][0]["options"]["path"] == mounts["./grafana/dashboards"]
+    sources = yaml.safe_load(
+        (GRAFANA / "provisioning" / "datasources" / "prometheus.yml").read_text()
+    )
+    source = sources["datasources"][0]
+    assert source["type"] == "prometheus" and source["url"] == "http://prometheus:9090"
+    assert "127.0.0.1:9090:9090" in services["prometheus"]["ports"]
+    boards = sorted((GRAFANA / "dashboards").glob("*.json"))
+    assert len(boards) >= 4
+    for path in boards:
+        board = json.loads(path.read_text())
+        variables = {v["name"]: v for v in board["templating"]["list"]}
+        assert variables["DS_PROMETHEUS"]["current"]["value"] == source["uid"], path.name
+
+
+def test_no_dangling_dashboard_references() -> None:
+    """Every ``dashboards/<file>.json`` the docs and deployment files name exists, and the
+    Grafana README names every dashboard file."""
+    names = {path.name for path in (GRAFANA / "dashboards").glob("*.json")}
+    readme = (GRAFANA / "README.md").read_text()
+    texts = [ROOT / "README.md", GRAFANA / "README.md", DEPLOY / "docker-compose.yml"]
+    texts += sorted((GRAFANA / "provisioning").rglob("*.yml"))
+    for path in texts:
+        for named in re.findall(r"dashboards/([\w.-]+\.json)", path.read_text()):
+            assert named in names, f"{path.name} names dashboards/{named}: no such file"
+    for name in names:
+        assert f"dashboards/{name}" in readme, f"{name}: not in {GRAFANA / 'README.md'}"
 
 
 def test_image_is_non_root_with_a_healthcheck() -> None:

@@ -33,7 +33,8 @@ be unique; two series may not share labels) and ``mode`` (paper or live). The na
   ``genebot_runtime_errors_total{type}``, ``genebot_data_stale_events_total``;
 * API: ``genebot_http_requests_total{method,route,status}``,
   ``genebot_http_request_duration_seconds{method,route}`` (histogram),
-  ``genebot_http_requests_in_progress``.
+  ``genebot_http_requests_in_progress``; the process: ``process_*`` (CPU, memory, open files);
+* per strategy, the 7-day Sharpe ratio, alerts: :mod:`genebot.api.metrics_strategies`.
 """
 
 from __future__ import annotations
@@ -59,11 +60,13 @@ from prometheus_client.metrics_core import (
     Metric,
     SummaryMetricFamily,
 )
+from prometheus_client.process_collector import ProcessCollector
 from sqlalchemy import Float, case, cast, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from genebot.api import metrics_strategies
 from genebot.api.context import ApiContext
 from genebot.core.errors import GenebotError
 from genebot.persistence.tables import (
@@ -531,11 +534,13 @@ class DatabaseCollector:
         now = datetime.now(UTC)
         with ctx.db.reader() as session:
             snap = read_snapshot(session, self.journal)
+            strategies = metrics_strategies.families(session, snap, now)
         return [
             runner,
             *trading_families(snap),
             *status_families(snap, now),
             *runner_families(snap),
+            *strategies,
         ]
 
 
@@ -548,6 +553,7 @@ class ApiMetrics:
         self.http = HttpMetrics(self.registry)
         self.database = DatabaseCollector(lambda: _ctx(app))
         self.registry.register(self.database)
+        ProcessCollector(registry=self.registry)  # process_cpu_seconds_total, memory (Linux)
         self.installed = False
 
     def render(self) -> bytes:
