@@ -107,3 +107,26 @@ def test_a_much_worse_deployment_is_flagged_once_and_stopped(tmp_path: Path) -> 
     fired = [json.loads(e.payload) for e in entries if e.kind == "alert.fired"]
     assert [f["rule"] for f in fired].count("baseline_degradation") == 1
     assert len(outcome.result.closed_trades) >= 5
+
+
+def test_a_live_deployment_takes_the_latest_paper_run_of_the_same_settings(
+    tmp_path: Path,
+) -> None:
+    from genebot.config.alerts import BaselineConfig
+    from genebot.live.baseline import find_baselines
+    from genebot.persistence.repositories import DeploymentRepository
+
+    db = _db(tmp_path)
+    cfg = load_config(_config())
+    run_id = store_run(db, cfg, run(cfg), None)
+    paper = _runtime(db, _config()).run().deployment_id
+    repo = DeploymentRepository(db)
+    stored = repo.get(paper)
+    assert stored is not None
+    live = repo.get(repo.start("live one", "live", json.loads(stored.config)))
+    assert live is not None
+    (found,) = find_baselines(db, BaselineConfig(min_trades=5), live).values()
+    assert found.source == f"paper deployment {paper[:12]}" and len(found.trades) >= 5
+    backtest = find_baselines(db, BaselineConfig(min_trades=5, source="backtest"), live)
+    assert backtest["moving_average"].source == f"backtest run {run_id}"
+    assert find_baselines(db, BaselineConfig(min_trades=10_000), live) == {}  # too few trades

@@ -6,9 +6,10 @@ backtest with those settings; for a paper deployment, that backtest. Read once, 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from statistics import NormalDist
@@ -75,35 +76,36 @@ def _of(rows: list[TradeRow], sid: str, source: str) -> Baseline:
     return Baseline(sid, mine, source)
 
 
-def _from_runs(
-    db: Database, wanted: Mapping[str, dict[str, Any]], need: int
+# a candidate baseline, newest first: (shown source, stored config, its trades when needed)
+Candidate = tuple[str, str, Callable[[], list[TradeRow]]]
+
+
+def _first_matching(
+    candidates: Iterable[Candidate], wanted: Mapping[str, dict[str, Any]], need: int
 ) -> dict[str, Baseline]:
+    """Per strategy, the newest candidate with its settings and ``need`` trades of it."""
     found: dict[str, Baseline] = {}
-    for run in BacktestRunRepository(db).recent(SCAN):
-        settings = _strategies(run.config)
+    for source, config, load in candidates:
+        settings = _strategies(config)
         sids = [s for s in wanted if s not in found and settings.get(s) == wanted[s]]
-        rows = _trades(db, run_id=run.id) if sids else []
+        rows = load() if sids else []
         for sid in sids:
-            base = _of(rows, sid, f"backtest run {run.id}")
-            if base.figures.get("trades", 0) >= need:
+            base = _of(rows, sid, source)
+            if len(base.trades) >= need:
                 found[sid] = base
     return found
 
 
-def _from_paper(
-    db: Database, wanted: Mapping[str, dict[str, Any]], need: int, me: str
-) -> dict[str, Baseline]:
-    found: dict[str, Baseline] = {}
+def _runs(db: Database) -> Iterator[Candidate]:
+    for run in BacktestRunRepository(db).recent(SCAN):
+        yield f"backtest run {run.id}", run.config, functools.partial(_trades, db, run_id=run.id)
+
+
+def _papers(db: Database, me: str) -> Iterator[Candidate]:
     deployments = [d for d in DeploymentRepository(db).recent() if d.mode == "paper" and d.id != me]
     for dep in reversed(deployments[-SCAN:]):
-        settings = _strategies(dep.config)
-        sids = [s for s in wanted if s not in found and settings.get(s) == wanted[s]]
-        rows = _trades(db, dep=dep.id) if sids else []
-        for sid in sids:
-            base = _of(rows, sid, f"paper deployment {dep.id[:12]}")
-            if base.figures.get("trades", 0) >= need:
-                found[sid] = base
-    return found
+        load = functools.partial(_trades, db, dep=dep.id)
+        yield f"paper deployment {dep.id[:12]}", dep.config, load
 
 
 def find_baselines(db: Database, cfg: BaselineConfig, me: Deployment) -> dict[str, Baseline]:
@@ -117,10 +119,10 @@ def find_baselines(db: Database, cfg: BaselineConfig, me: Deployment) -> dict[st
         return {s: _of(rows, s, f"paper deployment {cfg.deployment_id[:12]}") for s in wanted}
     found: dict[str, Baseline] = {}
     if cfg.source == "paper" or (cfg.source == "auto" and me.mode == "live"):
-        found = _from_paper(db, wanted, cfg.min_trades, me.id)
+        found = _first_matching(_papers(db, me.id), wanted, cfg.min_trades)
     if cfg.source != "paper":
         rest = {s: v for s, v in wanted.items() if s not in found}
-        found |= _from_runs(db, rest, cfg.min_trades)
+        found |= _first_matching(_runs(db), rest, cfg.min_trades)
     return found
 
 
