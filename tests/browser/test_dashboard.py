@@ -549,3 +549,26 @@ def test_stored_backtests_list_and_open_their_report(open_page: Any, server: Ser
     report.wait_for_selector(".plotly .main-svg", timeout=15_000)  # plotly drew a chart
     assert server.viewer not in report.url and report.title() != ""
     assert not problems, problems
+
+
+def test_go_live_readiness_report_on_the_dashboard(open_page: Any, server: Server) -> None:
+    """Seed 001's readiness score, as `genebot validate` prints it, from the dashboard: the
+    score, the verdict, the three parts and every criterion with its figure."""
+    e = expect()
+    page, _ = open_page()
+    sign_in(page, server.viewer)  # a report, not a control: viewers may run it
+    e(page.get_by_test_id("readiness-strategy")).to_have_value("moving_average")
+    page.get_by_test_id("readiness-check").click()
+    e(page.get_by_test_id("readiness-score")).to_have_text(
+        re.compile(r"^\d+(\.\d)? / 100$"), timeout=60_000
+    )
+    items = page.get_by_test_id("readiness-item")
+    e(items).to_have_count(15)  # five criteria out of sample, five system, five paper
+    verdict = page.get_by_test_id("readiness-verdict").inner_text()
+    score = float(page.get_by_test_id("readiness-score").inner_text().split(" /")[0])
+    assert verdict in ("READY", "NOT READY") and (verdict == "READY") == (
+        score >= 80 and "Critical" not in page.get_by_test_id("readiness-notes").inner_text()
+    )
+    db_row = page.locator('[data-testid="readiness-item"][data-name="database"]')
+    assert db_row.get_attribute("data-passed") == "1"  # the server's database answers
+    e(page.get_by_test_id("readiness-parts")).to_contain_text("Out of sample:")

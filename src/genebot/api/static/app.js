@@ -30,6 +30,7 @@ import {
 import { onAlertMessage, setupAlerts } from "/static/alerts.js";
 import { setupHallOfFame } from "/static/halloffame.js";
 import { setupBacktests } from "/static/backtests.js";
+import { setupReadiness } from "/static/readiness.js";
 
 const PER_PAGE = 10;
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -72,6 +73,7 @@ async function main() {
   setupAlerts({ admin: isAdmin() });
   setupHallOfFame({ admin: isAdmin(), deploy: openDeploy });
   setupBacktests();
+  setupReadiness();
   state.selected = sessionStorage.getItem("genebot.selected");
   await loadDeployments();
   state.stream = new EventStream({ onHello, onMessage, onState: connectionBadge });
