@@ -169,9 +169,15 @@ def test_hall_of_fame_stores_lists_and_exports(
     assert f"#   deflated_sharpe: {first.deflated_sharpe}" in text
     cfg = yaml.safe_load(text)  # loads as a strategy config, and backtests
     assert cfg["strategies"][f"hof_{first.id}"]["parameters"] == c.spec["parameters"]
-    cfg.update(BASE)
+    # ... with the sections the statistics were computed with (risk off here), as they are
+    assert cfg["risk_management"] == {"enabled": False}
+    assert cfg["backtest"]["initial_cash"] == 100_000 and cfg["backtest"]["fee"] == 0.001
     held = bars.iloc[Split.of(len(bars), 2, 0.25).holdout_start :]
-    assert run(cfg, {"BTC/USDT": held}).stats["trades"] == c.held_out["trades"]
+    stats = run(cfg, {"BTC/USDT": held}).stats
+    assert (stats["trades"], stats["total_return"]) == (
+        c.held_out["trades"],
+        pytest.approx(c.held_out["total_return"]),
+    )
 
 
 def test_cli_evolve_then_halloffame(tmp_path: Path) -> None:

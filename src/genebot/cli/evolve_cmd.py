@@ -89,6 +89,10 @@ def evolve_command(
     base: dict[str, Any] = {
         k: raw[k] for k in ("backtest", "risk_management", "exchanges") if k in raw
     }
+    if "backtest" in base:  # (its period cut the bars already: the folds are not cut again)
+        base["backtest"] = {
+            k: v for k, v in base["backtest"].items() if k not in ("start_date", "end_date")
+        }
     base.setdefault("risk_management", {"enabled": False})
     from genebot.evolution.search import Settings
 
@@ -118,6 +122,8 @@ def evolve_command(
 
 
 def _bars(raw: dict[str, Any], symbol: str, timeframe: str, data: Path | None) -> Any:
+    """The bars to evolve on (the config's period of them, read as a backtest reads them) and
+    the file's absolute path."""
     from genebot.config.loader import load_config
     from genebot.data.catalog import find_data_file
     from genebot.data.readers import read_ohlcv
@@ -127,7 +133,15 @@ def _bars(raw: dict[str, Any], symbol: str, timeframe: str, data: Path | None) -
         e.file for e in backtest.data if e.symbol == symbol and e.timeframe in (None, timeframe)
     ]
     path = data or (listed[0] if listed else find_data_file(backtest.data_dir, symbol, timeframe))
-    return read_ohlcv(path, timeframe=timeframe).frame, str(path)
+    frame = read_ohlcv(
+        path, timeframe=timeframe, on_broken=backtest.on_broken, on_gap=backtest.on_gap
+    ).frame
+    ts = frame.index.asi8
+    if backtest.start_ns is not None:
+        frame, ts = frame[ts >= backtest.start_ns], ts[ts >= backtest.start_ns]
+    if backtest.end_ns is not None:
+        frame = frame[ts < backtest.end_ns]
+    return frame, str(Path(path).resolve())
 
 
 def _run(settings: Any, bars: Any, jobs: int, scheduler: str | None) -> Any:
@@ -232,9 +246,15 @@ def hof_deploy(
         Path | None,
         typer.Option(help="where the config is written (default: hall_of_fame_ID.yaml)"),
     ] = None,
+    capital: Annotated[float | None, typer.Option(help="starting cash of this deployment")] = None,
+    speed: Annotated[str | None, typer.Option(help="N or max (default: ~1 minute)")] = None,
+    fresh: Annotated[bool, typer.Option(help="start over instead of resuming")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no status view")] = False,
     database_url: DatabaseArg = None,
 ) -> None:
-    """Write the entry's config and deploy it as a paper deployment (`genebot deploy`)."""
+    """Write the entry's config (its rules, the risk settings and data its statistics were
+    computed with) and deploy it as a paper deployment (`genebot deploy`): a replay of the
+    data it was evolved on."""
     from genebot.cli.run import deploy_command
     from genebot.evolution.halloffame import entry, export_yaml
 
@@ -246,7 +266,11 @@ def hof_deploy(
         strategy=f"hof_{entry_id}",
         symbols=str(found.data.get("symbol", "BTC/USDT")),
         timeframe=str(found.data.get("timeframe", "1h")),
+        capital=capital,
         config=path,
         paper=paper,
+        speed=speed,
+        fresh=fresh,
+        quiet=quiet,
         database_url=database_url,
     )

@@ -6,6 +6,11 @@ meaningful: comparisons and crosses of price-scale series (``close``, ``SMA(n)``
 with each other, of the RSI with a level, combined with and/or/not. A tree turns into the rule text
 :class:`~genebot.strategies.evolved.EvolvedStrategy` runs (``RSI(14) < 30 and close > SMA(200)``).
 
+Trees never read as trivial rules (:func:`~genebot.strategies.evolved.trivial_part`: ``close >
+close``, ``SMA(20) > SMA(20)``, ``a and a``, ``not not a``...): generation redraws a trivial
+node, mutation and crossover retry and otherwise keep the parent, all from the same random
+stream, so a seed still gives one result.
+
 A parameter genome is one value per declared :class:`Param` with an optimization range.
 
 All randomness comes from one ``random.Random`` passed in (never the shared ``random`` module:
@@ -22,6 +27,7 @@ from typing import Any
 
 from deap import base, gp  # type: ignore[import-untyped, unused-ignore]
 
+from genebot.core.errors import ParameterError
 from genebot.strategies.evolved import (
     And,
     Compare,
@@ -33,6 +39,7 @@ from genebot.strategies.evolved import (
     Price,
     Rule,
     Value,
+    trivial_part,
 )
 from genebot.trading.params import Param
 
@@ -45,6 +52,7 @@ GENES: dict[str, tuple[float, ...]] = {
     "trailing": (0.0, 0.0, 0.02, 0.05),  # (off twice as often)
 }
 MAX_HEIGHT = 6  # bounded depth: crossover and mutation never grow a tree past this
+TRIES = 25  # draws of a node, a mutation or a crossover before the fallback (a sound one)
 
 
 class BoolT:
@@ -97,8 +105,11 @@ def build_pset() -> gp.PrimitiveSetTyped:
 
 
 PSET = build_pset()
-# The least height a subtree of each type needs (types without terminals need a primitive).
-_MIN_HEIGHT: dict[type, int] = {BoolT: 1, SeriesT: 0, OscT: 1, PeriodT: 0, LevelT: 0}
+# The least height a subtree of each type needs (types without terminals need a primitive; a
+# rule needs 2: at height 1 it can only compare close with close).
+_MIN_HEIGHT: dict[type, int] = {BoolT: 2, SeriesT: 0, OscT: 1, PeriodT: 0, LevelT: 0}
+_PRIMS = {p.name: p for prims in PSET.primitives.values() for p in prims}
+_TERMS = {t.name: t for terms in PSET.terminals.values() for t in terms}
 TERMINAL_RATIO = 0.35  # only series have both: close vs SMA/EMA
 
 
@@ -109,10 +120,12 @@ def generate(
     max_: int,
     type_: type | None = None,
 ) -> list[Any]:
-    """A random typed tree of height at most ``max_`` (as a prefix list of nodes).
+    """A random typed tree of height at most ``max_`` (as a prefix list of nodes), never a
+    trivial rule.
 
     DEAP's own generators fail when the height limit is reached at a type without terminals
-    (a rule); this one only picks primitives whose children still fit the budget."""
+    (a rule); this one only picks primitives whose children still fit the budget. A rule node
+    that reads as trivial is drawn again (``TRIES`` times, then ``close < SMA(n)``)."""
     budget = rng.randint(min_, max_)
     return _grow(rng, pset, type_ or pset.ret, max(budget, _MIN_HEIGHT[type_ or pset.ret]))
 
@@ -125,11 +138,19 @@ def _grow(rng: random.Random, pset: gp.PrimitiveSetTyped, type_: type, budget: i
     prims = [p for p in prims_all if 1 + max(_MIN_HEIGHT[a] for a in p.args) <= budget]
     if not prims:  # (budget below the type's minimum: take the shallowest primitive)
         prims = [min(prims_all, key=lambda p: max(_MIN_HEIGHT[a] for a in p.args))]
-    prim = rng.choice(prims)
-    out: list[Any] = [prim]
-    for arg in prim.args:
-        out += _grow(rng, pset, arg, budget - 1)
-    return out
+    for _ in range(TRIES if type_ is BoolT else 1):
+        prim = rng.choice(prims)
+        out: list[Any] = [prim]
+        for arg in prim.args:
+            out += _grow(rng, pset, arg, budget - 1)
+        if type_ is not BoolT or not _trivial(out):
+            return out
+    return [_PRIMS["lt"], _TERMS["close"], _PRIMS["SMA"], _TERMS[f"p{rng.choice(PERIODS)}"]]
+
+
+def sound(tree: gp.PrimitiveTree) -> bool:
+    """Within the height bound and not a trivial rule."""
+    return bool(tree.height <= MAX_HEIGHT and trivial_part(tree_to_rule(tree)) is None)
 
 
 def random_tree(rng: random.Random, min_: int = 1, max_: int = 3) -> gp.PrimitiveTree:
@@ -139,8 +160,9 @@ def random_tree(rng: random.Random, min_: int = 1, max_: int = 3) -> gp.Primitiv
 def crossover_tree(
     rng: random.Random, a: gp.PrimitiveTree, b: gp.PrimitiveTree
 ) -> tuple[gp.PrimitiveTree, gp.PrimitiveTree]:
-    """Typed one-point crossover: swap two subtrees of one type; a child taller than
-    MAX_HEIGHT is replaced by its parent (bounded depth)."""
+    """Typed one-point crossover: swap two subtrees of one type. A child taller than
+    MAX_HEIGHT or trivial is drawn again at other points (``TRIES`` times), then it is its
+    parent."""
     if len(a) < 2 or len(b) < 2:
         return a, b
     types_a: dict[str, list[int]] = {}
@@ -152,24 +174,33 @@ def crossover_tree(
     common = sorted(set(types_a) & set(types_b))
     if not common:
         return a, b
-    kind = rng.choice(common)
-    i, j = rng.choice(types_a[kind]), rng.choice(types_b[kind])
-    ca, cb = gp.PrimitiveTree(list(a)), gp.PrimitiveTree(list(b))
-    sa, sb = ca.searchSubtree(i), cb.searchSubtree(j)
-    ca[sa], cb[sb] = list(b)[sb], list(a)[sa]
-    return (
-        ca if ca.height <= MAX_HEIGHT else a,
-        cb if cb.height <= MAX_HEIGHT else b,
-    )
+    out_a: gp.PrimitiveTree | None = None
+    out_b: gp.PrimitiveTree | None = None
+    for _ in range(TRIES):
+        kind = rng.choice(common)
+        i, j = rng.choice(types_a[kind]), rng.choice(types_b[kind])
+        ca, cb = gp.PrimitiveTree(list(a)), gp.PrimitiveTree(list(b))
+        sa, sb = ca.searchSubtree(i), cb.searchSubtree(j)
+        ca[sa], cb[sb] = list(b)[sb], list(a)[sa]
+        out_a = ca if out_a is None and sound(ca) else out_a
+        out_b = cb if out_b is None and sound(cb) else out_b
+        if out_a is not None and out_b is not None:
+            break
+    return (a if out_a is None else out_a, b if out_b is None else out_b)
 
 
 def mutate_tree(rng: random.Random, tree: gp.PrimitiveTree) -> gp.PrimitiveTree:
-    """Uniform mutation: a random subtree replaced by a new one of its type (height 0..2)."""
-    index = rng.randrange(len(tree))
-    child = gp.PrimitiveTree(list(tree))
-    where = child.searchSubtree(index)
-    child[where] = generate(rng, PSET, 0, 2, tree[index].ret)
-    return child if child.height <= MAX_HEIGHT else tree
+    """Uniform mutation: a random subtree replaced by a new one of its type (height 0..2); a
+    child taller than MAX_HEIGHT or trivial is drawn again (``TRIES`` times), then it is the
+    tree itself."""
+    for _ in range(TRIES):
+        index = rng.randrange(len(tree))
+        child = gp.PrimitiveTree(list(tree))
+        where = child.searchSubtree(index)
+        child[where] = generate(rng, PSET, 0, 2, tree[index].ret)
+        if sound(child):
+            return child
+    return tree
 
 
 # -- trees as rules -----------------------------------------------------------------------------
@@ -178,6 +209,42 @@ def tree_to_rule(tree: gp.PrimitiveTree) -> Rule:
     rule, end = _node(list(tree), 0)
     assert end == len(tree) and isinstance(rule, Rule)
     return rule
+
+
+def _trivial(nodes: list[Any]) -> bool:
+    rule, _ = _node(nodes, 0)
+    return isinstance(rule, Rule) and trivial_part(rule) is not None
+
+
+def rule_to_tree(rule: Rule) -> gp.PrimitiveTree:
+    """The tree of a rule the grammar can write (the inverse of :func:`tree_to_rule`): over
+    close, SMA(n), EMA(n) and RSI(n) against a level, n in PERIODS; ParameterError otherwise."""
+    return gp.PrimitiveTree(_nodes_of(rule))
+
+
+def _nodes_of(rule: Rule) -> list[Any]:
+    if isinstance(rule, And | Or):
+        return [_PRIMS[type(rule).__name__.lower()], *_nodes_of(rule.left), *_nodes_of(rule.right)]
+    if isinstance(rule, Not):
+        return [_PRIMS["not"], *_nodes_of(rule.arg)]
+    name = rule.kind if isinstance(rule, Cross) else {"<": "lt", ">": "gt"}.get(rule.op)
+    left, right = _value_nodes(rule.left), _value_nodes(rule.right)
+    level = rule.right.value if isinstance(rule.right, Num) else None
+    rsi = _PRIMS["RSI"]
+    if name and left[:1] == [rsi] and level in LEVELS:
+        return [_PRIMS[f"osc_{name}"], *left, _TERMS[f"l{level:g}"]]
+    if name and all(nodes and nodes[0] is not rsi for nodes in (left, right)):
+        return [_PRIMS[name], *left, *right]
+    raise ParameterError(f"{rule} is outside the evolution grammar")
+
+
+def _value_nodes(value: Value) -> list[Any]:
+    """close, or SMA/EMA/RSI(n) with n in PERIODS, as nodes; [] for any other value."""
+    if value == Price("close"):
+        return [_TERMS["close"]]
+    if isinstance(value, Ind) and value.name in ("SMA", "EMA", "RSI") and value.period in PERIODS:
+        return [_PRIMS[value.name], _TERMS[f"p{value.period}"]]
+    return []
 
 
 def _node(nodes: list[Any], i: int) -> tuple[Rule | Value | int | float, int]:

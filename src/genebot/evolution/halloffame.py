@@ -1,17 +1,26 @@
 """The Hall of Fame: evolved strategies kept in the database, listed, shown and exported as a
-strategy config (YAML) with their statistics."""
+strategy config (YAML) with their statistics.
+
+An entry keeps the sections its statistics were computed with (``settings.base``), resolved to
+every setting when it is stored: the risk management in full (``enabled: false`` when it was
+off) and the backtest's cash, costs and fills. The export carries them, with the data file the
+entry was evolved on, so a backtest of the exported file over the entry's in-sample (or
+held-out) period gives the entry's in-sample (or held-out) figures, and a deployment trades
+under the same risk settings."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import yaml
 from sqlalchemy import select
 
 from genebot.core.errors import InputError
+from genebot.core.time import timeframe_to_ns
 from genebot.evolution.search import Candidate, EvolutionResult
 from genebot.persistence.database import Database
 from genebot.persistence.tables import HallOfFameRow
@@ -44,6 +53,7 @@ def store(db: Database, result: EvolutionResult, data: dict[str, Any]) -> list[i
     s = result.settings
     # (with ``base``: the backtest and risk sections the statistics were computed under)
     settings = {k: v for k, v in asdict(s).items() if k not in ("symbol", "timeframe")}
+    settings["base"] = computed_with(s.base)
     now = datetime.now(UTC)
     rows = [_row(c, result, data, settings, now) for c in result.candidates]
     with db.session() as session:
@@ -115,18 +125,53 @@ def entry(db: Database, entry_id: int) -> Entry:
         return _entry(row)
 
 
+# Backtest settings that say what a run covers or where it writes, not how it trades.
+_NOT_HOW = ("start_date", "end_date", "output_dir", "data")
+
+
+def computed_with(base: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` (the backtest, risk_management and exchanges sections of a search) resolved to
+    every setting that shapes a backtest: risk_management in full (only ``enabled: false``
+    when off), the backtest section without its period, output folder and data files, and the
+    exchanges as given. Resolving it again changes nothing."""
+    from genebot.config.loader import load_config
+
+    cfg = load_config({k: base[k] for k in ("backtest", "risk_management") if k in base})
+    risk = cfg.risk_management
+    out: dict[str, Any] = {
+        "backtest": cfg.backtest.model_dump(
+            mode="json", by_alias=True, exclude_none=True, exclude=set(_NOT_HOW)
+        ),
+        "risk_management": (
+            risk.model_dump(mode="json", by_alias=True) if risk.enabled else {"enabled": False}
+        ),
+    }
+    if base.get("exchanges"):
+        out["exchanges"] = base["exchanges"]
+    return out
+
+
 def strategy_config(e: Entry) -> dict[str, Any]:
-    """The entry as a config file's ``strategies:`` section, plus its statistics."""
+    """The entry as a config: its ``strategies:`` section, the ``risk_management``,
+    ``backtest`` (and ``exchanges``) sections its statistics were computed with, the data file
+    it was evolved on, and its statistics (``hall_of_fame``)."""
     key = f"hof_{e.id}"
+    symbol, timeframe = e.data.get("symbol", "BTC/USDT"), e.data.get("timeframe", "1h")
+    sections = computed_with(e.settings.get("base") or {})
+    if e.data.get("source"):
+        sections["backtest"]["data"] = [
+            {"file": str(e.data["source"]), "symbol": symbol, "timeframe": timeframe}
+        ]
     return {
         "strategies": {
             key: {
                 "type": e.strategy,
                 "parameters": e.parameters,
-                "symbols": [e.data.get("symbol", "BTC/USDT")],
-                "timeframes": [e.data.get("timeframe", "1h")],
+                "symbols": [symbol],
+                "timeframes": [timeframe],
             }
         },
+        **sections,
         "hall_of_fame": {
             "id": e.id,
             "rules": e.rules,
@@ -142,14 +187,34 @@ def strategy_config(e: Entry) -> dict[str, Any]:
     }
 
 
+def replay_periods(e: Entry) -> dict[str, tuple[str | None, str | None]]:
+    """``in_sample`` and ``held_out``: the (start_date, end_date) of a backtest of the export
+    that reproduces those figures (end exclusive: one bar past the period's last)."""
+    p = e.periods
+    bar = timedelta(microseconds=timeframe_to_ns(str(e.data.get("timeframe", "1h"))) / 1000)
+    end = p.get("held_out_end")
+    after = (datetime.fromisoformat(end) + bar).isoformat() if end else None
+    return {
+        "in_sample": (p.get("in_sample_start"), p.get("held_out_start")),
+        "held_out": (p.get("held_out_start"), after),
+    }
+
+
 def export_yaml(e: Entry) -> str:
-    """A strategy config to run the entry (``strategies:``); its statistics follow as
-    comments, so the file loads as a genebot config as it is."""
+    """A strategy config to run the entry (``strategies:``, ``risk_management:``,
+    ``backtest:``); how to reproduce its figures and its statistics follow as comments, so the
+    file loads as a genebot config as it is."""
     cfg = strategy_config(e)
     stats = yaml.safe_dump({"hall_of_fame": cfg.pop("hall_of_fame")}, sort_keys=False)
-    head = f"# genebot Hall of Fame entry {e.id}: {e.rules}\n"
+    head = [f"# genebot Hall of Fame entry {e.id}: {e.rules}"]
+    for name, (start, end) in replay_periods(e).items():
+        if start and end:
+            head.append(
+                f"# {name} figures: genebot backtest --config FILE --start-date {start} "
+                f"--end-date {end}"
+            )
     body = yaml.safe_dump(cfg, sort_keys=False)
-    return head + body + "".join(f"# {line}\n" for line in stats.splitlines())
+    return "\n".join(head) + "\n" + body + "".join(f"# {line}\n" for line in stats.splitlines())
 
 
 def held_out_equity(e: Entry, max_points: int = 500) -> list[tuple[str, float]]:

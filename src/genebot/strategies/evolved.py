@@ -274,9 +274,133 @@ class _Parser:
         raise self.fail(f"a number, a price or an indicator ({known})")
 
 
-def parse_rule(text: str) -> Rule:
-    """The rule tree of ``text``; ParameterError naming the offending token otherwise."""
-    return _Parser(text).parse()
+def parse_rule(text: str, *, strict: bool = False) -> Rule:
+    """The rule tree of ``text``; ParameterError naming the offending token otherwise. With
+    ``strict`` a trivial rule (see :func:`trivial_part`) is refused too, naming the part."""
+    rule = _Parser(text).parse()
+    found = trivial_part(rule) if strict else None
+    if found is not None:
+        part, why = found
+        raise ParameterError(f"rule {text!r}: {str(part)!r} is trivial: {why}")
+    return rule
+
+
+# -- trivial rules ------------------------------------------------------------------------------
+# Oscillators bounded on both sides: a level outside the range decides the comparison alone.
+BOUNDS = {"RSI": (0.0, 100.0), "ADX": (0.0, 100.0), "WILLR": (-100.0, 0.0)}
+_MIRROR = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "="}
+_SWAP = {**_MIRROR, "crosses_above": "crosses_below", "crosses_below": "crosses_above"}
+_ORDERS = frozenset("<=>")  # left < right, left = right, left > right
+
+
+def _holds(a: float, op: str, b: float) -> bool:
+    return a < b if op == "<" else a <= b if op == "<=" else a > b if op == ">" else a >= b
+
+
+def _truth(always: bool) -> str:
+    return "always true" if always else "never true"
+
+
+def trivial_part(rule: Rule) -> tuple[Rule, str] | None:
+    """The first trivial part of ``rule`` and why, or None. Trivial: a comparison or cross of a
+    value with itself or of two constants, a bounded oscillator (RSI, ADX, WILLR) against a
+    level outside its range, ``not not a``, and an and/or chain that repeats an operand (``a and
+    a``, ``a < b or b > a``) or holds one with its opposite (``a and not a``, ``a < b and a > b``,
+    ``crosses_above(a, b) and crosses_below(a, b)``, ``a <= b or a >= b``)."""
+    if isinstance(rule, Compare | Cross):
+        why = _trivial_leaf(rule)
+        return None if why is None else (rule, why)
+    if isinstance(rule, Not):
+        if isinstance(rule.arg, Not):
+            return rule, f"'not not' cancels out: write {rule.arg.arg}"
+        return trivial_part(rule.arg)
+    operands = _chain(rule, type(rule))
+    for part in operands:
+        found = trivial_part(part)
+        if found is not None:
+            return found
+    for i, a in enumerate(operands):
+        for b in operands[:i]:
+            why = _trivial_pair(b, a, isinstance(rule, And))
+            if why is not None:
+                return rule, why
+    return None
+
+
+def _chain(rule: Rule, kind: type) -> list[Rule]:
+    """The operands of a chain of ``and`` (or of ``or``), however it is parenthesized."""
+    if isinstance(rule, And | Or) and type(rule) is kind:
+        return _chain(rule.left, kind) + _chain(rule.right, kind)
+    return [rule]
+
+
+def _trivial_leaf(rule: Compare | Cross) -> str | None:
+    left, right = rule.left, rule.right
+    if left == right:
+        if isinstance(rule, Cross):
+            return f"{left} never crosses itself"
+        return f"{left} on both sides: {_truth(rule.op in ('<=', '>='))}"
+    if isinstance(left, Num) and isinstance(right, Num):
+        if isinstance(rule, Cross):
+            return "a constant never crosses another"
+        return f"two constants: {_truth(_holds(left.value, rule.op, right.value))}"
+    op = rule.kind if isinstance(rule, Cross) else rule.op
+    if isinstance(left, Num):  # the indicator on the left: 30 > RSI(14) is RSI(14) < 30
+        left, right, op = right, left, _SWAP[op]
+    if not (isinstance(left, Ind) and left.name in BOUNDS and isinstance(right, Num)):
+        return None
+    (lo, hi), c = BOUNDS[left.name], right.value
+    if op in CROSSES:
+        possible = lo <= c < hi if op == "crosses_above" else lo < c <= hi
+        return None if possible else f"{left} is within {lo:g}..{hi:g}: never crosses {c:g}"
+    at_lo, at_hi = _holds(lo, op, c), _holds(hi, op, c)  # (the truth set is a half-line)
+    if at_lo != at_hi:
+        return None
+    return f"{left} is within {lo:g}..{hi:g}: {_truth(at_lo)}"
+
+
+def _relation(rule: Rule) -> tuple[tuple[str, str], frozenset[str]] | None:
+    """A comparison (or a negated one) as the orders it allows of its two values, sorted."""
+    negated = isinstance(rule, Not)
+    inner = rule.arg if isinstance(rule, Not) else rule
+    if not isinstance(inner, Compare):
+        return None
+    allowed = frozenset(inner.op)  # "<=": {"<", "="}
+    left, right = str(inner.left), str(inner.right)
+    if left > right:
+        left, right, allowed = right, left, frozenset(_MIRROR[o] for o in allowed)
+    return (left, right), (_ORDERS - allowed if negated else allowed)
+
+
+def _crossing(rule: Rule) -> tuple[str, str] | None:
+    """A cross as (rising, other): crosses_below(a, b) is crosses_above(b, a)."""
+    if not isinstance(rule, Cross):
+        return None
+    a, b = str(rule.left), str(rule.right)
+    return (a, b) if rule.kind == "crosses_above" else (b, a)
+
+
+def _trivial_pair(a: Rule, b: Rule, conjunction: bool) -> str | None:
+    """Why ``a and b`` (``a or b``) is trivial, or None."""
+    if a == b:
+        return f"repeats {a}"
+    if a == Not(b) or b == Not(a):
+        return f"{a} and {b} are opposites: {'never' if conjunction else 'always'} both true"
+    ra, rb = _relation(a), _relation(b)
+    if ra is not None and rb is not None and ra[0] == rb[0]:
+        if ra[1] == rb[1]:
+            return f"{b} repeats {a}"
+        if conjunction and not ra[1] & rb[1]:
+            return f"{a} and {b} are never both true"
+        if not conjunction and ra[1] | rb[1] == _ORDERS:
+            return f"{a} or {b} is always true"
+    ca, cb = _crossing(a), _crossing(b)
+    if ca is not None and cb is not None:
+        if ca == cb:
+            return f"{b} repeats {a}"
+        if conjunction and ca == cb[::-1]:
+            return f"{a} and {b} never happen on the same bar"
+    return None
 
 
 def values_of(rule: Rule) -> Iterator[Value]:
@@ -365,7 +489,7 @@ class EvolvedStrategy(Strategy):
             if not isinstance(text, str):
                 raise ParameterError(f"strategy {self.strategy_id}: {field} must be rule text")
             try:
-                rules.append(parse_rule(text))
+                rules.append(parse_rule(text, strict=True))
             except ParameterError as exc:
                 raise ParameterError(f"strategy {self.strategy_id}: {field}: {exc}") from None
         self._entry_rule, self._exit_rule = rules
