@@ -347,3 +347,42 @@ def test_a_triggered_stop_and_a_manual_close_close_the_runner_position(
     tags = [json.loads(e.payload)["tag"] for e in _journal(db, dep)
             if e.kind == "operator.close_position"]  # fmt: skip
     assert tags[: len(outcomes)] == ["stop_loss"] * len(outcomes) and tags[-1] == "manual"
+
+
+def test_a_hall_of_fame_deploy_runs_under_the_entrys_risk_settings(
+    served: tuple[TestClient, Database, Launcher],
+) -> None:
+    """The dashboard's Deploy from a Hall of Fame entry sends its id: the deployment runs under
+    the risk and cost settings the entry's statistics were computed with, not the server's."""
+    from datetime import UTC, datetime
+
+    from genebot.persistence.tables import HallOfFameRow
+
+    client, db, _ = served
+    base = {"risk_management": {"limits": {"max_consecutive_losses": 7}},
+            "backtest": {"fee": 0.0004}}  # fmt: skip
+    row = HallOfFameRow(
+        created_at=datetime.now(UTC), strategy="moving_average", rules="-", parameters="{}",
+        in_sample="{}", walk_forward="[]", held_out="{}", deflated_sharpe=0.1, candidates=3,
+        seed=1, data="{}", periods="{}", settings=json.dumps({"base": base}),
+    )  # fmt: skip
+    with db.session() as session:
+        session.add(row)
+        session.flush()
+        entry_id = row.id
+    assert client.get(f"/api/halloffame/{entry_id}", headers=V).json()["deploy"][
+        "halloffame_id"
+    ] == entry_id  # fmt: skip
+    body = {"strategy": "moving_average", "symbols": ["BTC/USDT"], "halloffame_id": entry_id,
+            "risk_parameters": {"max_position_size": 0.3}}  # fmt: skip
+    got = client.post("/api/trading/deploy", headers=A, json=body)
+    assert got.status_code == 200, got.text
+    dep = got.json()["deployment_id"]
+    config = json.loads(DeploymentRepository(db).get(dep).config)["config"]  # type: ignore[union-attr]
+    assert config["risk_management"]["limits"]["max_consecutive_losses"] == 7  # the entry's
+    assert config["risk_management"]["position_limits"]["max_position_size"] == 0.3  # dialog's
+    assert config["backtest"]["fee"] == 0.0004
+    client.post(f"/api/trading/stop/{dep}", headers=A, json={"reason": "done"})
+    assert wait_for(lambda: DeploymentRepository(db).get(dep).status == "stopped")  # type: ignore[union-attr]
+    unknown = client.post("/api/trading/deploy", headers=A, json={**body, "halloffame_id": 999})
+    assert unknown.status_code == 422 and "halloffame_id" in unknown.json()["detail"]

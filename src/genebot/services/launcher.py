@@ -38,6 +38,8 @@ class DeploySpec:
     sl_tp: bool = True
     speed: str = "max"
     name: str | None = None
+    # risk_management / backtest sections to run under (a Hall of Fame entry's), before the rest
+    sections: dict[str, Any] = field(default_factory=dict)
 
 
 def build_config(base: str | None, spec: DeploySpec) -> dict[str, Any]:
@@ -51,6 +53,9 @@ def build_config(base: str | None, spec: DeploySpec) -> dict[str, Any]:
         initial_cash=spec.capital,
     )
     data = cfg.model_dump(mode="json", by_alias=True, exclude={"exchanges"})
+    if "risk_management" in spec.sections:
+        data["risk_management"] = dict(spec.sections["risk_management"])
+    data["backtest"].update(spec.sections.get("backtest") or {})  # costs and fills, no period
     _merge(data, spec)
     load_config(data)  # every value checked as the YAML's would be
     return data

@@ -38,6 +38,7 @@ def one(ctx: Ctx, _: Viewer, entry_id: Annotated[int, Path(ge=1, le=2**62)]) -> 
     return {
         **e.as_dict(),
         "deploy": {
+            "halloffame_id": e.id,  # the deploy then runs under the entry's risk settings
             "strategy": strategy["type"],
             "parameters": strategy["parameters"],
             "symbols": ",".join(strategy["symbols"]),

@@ -49,6 +49,13 @@ class DeployBody(BaseModel):
     )
     name: str | None = Field(None, max_length=150)
     confirm_account: str | None = Field(None, description="live: the account name, typed")
+    halloffame_id: int | None = Field(
+        None,
+        ge=1,
+        le=2**62,
+        description="a Hall of Fame entry: run under the risk and cost settings its statistics "
+        "were computed with (the dialog's risk parameters still apply on top)",
+    )
 
     @field_validator("symbols", mode="before")
     @classmethod
@@ -96,6 +103,8 @@ def _deploy(ctx: Ctx, who: Admin, body: DeployBody) -> dict[str, Any]:
             409, "this process is a runner (`genebot run`): deploy from `genebot serve`"
         )
     spec = _spec(body)
+    if body.halloffame_id is not None:
+        spec.sections = _entry_sections(ctx, body.halloffame_id)
     saved = _saved_parameters(ctx, body.strategy)
     spec.parameters = {**saved, **spec.parameters}  # PUT /api/strategies/{name}/parameters
     started = ctx.launcher.deploy(spec, ctx.runner_up())
@@ -108,6 +117,17 @@ def _deploy(ctx: Ctx, who: Admin, body: DeployBody) -> dict[str, Any]:
         started["deployment_id"],
     )
     return {"success": True, **started, "message": f"paper deployment {started['name']} started"}
+
+
+def _entry_sections(ctx: Ctx, entry_id: int) -> dict[str, Any]:
+    from genebot.core.errors import InputError
+    from genebot.evolution import halloffame
+
+    try:
+        entry = halloffame.entry(ctx.db, entry_id)
+    except InputError as exc:
+        raise HTTPException(422, f"halloffame_id: {exc}") from None
+    return halloffame.computed_with(entry.settings.get("base") or {})
 
 
 def _saved_parameters(ctx: Ctx, strategy: str) -> dict[str, Any]:

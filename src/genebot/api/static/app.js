@@ -906,6 +906,7 @@ function syncMode() {
 /** The deploy dialog; ``prefill`` (from the Hall of Fame: strategy, symbols, timeframe,
  * parameters) sets its fields, which the trader can still change before deploying. */
 async function openDeploy(prefill = null) {
+  state.deployFrom = prefill?.halloffame_id ?? null; // a Hall of Fame entry: its risk settings
   const dialog = $("#deploy-dialog");
   showError(T("deploy-error"), "");
   const submit = $("#deploy-submit");
@@ -1020,6 +1021,7 @@ function deployBody() {
     else parameters[key] = input.value;
   }
   if (Object.keys(parameters).length) body.parameters = parameters;
+  if (state.deployFrom && body.strategy === "evolved") body.halloffame_id = state.deployFrom;
   return body;
 }
 
