@@ -194,7 +194,7 @@ def test_trader_journey(open_page: Any, shot: Any, server: Server) -> None:
     e(card.get_by_test_id("card-stop")).to_have_count(0)
     e(page.get_by_test_id("position-row")).to_have_count(0)
     e(page.get_by_test_id("emergency-stop")).to_be_hidden()
-    server.wait(lambda: not server.runner_up(), 30.0)  # one runner per database
+    server.wait(lambda: not server.runner_up(), 30.0)  # its runner ended
 
     # deploy again, then the emergency stop (a reason is required)
     second = deploy(page, server.speed)

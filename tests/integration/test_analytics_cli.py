@@ -185,7 +185,7 @@ def test_rebalance_journals_a_force_rebalance_for_the_running_orchestrator(
     from genebot.cli import deploy_cmds
     from genebot.cli.db import open_current
     from genebot.live import control
-    from genebot.persistence.lock import RunnerLock
+    from genebot.persistence.lock import RunnerLock, scope_of
     from genebot.persistence.repositories import DeploymentRepository
 
     url = f"sqlite:///{tmp_path / 'g.db'}"
@@ -193,7 +193,7 @@ def test_rebalance_journals_a_force_rebalance_for_the_running_orchestrator(
     db = open_current(url)
     deployment = DeploymentRepository(db).start("orchestrator", "paper", {"strategies": ["s"]})
     monkeypatch.setattr(deploy_cmds, "WAIT_S", 0.2)
-    with RunnerLock(db):  # a runner is up (and never answers: this test is not one)
+    with RunnerLock(db, scope_of("paper", "orchestrator")):  # its runner is up (never answers)
         result = runner.invoke(
             app,
             ["orchestration", "rebalance", "--trigger", "performance_degradation",

@@ -138,9 +138,11 @@ def _journal(db: Database, dep: str) -> list[Any]:
     return JournalRepository(db).read(dep, limit=100000)
 
 
-def test_emergency_stop_and_one_runner_per_database(
+def test_several_deployments_side_by_side_and_one_emergency_stop(
     served: tuple[TestClient, Database, Launcher],
 ) -> None:
+    """Each paper deployment runs in its own runner: another one (another name) trades beside
+    the first, the same one twice is refused, and the emergency stop ends them all."""
     client, db, launcher = served
     dep = _deploy(client, speed="800")
     again = client.post(
@@ -149,16 +151,32 @@ def test_emergency_stop_and_one_runner_per_database(
         json={"strategy": "moving_average", "symbols": ["BTC/USDT"]},
     )
     assert again.status_code == 422 and "already trading" in again.json()["detail"]
+    body = {"strategy": "moving_average", "symbols": ["BTC/USDT"], "speed": "800",
+            "name": "second", "parameters": {"short_period": 5, "long_period": 30}}  # fmt: skip
+    other = client.post("/api/trading/deploy", headers=A, json=body)
+    assert other.status_code == 200, other.text
+    dep2 = other.json()["deployment_id"]
     wait_for(lambda: client.get(f"/api/trading/positions/{dep}", headers=V).json()["count"])
+
+    def statuses() -> dict[str, str]:
+        cards = client.get("/api/trading/deployments", headers=V).json()["deployments"]
+        return {c["id"]: c["status"] for c in cards}
+
+    assert wait_for(lambda: statuses() == {dep: "active", dep2: "active"})
+    paused = client.post(f"/api/trading/pause/{dep2}", headers=A, json={"reason": "one only"})
+    assert paused.status_code == 200 and "paused" in paused.json()["outcome"]
+    assert wait_for(lambda: statuses() == {dep: "active", dep2: "paused"})
     got = client.post("/api/trading/emergency-stop", headers=A, json={"reason": "drill"})
-    assert got.status_code == 200 and got.json()["stopped"] == [dep]
+    assert got.status_code == 200 and sorted(got.json()["stopped"]) == sorted([dep, dep2])
     assert wait_for(lambda: DeploymentRepository(db).get(dep).status == "stopped")  # type: ignore[union-attr]
+    assert wait_for(lambda: DeploymentRepository(db).get(dep2).status == "stopped")  # type: ignore[union-attr]
     entry = next(e for e in _journal(db, dep) if e.kind == "operator.emergency_stop")
     assert entry.actor == "operator:admin#1" and json.loads(entry.payload)["reason"] == "drill"
     history = client.get(f"/api/trading/history/{dep}", headers=V).json()["items"]
     assert history and history[0]["reason"] == "manual"  # closed by the operator's exit
     # nothing runs now: control calls answer 409 "no runner"
     launcher.processes[dep].wait(30)
+    launcher.processes[dep2].wait(30)
     time.sleep(0.6)  # the runner check is cached for half a second
     none = client.post("/api/trading/emergency-stop", headers=A, json={"reason": "again"})
     assert none.status_code == 409 and "no runner" in none.json()["detail"]

@@ -1,8 +1,10 @@
 """The paper runtime (issue 14): one kernel (paper replay == backtest), journal before act,
-resume after SIGKILL with nothing lost or written twice, one runner per database."""
+resume after SIGKILL with nothing lost or written twice, one runner per deployment (another
+deployment runs beside it on the same database)."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -196,7 +198,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) 
         assert session.scalar(select(func.count()).select_from(Deployment)) == 1
 
 
-def test_a_second_runner_on_the_same_database_is_refused(tmp_path: Path) -> None:
+def test_a_second_runner_of_the_same_deployment_is_refused_another_runs(tmp_path: Path) -> None:
     config = _config_file(tmp_path)
     url = f"sqlite:///{tmp_path / 'lock.db'}"
     first = _genebot("run", "--config", str(config), "--database-url", url, "-q", "--speed", "1")
@@ -211,6 +213,22 @@ def test_a_second_runner_on_the_same_database_is_refused(tmp_path: Path) -> None
         assert second.returncode == 2
         assert "another genebot" in second.stderr.lower() or "already" in second.stderr.lower()
         assert "Traceback" not in second.stderr
+        other = subprocess.run(
+            [sys.executable, "-m", "genebot.cli.main", "run", "--config", str(config),
+             "--database-url", url, "--speed", "max", "--name", "another", "-q"],
+            cwd=ROOT, capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+        assert other.returncode == 0, other.stderr  # beside the first, to its end
+        assert first.poll() is None  # the first trades on
+        listed = subprocess.run(
+            [sys.executable, "-m", "genebot.cli.main", "deployments", "--database-url", url,
+             "--format", "json"],
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        rows = {r["name"]: r for r in json.loads(listed.stdout)["deployments"]}
+        assert rows["another"]["status"] == "stopped" and rows["another"]["runner"] is False
+        (mine,) = [r for n, r in rows.items() if n != "another"]
+        assert mine["status"] == "running" and mine["runner"] is True
     finally:
         first.send_signal(signal.SIGINT)
         stdout, stderr = first.communicate(timeout=60)

@@ -51,3 +51,20 @@ def test_a_second_runner_is_refused_until_the_first_dies(database: Database) -> 
         if holder.poll() is None:
             holder.kill()
             holder.wait()
+
+
+def test_each_paper_deployment_has_its_own_lock(database: Database) -> None:
+    """Two paper deployments run side by side; the same one is refused naming it; a live
+    runner's lock (the database's) is apart from both."""
+    from genebot.persistence.lock import DATABASE, held, scope_of
+
+    first, second = scope_of("paper", "alpha"), scope_of("paper", "beta")
+    assert scope_of("live", "alpha") == DATABASE
+    with RunnerLock(database, first):
+        assert held(database, first) and not held(database, second)
+        assert not held(database, DATABASE)
+        with pytest.raises(RunnerLocked, match="paper deployment 'alpha'"):
+            RunnerLock(database, first).acquire()
+        with RunnerLock(database, second), RunnerLock(database, DATABASE):
+            assert held(database, second) and held(database, DATABASE)
+    assert not held(database, first) and not held(database, second)

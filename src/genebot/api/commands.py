@@ -18,10 +18,10 @@ FRESH_S = 15.0  # a runner rewrites its status row several times a second
 
 def runner_of(ctx: ApiContext, deployment_id: str) -> bool:
     """Whether a runner is trading this deployment now (up, and its status row is fresh)."""
-    if not ctx.runner_up():
-        return False
     row = DeploymentRepository(ctx.db).get(deployment_id)
     if row is None or row.status != "running":
+        return False
+    if not ctx.runner_for(row):
         return False
     status = read_status(ctx.db, deployment_id)
     if status is None:

@@ -22,8 +22,9 @@ from genebot.api.security import Caller, Tokens
 from genebot.core.secrets import SecretRedactor
 from genebot.persistence.codec import to_json
 from genebot.persistence.database import Database
-from genebot.persistence.lock import RunnerLock, RunnerLocked
-from genebot.persistence.tables import JournalEntry
+from genebot.persistence.lock import DATABASE, held, scope_of
+from genebot.persistence.repositories import DeploymentRepository
+from genebot.persistence.tables import Deployment, JournalEntry
 
 RUNNER_CACHE_S = 0.5
 
@@ -127,27 +128,27 @@ class ApiContext:
         self.redactor.add(self.tokens.secrets())
         self.limiter = RateLimiter(self.settings.rate_limit_per_minute)
         self.cache = TtlCache()  # hot read-only answers (the grid, /metrics)
-        self._runner: tuple[float, bool] = (-1e18, False)
+        self._runners: dict[str, tuple[float, bool]] = {}  # scope: (when looked, held)
         self._runner_lock = threading.Lock()
 
     def runner_up(self) -> bool:
-        """Whether a runner owns this database now (ours, or another process's)."""
+        """Whether any runner trades on this database now (ours, or another process's)."""
         if self.runtime is not None:
             return True
+        running = [d for d in DeploymentRepository(self.db).recent() if d.status == "running"]
+        return self._held(DATABASE) or any(self.runner_for(d) for d in running)
+
+    def runner_for(self, row: Deployment) -> bool:
+        """Whether a runner holds this deployment's lock now (live: the database's)."""
+        return self._held(scope_of(row.mode, row.name))
+
+    def _held(self, scope: str) -> bool:
         now = time.monotonic()
         with self._runner_lock:
-            when, up = self._runner
-            if now - when < RUNNER_CACHE_S:
-                return up
-            lock = RunnerLock(self.db)
-            try:
-                lock.acquire()
-            except RunnerLocked:
-                up = True
-            else:
-                lock.release()
-                up = False
-            self._runner = (now, up)
+            when, up = self._runners.get(scope, (-1e18, False))
+            if now - when >= RUNNER_CACHE_S:
+                up = held(self.db, scope)
+                self._runners[scope] = (now, up)
             return up
 
     def need_runner(self) -> None:

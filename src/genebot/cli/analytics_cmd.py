@@ -348,7 +348,7 @@ def rebalance(
         refuse(f"--trigger {trigger}: one of {', '.join(TRIGGERS)}")
     db = open_current(database_url)
     found = [d for d in DeploymentRepository(db).recent() if d.name == NAME]
-    if not found or not runner_up(db):
+    if not found or not runner_up(db, found[-1].id):
         say(
             err,
             "error:",

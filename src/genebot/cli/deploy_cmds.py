@@ -33,17 +33,17 @@ def _db(url: str | None) -> Database:
     return open_current(url)
 
 
-def runner_up(db: Database) -> bool:
-    """Whether a runner holds the database's lock now."""
-    from genebot.persistence.lock import RunnerLock, RunnerLocked
+def runner_up(db: Database, deployment_id: str | None = None) -> bool:
+    """Whether a runner trades that deployment now (none named: any deployment)."""
+    from genebot.persistence.lock import DATABASE, held, scope_of
+    from genebot.persistence.repositories import DeploymentRepository
 
-    lock = RunnerLock(db)
-    try:
-        lock.acquire()
-    except RunnerLocked:
+    rows = DeploymentRepository(db).recent()
+    if deployment_id is not None:
+        rows = [d for d in rows if d.id == deployment_id]
+    elif held(db, DATABASE):
         return True
-    lock.release()
-    return False
+    return any(d.status == "running" and held(db, scope_of(d.mode, d.name)) for d in rows)
 
 
 def _resolve(db: Database, wanted: str) -> str:
@@ -83,6 +83,7 @@ def deployments(
                 "orders": len(journaled.order_events),
                 "trades": journaled.trades,
                 "last_step": journaled.checkpoint_step,
+                "runner": d.status == "running" and runner_up(db, d.id),
             }
         )
     if format == "json":
@@ -93,11 +94,13 @@ def deployments(
     from rich.table import Table
 
     table = Table(title=f"deployments in {db.display_url} (runner {'up' if up else 'not up'})")
-    for column in ("id", "name", "mode", "status", "started", "orders", "trades", "last bar"):
+    columns = ("id", "name", "mode", "status", "runner", "started", "orders", "trades", "last bar")
+    for column in columns:
         table.add_column(column)
     for r in rows:
         table.add_row(
-            r["id"][:12], r["name"], r["mode"], r["status"], r["started_at"][:19],
+            r["id"][:12], r["name"], r["mode"], r["status"], "up" if r["runner"] else "-",
+            r["started_at"][:19],
             str(r["orders"]), str(r["trades"]), str(r["last_step"] + 1),
         )  # fmt: skip
     console.print(table)
@@ -118,7 +121,7 @@ def send(db: Database, deployment_id: str, what: str, who: str, **detail: object
 
     command = what
     command_id = guarded(lambda: control.post(db, deployment_id, what, who, **detail))
-    if not runner_up(db):
+    if not runner_up(db, deployment_id):
         say(
             console, "recorded:", "yellow",
             f"{command} for {deployment_id[:12]}: no runner is up; it is applied when "

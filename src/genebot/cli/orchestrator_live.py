@@ -87,7 +87,7 @@ def _snapshot(db: Database, deployment_id: str) -> dict[str, Any]:
     return {
         "deployment": deployment_id,
         "status": deployment.status,
-        "runner_up": runner_up(db),
+        "runner_up": runner_up(db, deployment_id),
         "allocations": [
             {k: w[k] for k in ("strategy", "weight", "capital", "target_capital", "trigger")}
             for w in weights.values()

@@ -51,7 +51,7 @@ from genebot.live.feeding import PRECOMPUTED, Opened, Source, open_run
 from genebot.live.status_store import StatusWriter
 from genebot.persistence.database import Database
 from genebot.persistence.journal import TradingStore
-from genebot.persistence.lock import RunnerLock
+from genebot.persistence.lock import RunnerLock, scope_of
 from genebot.system.kernel import Kernel
 
 log = logging.getLogger("genebot.live")
@@ -208,8 +208,9 @@ class PaperRuntime:
 
     # -- the run ----------------------------------------------------------------------------
     def run(self) -> RunOutcome:
-        """The whole run, owning the database's runner lock (a second runner is refused)."""
-        lock = RunnerLock(self.db)
+        """The whole run, owning its deployment's runner lock (the same deployment is never
+        traded by two processes; other paper deployments run beside it)."""
+        lock = RunnerLock(self.db, scope_of("paper", self.name))
         lock.acquire()
         try:
             return self._run()

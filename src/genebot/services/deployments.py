@@ -7,6 +7,7 @@ same answers come from the runner's own process and from ``genebot serve`` besid
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -120,9 +121,12 @@ def _strategies(config: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def cards(db: Database, runner_up: bool, *, active_only: bool = False) -> list[dict[str, Any]]:
+def cards(
+    db: Database, runner_for: Callable[[Deployment], bool], *, active_only: bool = False
+) -> list[dict[str, Any]]:
+    """Every deployment's card; ``runner_for(row)``: whether a runner trades it now."""
     rows = DeploymentRepository(db).recent()
-    out = [card(db, r, runner_up) for r in rows]
+    out = [card(db, r, r.status == "running" and runner_for(r)) for r in rows]
     if active_only:
         out = [c for c in out if c["status"] in ("active", "paused")]
     return out

@@ -20,6 +20,7 @@ import yaml
 from genebot.config.loader import apply_overrides, load_config
 from genebot.core.errors import InputError
 from genebot.persistence.database import Database
+from genebot.persistence.lock import held, scope_of
 from genebot.persistence.repositories import DeploymentRepository
 
 START_WAIT_S = 20.0
@@ -89,16 +90,16 @@ class Launcher:
         self.db, self.base_config, self.workdir = db, base_config, workdir
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
-    def deploy(self, spec: DeploySpec, runner_up: bool) -> dict[str, Any]:
-        if runner_up:
-            running = [d for d in DeploymentRepository(self.db).recent() if d.status == "running"]
-            which = running[0].name if running else "another"
+    def deploy(self, spec: DeploySpec) -> dict[str, Any]:
+        """Start a paper deployment in its own runner process; several run side by side, but
+        not two of the same name (a runner already trades it: stop it or name this one)."""
+        name = spec.name or f"{spec.strategy}:{','.join(spec.symbols)}"
+        if held(self.db, scope_of("paper", name)):
             raise InputError(
-                f"a runner is already trading deployment {which!r} on this database (one runner "
-                "per database): stop it first"
+                f"a runner is already trading paper deployment {name!r} on this database: stop "
+                "it first, or give this one another name"
             )
         config = build_config(self.base_config, spec)
-        name = spec.name or f"{spec.strategy}:{','.join(spec.symbols)}"
         folder = self.workdir / "deployments"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{uuid.uuid4().hex[:12]}.yaml"
@@ -129,7 +130,7 @@ class Launcher:
             start_new_session=True,
         )
         log.close()
-        deployment_id = self._wait_started(proc, before, folder / f"{path.stem}.log")
+        deployment_id = self._wait_started(proc, before, folder / f"{path.stem}.log", name)
         self.processes[deployment_id] = proc
         return {
             "deployment_id": deployment_id,
@@ -138,10 +139,16 @@ class Launcher:
             "config_file": str(path),
         }
 
-    def _wait_started(self, proc: subprocess.Popen[bytes], before: set[str], log: Path) -> str:
+    def _wait_started(
+        self, proc: subprocess.Popen[bytes], before: set[str], log: Path, name: str
+    ) -> str:
         deadline = time.monotonic() + START_WAIT_S
         while time.monotonic() < deadline:
-            new = [d for d in DeploymentRepository(self.db).recent() if d.id not in before]
+            new = [
+                d
+                for d in DeploymentRepository(self.db).recent()
+                if d.id not in before and d.name == name
+            ]
             if new:
                 return new[0].id
             if proc.poll() is not None:

@@ -93,7 +93,7 @@ def health_exchanges(ctx: Ctx, _: Viewer) -> JSONResponse:
     for row, status, age in _running(ctx):
         if row.mode != "live":
             continue
-        stale = age is None or age > STALE_S or not ctx.runner_up()
+        stale = age is None or age > STALE_S or not ctx.runner_for(row)
         paused = "*" in ((status or {}).get("paused") or [])
         ok = not stale and not paused
         healthy &= ok
@@ -116,9 +116,9 @@ def health_exchanges(ctx: Ctx, _: Viewer) -> JSONResponse:
 def health_strategies(ctx: Ctx, _: Viewer) -> JSONResponse:
     """Each running deployment: its runner up and writing, the strategies paused or halted."""
     items, healthy = [], True
-    up = ctx.runner_up()
     for row, status, age in _running(ctx):
         risk = (status or {}).get("risk", {})
+        up = ctx.runner_for(row)
         fresh = up and age is not None and age <= STALE_S
         ok = fresh and risk.get("state") != "HALTED"
         healthy &= ok
@@ -138,7 +138,7 @@ def health_strategies(ctx: Ctx, _: Viewer) -> JSONResponse:
                 "last_problem": _last_error(ctx, row.id),
             }
         )
-    return _answer({"deployments": items, "runner_up": up}, healthy)
+    return _answer({"deployments": items, "runner_up": ctx.runner_up()}, healthy)
 
 
 @router.get("/api/whoami")

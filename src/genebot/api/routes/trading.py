@@ -107,7 +107,7 @@ def _deploy(ctx: Ctx, who: Admin, body: DeployBody) -> dict[str, Any]:
         spec.sections = _entry_sections(ctx, body.halloffame_id)
     saved = _saved_parameters(ctx, body.strategy)
     spec.parameters = {**saved, **spec.parameters}  # PUT /api/strategies/{name}/parameters
-    started = ctx.launcher.deploy(spec, ctx.runner_up())
+    started = ctx.launcher.deploy(spec)
     ctx.cache.clear()  # the grid must show it at once
     ctx.journal(
         who.name,
@@ -211,7 +211,7 @@ def deployments(
     """The deployments grid: one card per deployment."""
 
     def read() -> dict[str, Any]:
-        cards = deps.cards(ctx.db, ctx.runner_up(), active_only=active)
+        cards = deps.cards(ctx.db, ctx.runner_for, active_only=active)
         return {"deployments": cards, "runner_up": ctx.runner_up(), "count": len(cards)}
 
     got = ctx.cache.get(("deployments", active), GRID_TTL_S, read)  # runners write every 0.5 s
@@ -221,7 +221,7 @@ def deployments(
 
 @router.get("/api/bots")
 def bots(ctx: Ctx, _: Viewer) -> dict[str, Any]:
-    cards = deps.cards(ctx.db, ctx.runner_up())
+    cards = deps.cards(ctx.db, ctx.runner_for)
     return {"bots": cards, "count": len(cards)}
 
 
@@ -239,7 +239,7 @@ def deployment(ctx: Ctx, _: Viewer, deployment_id: str) -> dict[str, Any]:
     dep = _known(ctx, deployment_id)
     row = DeploymentRepository(ctx.db).get(dep)
     assert row is not None
-    return deps.card(ctx.db, row, ctx.runner_up())
+    return deps.card(ctx.db, row, ctx.runner_for(row))
 
 
 @router.get("/api/trading/positions/{deployment_id}")

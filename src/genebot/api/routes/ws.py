@@ -89,7 +89,7 @@ class Hub:
         changed = [d for d, when, state in rows if self.seen.get(d) != (when, state)]
         self.seen.update({d: (when, state) for d, when, state in rows})
         out = []
-        repo, up = DeploymentRepository(self.ctx.db), self.ctx.runner_up()
+        repo = DeploymentRepository(self.ctx.db)
         for dep in changed:
             row = repo.get(dep)
             if row is not None:
@@ -97,7 +97,7 @@ class Hub:
                     {
                         "type": "status",
                         "deployment_id": dep,
-                        "card": card(self.ctx.db, row, up),
+                        "card": card(self.ctx.db, row, self.ctx.runner_for(row)),
                         "positions": positions(self.ctx.db, dep),
                     }
                 )
