@@ -76,12 +76,15 @@ def test_a_live_run_trades_through_order_send_and_journals_every_order(
     mt5: Mt5Standin, db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    outcome = runtime(mt5, db, 24 * 40).run()
+    rt = runtime(mt5, db, 24 * 40)
+    outcome = rt.run()
     assert "demo-secret" not in caplog.text  # the password: in no log line, no journal row
     assert b"demo-secret" not in (tmp_path / "live.db").read_bytes()
-    sent = [r for name, r in mt5.calls if name == "order_send"]
+    sent = [r for name, r in mt5.calls if name == "order_send" and "comment" in r]
     assert outcome.bars == 24 * 40 and outcome.sent > 0 and outcome.fills > 0
-    assert len(sent) == outcome.sent
+    assert rt.live is not None
+    guards = [v for v in rt.live.parts.client.venue_ids.values() if v.startswith("sltp:")]
+    assert guards and len(sent) == outcome.sent - len(guards)  # stops rest on the positions
     with db.session() as s:
         rows = s.scalars(select(OrderRow)).all()
     comments = {r["comment"] for r in sent}
@@ -133,9 +136,9 @@ def test_killed_between_execution_and_reply_the_restart_adopts_the_order_never_r
     state = {"sends": 0}
 
     def dying_send(request: dict[str, Any]) -> Any:
-        state["sends"] += 1
+        state["sends"] += "comment" in request  # orders (not a position's sl/tp)
         result = real_send(request)
-        if state["sends"] == 2:  # the terminal executed it; genebot never sees the reply
+        if state["sends"] == 2 and "comment" in request:  # executed; the reply never seen
             raise Killed
         return result
 
@@ -149,7 +152,7 @@ def test_killed_between_execution_and_reply_the_restart_adopts_the_order_never_r
     sys.modules["MetaTrader5"] = mt5.as_module()
     rt = runtime(mt5, db, 24 * 10)
     rt.run()
-    comments = [r["comment"] for name, r in mt5.calls if name == "order_send"]
+    comments = [r["comment"] for name, r in mt5.calls if name == "order_send" and "comment" in r]
     assert comments.count(lost) == 1  # never resent
     with db.session() as s:
         rows = s.scalars(select(OrderRow)).all()

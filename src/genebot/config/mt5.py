@@ -38,6 +38,14 @@ class Mt5Fields(FrozenModel):
     deviation: Annotated[int, Field(ge=0)] = Field(
         default=20, description="MT5: the largest slippage accepted on a market order, in points"
     )
+    sessions: dict[str, str | list[str]] | None = Field(
+        default=None,
+        description="MT5: the symbols' trading sessions per weekday, server time, e.g. "
+        "{fri: '00:00-23:55'} (default: Mon 00:00 - Fri 23:55)",
+    )
+    rollover_pause_minutes: Annotated[int, Field(ge=0, le=120)] = Field(
+        default=0, description="MT5: new entries pause this long either side of server midnight"
+    )
 
     @field_validator("login", "server", mode="before")
     @classmethod

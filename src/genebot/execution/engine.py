@@ -132,9 +132,9 @@ class ExecutionEngine:
         the risk gate may also resize it or turn a market order into a protective limit.
         ``send=False``: journaled as submitted, sent by the caller (an OCO's legs)."""
         now = self.clock()
-        denial = None
+        denial = None if reduce_only else self._venue_refusal(instrument)
         decision: Decimal | None = None
-        if self.risk_gate is not None and not reduce_only:
+        if denial is None and self.risk_gate is not None and not reduce_only:
             ref = price or trigger_price or to_decimal(self.portfolio.mark(instrument.id) or 0)
             decision = signal_price or ref
             verdict = self._ask_risk(
@@ -190,6 +190,12 @@ class ExecutionEngine:
         if send:
             self._send(order, self.clients[instrument.venue])
         return order
+
+    def _venue_refusal(self, instrument: Instrument) -> str | None:
+        """Why the venue takes no new entry in ``instrument`` now (its market is closed), if
+        its client says so (``entry_refusal``, optional): denied before risk is asked."""
+        refusal = getattr(self.clients.get(instrument.venue), "entry_refusal", None)
+        return None if refusal is None else refusal(instrument.id)
 
     def _send(self, order: Order, client: ExecutionClient) -> None:
         if order.reduce_only and order.parent_id is None and getattr(client, "locks_exits", False):

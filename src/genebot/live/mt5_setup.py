@@ -6,6 +6,11 @@ runtime's ccxt-style calls (balance, open orders, an order by client id, trades)
 error table and retries), so the live runtime, its restart recovery and its reconciliation
 run unchanged; orders go through the MT5 execution client into an
 :class:`~genebot.venues.mt5.venue.Mt5Venue` (a margin account).
+
+Stops and targets rest on the terminal's position (``sl``/``tp``, moved with
+``TRADE_ACTION_SLTP``) while ``native_stops`` is on (the default), else genebot's emulator
+holds them. The symbols' broker sessions (``sessions``, ``rollover_pause_minutes``) keep a
+closed market from looking stale and deny entries while it is closed (``market_closed``).
 """
 
 from __future__ import annotations
@@ -50,10 +55,13 @@ def connect_mt5_parts(
     client.call, client.exchange = caller, facade
     bars = parts.bars
     bars.delay_ns, bars.stale_after = int(poll_delay_s * 1e9), stale_after
+    if not entry.native_stops:
+        client.native_types = frozenset()
     venue = Mt5Venue(client, parts.instruments)
+    where = "on the terminal's positions" if client.native_types else "by genebot's emulator"
     log.warning(
-        "%s: MT5 login %s on %s (%s); stops and targets are held by genebot's emulator",
-        name, parts.account.login, parts.account.server, parts.account.currency,
+        "%s: MT5 login %s on %s (%s); stops and targets are held %s",
+        name, parts.account.login, parts.account.server, parts.account.currency, where,
     )  # fmt: skip
     return ExchangeParts(
         name, entry, facade, caller, parts.instruments, cast(Any, client), cast(Any, venue),

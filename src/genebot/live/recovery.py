@@ -179,7 +179,10 @@ def _resolve(
         return [OrderCanceled(coid, "held by the stopped runner: canceled at restart", t, t)]
     symbol = parts.instruments[row.instrument_id].symbol
     try:
-        reply = parts.caller("read", parts.exchange.fetch_order, "", symbol, {"clientOrderId": vid})
+        known_id = row.venue_order_id or ""  # (MT5: a stop or target on the position)
+        reply = parts.caller(
+            "read", parts.exchange.fetch_order, known_id, symbol, {"clientOrderId": vid}
+        )
     except OrderNotOnExchange:
         why = "not on the exchange at restart: the send never reached it; never resent"
         return [OrderRejected(coid, why, t, t)]

@@ -1,11 +1,16 @@
-"""The MetaTrader5 package's constants and result types, as documented (for the stand-in)."""
+"""The MetaTrader5 package's constants and result types, as documented, and the stand-in's
+fixtures (EURUSD as a broker lists it, the bundled bars) and helpers."""
 
 from __future__ import annotations
 
+import datetime as dt
 import types
 from collections import namedtuple
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from genebot.venues.mt5.retcodes import CODES
 
@@ -32,6 +37,9 @@ CONSTANTS: dict[str, int] = {
     "ORDER_STATE_PARTIAL": 3, "ORDER_STATE_FILLED": 4, "ORDER_STATE_REJECTED": 5,
     "ORDER_STATE_EXPIRED": 6, "DEAL_TYPE_BUY": 0, "DEAL_TYPE_SELL": 1, "DEAL_TYPE_BALANCE": 2,
     "DEAL_ENTRY_IN": 0, "DEAL_ENTRY_OUT": 1, "DEAL_ENTRY_INOUT": 2, "DEAL_ENTRY_OUT_BY": 3,
+    "DEAL_REASON_CLIENT": 0, "DEAL_REASON_MOBILE": 1, "DEAL_REASON_WEB": 2,
+    "DEAL_REASON_EXPERT": 3, "DEAL_REASON_SL": 4, "DEAL_REASON_TP": 5, "DEAL_REASON_SO": 6,
+    "DEAL_REASON_ROLLOVER": 7, "DEAL_REASON_VMARGIN": 8, "DEAL_REASON_SPLIT": 9,
     "POSITION_TYPE_BUY": 0, "POSITION_TYPE_SELL": 1, "SYMBOL_FILLING_FOK": 1,
     "SYMBOL_FILLING_IOC": 2, "SYMBOL_TRADE_MODE_DISABLED": 0, "SYMBOL_TRADE_MODE_FULL": 4,
     "ACCOUNT_MARGIN_MODE_RETAIL_NETTING": 0, "ACCOUNT_MARGIN_MODE_RETAIL_HEDGING": 2,
@@ -83,3 +91,68 @@ RATES = np.dtype([
     ("time", "<i8"), ("open", "<f8"), ("high", "<f8"), ("low", "<f8"), ("close", "<f8"),
     ("tick_volume", "<u8"), ("spread", "<i4"), ("real_volume", "<u8"),
 ])  # fmt: skip
+
+SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample" / "forex"
+
+
+def eurusd_info(**over: Any) -> Any:
+    """EURUSD as a typical ECN broker lists it (5 digits, 100 000 lot, IOC fills)."""
+    base = dict(
+        name="EURUSD", description="Euro vs US Dollar", path="Forex\\EURUSD",
+        currency_base="EUR", currency_profit="USD", currency_margin="EUR", digits=5,
+        point=0.00001, trade_tick_size=0.00001, trade_tick_value=1.0,
+        trade_contract_size=100000.0, trade_mode=4, trade_stops_level=10, trade_freeze_level=0,
+        volume_min=0.01, volume_max=100.0, volume_step=0.01, swap_mode=1, swap_long=-6.5,
+        swap_short=1.2, swap_rollover3days=3, filling_mode=2, expiration_mode=15,
+        order_mode=127, spread=12, bid=0.0, ask=0.0, time=0, select=True, visible=True,
+    )  # fmt: skip
+    base.update(over)
+    return SymbolInfo(**base)
+
+
+def load_bars(path: Path | None = None) -> pd.DataFrame:
+    """The bundled EUR/USD hourly bars (UTC index)."""
+    frame = pd.read_csv(path or SAMPLE / "oanda_EUR-USD_1h.csv")
+    frame.index = pd.to_datetime(frame.pop("timestamp"), utc=True)
+    return frame
+
+
+def stops_invalid(info: Any, buy: bool, sl: float, tp: float, at: float) -> bool:
+    """Whether sl/tp break the broker's rule: on the loss/profit side of ``at`` (the price
+    the position closes at: bid for a buy, ask for a sell; a pending order's own price) and
+    at least ``trade_stops_level`` points from it."""
+    least = info.trade_stops_level * info.point - 1e-12
+    sign = 1 if buy else -1
+    return bool((sl and (at - sl) * sign < least) or (tp and (tp - at) * sign < least))
+
+
+def epoch_s(index: pd.DatetimeIndex) -> np.ndarray:
+    return index.as_unit("ns").asi8 // 1_000_000_000
+
+
+def seconds(value: Any) -> int:
+    """A datetime (taken as written, like the terminal does) or epoch seconds."""
+    if isinstance(value, dt.datetime):
+        naive = value.replace(tzinfo=None)
+        return int((naive - dt.datetime(1970, 1, 1)).total_seconds())
+    return int(value)
+
+
+def stop_hit(pos: Any, info: Any, bar: Any, closed: bool) -> tuple[float, int] | None:
+    """(price, DEAL_REASON_*) of the sl/tp level a bar reaches, if any, on the price the
+    position closes at (bid for a long, ask for a short); a bar still forming shows only its
+    open; the stop before the target."""
+    extra = 0.0 if pos.type == C.POSITION_TYPE_BUY else info.spread * info.point
+    o, h, low = (float(bar[k]) + extra for k in ("open", "high", "low"))
+    sign = 1 if pos.type == C.POSITION_TYPE_BUY else -1
+    if pos.sl and (pos.sl - o) * sign >= 0:
+        return o, C.DEAL_REASON_SL
+    if pos.tp and (o - pos.tp) * sign >= 0:
+        return o, C.DEAL_REASON_TP
+    if not closed:
+        return None
+    if pos.sl and ((pos.sl - low) if sign > 0 else (h - pos.sl)) >= 0:
+        return pos.sl, C.DEAL_REASON_SL
+    if pos.tp and ((h - pos.tp) if sign > 0 else (pos.tp - low)) >= 0:
+        return pos.tp, C.DEAL_REASON_TP
+    return None

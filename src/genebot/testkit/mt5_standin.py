@@ -25,19 +25,29 @@ against this. It follows the MetaQuotes documentation of the Python integration
   the current price gets ``TRADE_RETCODE_REQUOTE``; stops nearer than ``trade_stops_level``
   points get ``INVALID_STOPS``; a filling mode the symbol does not allow ``INVALID_FILL``;
   a margin need over the free margin ``NO_MONEY``; no bar at the current time (the forex
-  weekend) ``MARKET_CLOSED``.
+  weekend) ``MARKET_CLOSED``;
+* stops and targets as the MQL5 reference's "Requirements and Limitations in Making Trades"
+  and ``TRADE_ACTION_SLTP`` describe them: ``sl``/``tp`` on a position (from the opening
+  request, or set by ``TRADE_ACTION_SLTP`` with ``position``: ``POSITION_CLOSED`` for a
+  position that is gone, ``NO_CHANGES`` for the levels it has), on the loss/profit side of the
+  price the position closes at (bid for a buy, ask for a sell; a pending order's own price)
+  and at least ``trade_stops_level`` points from it, else ``INVALID_STOPS``; the server closes
+  the position when a bar reaches a level — at the level, or at the bar's open when it opened
+  beyond it (a stop becomes a market order) — writing a deal with ``reason``
+  ``DEAL_REASON_SL``/``DEAL_REASON_TP`` (API deals: ``DEAL_REASON_EXPERT``), the position's
+  ``magic``, the comment ``[sl 1.22830]`` and ``position_id`` the position's identifier (every
+  deal of a position carries it). Levels set during an hour are watched from the next hourly
+  bar (where within the hour the price went is unknown); in a bar reaching both, the stop first.
 
 Faults for tests: :meth:`Mt5Standin.inject` makes the next ``order_send`` answer a given
 retcode (optionally having executed the order anyway: a lost reply) or ``None``.
-Not modelled: hedging accounts, partial fills, stop-limit orders, tick history.
+Not modelled: hedging accounts, partial fills, stop-limit orders, tick history, freeze level.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import types
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -52,37 +62,20 @@ from genebot.testkit.mt5_constants import (
     H,
     OrderCheckResult,
     OrderSendResult,
-    SymbolInfo,
     TerminalInfo,
     Tick,
     TradeDeal,
     TradeOrder,
     TradePosition,
+    epoch_s,
+    eurusd_info,
+    load_bars,
+    seconds,
+    stop_hit,
+    stops_invalid,
 )
 
-SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample" / "forex"
-
-
-def eurusd_info(**over: Any) -> Any:
-    """EURUSD as a typical ECN broker lists it (5 digits, 100 000 lot, IOC fills)."""
-    base = dict(
-        name="EURUSD", description="Euro vs US Dollar", path="Forex\\EURUSD",
-        currency_base="EUR", currency_profit="USD", currency_margin="EUR", digits=5,
-        point=0.00001, trade_tick_size=0.00001, trade_tick_value=1.0,
-        trade_contract_size=100000.0, trade_mode=4, trade_stops_level=10, trade_freeze_level=0,
-        volume_min=0.01, volume_max=100.0, volume_step=0.01, swap_mode=1, swap_long=-6.5,
-        swap_short=1.2, swap_rollover3days=3, filling_mode=2, expiration_mode=15,
-        order_mode=127, spread=12, bid=0.0, ask=0.0, time=0, select=True, visible=True,
-    )  # fmt: skip
-    base.update(over)
-    return SymbolInfo(**base)
-
-
-def load_bars(path: Path | None = None) -> pd.DataFrame:
-    """The bundled EUR/USD hourly bars (UTC index)."""
-    frame = pd.read_csv(path or SAMPLE / "oanda_EUR-USD_1h.csv")
-    frame.index = pd.to_datetime(frame.pop("timestamp"), utc=True)
-    return frame
+__all__ = ["C", "Mt5Standin", "eurusd_info", "load_bars"]
 
 
 @dataclass
@@ -128,6 +121,7 @@ class Mt5Standin:
         self.faults: list[_Fault] = []
         self._last_rollover_day: int | None = None
         self._looked: int | None = None
+        self._armed: dict[str, int] = {}  # symbol -> when its position's sl/tp were last set
 
     # -- set-up and test controls ---------------------------------------------------------
     @classmethod
@@ -140,6 +134,7 @@ class Mt5Standin:
         self.now = ts
         self._rollover()
         self._trigger_pending()
+        self._trigger_stops()
 
     def inject(self, retcode: int | None, *, executed: bool = False, times: int = 1) -> None:
         """The next ``times`` order_sends answer ``retcode`` (None: no result at all);
@@ -271,7 +266,7 @@ class Mt5Standin:
 
     def _rates(self, frame: pd.DataFrame) -> np.ndarray:
         out = np.zeros(len(frame), dtype=RATES)
-        utc = _epoch_s(frame.index)
+        utc = epoch_s(frame.index)
         out["time"] = utc + self.server_offset_h * 3600
         for col in ("open", "high", "low", "close"):
             out[col] = frame[col].to_numpy(float)
@@ -291,9 +286,9 @@ class Mt5Standin:
         frame = self._frame(symbol, timeframe)
         if frame is None:
             return None
-        lo, hi = (_seconds(d) - self.server_offset_h * 3600 for d in (date_from, date_to))
+        lo, hi = (seconds(d) - self.server_offset_h * 3600 for d in (date_from, date_to))
         hi = min(hi, self.now)
-        utc = _epoch_s(frame.index)
+        utc = epoch_s(frame.index)
         return self._rates(frame[(utc >= lo) & (utc <= hi)])
 
     # -- trading --------------------------------------------------------------------------
@@ -332,11 +327,11 @@ class Mt5Standin:
             current = px[1] if req["type"] == C.ORDER_TYPE_BUY else px[0]
             if abs(float(req.get("price", 0)) - current) > req.get("deviation", 0) * info.point:
                 return C.TRADE_RETCODE_REQUOTE, "Requote"
-        ref = px[1] if req["type"] in (0, 2, 4) else px[0]
-        for key in ("sl", "tp"):
-            level = float(req.get(key) or 0)
-            if level and abs(level - ref) < info.trade_stops_level * info.point:
-                return C.TRADE_RETCODE_INVALID_STOPS, "Invalid stops"
+        buy = req["type"] in (0, 2, 4)
+        ref = px[1] if buy else px[0]
+        at = (px[0] if buy else px[1]) if req["action"] == C.TRADE_ACTION_DEAL else req["price"]
+        if stops_invalid(info, buy, float(req.get("sl") or 0), float(req.get("tp") or 0), at):
+            return C.TRADE_RETCODE_INVALID_STOPS, "Invalid stops"
         account = self.account_info()
         if self._margin(info.name, vol, ref) > account.margin_free:
             return C.TRADE_RETCODE_NO_MONEY, "No money"
@@ -351,6 +346,8 @@ class Mt5Standin:
             return self._reply(fault.retcode, request) if fault.retcode is not None else None
         if request["action"] == C.TRADE_ACTION_REMOVE:
             result = self._remove(request)
+        elif request["action"] == C.TRADE_ACTION_SLTP:
+            result = self._sltp(request)
         else:
             code, text = self._validate(request)
             if code != C.TRADE_RETCODE_DONE:
@@ -399,20 +396,24 @@ class Mt5Standin:
         )
         return self._reply(C.TRADE_RETCODE_DONE, req, order=pending.order.ticket)
 
-    def _deal(self, req: dict[str, Any], ticket: int | None = None, at: float | None = None) -> Any:
-        """Fill ``req`` at the current price (or ``at``) on the netting position."""
+    def _deal(self, req: dict[str, Any], ticket: int | None = None, at: float | None = None,
+              reason: int = 3) -> Any:  # fmt: skip
+        """Fill ``req`` at the current price (or ``at``) on the netting position; ``reason``:
+        the deal's DEAL_REASON_* (EXPERT: sent through the API; SL/TP: the server's close)."""
         symbol, buy = req["symbol"], req["type"] in (0, 2, 4)
         bid, ask = self._price(symbol) or (at or 0.0, at or 0.0)
         price = at if at is not None else (ask if buy else bid)
         ticket = ticket or self._next()
         deal_id = self._next()
+        held = self.positions.get(symbol)
+        position_id = held.identifier if held is not None else ticket
         entry, profit, swap = self._book(symbol, buy, float(req["volume"]), price, req, ticket)
         commission = round(-self.commission_per_lot * float(req["volume"]), 2)
         self.balance += profit + swap + commission
         t = self._server(self.now)
         self.deals.append(TradeDeal(
-            deal_id, ticket, t, t * 1000, 0 if buy else 1, entry, req.get("magic", 0), ticket, 3,
-            float(req["volume"]), price, commission, swap, profit, 0.0, symbol,
+            deal_id, ticket, t, t * 1000, 0 if buy else 1, entry, req.get("magic", 0),
+            position_id, reason, float(req["volume"]), price, commission, swap, profit, 0.0, symbol,
             req.get("comment", ""), "",
         ))  # fmt: skip
         self.history_orders[ticket] = self._order_row(ticket, req, C.ORDER_STATE_FILLED, price)
@@ -424,6 +425,7 @@ class Mt5Standin:
         info, pos = self.symbols[symbol], self.positions.get(symbol)
         t = self._server(self.now)
         if pos is None:
+            self._armed[symbol] = self.now
             self.positions[symbol] = TradePosition(
                 ticket, t, t * 1000, t, t * 1000, 0 if buy else 1, req.get("magic", 0), ticket,
                 3, vol, price, req.get("sl", 0.0), req.get("tp", 0.0), price, 0.0, 0.0, symbol,
@@ -475,6 +477,59 @@ class Mt5Standin:
                     self._deal(p.request, ticket=ticket, at=level)
                     break
 
+    def _sltp(self, req: dict[str, Any]) -> Any:
+        """TRADE_ACTION_SLTP: set a position's sl/tp (0: none), checked like an order's."""
+        pos = next((p for p in self.positions.values() if p.ticket == req.get("position")), None)
+        if pos is None:
+            return self._reply(C.TRADE_RETCODE_POSITION_CLOSED, req, comment="Position closed")
+        info, px = self.symbols[pos.symbol], self._price(pos.symbol)
+        if px is None:
+            return self._reply(C.TRADE_RETCODE_MARKET_CLOSED, req, comment="Market closed")
+        sl, tp = float(req.get("sl") or 0), float(req.get("tp") or 0)
+        if (sl, tp) == (pos.sl, pos.tp):
+            return self._reply(C.TRADE_RETCODE_NO_CHANGES, req, comment="No changes")
+        buy = pos.type == C.POSITION_TYPE_BUY
+        if stops_invalid(info, buy, sl, tp, px[0] if buy else px[1]):
+            return self._reply(C.TRADE_RETCODE_INVALID_STOPS, req, comment="Invalid stops")
+        t = self._server(self.now)
+        self.positions[pos.symbol] = pos._replace(sl=sl, tp=tp, time_update=t,
+                                                  time_update_msc=t * 1000)  # fmt: skip
+        self._armed[pos.symbol] = self.now
+        return self._reply(C.TRADE_RETCODE_DONE, req, comment="Request executed")
+
+    def _trigger_stops(self) -> None:
+        """Positions whose sl/tp a bar reached are closed by the server at that level (at the
+        bar's open when it opened beyond it), the deal's reason DEAL_REASON_SL/TP. Watched
+        from the first bar after the hour the levels were set (the bars are hourly: within
+        the hour the order of the moves is unknown); a bar that is still forming shows only
+        its open; in a bar reaching both, the stop is taken first."""
+        for symbol, pos in list(self.positions.items()):
+            frame = self.bars.get(symbol)
+            if frame is None or not (pos.sl or pos.tp):
+                continue
+            start = (self._armed.get(symbol, self.now) // 3600 + 1) * 3600
+            lo = pd.Timestamp(start, unit="s", tz="UTC")
+            hi = pd.Timestamp(self.now, unit="s", tz="UTC")
+            for at, bar in frame[(frame.index >= lo) & (frame.index <= hi)].iterrows():
+                opened = int(at.timestamp())  # type: ignore[attr-defined]
+                hit = stop_hit(pos, self.symbols[symbol], bar, closed=opened + 3600 <= self.now)
+                if hit is not None:
+                    self._close_at(pos, *hit)
+                    break
+                if opened + 3600 <= self.now:
+                    self._armed[symbol] = opened
+
+    def _close_at(self, pos: Any, price: float, reason: int) -> None:
+        info = self.symbols[pos.symbol]
+        price = round(price, info.digits)
+        tag = "sl" if reason == C.DEAL_REASON_SL else "tp"
+        req = {
+            "symbol": pos.symbol, "volume": pos.volume, "magic": pos.magic,
+            "type": C.ORDER_TYPE_SELL if pos.type == C.POSITION_TYPE_BUY else C.ORDER_TYPE_BUY,
+            "comment": f"[{tag} {price:.{info.digits}f}]", "position": pos.ticket,
+        }  # fmt: skip
+        self._deal(req, at=price, reason=reason)
+
     def _rollover(self) -> None:
         """At each server midnight passed, open positions accrue a swap (x3 on the day)."""
         day = self._server(self.now) // 86_400
@@ -525,7 +580,7 @@ class Mt5Standin:
             return tuple(o for o in rows if o.ticket == ticket)
         if position is not None:
             return tuple(o for o in rows if o.position_id == position)
-        lo, hi = _seconds(date_from), _seconds(date_to)
+        lo, hi = seconds(date_from), seconds(date_to)
         return tuple(o for o in rows if lo <= o.time_setup <= hi)
 
     def history_deals_get(
@@ -538,17 +593,5 @@ class Mt5Standin:
             return tuple(d for d in self.deals if d.order == ticket)
         if position is not None:
             return tuple(d for d in self.deals if d.position_id == position)
-        lo, hi = _seconds(date_from), _seconds(date_to)
+        lo, hi = seconds(date_from), seconds(date_to)
         return tuple(d for d in self.deals if lo <= d.time <= hi)
-
-
-def _epoch_s(index: pd.DatetimeIndex) -> np.ndarray:
-    return index.as_unit("ns").asi8 // 1_000_000_000
-
-
-def _seconds(value: Any) -> int:
-    """A datetime (taken as written, like the terminal does) or epoch seconds."""
-    if isinstance(value, dt.datetime):
-        naive = value.replace(tzinfo=None)
-        return int((naive - dt.datetime(1970, 1, 1)).total_seconds())
-    return int(value)

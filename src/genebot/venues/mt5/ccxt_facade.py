@@ -8,6 +8,10 @@ orders found by their ``comment`` and the deployment's ``magic``, deals as trade
 as the fee, in the account currency), lots as base units — so the same runtime, recovery and
 reconciliation run on an MT5 account unchanged. A missing order raises ccxt's
 ``OrderNotFound``, which the error table turns into "not on the exchange".
+
+Stops and targets rest on the position, not as orders: their ids are ``sltp:<position>...``
+and a restart asking for one by its comment is answered from the position and the deals
+(:meth:`genebot.venues.mt5.protection.Guards.reply`); canceling one clears the levels.
 """
 
 from __future__ import annotations
@@ -75,9 +79,14 @@ class Mt5Facade:
     def fetch_order(self, order_id: str, symbol: str, params: Any = None) -> dict[str, Any]:
         _, spec = self._spec(symbol)
         comment = (params or {}).get("clientOrderId")
+        if str(order_id).startswith("sltp:"):
+            return self._guard(order_id, symbol, spec)
         ticket = int(order_id) if order_id else self.client.find_by_comment(str(comment))
         if ticket is None:
-            raise ccxt.OrderNotFound(f"no order with comment {comment} on {self.id}")
+            guard = self.client.guards.reply(str(comment), spec)
+            if guard is None:
+                raise ccxt.OrderNotFound(f"no order with comment {comment} on {self.id}")
+            return self._shaped(guard, comment, symbol, spec)
         pending = self.mt5.orders_get(ticket=ticket)
         if pending:
             return self._order(pending[0], symbol, spec, True)
@@ -86,7 +95,30 @@ class Mt5Facade:
             raise ccxt.OrderNotFound(f"no order {ticket} on {self.id}")
         return self._order(done[0], symbol, spec, False)
 
+    def _guard(self, venue_id: str, symbol: str, spec: SymbolSpec) -> dict[str, Any]:
+        ticket = int(venue_id.split(":")[1])
+        rows = self.mt5.positions_get(ticket=ticket)
+        live = bool(rows) and bool(float(rows[0].sl) or float(rows[0].tp))
+        reply = {"id": venue_id, "status": "open" if live else "canceled", "filled": 0.0,
+                 "info": {"orderListId": str(ticket)}}  # fmt: skip
+        return self._shaped(reply, None, symbol, spec)
+
+    def _shaped(
+        self, reply: dict[str, Any], comment: Any, symbol: str, spec: SymbolSpec
+    ) -> dict[str, Any]:
+        rows = self.mt5.positions_get(symbol=spec.name) or ()
+        long = not rows or int(rows[0].type) == 0
+        return {
+            "clientOrderId": None if comment is None else str(comment), "symbol": symbol,
+            "side": "sell" if long else "buy", "amount": reply["filled"], "price": None,
+            **reply,
+        }  # fmt: skip
+
     def cancel_order(self, order_id: str, symbol: str, params: Any = None) -> dict[str, Any]:
+        if str(order_id).startswith("sltp:"):
+            if not self.client.guards.cancel_venue_id(str(order_id)):
+                raise ccxt.NetworkError(f"the levels of {order_id} could not be cleared")
+            return self.fetch_order(order_id, symbol)
         result = self.mt5.order_send({"action": 8, "order": int(order_id)})
         if result is None or int(result.retcode) not in (10008, 10009, 10010):
             raise ccxt.OrderNotFound(f"order {order_id} could not be removed")

@@ -8,18 +8,23 @@ merged order is the replay order every mode uses (close time, shorter timeframe,
 
 :meth:`Mt5BarClient.quote` is the symbol's last tick (``symbol_info_tick``), bid/ask in UTC,
 for the protective-order monitor.
+
+A stream is stale when the market was *open* for ``stale_after`` intervals since its newest
+bar closed, by the symbol's broker sessions (:mod:`genebot.venues.mt5.sessions`): the
+weekend close is no missing data, and neither alerts nor pauses entries.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from genebot.core.time import timeframe_to_ns
 from genebot.data.ports import MarketEvent
 from genebot.domain.market import Bar, QuoteTick
+from genebot.venues.mt5.sessions import BrokerSessions
 from genebot.venues.mt5.symbols import ServerClock, mt5_symbol, mt5_timeframe
 
 log = logging.getLogger("genebot.venues.mt5")
@@ -62,6 +67,7 @@ class Mt5BarClient:
         server: ServerClock | None = None,
         delay_s: float = 1.0,
         stale_after: int = 3,
+        sessions: Mapping[str, BrokerSessions] | None = None,
     ) -> None:
         self.mt5 = mt5
         self.streams = list(streams)
@@ -71,6 +77,7 @@ class Mt5BarClient:
         self.stale_after = stale_after
         self.errors = 0
         self.watcher = None  # the ccxt runtime's hook for a websocket (none here)
+        self.sessions: dict[str, BrokerSessions] = dict(sessions or {})  # by instrument id
 
     def warm_up(self, bars: int) -> list[Bar]:
         """The last ``bars`` closed bars of every stream (replay order), before trading."""
@@ -127,17 +134,25 @@ class Mt5BarClient:
 
     @property
     def stale(self) -> list[str]:
-        """Streams whose newest closed bar is ``stale_after`` intervals late. (Markets that
-        are closed — the forex weekend — are stale too: the runtime pauses entries.)"""
+        """Streams whose newest closed bar is ``stale_after`` intervals of *open market* late
+        (a stream without sessions: of any time)."""
         now = self.clock()
         late = []
         for s in self.streams:
             if s.last_open_ns is None:
                 continue
-            expected = (now // s.tf_ns - 1) * s.tf_ns
-            if expected - s.last_open_ns >= self.stale_after * s.tf_ns:
+            due = now // s.tf_ns * s.tf_ns  # the close of the newest bar closed by now
+            since = s.last_open_ns + s.tf_ns
+            hours = self.sessions.get(s.instrument_id)
+            missed = due - since if hours is None else hours.open_ns_between(since, due)
+            if missed >= self.stale_after * s.tf_ns:
                 late.append(f"{s.symbol} {s.timeframe}")
         return late
+
+    def market_open(self, instrument_id: str) -> bool:
+        """Whether the instrument's market trades now (no sessions: always)."""
+        hours = self.sessions.get(instrument_id)
+        return hours is None or hours.is_open(self.clock())
 
     def quote(self, instrument_id: str) -> QuoteTick | None:
         """The symbol's last tick as a quote (UTC), or None when the terminal has none."""

@@ -16,6 +16,12 @@ broker's minimum distance) → rejected; market closed → rejected, the session
 timeout, connection lost, no reply → **in flight**: never resent; :meth:`resolve_in_flight`
 looks for the comment in the open orders and the history and adopts what it finds, or rejects
 the order once the terminal has had ``resolve_after_s`` to show it.
+
+Protective children of an entry (stop-loss, take-profit, trailing stop) are not orders on MT5:
+their levels are set on the position (:mod:`genebot.venues.mt5.protection`), which the terminal
+holds while genebot is down. A new entry while the symbol's market is closed (the broker's
+sessions, :mod:`genebot.venues.mt5.sessions`) is refused before it is sent
+(:meth:`Mt5ExecutionClient.entry_refusal`: the engine denies it, rule ``market_closed``).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -39,7 +45,9 @@ from genebot.domain.events import (
 from genebot.domain.instrument import Instrument
 from genebot.domain.orders import Order
 from genebot.venues.mt5 import retcodes
+from genebot.venues.mt5.protection import NATIVE_TYPES, Guards, is_guard
 from genebot.venues.mt5.retcodes import Reaction
+from genebot.venues.mt5.sessions import BrokerSessions
 from genebot.venues.mt5.symbols import ServerClock, SymbolSpec
 
 log = logging.getLogger("genebot.venues.mt5")
@@ -87,8 +95,7 @@ class Mt5ExecutionClient:
     """One MT5 account as genebot's execution client (synchronous: the kernel's thread)."""
 
     locks_exits = False  # a margin account: a resting exit locks no coins
-    native_types: frozenset[str] = frozenset()
-    oco = False
+    oco = True  # a stop and a target: one SLTP on the position (the server's own OCO)
 
     def __init__(
         self,
@@ -106,10 +113,12 @@ class Mt5ExecutionClient:
         max_requotes: int = 2,
         resolve_after_s: float = 5.0,
         seen_trades: Iterable[str] = (),
+        sessions: Mapping[str, BrokerSessions] | None = None,
     ) -> None:
         self.venue, self.mt5 = venue, mt5
         self.instruments, self.specs = dict(instruments), dict(specs)
         self.id_prefix, self.magic, self.currency = id_prefix, magic, currency
+        self.family = id_prefix.split("-")[0] + "-"  # every deployment's comments start so
         self.clock = clock
         self.server = server or ServerClock("UTC")
         self.deviation, self.max_requotes = deviation, max_requotes
@@ -126,6 +135,9 @@ class Mt5ExecutionClient:
         self.call: Any = None  # a ccxt Caller over the Mt5Facade (the live runtime's calls)
         self.exchange: Any = None  # that facade
         self._report: Callable[[OrderEvent], None] = lambda event: None
+        self.native_types: frozenset[str] = NATIVE_TYPES  # held on the position (sl/tp)
+        self.guards = Guards(self)
+        self.sessions: dict[str, BrokerSessions] = dict(sessions or {})
 
     def set_reporter(self, report: Callable[[OrderEvent], None]) -> None:
         self._report = report
@@ -146,6 +158,16 @@ class Mt5ExecutionClient:
             return comment[len(self.id_prefix) :]
         return None
 
+    # -- the broker's sessions ------------------------------------------------------------
+    def entry_refusal(self, instrument_id: str) -> str | None:
+        """Why no new entry in ``instrument_id`` may be sent now (its market is closed or in
+        the rollover pause), as a denial (``rule: detail``); None: it may."""
+        sessions = self.sessions.get(instrument_id)
+        why = None if sessions is None else sessions.closed_reason(self.clock())
+        if why is None:
+            return None
+        return f"market_closed: {self.specs[instrument_id].name}: {why}"
+
     # -- commands -------------------------------------------------------------------------
     def submit(self, order: Order, *, sl: Decimal | None = None, tp: Decimal | None = None) -> None:
         now = self.clock()
@@ -155,6 +177,10 @@ class Mt5ExecutionClient:
             return
         if self.halted:
             self._reject(order, f"not sent: {self.halted}")
+            return
+        if is_guard(order):  # a stop or target: set on the position, not sent as an order
+            self.working[order.client_order_id] = order
+            self.guards.place([order])
             return
         request = self._request(order, sl, tp)
         if request is None:
@@ -252,7 +278,8 @@ class Mt5ExecutionClient:
         spec = self.specs.get(order.instrument_id)
         if instrument is None or spec is None:
             return f"instrument {order.instrument_id} is not traded on {self.venue}"
-        if order.order_type != "MARKET" and (order.order_type, order.side) not in _PENDING_TYPES:
+        pending = (order.order_type, order.side) in _PENDING_TYPES or is_guard(order)
+        if order.order_type != "MARKET" and not pending:
             return f"{order.order_type} orders are not sent to {self.venue}"
         if spec.trade_mode != "full":
             return f"{spec.name}: the broker allows {spec.trade_mode} trading only"
@@ -270,8 +297,27 @@ class Mt5ExecutionClient:
         now = self.clock()
         self._report(OrderRejected(order.client_order_id, reason, now, now))
 
+    def submit_oco(self, legs: Sequence[Order]) -> None:
+        """A stop and a target of one position: both levels with one TRADE_ACTION_SLTP."""
+        problems = [(o, self._problem(o) or (self.halted and f"not sent: {self.halted}"))
+                    for o in legs]  # fmt: skip
+        if any(p for _, p in problems) or not all(is_guard(o) for o in legs):
+            for o, p in problems:
+                self._reject(o, p or "sent with a leg that cannot be sent")
+            return
+        for o in legs:
+            self.working[o.client_order_id] = o
+        self.guards.place(legs)
+
+    def set_break_even(self, order: Order, level: Decimal, new_stop: Decimal) -> None:
+        """Move the position's stop to ``new_stop`` once the price reaches ``level``."""
+        self.guards.set_break_even(order, level, new_stop)
+
     def cancel(self, order: Order, reason: str = "canceled") -> None:
         coid = order.client_order_id
+        if coid in self.guards.by_id:
+            self.guards.cancel(order, reason)
+            return
         ticket = self.venue_ids.get(coid)
         if coid in self.in_flight or ticket is None:
             return  # not known on the terminal yet: resolve_in_flight decides
@@ -288,12 +334,14 @@ class Mt5ExecutionClient:
         """Working orders up to date: deals made, pending orders that ended."""
         self.resolve_in_flight()
         for order in list(self.working.values()):
-            if order.client_order_id not in self.in_flight and order.is_open:
+            coid = order.client_order_id
+            if coid not in self.in_flight and coid not in self.guards.by_id and order.is_open:
                 self.refresh(order)
+        self.guards.sync()
 
     def refresh(self, order: Order) -> None:
         ticket = self.venue_ids.get(order.client_order_id)
-        if ticket is None:
+        if ticket is None or ticket.startswith("sltp:"):
             return
         self._deals(order, int(ticket))
         if not order.is_open:
@@ -386,7 +434,7 @@ class Mt5ExecutionClient:
         for deal in self.mt5.history_deals_get(ticket=ticket) or ():
             self._fill(order, deal)
 
-    def _fill(self, order: Order, deal: Any) -> None:
+    def _fill(self, order: Order, deal: Any, most: Decimal | None = None) -> None:
         trade_id = f"{self.venue}:{deal.ticket}"
         if trade_id in self.seen_trades or int(deal.type) not in (DEAL_TYPE_BUY, DEAL_TYPE_SELL):
             return
@@ -396,6 +444,11 @@ class Mt5ExecutionClient:
         ts = self.server.to_utc_ns(msc // 1000) + (msc % 1000) * 1_000_000
         commission = Decimal(str(deal.commission)) + Decimal(str(getattr(deal, "fee", 0) or 0))
         swap = Decimal(str(deal.swap))
+        qty = spec.units(float(deal.volume))
+        if most is not None and qty > most:  # a netting position closed with more than it
+            log.warning("deal %s closed %s of %s; %s is booked to %s", deal.ticket, qty,
+                        spec.name, most, order.client_order_id)  # fmt: skip
+            qty = most
         if swap:
             self._charge(Charge(ts, self.currency, swap, "swap", trade_id))
         if commission:  # booked with the fill (its fee): recorded, not booked again
@@ -403,7 +456,7 @@ class Mt5ExecutionClient:
         self._report(
             OrderFilled(
                 order.client_order_id, trade_id, order.instrument_id, order.side,
-                spec.units(float(deal.volume)), Decimal(str(deal.price)), -commission,
+                qty, Decimal(str(deal.price)), -commission,
                 self.currency, "TAKER", ts, self.clock(),
             )
         )  # fmt: skip

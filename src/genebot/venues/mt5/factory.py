@@ -4,7 +4,10 @@ clients on it (nothing is sent yet).
 ``exchanges.mt5: {login: ${MT5_LOGIN}, password: ${MT5_PASSWORD}, server: Broker-Demo,
 terminal_path: ..., bridge: native | mt5linux, host, port, server_timezone: "+2"}``.
 Each traded symbol is selected in the Market Watch (``symbol_select``) and read with
-``symbol_info``; a missing one is a clear error naming it.
+``symbol_info``; a missing one is a clear error naming it. Its trading sessions
+(:func:`~genebot.venues.mt5.sessions.sessions_of`: ``sessions``, ``rollover_pause_minutes``;
+default the forex week in server time) go to the execution client (entries refused while the
+market is closed) and the bar client (a closed market is not stale data).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from genebot.core.errors import ConfigError
 from genebot.domain.instrument import Instrument
 from genebot.venues.mt5.data import Mt5BarClient, Mt5Stream
 from genebot.venues.mt5.execution import Mt5ExecutionClient
+from genebot.venues.mt5.sessions import sessions_of
 from genebot.venues.mt5.symbols import ServerClock, SymbolSpec, instrument_of, mt5_symbol, spec_of
 from genebot.venues.mt5.terminal import connect, load_module, settings_of
 
@@ -88,13 +92,15 @@ def connect_mt5(
     }
     server = ServerClock(str(getattr(cfg, "server_timezone", "UTC") or "UTC"))
     magic = getattr(cfg, "magic", None) or magic_of(f"genebot:{name}:{settings.login}")
+    hours = sessions_of(cfg, server)
+    sessions = dict.fromkeys(instruments, hours)
     client = Mt5ExecutionClient(
         name, mt5, instruments, specs, id_prefix=f"{id_prefix}{tag}-", magic=int(magic),
         currency=str(account.currency), clock=clock, server=server,
-        deviation=int(getattr(cfg, "deviation", 20)),
+        deviation=int(getattr(cfg, "deviation", 20)), sessions=sessions,
     )  # fmt: skip
     streams = [
         Mt5Stream(f"{sym}@{name}", sym, tf, native=specs[f"{sym}@{name}"].name) for sym, tf in feeds
     ]
-    bars = Mt5BarClient(mt5, streams, clock=clock, server=server)
+    bars = Mt5BarClient(mt5, streams, clock=clock, server=server, sessions=sessions)
     return Mt5Parts(name, mt5, account, specs, instruments, client, bars)

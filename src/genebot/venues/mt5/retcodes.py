@@ -94,6 +94,7 @@ TABLE: dict[int, Retcode] = {code: Retcode(code, name, r, text) for code, name, 
 CODES: dict[str, int] = {f"TRADE_RETCODE_{row.name}": row.code for row in TABLE.values()}
 DONE_CODES = frozenset(c for c, row in TABLE.items() if row.reaction is R.DONE)
 INVALID_STOPS = 10016
+NO_CHANGES = 10025  # an SLTP that sets the levels the position has: done
 MARKET_CLOSED = 10018
 
 

@@ -5,12 +5,14 @@ The account starts from the terminal's balance (``account_info().balance``, in t
 currency) and books every fill the terminal reports: the realized PnL from the venue's
 position per instrument, the deal's commission as the fill's fee, and the closing deal's swap
 as financing (``Account.post_financing``) when the client reports it. Like the ccxt venue, the
-terminal is asked what happened to the working orders once per bar time.
+terminal is asked what happened to the working orders once per bar time. Stops and targets
+rest on the terminal's position (``submit_oco``/``set_break_even`` go to the client), and a new
+entry while the symbol's market is closed is denied before it is sent (``entry_refusal``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 
 from genebot.domain.account import Account
@@ -77,6 +79,18 @@ class Mt5Venue:
     def submit(self, order: Order) -> None:
         self._orders[order.client_order_id] = order
         self.client.submit(order)
+
+    def submit_oco(self, legs: Sequence[Order]) -> None:
+        for leg in legs:
+            self._orders[leg.client_order_id] = leg
+        self.client.submit_oco(legs)
+
+    def set_break_even(self, order: Order, level: Decimal, new_stop: Decimal) -> None:
+        self.client.set_break_even(order, level, new_stop)
+
+    def entry_refusal(self, instrument_id: str) -> str | None:
+        """The broker's sessions: why no entry may be sent now (the engine denies it)."""
+        return self.client.entry_refusal(instrument_id)
 
     def cancel(self, order: Order, reason: str = "canceled") -> None:
         self.client.cancel(order, reason)
