@@ -9,6 +9,8 @@ the strategy's default sizing. Each path runs the same N parameter sets:
 - ``run_many, no cache``: ``genebot.backtest.run_many`` (data loaded once, indicators recomputed);
 - ``run_many, cache``: the same with the indicator cache;
 - ``BatchRunner.stats``: the statistics only (no trade/order frames), what a study scores;
+- ``Optuna TPE alone``: the same study's sampler with an objective that costs nothing (what
+  Optuna itself takes per trial: the ceiling of the optimize path);
 - ``optimize (Optuna)``: ``genebot.optimize.study.run_study`` with a TPE sampler in memory
   (Optuna's overhead included; TPE picks its own N points of the same space);
 - with ``--pg URL``: also ``--jobs 2`` worker processes on a PostgreSQL study.
@@ -67,7 +69,7 @@ def rate(trials: int, seconds: float) -> float:
 def line(label: str, trials: int, seconds: float, target: float | None = None) -> None:
     per_min = rate(trials, seconds)
     goal = f"  target {target:>8,.0f}  {per_min / target:5.2f}x" if target else ""
-    print(f"{label:<28} {trials:>6} trials {seconds:8.2f}s {per_min:>10,.0f} trials/min{goal}")
+    print(f"{label:<30} {trials:>6} trials {seconds:8.2f}s {per_min:>10,.0f} trials/min{goal}")
 
 
 def best_of(repeat: int, call: Any) -> tuple[Any, float]:
@@ -97,7 +99,7 @@ def bench_loops(points: list[tuple[int, int]], repeat: int) -> bool:
             a.stats == b.stats and a.final_equity_exact == b.final_equity_exact
             for a, b in zip(singles, many, strict=True)
         )
-        print(f"{'':<28} results vs run loop: {'MATCH' if same else 'MISMATCH'}")
+        print(f"{'':<30} results vs run loop: {'MATCH' if same else 'MISMATCH'}")
         ok &= same
     for cache in (False, True):  # what a study scores: the stats only
 
@@ -108,7 +110,7 @@ def bench_loops(points: list[tuple[int, int]], repeat: int) -> bool:
         stats, took = best_of(repeat, scores)
         line(f"BatchRunner.stats, {'cache' if cache else 'no cache'}", n, took)
         same = all(a.stats == b for a, b in zip(singles, stats, strict=True))
-        print(f"{'':<28} stats vs run loop: {'MATCH' if same else 'MISMATCH'}")
+        print(f"{'':<30} stats vs run loop: {'MATCH' if same else 'MISMATCH'}")
         ok &= same
     return ok
 
@@ -123,9 +125,32 @@ def spec_for(trials: int, jobs: int = 1, storage: str | None = None, study: str 
     return StudySpec("moving_average", cfg, ranges, ("sharpe",), trials, jobs, 1, 1, storage, study)
 
 
+def sampler_only(trials: int) -> Any:
+    """The same study with an objective that costs nothing: Optuna's own time per trial."""
+    import optuna
+
+    from genebot.optimize.study import make_sampler, suggest
+
+    spec = spec_for(trials)
+    study = optuna.create_study(direction="maximize", sampler=make_sampler(spec))
+
+    def objective(trial: Any) -> float:
+        params = suggest(trial, spec.ranges)
+        trial.set_user_attr("stats", {})
+        return float(params["short_period"] - params["long_period"])
+
+    study.optimize(objective, n_trials=trials, gc_after_trial=False)
+    return study
+
+
 def bench_optimize(trials: int, pg: str | None, repeat: int) -> None:
+    import optuna
+
     from genebot.optimize.study import run_study
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study, took = best_of(repeat, lambda: sampler_only(trials))
+    line("Optuna TPE alone (no backtest)", len(study.trials), took)
     run_study(spec_for(5))  # warm
     study, took = best_of(repeat, lambda: run_study(spec_for(trials)))
     line("optimize (Optuna, memory)", len(study.trials), took, TARGET_ONE)

@@ -6,6 +6,14 @@ decides the bars: files, data folder, data policies, venues, symbols and timefra
 the engine the loaded frames; each run then clips them to its own dates exactly as a single
 :func:`genebot.backtest.run` does.
 
+What does not depend on a run's parameters is kept between runs: each feed once validated,
+clipped to a run's dates and given its instrument (``setup.FeedCache``, keyed by venue, symbol,
+timeframe, dates and fees; every run gets fresh feed objects over the same read-only arrays),
+and a config mapping's validation outside the strategies' parameters (``overlay``: per run
+only the parameters are validated). Venues, accounts, strategies and the kernel are new in
+every run. ``stats`` computes the statistics with the same function as a full result
+(``runner.run_stats``) but builds no trades, orders or equity frames.
+
 With ``cache_indicators`` the TA-Lib functions the strategies call (``talib.SMA(...)``) are
 memoized while the runner is open: a call with the same function, the same scalar parameters
 and the same input series (compared element by element, so a symbol, a fold or a derived
@@ -21,29 +29,26 @@ import importlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import Decimal
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from genebot.backtest.overlay import ConfigOverlay
 from genebot.backtest.recorder import EquityRecorder
-from genebot.backtest.result import BacktestResult, trades_frame
+from genebot.backtest.result import BacktestResult
 from genebot.backtest.runner import (
     ConfigInput,
     EngineMode,
-    _choose_mode,
-    _gc_paused,
-    assemble,
-    run,
+    execute,
+    gc_paused,
+    result_of,
+    run_stats,
 )
-from genebot.backtest.setup import DataInput, RunSetup, build
+from genebot.backtest.setup import DataInput, FeedCache, RunSetup, build
 from genebot.config.loader import GenebotConfig, apply_overrides, load_config
-from genebot.domain.orders import OrderStatus
-from genebot.reporting.statistics import compute_stats, trading_days_per_year
 from genebot.system.kernel import Kernel
-from genebot.system.loops import run_fast, run_per_bar
 
 __all__ = ["BatchRunner", "IndicatorCache", "run_many"]
 
@@ -164,36 +169,6 @@ def _memoized(cache: IndicatorCache, name: str, fn: Callable[..., Any]) -> Calla
     return call
 
 
-def _stats_of(
-    cfg: GenebotConfig, setup: RunSetup, kernel: Kernel, recorder: EquityRecorder, mode: str
-) -> dict[str, Any]:
-    """The statistics part of ``runner.result_of`` (keep the two in step)."""
-    equity, in_market, _kept = recorder.build(float(cfg.backtest.initial_cash))
-    trades = trades_frame(kernel.portfolio.trades, setup.names, kernel.portfolio.trade_rates)
-    fees = sum((s.fees for s in kernel.portfolio.sleeves.values()), Decimal(0))
-    stats: dict[str, Any] = compute_stats(
-        equity,
-        trades,
-        initial_equity=float(cfg.backtest.initial_cash),
-        fees=float(fees),
-        in_market=in_market,
-        periods_per_year=trading_days_per_year(cast(pd.DatetimeIndex, equity.index)),
-    )
-    log = kernel.execution.order_log
-    stats.update(
-        {
-            "engine_mode": mode,
-            "orders": len(log),
-            "rejected_orders": sum(
-                o.status in (OrderStatus.REJECTED, OrderStatus.DENIED) for o in log
-            ),
-            "strategy_errors": sum(s.errors for s in setup.slots),
-            "open_positions": len(kernel.portfolio.open_positions()),
-        }
-    )
-    return stats
-
-
 def _data_key(cfg: GenebotConfig) -> str:
     """What decides which bars a config loads (not its dates, fees or parameters)."""
     bt = cfg.backtest
@@ -204,6 +179,17 @@ def _data_key(cfg: GenebotConfig) -> str:
     )
     sources = [e.model_dump() for e in bt.data] + [e.model_dump() for e in bt.quotes]
     return repr((bt.data_dir, sources, bt.on_broken, bt.on_gap, feeds, sorted(cfg.exchanges)))
+
+
+def _stats_only(
+    cfg: GenebotConfig,
+    setup: RunSetup,
+    kernel: Kernel,
+    recorder: EquityRecorder,
+    mode: str,
+    _sleeves: object,
+) -> dict[str, Any]:
+    return run_stats(cfg, setup, kernel, recorder, mode, frames=False).stats
 
 
 class BatchRunner:
@@ -219,6 +205,8 @@ class BatchRunner:
     ) -> None:
         self._given = data
         self._loaded: dict[str, dict[str, pd.DataFrame]] = {}
+        self._feeds: dict[str, FeedCache] = {}  # per data set: its feeds, by dates and fees
+        self._overlay = ConfigOverlay(self._mode)
         self.engine_mode: EngineMode | None = engine_mode
         self.cache = IndicatorCache() if cache_indicators else None
         self._patch: Any = None
@@ -241,7 +229,9 @@ class BatchRunner:
 
     def data_for(self, cfg: GenebotConfig) -> dict[str, pd.DataFrame]:
         """The whole (unclipped) bars of every feed ``cfg`` trades, loaded on first use."""
-        key = _data_key(cfg)
+        return self._data(_data_key(cfg), cfg)
+
+    def _data(self, key: str, cfg: GenebotConfig) -> dict[str, pd.DataFrame]:
         found = self._loaded.get(key)
         if found is None:
             whole = cfg.model_copy(
@@ -265,35 +255,35 @@ class BatchRunner:
         return found
 
     def _config(self, config: ConfigInput) -> GenebotConfig:
-        cfg = load_config(config)
-        if self.engine_mode is not None:
-            cfg = apply_overrides(cfg, engine_mode=self.engine_mode)
-        return cfg
+        if isinstance(config, Mapping):  # the same mapping with new parameters: validated once
+            return self._overlay.load(config)
+        return self._mode(load_config(config))
+
+    def _mode(self, cfg: GenebotConfig) -> GenebotConfig:
+        if self.engine_mode is None:
+            return cfg
+        return apply_overrides(cfg, engine_mode=self.engine_mode)
+
+    def setup(self, cfg: GenebotConfig) -> RunSetup:
+        """``cfg``'s feeds, venues and strategies over the loaded data (feeds cached)."""
+        key = _data_key(cfg)
+        data = self._data(key, cfg)
+        return build(cfg, data, cache=self._feeds.setdefault(key, {}))
 
     def run(self, config: ConfigInput) -> BacktestResult:
         cfg = self._config(config)
-        return run(cfg, self.data_for(cfg))
+        return execute(cfg, self.setup(cfg), result_of)
 
     def stats(self, config: ConfigInput) -> dict[str, Any]:
         """``run(config).stats`` without building the rest of the result (trade and order
-        frames, exact figures): what a study scores. The same engine and the same
-        ``compute_stats`` call, so the same numbers (tested). An orchestrated or scheduled
-        config takes the full path."""
+        frames, the equity frame, exact figures): what a study scores. The same run and the
+        same statistics function (``runner.run_stats``), so the same numbers."""
         cfg = self._config(config)
-        if cfg.orchestrated or cfg.schedule.enabled:
-            return dict(run(cfg, self.data_for(cfg)).stats)
-        setup = build(cfg, self.data_for(cfg))
-        kernel, recorder = assemble(cfg, setup)
-        if kernel.orchestrator is not None or kernel.schedule is not None:
-            return dict(run(cfg, self.data_for(cfg)).stats)
-        mode, label = _choose_mode(cfg.backtest.engine_mode, kernel)
-        with _gc_paused():
-            if mode == "fast":
-                run_fast(kernel, None)
-            else:
-                run_per_bar(kernel, None, None)
-            kernel.finish()
-            return _stats_of(cfg, setup, kernel, recorder, label)
+        # Paused around the whole run: when the collector resumes, the run's objects (cycles
+        # through the kernel) are garbage already, so it walks them once, to free them, instead
+        # of once while alive and again later.
+        with gc_paused():
+            return execute(cfg, self.setup(cfg), _stats_only)
 
     def prepare(self, config: ConfigInput) -> GenebotConfig:
         """Validate ``config`` and load its data now (so the first timed run does not)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from array import array
 from decimal import Decimal
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -57,6 +58,36 @@ _Column = tuple["array[int]", "array[float]", str]
 _FillPlan = tuple[
     dict[str, Decimal], _Column, _Column, Position | None, tuple[ChangeLog, ChangeLog] | None
 ]
+
+
+class EquityCurve(NamedTuple):
+    """The equity curve as arrays: bar times (epoch ns), one float block of rows equity, cash
+    and drawdown, the in-market flag per bar and the timeline step each bar is taken at."""
+
+    ts: npt.NDArray[np.int64]
+    block: F64
+    in_market: npt.NDArray[np.bool_]
+    kept: npt.NDArray[np.int64]
+
+    @property
+    def equity(self) -> F64:
+        return self.block[0]
+
+    def until(self, step: int) -> EquityCurve:
+        """The bars taken at ``step`` or before (a run stopped there)."""
+        rows = self.kept <= step
+        return EquityCurve(
+            self.ts[rows], self.block[:, rows], self.in_market[rows], self.kept[rows]
+        )
+
+    def frame(self) -> pd.DataFrame:
+        """The equity frame: columns equity, cash, drawdown, a UTC index named timestamp."""
+        return pd.DataFrame(
+            self.block.T,
+            index=utc_index(self.ts, name="timestamp"),
+            columns=EQUITY_COLUMNS,
+            copy=False,
+        )
 
 
 class EquityRecorder:
@@ -124,6 +155,11 @@ class EquityRecorder:
     ) -> tuple[pd.DataFrame, npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
         """Equity frame (one row per distinct bar time), in-market flags and the step kept.
         The drawdown's peak is never below ``initial_equity`` (a first-bar loss counts)."""
+        curve = self.curve(initial_equity)
+        return curve.frame(), curve.in_market, curve.kept
+
+    def curve(self, initial_equity: float = 0.0) -> EquityCurve:
+        """:meth:`build`'s figures as arrays (no frame, no time index)."""
         tl = self.kernel.timeline
         n = len(tl)
         # The frame's one float block (equity, cash, drawdown rows): built in place, so the
@@ -165,10 +201,7 @@ class EquityRecorder:
         np.divide(eq, drawdown, out=drawdown, where=positive)
         drawdown[~positive] = 1.0
         drawdown -= 1.0
-        frame = pd.DataFrame(
-            block.T, index=utc_index(ts, name="timestamp"), columns=EQUITY_COLUMNS, copy=False
-        )
-        return frame, in_market, keep
+        return EquityCurve(np.asarray(ts, dtype=np.int64), block, in_market, keep)
 
     def _rate(self, currency: str, tl: Timeline) -> F64 | float:
         if currency == self.currency:

@@ -22,6 +22,7 @@ from genebot.domain.orders import Order
 from genebot.domain.position import DEFAULT_QUANTUM, ClosedTrade, average_price
 from genebot.reporting.orchestration import orchestration_sections, write_orchestration
 from genebot.reporting.report import write_report
+from genebot.reporting.statistics import TradeFigures
 from genebot.risk.types import RiskEvent
 
 if TYPE_CHECKING:
@@ -330,15 +331,8 @@ def trades_frame(
         *trades, strict=True
     )
     shown = {iid: (names or {}).get(iid) or _symbol(iid) for iid in set(iids)}
-    if rates is not None and any(rate != 1 for rate in rates):
-        pnl = tuple(
-            p if rate == 1 else quantize(p * rate, money_quantum)
-            for p, rate in zip(pnl, rates, strict=True)
-        )
-        fees = tuple(
-            f if rate == 1 else quantize(f * rate, money_quantum)
-            for f, rate in zip(fees, rates, strict=True)
-        )
+    pnl = _in_account(pnl, rates, money_quantum)
+    fees = _in_account(fees, rates, money_quantum)
     columns: dict[str, object] = {
         "strategy": strategy,
         "symbol": [shown[iid] for iid in iids],
@@ -354,6 +348,39 @@ def trades_frame(
         "exit_reason": reason,
     }
     return pd.DataFrame(columns, columns=TRADE_COLUMNS)
+
+
+def _in_account(
+    amounts: Sequence[Decimal], rates: Sequence[Decimal] | None, quantum: Decimal
+) -> Sequence[Decimal]:
+    """Amounts in the account currency: each times its trade's rate, rounded half-even to
+    ``quantum`` (an amount already in it, rate 1, as it is)."""
+    if rates is None or all(rate == 1 for rate in rates):
+        return amounts
+    return tuple(
+        a if rate == 1 else quantize(a * rate, quantum)
+        for a, rate in zip(amounts, rates, strict=True)
+    )
+
+
+def trade_figures(
+    trades: Sequence[ClosedTrade],
+    rates: Sequence[Decimal] | None = None,
+    money_quantum: Decimal = DEFAULT_QUANTUM,
+) -> TradeFigures:
+    """What the statistics read of ``trades_frame(trades, rates=rates)`` (its pnl and pnl_pct
+    as floats, the holding times), without building the frame."""
+    if not trades:
+        return TradeFigures(np.empty(0), np.empty(0), np.empty(0, dtype=np.int64))
+    columns = list(zip(*trades, strict=True))  # ClosedTrade is a tuple: transpose once
+    pnl = _in_account(columns[8], rates, money_quantum)
+    held = np.array(columns[5], dtype=np.int64) - np.array(columns[3], dtype=np.int64)
+    n = len(trades)
+    return TradeFigures(  # float() of each Decimal, as the frame's to_numpy(dtype=float)
+        np.fromiter(map(float, pnl), dtype=np.float64, count=n),
+        np.fromiter((float(t.pnl_pct) for t in trades), dtype=np.float64, count=n),
+        held,
+    )
 
 
 OPEN_TRADE_COLUMNS = ["strategy", "symbol", "side", "entry_time", "entry_price", "quantity"]

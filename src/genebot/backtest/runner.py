@@ -8,17 +8,20 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple, TypeVar
+
+import pandas as pd
 
 from genebot.backtest.orchestration import (
     SleeveRecorder,
     attach_orchestrator,
     orchestration_result,
 )
-from genebot.backtest.recorder import EquityRecorder, exact_equity
+from genebot.backtest.recorder import EquityCurve, EquityRecorder, exact_equity
 from genebot.backtest.result import (
     BacktestResult,
     open_trades_frame,
+    trade_figures,
     trades_frame,
 )
 from genebot.backtest.setup import DataInput, RunSetup, build
@@ -29,7 +32,11 @@ from genebot.core.precision import split_evenly, to_decimal
 from genebot.data.feed import Timeline, build_timeline
 from genebot.data.rates import RatesTable
 from genebot.domain.orders import OrderStatus
-from genebot.reporting.statistics import compute_stats, trading_days_per_year
+from genebot.reporting.statistics import (
+    TradeFigures,
+    stats_of_arrays,
+    trading_days_per_year_ns,
+)
 from genebot.risk.checks import default_checks
 from genebot.risk.engine import RiskEngine
 from genebot.system.financing import Rollover
@@ -41,6 +48,7 @@ from genebot.system.schedule import ScheduleGate, scheduler_for
 log = logging.getLogger("genebot.backtest")
 ConfigInput = GenebotConfig | Mapping[str, Any] | str | Path
 EngineMode = Literal["auto", "per_bar", "fast"]
+_T = TypeVar("_T")
 
 
 def run(
@@ -65,25 +73,41 @@ def run(
     cfg = load_config(config)
     if engine_mode is not None:
         cfg = apply_overrides(cfg, engine_mode=engine_mode)
-    setup = build(cfg, data)
+    return execute(cfg, build(cfg, data), result_of, progress=progress, call_on_stop=call_on_stop)
+
+
+Finish = Callable[[GenebotConfig, RunSetup, Kernel, EquityRecorder, str, SleeveRecorder | None], _T]
+
+
+def execute(
+    cfg: GenebotConfig,
+    setup: RunSetup,
+    finish: Finish[_T],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    call_on_stop: bool = True,
+) -> _T:
+    """Assemble and run a built setup, then ``finish(cfg, setup, kernel, recorder, mode
+    label, sleeves)`` (:func:`result_of`; a study: only the statistics) with the collector
+    still paused."""
     kernel, recorder = assemble(cfg, setup)
     mode, label = _choose_mode(cfg.backtest.engine_mode, kernel)
     total = len(kernel.timeline)
     tick = (lambda done: progress(done, total)) if progress else None
     orchestrator = kernel.orchestrator
     sleeves = SleeveRecorder(kernel, orchestrator.names) if orchestrator else None
-    with _gc_paused():
+    with gc_paused():
         if mode == "fast":
             run_fast(kernel, tick)
         else:
             run_per_bar(kernel, tick, sleeves)
         if call_on_stop:
             kernel.finish()
-        return result_of(cfg, setup, kernel, recorder, label, sleeves)
+        return finish(cfg, setup, kernel, recorder, label, sleeves)
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """The engine allocates many short-lived objects and no garbage cycles; the cyclic
     collector's full passes over the growing order history cost a third of the run."""
     was_enabled = gc.isenabled()
@@ -215,6 +239,67 @@ def _choose_mode(requested: str, kernel: Kernel) -> tuple[str, str]:
     return "fast", "fast"
 
 
+class RunStats(NamedTuple):
+    """A finished run's statistics and what they were computed from: the equity curve, and
+    the trades table and equity frame when they were asked for (None otherwise)."""
+
+    stats: dict[str, Any]
+    curve: EquityCurve
+    fees: Decimal
+    trades: pd.DataFrame | None
+    equity: pd.DataFrame | None
+
+
+def run_stats(
+    cfg: GenebotConfig,
+    setup: RunSetup,
+    kernel: Kernel,
+    recorder: EquityRecorder,
+    mode: str,
+    until_step: int | None = None,
+    *,
+    frames: bool = True,
+) -> RunStats:
+    """The run's statistics (``BacktestResult.stats``); ``frames``: also the trades table and
+    the equity frame (a study scoring the statistics needs neither: same numbers without)."""
+    curve = recorder.curve(float(cfg.backtest.initial_cash))
+    if until_step is not None:
+        curve = curve.until(until_step)
+    portfolio = kernel.portfolio
+    trades = trades_frame(portfolio.trades, setup.names, portfolio.trade_rates) if frames else None
+    figures = (  # the same floats and durations either way (the frame is built from them)
+        TradeFigures.of_frame(trades)
+        if trades is not None
+        else trade_figures(portfolio.trades, portfolio.trade_rates)
+    )
+    fees = sum((s.fees for s in portfolio.sleeves.values()), Decimal(0))
+    stats: dict[str, Any] = stats_of_arrays(
+        curve.ts,
+        curve.equity,
+        figures,
+        initial_equity=float(cfg.backtest.initial_cash),
+        fees=float(fees),
+        in_market=curve.in_market,
+        periods_per_year=trading_days_per_year_ns(curve.ts),
+    )
+    order_log = kernel.execution.order_log
+    stats.update(
+        {
+            "engine_mode": mode,
+            "orders": len(order_log),
+            "rejected_orders": sum(
+                o.status in (OrderStatus.REJECTED, OrderStatus.DENIED) for o in order_log
+            ),
+            "strategy_errors": sum(s.errors for s in setup.slots),
+            "open_positions": len(portfolio.open_positions()),
+        }
+    )
+    if kernel.schedule is not None:
+        stats["schedule_denied"] = sum(kernel.schedule.denied.values())
+        stats["schedule_flattened"] = kernel.schedule.flattened
+    return RunStats(stats, curve, fees, trades, curve.frame() if frames else None)
+
+
 def result_of(
     cfg: GenebotConfig,
     setup: RunSetup,
@@ -225,38 +310,10 @@ def result_of(
     until_step: int | None = None,
 ) -> BacktestResult:
     """The run's result; ``until_step``: a run stopped there (equity up to that step)."""
-    equity, in_market, kept = recorder.build(float(cfg.backtest.initial_cash))
-    if until_step is not None:
-        rows = kept <= until_step
-        equity, in_market, kept = equity[rows], in_market[rows], kept[rows]
+    stats, curve, fees, trades, equity = run_stats(cfg, setup, kernel, recorder, mode, until_step)
+    assert trades is not None and equity is not None
     names = setup.names
-    trades = trades_frame(kernel.portfolio.trades, names, kernel.portfolio.trade_rates)
-    fees = sum((s.fees for s in kernel.portfolio.sleeves.values()), Decimal(0))
-    ppy = trading_days_per_year(equity.index)
-    stats = compute_stats(
-        equity,
-        trades,
-        initial_equity=float(cfg.backtest.initial_cash),
-        fees=float(fees),
-        in_market=in_market,
-        periods_per_year=ppy,
-    )
     errors = {s.strategy.strategy_id: s.error_messages for s in setup.slots if s.errors}
-    stats.update(
-        {
-            "engine_mode": mode,
-            "orders": len(kernel.execution.order_log),
-            "rejected_orders": sum(
-                o.status in (OrderStatus.REJECTED, OrderStatus.DENIED)
-                for o in kernel.execution.order_log
-            ),
-            "strategy_errors": sum(s.errors for s in setup.slots),
-            "open_positions": len(kernel.portfolio.open_positions()),
-        }
-    )
-    if kernel.schedule is not None:
-        stats["schedule_denied"] = sum(kernel.schedule.denied.values())
-        stats["schedule_flattened"] = kernel.schedule.flattened
     return BacktestResult(
         stats=stats,
         trades=trades,
@@ -274,7 +331,9 @@ def result_of(
         warnings=setup.warnings + (kernel.risk.tally.warnings() if kernel.risk else []),
         title=f"genebot backtest: {', '.join(s.strategy.strategy_id for s in setup.slots)}",
         orchestration=(
-            orchestration_result(kernel.orchestrator, kernel, sleeves.frame(kept, equity.index))
+            orchestration_result(
+                kernel.orchestrator, kernel, sleeves.frame(curve.kept, equity.index)
+            )
             if kernel.orchestrator is not None and sleeves is not None
             else None
         ),

@@ -49,6 +49,7 @@ from genebot.venues.sim.models import (
 
 log = logging.getLogger("genebot.backtest")
 DataInput = Mapping[str, pd.DataFrame]
+OHLCV = ("open", "high", "low", "close", "volume")
 
 
 @dataclass
@@ -213,13 +214,85 @@ def _protection(cfg: GenebotConfig) -> Protection:
     )
 
 
+@dataclass(frozen=True)
+class _Feed:
+    """One loaded, validated and clipped feed: what does not change between runs that read the
+    same bars over the same dates with the same fees."""
+
+    feed: BarFeed
+    frame: pd.DataFrame
+    warnings: tuple[str, ...]
+
+    def fresh(self) -> BarFeed:
+        """A new feed over the same (read-only) arrays: its place in a timeline is per run;
+        the column tuples it builds on demand are shared."""
+        f = self.feed
+        return BarFeed(
+            f.instrument,
+            f.timeframe_ns,
+            f.ts,
+            f.open,
+            f.high,
+            f.low,
+            f.close,
+            f.volume,
+            source=f.source,
+            _lists=f._lists,
+        )
+
+
+FeedCache = dict[tuple[object, ...], _Feed]
+"""Loaded feeds kept between runs over the same data (``genebot.backtest.run_many``): keyed
+by venue, symbol, timeframe, dates and fees; the caller keys it by everything else that decides
+the bars (files, data folder, data policies, the in-memory mapping)."""
+
+
+def _bar_feed(
+    cfg: GenebotConfig,
+    key: tuple[str, str, str],
+    data: DataInput | None,
+    instruments: Mapping[str, Instrument] | None,
+) -> _Feed:
+    venue_name, symbol, tf = key
+    loaded = _load(cfg, symbol, tf, data, venue_name)
+    frame = _clip(loaded.frame, cfg, loaded.source)
+    maker, taker = _fees(cfg, venue_name)
+    inst = (instruments or {}).get(f"{symbol}@{venue_name}") or make_instrument(
+        symbol, venue_name, frame["close"].to_numpy(), maker, taker
+    )
+    o, h, lo, c, v = (frame[k].to_numpy(dtype=np.float64) for k in OHLCV)
+    ts = np.asarray(pd.DatetimeIndex(frame.index).asi8, dtype=np.int64)
+    tf_ns = timeframe_to_ns(loaded.timeframe if tf is None else tf)
+    feed = BarFeed(inst, tf_ns, ts, o, h, lo, c, v, source=loaded.source)
+    return _Feed(feed, frame, tuple(warning_line(i, loaded.source) for i in loaded.issues))
+
+
+def _cached_feed(
+    cfg: GenebotConfig,
+    key: tuple[str, str, str],
+    data: DataInput | None,
+    instruments: Mapping[str, Instrument] | None,
+    cache: FeedCache | None,
+) -> _Feed:
+    if cache is None or instruments:
+        return _bar_feed(cfg, key, data, instruments)
+    bt = cfg.backtest
+    full = (*key, bt.start_ns, bt.end_ns, _fees(cfg, key[0]))
+    found = cache.get(full)
+    if found is None:
+        found = cache[full] = _bar_feed(cfg, key, data, instruments)
+    return _Feed(found.fresh(), found.frame, found.warnings)
+
+
 def build(
     cfg: GenebotConfig,
     data: DataInput | None,
     instruments: Mapping[str, Instrument] | None = None,
+    cache: FeedCache | None = None,
 ) -> RunSetup:
     """Load data, create instruments, venues and strategy slots. ``instruments``: the venues'
-    own (an exchange's steps, minimums and fees), by id; the others are inferred from data."""
+    own (an exchange's steps, minimums and fees), by id; the others are inferred from data.
+    ``cache``: feeds loaded by an earlier run over the same data, reused (and filled)."""
     if data is not None and not isinstance(data, Mapping):
         raise DataError(
             f"data: a {type(data).__name__} is not a mapping; allowed: {{symbol: DataFrame}}, "
@@ -239,27 +312,13 @@ def build(
             for tf in scfg.timeframes  # type: ignore[attr-defined]
         ]
         plan.append((key, scfg, wanted))
-        for venue_name, symbol, tf in wanted:
-            if (venue_name, symbol, tf) in feeds:
+        for feed_key in wanted:
+            if feed_key in feeds:
                 continue
-            loaded = _load(cfg, symbol, tf, data, venue_name)
-            warnings.extend(warning_line(i, loaded.source) for i in loaded.issues)
-            frame = _clip(loaded.frame, cfg, loaded.source)
-            maker, taker = _fees(cfg, venue_name)
-            inst = (instruments or {}).get(f"{symbol}@{venue_name}") or make_instrument(
-                symbol, venue_name, frame["close"].to_numpy(), maker, taker
-            )
-            bars.setdefault(inst.id, frame)  # the report's candles, named below
-            feeds[(venue_name, symbol, tf)] = BarFeed(
-                inst,
-                timeframe_to_ns(loaded.timeframe if tf is None else tf),
-                np.asarray(frame.index.asi8, dtype=np.int64),
-                *(
-                    frame[c].to_numpy(dtype=np.float64)
-                    for c in ("open", "high", "low", "close", "volume")
-                ),
-                source=loaded.source,
-            )
+            loaded = _cached_feed(cfg, feed_key, data, instruments, cache)
+            warnings.extend(loaded.warnings)
+            bars.setdefault(loaded.feed.instrument.id, loaded.frame)  # the report's candles
+            feeds[feed_key] = loaded.feed
     warnings.extend(_unused_files(cfg, feeds))
     _add_quote_feeds(cfg, plan, feeds, data)
     instruments = {f.instrument.id: f.instrument for f in feeds.values()}

@@ -79,8 +79,10 @@ are whole seconds. (The money figures here are floats for ranking and analysis; 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 StatValue = float | int | str | None
@@ -122,22 +124,58 @@ _UNROUNDED = frozenset({"initial_equity", "fees"})
 _EQUITY_DECIMALS = 8
 _SECONDS_PER_YEAR = 365.25 * 86_400.0
 _SECONDS_PER_DAY = 86_400.0
+_NS_PER_DAY = 86_400_000_000_000
+_NAT = np.iinfo(np.int64).min  # NaT as epoch nanoseconds
 
 
 def trading_days_per_year(index: pd.DatetimeIndex) -> float:
     """365 × the share of the calendar days from the first bar to the last (UTC) that have a
     bar: 365 for a market that trades every day, about 252 for an equity market's weekdays
     less its holidays, about 52 for weekly bars — what the daily returns are annualized by."""
-    ns = _utc_index(index).as_unit("ns").asi8  # (no copy for a nanosecond index)
+    return trading_days_per_year_ns(_epoch_ns(index))
+
+
+def trading_days_per_year_ns(ns: npt.NDArray[np.int64]) -> float:
+    """:func:`trading_days_per_year` of epoch-nanosecond bar times."""
     if len(ns) == 0:
         return 365.0
-    day = ns // 86_400_000_000_000
+    day = ns // _NS_PER_DAY
     if np.all(day[1:] >= day[:-1]):  # in time order: count the changes, no sort
         with_bars = 1 + int(np.count_nonzero(day[1:] != day[:-1]))
     else:
         with_bars = len(np.unique(day))
     span = int(day.max() - day.min()) + 1
     return 365.0 * with_bars / span
+
+
+@dataclass(frozen=True)
+class TradeFigures:
+    """What the statistics read of the closed trades: net pnl and pnl_pct as floats, and the
+    holding time (int64 nanoseconds) of each trade with both times known."""
+
+    pnl: npt.NDArray[np.float64]
+    pnl_pct: npt.NDArray[np.float64]
+    held_ns: npt.NDArray[np.int64]
+
+    @classmethod
+    def of_frame(cls, trades: pd.DataFrame) -> TradeFigures:
+        """The figures of a trades table (``pnl``, ``pnl_pct``, ``entry_time``, ``exit_time``)."""
+        if len(trades) == 0:
+            return cls(np.empty(0), np.empty(0), np.empty(0, dtype=np.int64))
+        entry, exit_ = _utc_ns(trades["entry_time"]), _utc_ns(trades["exit_time"])
+        known = (entry != _NAT) & (exit_ != _NAT)  # a trade without both times has none
+        return cls(
+            trades["pnl"].to_numpy(dtype=float),
+            trades["pnl_pct"].to_numpy(dtype=float),
+            exit_[known] - entry[known],
+        )
+
+
+def _utc_ns(times: pd.Series) -> npt.NDArray[np.int64]:
+    """Timestamps (or text) as epoch nanoseconds, naive ones taken as UTC; NaT as ``_NAT``."""
+    if not isinstance(times.dtype, pd.DatetimeTZDtype) and times.dtype.kind != "M":
+        times = pd.to_datetime(pd.Series(times), utc=True)
+    return _epoch_ns(pd.DatetimeIndex(times))
 
 
 def compute_stats(
@@ -170,21 +208,46 @@ def compute_stats(
         ValueError: If ``equity`` is empty, ``initial_equity`` is not positive or
             ``in_market`` does not have one value per equity row.
     """
-    _validate(equity, initial_equity, in_market, periods_per_year)
-    index = _utc_index(equity.index)
-    values = np.round(equity["equity"].to_numpy(dtype=float), _EQUITY_DECIMALS)
-    series = pd.Series(values, index=index, copy=False)
+    if equity.empty:
+        raise ValueError("equity has no rows: a backtest needs at least one bar")
+    return stats_of_arrays(
+        _epoch_ns(equity.index),
+        equity["equity"].to_numpy(dtype=float),
+        TradeFigures.of_frame(trades),
+        initial_equity=initial_equity,
+        fees=fees,
+        in_market=in_market,
+        periods_per_year=periods_per_year,
+        risk_free_rate=risk_free_rate,
+    )
+
+
+def stats_of_arrays(
+    ns: npt.NDArray[np.int64],
+    equity: npt.NDArray[np.float64],
+    trades: TradeFigures,
+    *,
+    initial_equity: float,
+    fees: float,
+    in_market: np.ndarray,
+    periods_per_year: float = 365.0,
+    risk_free_rate: float = 0.0,
+) -> dict[str, StatValue]:
+    """:func:`compute_stats` of plain arrays: the bar times (epoch ns, UTC), the equity per bar
+    and the trades' figures (no frames: what an optimization scores)."""
+    _validate(len(equity), initial_equity, in_market, periods_per_year)
+    values = np.round(equity, _EQUITY_DECIMALS)
     stats: dict[str, StatValue] = {
-        "start": _iso(index[0]),
-        "end": _iso(index[-1]),
-        "duration": _seconds(index[-1] - index[0]),
-        "bars": len(equity),
+        "start": _iso(int(ns[0])),
+        "end": _iso(int(ns[-1])),
+        "duration": _round_div(int(ns[-1]) - int(ns[0]), 1_000_000_000),
+        "bars": len(values),
         "initial_equity": float(initial_equity),
         "final_equity": values[-1],
         "total_return": values[-1] / initial_equity - 1.0,
     }
-    stats.update(_return_stats(series, index, initial_equity, periods_per_year, risk_free_rate))
-    stats.update(_drawdown_stats(values, index, initial_equity))
+    stats.update(_return_stats(values, ns, initial_equity, periods_per_year, risk_free_rate))
+    stats.update(_drawdown_stats(values, ns, initial_equity))
     stats["calmar"] = _calmar(stats["cagr"], stats["max_drawdown"])
     stats.update(_trade_stats(trades))
     stats["exposure"] = float(np.count_nonzero(in_market)) / len(in_market)
@@ -193,17 +256,17 @@ def compute_stats(
 
 
 def _validate(
-    equity: pd.DataFrame, initial_equity: float, in_market: np.ndarray, periods_per_year: float
+    rows: int, initial_equity: float, in_market: np.ndarray, periods_per_year: float
 ) -> None:
-    if equity.empty:
+    if rows == 0:
         raise ValueError("equity has no rows: a backtest needs at least one bar")
     if not initial_equity > 0:
         raise ValueError(f"initial_equity must be > 0, got {initial_equity}")
     if not periods_per_year > 0:
         raise ValueError(f"periods_per_year must be > 0, got {periods_per_year}")
-    if len(in_market) != len(equity):
+    if len(in_market) != rows:
         raise ValueError(
-            f"in_market has {len(in_market)} values, equity has {len(equity)} rows; "
+            f"in_market has {len(in_market)} values, equity has {rows} rows; "
             "they must match one per bar"
         )
 
@@ -216,8 +279,13 @@ def _utc_index(index: pd.Index) -> pd.DatetimeIndex:
     return dt_index.tz_convert("UTC")
 
 
-def _iso(ts: pd.Timestamp) -> str:
-    text = ts.tz_convert("UTC").isoformat()
+def _epoch_ns(index: pd.Index) -> npt.NDArray[np.int64]:
+    """The index as epoch nanoseconds (UTC; naive timestamps are taken as UTC)."""
+    return np.asarray(_utc_index(index).as_unit("ns").asi8, dtype=np.int64)
+
+
+def _iso(ns: int) -> str:
+    text = pd.Timestamp(ns, tz="UTC").isoformat()
     return text.removesuffix("+00:00") + "Z"
 
 
@@ -243,28 +311,44 @@ def _returns(closes: pd.Series, initial_equity: float) -> pd.Series:
     return closes / closes.shift(1, fill_value=initial_equity) - 1.0
 
 
+def _day_closes(values: npt.NDArray[np.float64], ns: npt.NDArray[np.int64]) -> np.ndarray:
+    """The last non-NaN value of each UTC day that has one, in day order: what
+    :func:`daily_closes` gives (``resample("1D").last().dropna()``), on arrays."""
+    day = ns // _NS_PER_DAY
+    if len(day) > 1 and not np.all(day[1:] >= day[:-1]):
+        order = np.argsort(day, kind="stable")  # a day's last row stays its last
+        day, values = day[order], values[order]
+    known = ~np.isnan(values)
+    if not known.all():
+        day, values = day[known], values[known]
+    last = np.ones(len(day), dtype=bool)
+    last[:-1] = day[1:] != day[:-1]
+    return values[last]
+
+
 def _return_stats(
-    equity: pd.Series,
-    index: pd.DatetimeIndex,
+    values: npt.NDArray[np.float64],
+    ns: npt.NDArray[np.int64],
     initial_equity: float,
     periods_per_year: float,
     risk_free_rate: float,
 ) -> dict[str, StatValue]:
-    closes = daily_closes(equity)
-    returns = _returns(closes, initial_equity).to_numpy()
+    closes = _day_closes(values, ns)
+    with np.errstate(divide="ignore", invalid="ignore"):  # as pandas: x / 0 is inf
+        returns = closes / np.concatenate(([initial_equity], closes[:-1])) - 1.0
     rf_daily = (1.0 + risk_free_rate) ** (1.0 / periods_per_year) - 1.0
     excess = returns - rf_daily
     root = math.sqrt(periods_per_year)
-    solvent = bool(np.all(closes.to_numpy() > 0.0))
+    solvent = bool(np.all(closes > 0.0))
     std = float(np.std(returns, ddof=1)) if len(returns) >= 2 and solvent else 0.0
     downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2))) if solvent else 0.0
     has_spread = len(returns) >= 2 and std > 0.0
-    seconds = (index[-1] - index[0]).total_seconds()
-    last_bar = (index[-1] - index[-2]).total_seconds() if len(index) > 1 else 0.0
+    seconds = pd.Timedelta(int(ns[-1]) - int(ns[0])).total_seconds()
+    last_bar = pd.Timedelta(int(ns[-1]) - int(ns[-2])).total_seconds() if len(ns) > 1 else 0.0
     covered = seconds + last_bar >= _SECONDS_PER_DAY  # a day of 1-minute bars ends 23:59
     years = seconds / _SECONDS_PER_YEAR if covered else 0.0
     return {
-        "cagr": _cagr(float(equity.iloc[-1]) / initial_equity, years),
+        "cagr": _cagr(float(values[-1]) / initial_equity, years),
         "annual_volatility": std * root if has_spread else None,
         "sharpe": float(np.mean(excess)) / std * root if has_spread else None,
         "sortino": (
@@ -302,19 +386,25 @@ def drawdown_series(values: np.ndarray, initial_equity: float) -> np.ndarray:
 
 
 def _drawdown_stats(
-    values: np.ndarray, index: pd.DatetimeIndex, initial_equity: float
+    values: np.ndarray, ns: npt.NDArray[np.int64], initial_equity: float
 ) -> dict[str, StatValue]:
     drawdown = drawdown_series(values, initial_equity)
     periods = _underwater_periods(drawdown)
-    troughs = [float(drawdown[start:stop].min()) for start, stop in periods]
-    longest = max(
-        (index[min(stop, len(index) - 1)] - index[max(start - 1, 0)] for start, stop in periods),
-        default=pd.Timedelta(0),
-    )
+    if periods:
+        starts = np.fromiter((start for start, _ in periods), dtype=np.intp, count=len(periods))
+        stops = np.fromiter((stop for _, stop in periods), dtype=np.intp, count=len(periods))
+        # each period's deepest point: from its start to the next one's, the rows between
+        # (recovered: >= 0, or NaN, which fmin skips) never below the period's own rows
+        troughs = np.fmin.reduceat(drawdown, starts)
+        began = ns[np.maximum(starts - 1, 0)]
+        ended = ns[np.minimum(stops, len(ns) - 1)]
+        longest = int(np.max(ended - began))
+    else:
+        troughs, longest = np.empty(0), 0
     return {
         "max_drawdown": min(float(drawdown.min()), 0.0),
-        "max_drawdown_duration": _seconds(longest),
-        "avg_drawdown": float(np.mean(troughs)) if troughs else 0.0,
+        "max_drawdown_duration": _round_div(longest, 1_000_000_000),
+        "avg_drawdown": float(np.mean(troughs)) if len(troughs) else 0.0,
     }
 
 
@@ -328,8 +418,8 @@ def _underwater_periods(drawdown: np.ndarray) -> list[tuple[int, int]]:
     return [(int(start), int(stop)) for start, stop in zip(edges[::2], edges[1::2], strict=True)]
 
 
-def _trade_stats(trades: pd.DataFrame) -> dict[str, StatValue]:
-    count = len(trades)
+def _trade_stats(trades: TradeFigures) -> dict[str, StatValue]:
+    count = len(trades.pnl)
     empty: dict[str, StatValue] = {
         "trades": count,
         "win_rate": None,
@@ -343,8 +433,7 @@ def _trade_stats(trades: pd.DataFrame) -> dict[str, StatValue]:
     }
     if count == 0:
         return empty
-    pnl = trades["pnl"].to_numpy(dtype=float)
-    pnl_pct = trades["pnl_pct"].to_numpy(dtype=float)
+    pnl, pnl_pct = trades.pnl, trades.pnl_pct
     return {
         "trades": count,
         "win_rate": float(np.count_nonzero(pnl > 0.0)) / count,
@@ -354,7 +443,7 @@ def _trade_stats(trades: pd.DataFrame) -> dict[str, StatValue]:
         "profit_factor": _profit_factor(pnl),
         "expectancy": float(np.mean(pnl)),
         "sqn": _sqn(pnl),
-        "avg_trade_duration": _mean_duration(trades["entry_time"], trades["exit_time"]),
+        "avg_trade_duration": _mean_duration(trades.held_ns),
     }
 
 
@@ -374,19 +463,12 @@ def _sqn(pnl: np.ndarray) -> float | None:
     return math.sqrt(len(pnl)) * float(np.mean(pnl)) / std
 
 
-def _mean_duration(entry: pd.Series, exit_: pd.Series) -> int | None:
+def _mean_duration(held_ns: npt.NDArray[np.int64]) -> int | None:
     """Mean holding time in whole seconds (exact integer mean of the nanoseconds, rounded)."""
-    held = pd.to_datetime(pd.Series(exit_), utc=True) - pd.to_datetime(pd.Series(entry), utc=True)
-    ns = held.dropna().to_numpy(dtype="timedelta64[ns]").astype(np.int64)
-    if not len(ns):
+    if not len(held_ns):
         return None
-    total = int(ns.astype(object).sum())  # Python ints: no overflow, exact
-    return _round_div(total, len(ns) * 1_000_000_000)
-
-
-def _seconds(delta: pd.Timedelta) -> int:
-    """A duration in whole seconds, rounded half-even."""
-    return _round_div(int(delta.value), 1_000_000_000)
+    total = int(held_ns.astype(object).sum())  # Python ints: no overflow, exact
+    return _round_div(total, len(held_ns) * 1_000_000_000)
 
 
 def _round_div(num: int, den: int) -> int:
