@@ -100,8 +100,12 @@ class LiveRuntime:
 
     def run(self) -> LiveOutcome:
         """The whole run, owning the database's runner lock (a second runner is refused)."""
-        with RunnerLock(self.db):
+        lock = RunnerLock(self.db)
+        lock.acquire(wait_s=1.0)  # (a watcher checking the lock holds it for an instant)
+        try:
             return self._run()
+        finally:
+            lock.release()
 
     def _run(self) -> LiveOutcome:
         ref = open_deployment(self.db, self.name, _trading_config(self.cfg), True, "live")

@@ -63,6 +63,7 @@ CHECKPOINT_EVERY = 250  # steps between checkpoints (and trade / risk-event flus
 CHECKPOINT_WALL_S = 1.0  # ... and at most one a second (each is a durable commit)
 ERROR = "runtime.error"
 STATS = "runtime.stats"  # a finished paper run's statistics
+LOCK_WAIT_S = 1.0  # a watcher checking the lock holds it for an instant
 CHUNK = 2048  # steps handled between looks at the stop flag when not pacing (one commit each)
 POLL_S = 0.25  # seconds between looks at the journal for operator commands
 DAY_NS = 86_400 * 10**9
@@ -211,7 +212,7 @@ class PaperRuntime:
         """The whole run, owning its deployment's runner lock (the same deployment is never
         traded by two processes; other paper deployments run beside it)."""
         lock = RunnerLock(self.db, scope_of("paper", self.name))
-        lock.acquire()
+        lock.acquire(wait_s=LOCK_WAIT_S)
         try:
             return self._run()
         finally:

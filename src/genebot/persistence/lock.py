@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 import zlib
 from pathlib import Path
 from typing import IO
@@ -80,11 +81,19 @@ class RunnerLock:
         kind, _, name = self.scope.partition(":")
         return f"is trading {kind} deployment {name!r} on {self.db.display_url}"
 
-    def acquire(self) -> None:
-        if self.db.dialect == "postgresql":
-            self._acquire_pg()
-        else:
-            self._acquire_file()
+    def acquire(self, wait_s: float = 0.0) -> None:
+        """Take the lock, trying again for ``wait_s`` (a watcher's :func:`held` holds it for
+        an instant: a starting runner must not take that for another runner)."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                return (
+                    self._acquire_pg() if self.db.dialect == "postgresql" else self._acquire_file()
+                )
+            except RunnerLocked:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
 
     def release(self) -> None:
         if self._conn is not None:
