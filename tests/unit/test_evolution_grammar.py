@@ -90,8 +90,10 @@ def test_generated_mutated_and_crossed_genomes_are_never_trivial(seed: int) -> N
             _assert_sound(tree)
     x, y = a.clone(), b.clone()
     mate_rules(rng, x, y)
-    for tree in _genomes(x) + _genomes(y):
+    children = _genomes(x) + _genomes(y)
+    for tree in children:
         _assert_sound(tree)
+    assert len(children) == len(_genomes(a)) + len(_genomes(b))  # both children were checked
 
 
 @settings(max_examples=60, deadline=None)
@@ -110,6 +112,7 @@ def test_a_bred_population_stays_sound_and_the_same_seed_breeds_the_same(seed: i
 def test_a_rule_of_any_height_budget_is_sound(seed: int, budget: int) -> None:
     tree = gp.PrimitiveTree(generate(random.Random(seed), PSET, budget, budget, BoolT))
     _assert_sound(tree)
+    assert trivial_part(tree_to_rule(tree)) is None
 
 
 def test_the_fallbacks_are_sound_too(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -189,7 +192,8 @@ def test_the_strategy_refuses_a_trivial_rule_naming_the_rule_and_the_part(
     ],
 )
 def test_meaningful_rules_are_accepted(text: str) -> None:
-    EvolvedStrategy({"entry": text})
+    strategy = EvolvedStrategy({"entry": text})
+    assert str(strategy._entry_rule) == str(parse_rule(text))
 
 
 def test_rules_outside_the_grammar_have_no_tree() -> None:
