@@ -16,8 +16,12 @@ journal says who did what). Its components are the run's real objects:
 ``trading_scheduler``     the schedule gate's :class:`~genebot.live.scheduler.TradingScheduler`
 ========================  ==================================================================
 
-Live exchange trading arrives with the exchange adapters: ``mode = LIVE`` is refused by
-``start()`` (False, :attr:`last_error` says why).
+``mode = DEMO`` with a broker account (``config.mt5``, or MT5_LOGIN / MT5_PASSWORD /
+MT5_SERVER in the environment) trades that demo account through the live runtime — the same
+kernel, journal and reconciliation as ``genebot run --live`` — once the terminal confirms it is
+a demo account (:mod:`genebot.live.trader_account`); without an account DEMO is a paper replay.
+``mode = LIVE`` (real money) is refused by ``start()`` (False, :attr:`last_error` says why):
+real money goes through ``genebot run --live`` and its typed confirmation.
 """
 
 from __future__ import annotations
@@ -34,10 +38,13 @@ from typing import Any
 
 from genebot.config.loader import GenebotConfig, load_config
 from genebot.live import control
+from genebot.live.exchange_runtime import LiveOutcome, LiveRuntime
 from genebot.live.feeding import ARRIVING, Arriving
 from genebot.live.performance_tracker import PerformanceTracker
 from genebot.live.runtime import PaperRuntime, RunOutcome, Status
+from genebot.live.status_store import KernelFields
 from genebot.live.system_monitor import SystemMonitor
+from genebot.live.trader_account import account_of, demo_refusal
 from genebot.live.trading_config import LiveTradingConfig, TradingMode
 from genebot.persistence.database import Database
 from genebot.persistence.migrate import ensure_current
@@ -82,7 +89,10 @@ class LiveTrader:
         database_url: str | None = None,
         fresh: bool = False,
         speed: float | None = None,
+        **live_options: Any,
     ) -> None:
+        """``live_options`` go to the live runtime of a DEMO account run (``max_bars``,
+        ``clock``, ``sleep``)."""
         self.config = config
         self.name, self.fresh = name, fresh
         seed = config if isinstance(config, LiveTradingConfig) else None
@@ -106,12 +116,16 @@ class LiveTrader:
         self.performance_tracker: PerformanceTracker | None = None
         self.alerts: list[str] = []
         self.last_error: str | None = None
-        self.outcome: RunOutcome | None = None
-        self.runtime: PaperRuntime | None = None
+        self.outcome: RunOutcome | LiveOutcome | None = None
+        self.runtime: PaperRuntime | LiveRuntime | None = None
+        self.live_options = live_options
+        self.dispatcher: Any = None  # the notifications' (config.notifications.enabled)
         self.db: Database | None = None
         self._thread: threading.Thread | None = None
         self._started = 0.0
         self._latest: Status | None = None
+        self._fields: KernelFields | None = None  # a live run's status figures
+        self._bars = 0
 
     # -- the seed's calls ---------------------------------------------------------------------
     def start(self) -> bool:
@@ -128,23 +142,38 @@ class LiveTrader:
             cfg = self._genebot_config()
             self.db = Database(self.database_url)
             ensure_current(self.db)
-        except Exception as exc:  # bad config or database: say so, do not raise
+            self.runtime = self._runtime(cfg, self.db)
+        except Exception as exc:  # bad config, database or account: say so, do not raise
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.error("live trader not started: %s", self.last_error)
             return False
-        self.runtime = PaperRuntime(
-            cfg, self.db, name=self.name, speed=self.speed, fresh=self.fresh,
-            on_status=self._on_status, feed=ARRIVING,
-        )  # fmt: skip
+        if self.runtime is None:
+            return False
+        self.dispatcher = _notifications(cfg, self.runtime)
         self._started = time.monotonic()
         self._thread = threading.Thread(target=self._run, name=f"genebot-{self.name}", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline and self._thread.is_alive():
-            if self.runtime.context is not None:
+            if self._kernel() is not None:
                 return True
             time.sleep(0.01)
-        return self.runtime.context is not None and self.last_error is None
+        return self._kernel() is not None and self.last_error is None
+
+    def _runtime(self, cfg: GenebotConfig, db: Database) -> PaperRuntime | LiveRuntime | None:
+        """The paper replay, or (DEMO with an account) the live runtime on that demo account."""
+        account = account_of(cfg)
+        if account is None:
+            return PaperRuntime(
+                cfg, db, name=self.name, speed=self.speed, fresh=self.fresh,
+                on_status=self._on_status, feed=ARRIVING,
+            )  # fmt: skip
+        refusal = demo_refusal(cfg, account)
+        if refusal is not None:
+            self.last_error = refusal
+            log.error("live trader not started: %s", refusal)
+            return None
+        return LiveRuntime(cfg, db, name=self.name, on_bar=self._on_bar, **self.live_options)
 
     def get_status(self) -> TradingStatus:
         if self.last_error is not None:
@@ -153,9 +182,10 @@ class LiveTrader:
             return TradingStatus.STOPPED
         if not self._thread.is_alive():
             return TradingStatus.STOPPED
-        if self.runtime.context is None:
+        control = self._control()
+        if control is None:
             return TradingStatus.STARTING
-        if "*" in self.runtime.context.control.paused:
+        if "*" in control.paused:
             return TradingStatus.PAUSED
         return TradingStatus.RUNNING
 
@@ -194,9 +224,11 @@ class LiveTrader:
             return True
         self.runtime.stop()
         self._thread.join(timeout_s)
+        if self.dispatcher is not None and not self._thread.is_alive():
+            self.dispatcher.close(5.0)  # a bounded wait for what is queued
         return not self._thread.is_alive()
 
-    def wait(self, timeout_s: float | None = None) -> RunOutcome | None:
+    def wait(self, timeout_s: float | None = None) -> RunOutcome | LiveOutcome | None:
         """Block until the run ends (a replay reaches the end of its data) or ``timeout_s``."""
         if self._thread is not None:
             self._thread.join(timeout_s)
@@ -222,6 +254,8 @@ class LiveTrader:
 
     @property
     def strategy_runner(self) -> Any:
+        if not isinstance(self.runtime, PaperRuntime):
+            return None
         opened = self.runtime.opened if self.runtime is not None else None
         source = opened.source if opened is not None else None
         return source.runner if isinstance(source, Arriving) else None
@@ -252,7 +286,11 @@ class LiveTrader:
         self._latest = status
         self.system_monitor.maybe_check()
         runtime = self.runtime
-        if self.performance_tracker is None and runtime is not None and runtime.opened:
+        if (
+            self.performance_tracker is None
+            and isinstance(runtime, PaperRuntime)
+            and runtime.opened
+        ):
             opened = runtime.opened
             initial = float(runtime.cfg.backtest.initial_cash)
             self.performance_tracker = PerformanceTracker(
@@ -265,9 +303,40 @@ class LiveTrader:
         self.alerts.append(message)
         del self.alerts[:-100]
 
+    def _kernel(self) -> Any:
+        runtime = self.runtime
+        if isinstance(runtime, LiveRuntime):
+            return runtime.live.kernel if runtime.live is not None else None
+        opened = runtime.opened if runtime is not None and runtime.context is not None else None
+        return opened.kernel if opened is not None else None
+
+    def _control(self) -> Any:
+        runtime = self.runtime
+        if isinstance(runtime, LiveRuntime):
+            return runtime.control
+        return runtime.context.control if runtime is not None and runtime.context else None
+
     def _kernel_part(self, name: str) -> Any:
-        opened = self.runtime.opened if self.runtime is not None else None
-        return getattr(opened.kernel, name) if opened is not None else None
+        kernel = self._kernel()
+        return getattr(kernel, name) if kernel is not None else None
+
+    def _on_bar(self, live: Any) -> None:
+        """The live runtime's hook after each bar: the status the statistics read."""
+        if self._fields is None:
+            self._fields = KernelFields(live.kernel)
+        control = self._control()
+        paused = set(control.paused) if control is not None else set()
+        f = self._fields(int(live.kernel.now()), paused, None)
+        risk = live.kernel.risk
+        self._bars += 1
+        self._latest = Status(
+            self.runtime.deployment_id or "", self._bars, 0, f["ts_ns"], f["equity"],  # type: ignore[union-attr]
+            f["open_positions"], f["orders"], f["trades"],
+            risk.state.value if risk is not None else "OFF", False,
+            initial_equity=f["initial_equity"], daily_pnl=f["daily_pnl"],
+            win_rate=f["win_rate"], paused=tuple(sorted(paused)),
+        )  # fmt: skip
+        self.system_monitor.maybe_check()
 
     def _command(self, what: str, **detail: object) -> bool:
         runtime = self.runtime
@@ -278,3 +347,21 @@ class LiveTrader:
         command = control.post(self.db, runtime.deployment_id, what, WHO, **detail)
         outcome = control.wait_applied(self.db, runtime.deployment_id, command, COMMAND_TIMEOUT_S)
         return outcome is not None and not outcome.startswith("refused")
+
+
+def _notifications(cfg: GenebotConfig, runtime: PaperRuntime | LiveRuntime) -> Any:
+    """The runner's alerts to the configured channels (None: off, or no channel)."""
+    if not cfg.notifications.enabled:
+        return None
+    from genebot.notify.dispatcher import alert_notifier
+
+    try:
+        dispatcher = cfg.notifications.dispatcher()
+    except Exception as exc:  # a channel that cannot be built costs notifications, not the run
+        log.warning("notifications off: %s", exc)
+        return None
+    if not dispatcher.channels:
+        dispatcher.close(0)
+        return None
+    runtime.notifier = alert_notifier(dispatcher)
+    return dispatcher

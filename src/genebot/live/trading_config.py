@@ -9,6 +9,7 @@ object and named by :meth:`LiveTradingConfig.unmapped` — never silently droppe
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from enum import Enum
@@ -31,9 +32,9 @@ RISK_PER_TRADE = {RiskLevel.LOW: 0.005, RiskLevel.MEDIUM: 0.01, RiskLevel.HIGH: 
 
 
 class TradingMode(Enum):
-    DEMO = "demo"  # paper trading (the seed's demo account)
+    DEMO = "demo"  # the broker's demo account (MT5), else a paper replay
     PAPER = "paper"
-    LIVE = "live"  # arrives with the exchange adapters
+    LIVE = "live"  # real money: `genebot run --live` (a typed confirmation)
 
 
 @dataclass
@@ -103,6 +104,9 @@ MAPPED = (
     "execution.max_slippage (basis points of slippage in the paper venue)",
     "monitoring.max_cpu_usage, max_memory_usage, max_disk_usage, health_check_interval, "
     "performance_update_interval (SystemMonitor, PerformanceTracker)",
+    "notifications.* (the notifications: section; channels from the environment)",
+    "mode DEMO with an MT5 account (mt5, or MT5_LOGIN/MT5_PASSWORD/MT5_SERVER): the live "
+    "runtime on that demo account",
 )
 _TIMEFRAME = re.compile(r"^(M|H|D|W|MN)(\d*)$")
 _UNIT = {"M": "m", "H": "h", "D": "d", "W": "w", "MN": "M"}
@@ -127,6 +131,9 @@ class LiveTradingConfig:
     speed: float | None = None  # × real time; None: as fast as possible
     database_url: str | None = None  # default: DATABASE_URL, else sqlite genebot.db
     base: dict[str, Any] = field(default_factory=dict)  # any genebot config keys on top
+    # The MT5 account DEMO trades on (an ``exchanges.mt5`` entry); by default from the
+    # environment when MT5_LOGIN is set: MT5_LOGIN, MT5_PASSWORD, MT5_SERVER.
+    mt5: dict[str, Any] | None = None
 
     def add_strategy(self, strategy: StrategyConfig) -> None:
         self.strategies.append(strategy)
@@ -152,7 +159,33 @@ class LiveTradingConfig:
             "backtest": {**self.base.get("backtest", {}), **backtest},
             "risk_management": _risk(self, enabled),
         }
+        n = self.notifications
+        config["notifications"] = {"enabled": n.enabled} | (
+            {"services": list(n.services), "notification_levels": list(n.notification_levels),
+             "trade_notifications": n.trade_notifications,
+             "error_notifications": n.error_notifications,
+             "performance_notifications": n.performance_notifications,
+             "system_notifications": n.system_notifications}
+            if n.enabled else {}
+        )  # fmt: skip
+        account = self.account()
+        if account is not None:  # orders go to the broker's demo server
+            config["exchanges"] = {**self.base.get("exchanges", {}), "mt5": account}
+            config["dry_run"] = False
+            for body in strategies.values():
+                body["venue"] = "mt5"
         return load_config(config)
+
+    def account(self) -> dict[str, Any] | None:
+        """The MT5 account entry DEMO trades on, or None (PAPER, or no account: a replay)."""
+        if self.mode is not TradingMode.DEMO:
+            return None
+        if self.mt5 is not None:
+            return {"account_type": "margin", **self.mt5}
+        if not os.environ.get("MT5_LOGIN"):
+            return None
+        return {"login": "${MT5_LOGIN}", "password": "${MT5_PASSWORD:-}",
+                "server": "${MT5_SERVER:-}", "account_type": "margin"}  # fmt: skip
 
     def unmapped(self) -> list[str]:
         """Seed fields set to something genebot does not act on yet."""
@@ -165,8 +198,6 @@ class LiveTradingConfig:
             for name in ("max_daily_trades", "max_daily_loss"):
                 if getattr(sc, name) is not None:
                     out.append(f"{sc.name}.{name}")
-        if self.notifications.enabled:
-            out.append("notifications (alerts and channels arrive with the operations issue)")
         return out
 
 

@@ -102,6 +102,7 @@ class Mt5Standin:
     server: str = "Broker-Demo"
     balance: float = 10_000.0
     leverage: int = 100
+    trade_mode: int = 0  # ACCOUNT_TRADE_MODE_DEMO (1 contest, 2 real)
     currency: str = "USD"
     commission_per_lot: float = 3.5
     server_offset_h: int = 2
@@ -188,7 +189,7 @@ class Mt5Standin:
         )
         equity = self.balance + profit
         return AccountInfo(
-            self.login_id, 0, self.leverage, 200, 0, True, True, 0, 2, False,
+            self.login_id, self.trade_mode, self.leverage, 200, 0, True, True, 0, 2, False,
             round(self.balance, 2), 0.0, round(profit, 2), round(equity, 2), round(margin, 2),
             round(equity - margin, 2), (equity / margin * 100) if margin else 0.0, 50.0, 30.0,
             "genebot test", self.server, self.currency, "Stand-in Broker Ltd",
