@@ -50,6 +50,8 @@ GENES: dict[str, tuple[float, ...]] = {
     "stop_loss": (0.0, 0.02, 0.03, 0.05, 0.08, 0.12),
     "take_profit": (0.0, 0.03, 0.05, 0.1, 0.2),
     "trailing": (0.0, 0.0, 0.02, 0.05),  # (off twice as often)
+    # position sizing: the fraction of the sleeve's equity an entry buys (0: the config's)
+    "size": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5),
 }
 MAX_HEIGHT = 6  # bounded depth: crossover and mutation never grow a tree past this
 TRIES = 25  # draws of a node, a mutation or a crossover before the fallback (a sound one)
@@ -282,7 +284,7 @@ def _primitive(name: str, args: list[Any]) -> Rule | Value:
 class RuleGenome:
     entry: gp.PrimitiveTree
     exit: gp.PrimitiveTree
-    genes: dict[str, float] = field(default_factory=dict)  # stop_loss, take_profit, trailing
+    genes: dict[str, float] = field(default_factory=dict)  # stop_loss, take_profit, trailing, size
     fitness: Objectives = field(default_factory=Objectives)
 
     @classmethod

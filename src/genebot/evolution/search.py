@@ -263,6 +263,6 @@ def describe(spec: Spec) -> str:
     p = spec["parameters"]
     if spec["type"] == "evolved":
         text = f"entry: {p['entry']} | exit: {p['exit']}"
-        genes = ("stop_loss", "take_profit", "trailing")
+        genes = ("stop_loss", "take_profit", "trailing", "size")
         return text + "".join(f" | {k}: {p[k]}" for k in genes if p.get(k))
     return f"{spec['type']}: " + ", ".join(f"{k}={v}" for k, v in sorted(p.items()))

@@ -39,6 +39,7 @@ from genebot.execution.engine import Protection
 from genebot.indicators import crossed_above, crossed_below
 from genebot.trading.data import F64, BarData, Signals
 from genebot.trading.params import Param
+from genebot.trading.sizing import PercentEquity
 from genebot.trading.strategy import Strategy
 
 BoolArray = np.ndarray
@@ -481,6 +482,10 @@ class EvolvedStrategy(Strategy):
     stop_loss = Param(0.0, min=0.0, max=0.5, opt=(0.0, 0.2, 0.01), doc="fraction; 0 = none")
     take_profit = Param(0.0, min=0.0, max=10.0, opt=(0.0, 0.5, 0.01), doc="fraction; 0 = none")
     trailing = Param(0.0, min=0.0, max=0.5, opt=(0.0, 0.2, 0.01), doc="fraction; 0 = none")
+    size = Param(
+        0.0, min=0.0, max=1.0, opt=(0.0, 0.5, 0.05),
+        doc="fraction of the sleeve's equity per entry; 0 = the config's position_sizing",
+    )  # fmt: skip
 
     def validate_parameters(self) -> None:
         rules = []
@@ -501,6 +506,8 @@ class EvolvedStrategy(Strategy):
         self.warmup_bars = max(FLOOR_BARS, PERIOD_MULTIPLE * longest)
 
     def on_start(self) -> None:
+        if self.size:  # the sizing gene: a percent-of-equity sizer instead of the config's
+            self.sizer = PercentEquity(Decimal(str(self.size)))
         genes = [self.stop_loss, self.take_profit, self.trailing]
         if any(genes):
             base = self.protection
