@@ -42,7 +42,8 @@ DAY_S = 86_400
 ALL = "*"  # paused: every strategy
 
 
-def _number(value: object) -> float | None:
+def number(value: object) -> float | None:
+    """An exact decimal (as text) or a number as a float; None when missing or not a number."""
     if value is None or isinstance(value, bool):
         return None
     try:
@@ -107,7 +108,7 @@ def _recent_trades(
 
 def _clock(data: dict[str, Any], now: datetime) -> datetime:
     """The runner's clock (its data's time: a replay's is in the past), else the wall's."""
-    ts_ns = _number(data.get("ts_ns"))
+    ts_ns = number(data.get("ts_ns"))
     return datetime.fromtimestamp(ts_ns / 1e9, UTC) if ts_ns else now
 
 
@@ -189,15 +190,15 @@ def _status_families(snap: Snapshot, running: dict[str, list[str]]) -> list[Metr
             continue  # its runner never wrote a status row
         data = snap.statuses[dep][1]
         alloc = data.get("allocation")
-        capital = {str(k): _number(v) for k, v in alloc.items()} if isinstance(alloc, dict) else {}
+        capital = {str(k): number(v) for k, v in alloc.items()} if isinstance(alloc, dict) else {}
         held: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
         for p in data.get("positions") or []:
             if not isinstance(p, dict):
                 continue
-            mark = _number(p.get("current_price")) or _number(p.get("entry_price")) or 0.0
+            mark = number(p.get("current_price")) or number(p.get("entry_price")) or 0.0
             seen = held[str(p.get("strategy") or "")]
-            seen[0] += abs(_number(p.get("quantity")) or 0.0) * mark
-            seen[1] += _number(p.get("unrealized_pnl")) or 0.0
+            seen[0] += abs(number(p.get("quantity")) or 0.0) * mark
+            seen[1] += number(p.get("unrealized_pnl")) or 0.0
             seen[2] += 1
         stopped = {str(s) for s in data.get("paused") or []}
         for strategy in sorted(set(capital) | set(held)):

@@ -47,7 +47,6 @@ from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from importlib import metadata
 from typing import Any
 
@@ -178,15 +177,7 @@ class Dep:
         return [self.name, self.id, self.mode]
 
 
-def _number(value: object) -> float | None:
-    """An exact decimal (as text) or a number as a float; None when missing or not a number."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return float(number) if number.is_finite() else None
+_number = metrics_strategies.number
 
 
 def _error_type(payload: str) -> str:
