@@ -110,8 +110,25 @@ def eurusd_info(**over: Any) -> Any:
     return SymbolInfo(**base)
 
 
-def load_bars(path: Path | None = None) -> pd.DataFrame:
-    """The bundled EUR/USD hourly bars (UTC index)."""
+def usdjpy_info(**over: Any) -> Any:
+    """USDJPY: 3 digits, profit in JPY (booked to a USD account at the close), margin in USD."""
+    base = eurusd_info()._asdict() | dict(
+        name="USDJPY", description="US Dollar vs Japanese Yen", path="Forex\\USDJPY",
+        currency_base="USD", currency_profit="JPY", currency_margin="USD", digits=3,
+        point=0.001, trade_tick_size=0.001, trade_tick_value=0.91, swap_long=1.8,
+        swap_short=-7.4, spread=14,
+    )  # fmt: skip
+    base.update(over)
+    return SymbolInfo(**base)
+
+
+USDJPY_BARS = "fxcm_USD-JPY_1h.csv"  # the bundled USD/JPY hours (February 2013)
+
+
+def load_bars(path: Path | str | None = None) -> pd.DataFrame:
+    """The bundled EUR/USD hourly bars (UTC index), or another bundled forex file by name."""
+    if isinstance(path, str):
+        path = SAMPLE / path
     frame = pd.read_csv(path or SAMPLE / "oanda_EUR-USD_1h.csv")
     frame.index = pd.to_datetime(frame.pop("timestamp"), utc=True)
     return frame
