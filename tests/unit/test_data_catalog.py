@@ -115,6 +115,7 @@ SAMPLE_FILES = [
     ("BTC/USDT", "1h", "crypto/binance_BTC-USDT_1h.csv"),
     ("ETH/USDT", "1h", "crypto/binance_ETH-USDT_1h.csv"),
     ("EUR/USD", "1h", "forex/oanda_EUR-USD_1h.csv"),
+    ("USD/JPY", "1h", "forex/fxcm_USD-JPY_1h.csv"),
 ]
 
 

@@ -666,6 +666,7 @@ SAMPLES = [
     ("crypto/binance_BTC-USDT_1h.csv", "1h", 5482, "2020-12-01T00:00Z", "2021-07-17T20:00Z", 11),
     ("crypto/binance_ETH-USDT_1h.csv", "1h", 5482, "2020-12-01T00:00Z", "2021-07-17T20:00Z", 11),
     ("forex/oanda_EUR-USD_1h.csv", "1h", 6168, "2018-01-02T00:00Z", "2018-12-31T21:00Z", 67),
+    ("forex/fxcm_USD-JPY_1h.csv", "1h", 480, "2013-02-01T00:00Z", "2013-02-28T23:00Z", 0),
     # derived from binance_BTC-USDT_1m by derived/make_derived.py: synthetic, see the README
     *(
         (f"derived/{name}.synthetic.csv", "1m", 2880, "2021-05-18T00:00Z", "2021-05-19T23:59Z", 0)
@@ -701,3 +702,4 @@ def test_sample_folder_holds_exactly_the_documented_files() -> None:
     assert "ticks/binance_BTC-USDT_quotes.csv" in readme
     assert (SAMPLE_DIR / "licenses" / "GPL-3.0.txt").is_file()
     assert (SAMPLE_DIR / "licenses" / "Apache-2.0_QuantConnect-Lean.txt").is_file()
+    assert (SAMPLE_DIR / "licenses" / "LGPL-3.0.txt").is_file()  # the FXCM USD/JPY hours
