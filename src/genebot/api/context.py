@@ -27,6 +27,7 @@ from genebot.persistence.repositories import DeploymentRepository
 from genebot.persistence.tables import Deployment, JournalEntry
 
 RUNNER_CACHE_S = 0.5
+ANY = "any runner"  # the cache key of runner_up() (scopes are "" or "paper:NAME")
 
 
 class TtlCache:
@@ -135,20 +136,29 @@ class ApiContext:
         """Whether any runner trades on this database now (ours, or another process's)."""
         if self.runtime is not None:
             return True
+        return self._cached(ANY, self._any_runner)
+
+    def _any_runner(self) -> bool:
+        if held(self.db, DATABASE):
+            return True
         running = [d for d in DeploymentRepository(self.db).recent() if d.status == "running"]
-        return self._held(DATABASE) or any(self.runner_for(d) for d in running)
+        return any(held(self.db, scope_of(d.mode, d.name)) for d in running)
 
     def runner_for(self, row: Deployment) -> bool:
         """Whether a runner holds this deployment's lock now (live: the database's)."""
         return self._held(scope_of(row.mode, row.name))
 
     def _held(self, scope: str) -> bool:
+        return self._cached(scope, lambda: held(self.db, scope))
+
+    def _cached(self, key: str, look: Callable[[], bool]) -> bool:
+        """``look()``, asked again at most every RUNNER_CACHE_S (each API call asks)."""
         now = time.monotonic()
         with self._runner_lock:
-            when, up = self._runners.get(scope, (-1e18, False))
+            when, up = self._runners.get(key, (-1e18, False))
             if now - when >= RUNNER_CACHE_S:
-                up = held(self.db, scope)
-                self._runners[scope] = (now, up)
+                up = look()
+                self._runners[key] = (now, up)
             return up
 
     def need_runner(self) -> None:
