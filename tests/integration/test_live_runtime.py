@@ -313,3 +313,63 @@ def test_live_takes_candles_from_the_websocket(emu: BinanceEmulator, db: Databas
     assert outcome.bars == 8 and rt.live is not None
     assert rt.live.parts.bars.from_stream >= 6  # the rest by REST: the warm-up edge
     assert emu.streams.connections == 1
+
+
+def _risk_state(rt: LiveRuntime) -> str:
+    assert rt.live is not None and rt.live.kernel.risk is not None
+    return rt.live.kernel.risk.state.value
+
+
+def test_a_halt_survives_a_restart(emu: BinanceEmulator, db: Database) -> None:
+    """The kill switch halted by consecutive losses is journaled; the restarted runner starts
+    halted (same counters), and enters nothing new."""
+    serve_candles(emu, ahead_s=120)
+    risk = {"risk_management": {"limits": {"max_consecutive_losses": 1}}}
+    cfg = load_config({**config(emu), **risk})
+    first = LiveRuntime(cfg, db, max_bars=80)
+    first.on_bar = lambda live: _risk_state(first) == "HALTED" and first.stop("halted")
+    out = first.run()
+    assert out.stop_reason == "halted", "no losing trade halted the first run"
+    losses = first.live.kernel.risk.consecutive_losses  # type: ignore[union-attr]
+    states: list[str] = []
+    second = LiveRuntime(cfg, db, max_bars=10)
+    second.on_bar = lambda live: states.append(_risk_state(second))
+    second.run()
+    assert states and set(states) == {"HALTED"}
+    assert second.live.kernel.risk.consecutive_losses == losses  # type: ignore[union-attr]
+    with db.reader() as session:
+        entries = session.execute(
+            select(OrderRow.status, OrderRow.reason).where(
+                OrderRow.deployment_id == second.deployment_id, OrderRow.parent_id.is_(None)
+            )
+        ).all()
+        started = session.scalars(
+            select(JournalEntry.payload).where(
+                JournalEntry.deployment_id == second.deployment_id,
+                JournalEntry.kind == "runtime.started",
+            )
+        ).one()
+        kinds = session.scalars(
+            select(JournalEntry.kind).where(JournalEntry.deployment_id == second.deployment_id)
+        ).all()
+    # every entry signal of the restarted runner is denied by the kill switch, none is sent
+    assert entries and all(s == "DENIED" and "halted" in r for s, r in entries)
+    assert "risk state HALTED restored" in started and "consecutive_losses" in started
+    assert "risk.state" in kinds  # the restored state is the new deployment's first snapshot
+
+
+def test_a_position_carried_through_two_restarts_is_still_held(
+    emu: BinanceEmulator, db: Database
+) -> None:
+    """A position opened in run 1, carried into run 2, which stops before it exits: run 3
+    carries it again (its books are every earlier run's fills, not only the last run's)."""
+    serve_candles(emu, ahead_s=120)
+    first = runtime(emu, db, 40, on_bar=lambda live: _position(first) and first.stop("held"))
+    first.run()
+    held: list[Decimal] = []
+    second = runtime(emu, db, 1, on_bar=lambda live: held.append(_position(second)))
+    second.run()
+    third = runtime(emu, db, 1, on_bar=lambda live: held.append(_position(third)))
+    third.run()
+    assert held == [D("0.01"), D("0.01")]
+    assert sum(emu.balances()["BTC"]) == D("0.01")

@@ -36,6 +36,7 @@ from genebot.live.deployments import FINISHED, finish, open_deployment
 from genebot.live.exchange_setup import GENEBOT_PREFIX, ExchangeParts, LiveKernel, assemble_live
 from genebot.live.exchange_setup import connect as connect_exchange
 from genebot.live.recovery import BooksDisagree, carry, plain, recover
+from genebot.live.risk_state import RiskJournal, prior_deployments, restore_risk
 from genebot.live.runtime import ERROR, JournalSink, _Flusher, _trading_config
 from genebot.live.staged_live import StagedGate, ramp_start_ns
 from genebot.live.status_store import KernelFields, StatusWriter
@@ -94,6 +95,7 @@ class LiveRuntime:
         self.staged: StagedGate | None = None  # the first weeks' reduced size (live.staged_*)
         self.notifier: Notifier | None = None
         self.alert_hooks: list[Callable[[Mapping[str, Any]], None]] = []
+        self._risk: RiskJournal | None = None  # the risk state, journaled when it changes
 
     def stop(self, reason: str = "stopped by the operator") -> None:
         self._stop = reason
@@ -121,6 +123,12 @@ class LiveRuntime:
             live.kernel.execution.observe(sink)
             carry(live, recovered.carried)  # re-placed protection is journaled like any order
             sink.flush()
+            earlier = prior_deployments(self.db, self.name, "live", ref.id)
+            restored = restore_risk(self.db, live.kernel, earlier)  # a halt survives restarts
+            if restored is not None:
+                log.warning("restart: %s", restored)
+                recovered.lines.append(restored)
+            self._risk = RiskJournal(live.kernel, store)  # written from the first loop on
             if self.cfg.live.staged_sizing:
                 start = ramp_start_ns(self.db, self.name, self.clock())
                 self.staged = StagedGate(live.kernel, start, self.cfg.live.staged_weekly)
@@ -176,6 +184,8 @@ class LiveRuntime:
                 parts.client.resolve_in_flight()  # (working orders are synced at each bar)
             sink.flush()
             flusher.flush()
+            if self._risk is not None:
+                self._risk.flush(self.clock())
             self._write_status(live)
             stale = self._watch_staleness(parts, stale, store)
             if self.on_bar is not None:
@@ -276,6 +286,8 @@ class LiveRuntime:
     ) -> LiveOutcome:
         sink.flush()
         flusher.flush()
+        if self._risk is not None:
+            self._risk.flush(self.clock())
         self._write_status(live, force=True)
         reason = self._stop or "stopped"
         store.record_runtime(FINISHED, "live", {"why": reason, "bars": bars, "ts_event": 0})

@@ -103,6 +103,7 @@ def recover(
     """Resolve the earlier deployments' open orders and collect their positions (``skip``:
     the deployment starting now; ``dry``: say what would be done, change nothing)."""
     out = Recovered()
+    protect: dict[tuple[str, str], list[Held]] = {}
     for dep in _earlier(db, name):
         if dep.id == skip:
             continue
@@ -121,17 +122,26 @@ def recover(
                 store.on_order_events(events)
             lines.append(f"deployment {dep.id[:12]} {_line(row, events)}")
         out.lines += lines
-        carried = _positions(db, dep.id)
-        for c in carried:
-            c.protect = held.get((c.strategy_id, c.instrument_id), [])
-        out.carried.extend(carried)
+        protect.update(held)
         if dry:
             continue
-        store.record_runtime(
-            RECOVERED, dep.id,
-            {"lines": lines, "carried": [plain(c) for c in carried], "ts_event": now()},
-        )  # fmt: skip
+        store.record_runtime(RECOVERED, dep.id, {"lines": lines, "ts_event": now()})
+    out.carried = _positions(db, _chain(db, name, skip))
+    for c in out.carried:
+        c.protect = protect.get((c.strategy_id, c.instrument_id), [])
     return out
+
+
+def _chain(db: Database, name: str, skip: str | None) -> list[str]:
+    """Every earlier live deployment of ``name``, oldest first: a position carried into one
+    of them is held by the net of all their fills."""
+    with db.reader() as session:
+        rows = session.scalars(
+            select(Deployment.id)
+            .where(Deployment.mode == "live", Deployment.name == name)
+            .order_by(Deployment.started_at)
+        )
+        return [i for i in rows if i != skip]
 
 
 def _earlier(db: Database, name: str) -> list[Deployment]:
@@ -245,22 +255,25 @@ def _fills(
     return out
 
 
-def _positions(db: Database, dep_id: str) -> list[Carried]:
-    """The net position per (strategy, instrument) the deployment's fills leave."""
+def _positions(db: Database, dep_ids: list[str]) -> list[Carried]:
+    """The net position per (strategy, instrument) the deployments' fills leave."""
+    if not dep_ids:
+        return []
     with db.reader() as session:
         rows = session.execute(
             select(OrderRow.strategy_id, FillRow.instrument_id, FillRow.side, FillRow.quantity,
                    FillRow.price, FillRow.ts_event)
             .join(OrderRow, FillRow.order_id == OrderRow.id)
-            .where(OrderRow.deployment_id == dep_id)
+            .where(OrderRow.deployment_id.in_(dep_ids))
             .order_by(FillRow.id)
         ).all()  # fmt: skip
     books: dict[tuple[str, str], Position] = {}
     for strategy, iid, side, qty, px, ts in rows:
         pos = books.setdefault((strategy, iid), Position(strategy, iid))
         pos.apply_fill(side, qty, px, ZERO, ts, "carried")
+    source = dep_ids[-1]
     return [
-        Carried(s, i, p.quantity, p.avg_px, dep_id) for (s, i), p in books.items() if p.quantity
+        Carried(s, i, p.quantity, p.avg_px, source) for (s, i), p in books.items() if p.quantity
     ]
 
 
