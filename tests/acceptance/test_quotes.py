@@ -131,3 +131,40 @@ def test_the_lookahead_check_cuts_quotes_too() -> None:
     assert "orders created by" in report.problems[0] and "quantity" in report.problems[0]
     honest = check_lookahead(config(buy_at=3, sell_at=20))
     assert honest.passed, honest.problems
+
+
+@pytest.mark.parametrize(
+    "case", ["market", "limit", "stop loss on quotes", "quotes and bars"]
+)  # fmt: skip
+def test_quotes_arriving_one_at_a_time_give_the_backtests_orders(
+    case: str, quotes: pd.DataFrame
+) -> None:
+    """The live path (a data client hands out quotes one at a time to the growing kernel)
+    gives exactly the backtest's orders and fills, quote by quote."""
+    from genebot.live.strategy_runner import run_incremental
+
+    data = None
+    cfg = config(buy_at=3, sell_at=20)
+    if case == "limit":
+        cfg = config(buy_at=3, sell_at=10_000, limit_below=0.5)
+    elif case == "stop loss on quotes":
+        cfg = config(buy_at=2, sell_at=10_000)
+        cfg["risk_management"] = {
+            "stop_loss": {"enabled": True, "default_percentage": 0.0002},
+            "take_profit": {"enabled": False},
+            "position_limits": {"max_position_size": 1.0},
+            "limits": {"max_portfolio_heat": 1.0, "volatility_limit": 100.0},
+        }
+    elif case == "quotes and bars":
+        start = quotes.index[0].floor("10s")
+        idx = pd.date_range(start, periods=6, freq="10s", tz="UTC", name="timestamp")
+        mid = float((quotes["bid"].iloc[0] + quotes["ask"].iloc[0]) / 2)
+        frame = {"open": mid, "high": mid + 5, "low": mid - 5, "close": mid, "volume": 1.0}
+        data = {"BTC/USDT": pd.DataFrame(frame, index=idx)}
+        cfg["strategies"]["q"]["timeframes"] = ["10s"]
+    whole = bt.run(cfg, data)
+    arriving = run_incremental(cfg, data)
+    assert len(whole.orders) > 0
+    columns = ["side", "type", "quantity", "price", "status", "filled_qty", "avg_price", "tag"]
+    assert arriving.orders[columns].equals(whole.orders[columns])
+    assert arriving.trades.equals(whole.trades)

@@ -6,12 +6,18 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from genebot.cli.common import console, err, find_config, guarded, say
 from genebot.core.errors import GenebotError, InputError
 from genebot.core.secrets import SecretRedactor, install
+
+if TYPE_CHECKING:
+    from genebot.config.loader import GenebotConfig
+    from genebot.live.exchange_runtime import LiveOutcome, LiveRuntime
+    from genebot.persistence.database import Database
 
 DEFAULT_LIVE_CONFIGS = (Path("config/trading_bot_config.yaml"), Path("config/live.yaml"))
 
@@ -48,7 +54,7 @@ def run_live(
     daemon: Path | None = None,
 ) -> None:
     from genebot.cli.backtest import _run_store
-    from genebot.cli.run import _daemonize, _install_stop
+    from genebot.cli.run import _daemonize
     from genebot.live import golive
     from genebot.live.exchange_runtime import LiveRuntime
 
@@ -71,33 +77,7 @@ def run_live(
     logging.basicConfig(level=cfg.logging.level, format="%(levelname)s %(name)s: %(message)s")
     redactor = _redact_logs(cfg, target.exchange)
     db = _run_store(database_url)
-    runtime = LiveRuntime(cfg, db, name=name, max_bars=max_bars)
-    import signal
-
-    from genebot.cli.api_thread import start_api, start_log_files, start_notifications
-    from genebot.core.logfiles import remove as remove_log_files
-    from genebot.services.backups import start_backups
-
-    previous = _install_stop(runtime)  # type: ignore[arg-type]
-    served = start_api(cfg, db, runtime)
-    files = start_log_files(cfg)
-    notifier = start_notifications(cfg, runtime)
-    backups = start_backups(cfg, db)
-    try:
-        outcome = runtime.run()
-    except GenebotError as exc:  # one clear line, the keys masked; the journal holds it too
-        say(err, "error:", "red", redactor.redact(str(exc)))
-        raise typer.Exit(2 if isinstance(exc, InputError) else 1) from None
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if served is not None:
-            served.stop()
-        if notifier is not None:
-            notifier.close()
-        if backups is not None:
-            backups.stop()
-        remove_log_files(files)
+    outcome = _operate(cfg, db, LiveRuntime(cfg, db, name=name, max_bars=max_bars), redactor)
     console.print(
         f"deployment {outcome.deployment_id[:12]} (live on {target.exchange}): "
         f"{outcome.bars} bars, {outcome.orders} orders ({outcome.sent} sent to the exchange), "
@@ -111,3 +91,70 @@ def run_live(
             else "left working on the exchange"
         )
         say(console, "working", "yellow", f"{line}: {where}")
+
+
+def run_paper_live(
+    cfg: GenebotConfig,
+    *,
+    name: str,
+    fresh: bool,
+    max_bars: int | None,
+    database_url: str | None,
+    api: bool = True,
+) -> None:
+    """``genebot run --live-prices``: paper trading on the exchange's live candles."""
+    from genebot.cli.backtest import _run_store
+    from genebot.live.exchange_setup import traded
+    from genebot.live.paper_exchange import PaperExchangeRuntime
+
+    exchange, _ = guarded(lambda: traded(cfg))
+    err.print(
+        f" PAPER TRADING on {exchange}'s live prices: simulated fills, no order is sent ",
+        style="bold white on blue", highlight=False,
+    )  # fmt: skip
+    logging.basicConfig(level=cfg.logging.level, format="%(levelname)s %(name)s: %(message)s")
+    redactor = _redact_logs(cfg, exchange)
+    db = _run_store(database_url)
+    runtime = PaperExchangeRuntime(cfg, db, name=name, fresh=fresh, max_bars=max_bars)
+    outcome = _operate(cfg, db, runtime, redactor, api)
+    wallet = ", ".join(f"{k} {v}" for k, v in runtime.wallet().items())
+    console.print(
+        f"deployment {outcome.deployment_id[:12]} (paper on {exchange}'s prices): "
+        f"{outcome.bars} bars, {outcome.orders} orders, {outcome.fills} fills; wallet {wallet}; "
+        f"stopped: {outcome.stop_reason}",
+        highlight=False,
+    )
+
+
+def _operate(
+    cfg: GenebotConfig, db: Database, runtime: LiveRuntime, redactor: SecretRedactor,
+    api: bool = True,
+) -> LiveOutcome:  # fmt: skip
+    """Run with the API, log files, notifications and backups beside it; Ctrl-C stops."""
+    import signal
+
+    from genebot.cli.api_thread import start_api, start_log_files, start_notifications
+    from genebot.cli.run import _install_stop
+    from genebot.core.logfiles import remove as remove_log_files
+    from genebot.services.backups import start_backups
+
+    previous = _install_stop(runtime)  # type: ignore[arg-type]
+    served = start_api(cfg, db, runtime, api)
+    files = start_log_files(cfg)
+    notifier = start_notifications(cfg, runtime)
+    backups = start_backups(cfg, db)
+    try:
+        return runtime.run()
+    except GenebotError as exc:  # one clear line, the keys masked; the journal holds it too
+        say(err, "error:", "red", redactor.redact(str(exc)))
+        raise typer.Exit(2 if isinstance(exc, InputError) else 1) from None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if served is not None:
+            served.stop()
+        if notifier is not None:
+            notifier.close()
+        if backups is not None:
+            backups.stop()
+        remove_log_files(files)

@@ -29,7 +29,15 @@ YesOpt = Annotated[
     bool, Opt("--yes", help="--live, no typed confirmation (needs GENEBOT_LIVE_CONFIRM=1)")
 ]
 MaxBarsOpt = Annotated[
-    int | None, Opt(help="--live: stop after this many bars (a smoke test)", min=1)
+    int | None, Opt(help="--live, --live-prices: stop after this many bars (a smoke test)", min=1)
+]
+LivePricesOpt = Annotated[
+    bool,
+    Opt(
+        "--live-prices",
+        help="paper trade on the exchange's live candles (paper.prices: exchange): "
+        "simulated fills, no API key needed, nothing sent",
+    ),
 ]
 FeedOpt = Annotated[
     str | None,
@@ -47,6 +55,7 @@ def run_command(
         bool, Opt("--paper", "--paper-trading", "--dry-run", help="paper trading (the default)")
     ] = True,
     live: LiveOpt = False,
+    live_prices: LivePricesOpt = False,
     yes: YesOpt = False,
     max_bars: MaxBarsOpt = None,
     replay: Annotated[bool, Opt("--replay", help="play the config's data files as if live")] = True,
@@ -97,7 +106,7 @@ def run_command(
     if not paper:
         say(err, "error:", "red", "--no-paper: say --live to trade on the exchange")
         raise typer.Exit(2)
-    del replay  # the only data source until the live feeds land
+    del replay  # the default; --live-prices (or paper.prices: exchange) trades live candles
     if daemon:
         _daemonize(log_file)
         return
@@ -111,6 +120,14 @@ def run_command(
         from genebot.cli.backtest import execute_backtest
 
         execute_backtest(cfg, quiet=quiet, store=True, database_url=database_url)
+        return
+    if live_prices or cfg.paper.prices == "exchange":
+        from genebot.cli.live_cmd import run_paper_live
+
+        run_paper_live(
+            cfg, name="paper-live" if name == "paper" else name, fresh=fresh,
+            max_bars=max_bars, database_url=database_url, api=api,
+        )  # fmt: skip
         return
     rate = guarded(lambda: _speed(speed))
     how = guarded(lambda: _feed(feed)) if feed is not None else cfg.run.feed

@@ -1,12 +1,9 @@
-"""Frozen pydantic models for the genebot YAML configuration.
-
-The layout follows the seed genebot project (``exchanges:``, ``strategies:``,
-``risk_management:`` with ``global`` / ``stop_loss`` / ``position_limits``) plus a ``backtest:``
-section. Every model is frozen and rejects unknown keys. Loading, ``${VAR}`` interpolation,
-error formatting and CLI overrides live in :mod:`genebot.config.loader`.
-
-Cross-field checks raise :class:`KeyedValueError` so the error formatter can name the exact key
-(``backtest.start_date``) instead of the enclosing section.
+"""Frozen pydantic models for the genebot YAML configuration: the seed's layout
+(``exchanges:``, ``strategies:``, ``risk_management:`` ...) plus ``backtest:`` and genebot's
+own sections. Every model is frozen and rejects unknown keys; loading, ``${VAR}``
+interpolation, error formatting and CLI overrides live in :mod:`genebot.config.loader`.
+Cross-field checks raise :class:`KeyedValueError`, so an error names the exact key
+(``backtest.start_date``), not the enclosing section.
 """
 
 from __future__ import annotations
@@ -35,6 +32,7 @@ from genebot.config.sections import (
     BackupSectionConfig,
     LiveSectionConfig,
     LoggingConfig,
+    PaperSectionConfig,
     RunSectionConfig,
 )
 from genebot.core.config import (
@@ -522,6 +520,7 @@ class GenebotConfig(FrozenModel):
     orchestrator: OrchestratorConfig | None = None
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     run: RunSectionConfig = Field(default_factory=RunSectionConfig)
+    paper: PaperSectionConfig = Field(default_factory=PaperSectionConfig)
     api: ApiSectionConfig = Field(default_factory=ApiSectionConfig)
     live: LiveSectionConfig = Field(default_factory=LiveSectionConfig)
     dry_run: bool = Field(True, description="false (and --live) to send real orders")

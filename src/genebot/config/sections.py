@@ -1,4 +1,4 @@
-"""Small top-level config sections: ``logging:``, ``run:`` and ``live:``."""
+"""Small top-level config sections: ``logging:``, ``run:``, ``paper:`` and ``live:``."""
 
 from __future__ import annotations
 
@@ -60,11 +60,37 @@ class RunSectionConfig(FrozenModel):
         return value.replace("-", "_").lower() if isinstance(value, str) else value
 
 
+Currency = Annotated[str, Field(pattern=r"^[A-Za-z0-9]+$")]
+
+
+class PaperSectionConfig(FrozenModel):
+    """The ``paper:`` section: paper trading's simulated wallet and where its prices come from."""
+
+    prices: Literal["replay", "exchange"] = Field(
+        "replay",
+        description="replay: the backtest.data files on the replay clock; exchange: the "
+        "strategies' exchange's live candles (public data, no API key), simulated fills",
+    )
+    starting_balances: dict[Currency, Annotated[float, Field(ge=0)]] | None = Field(
+        default=None,
+        description="the simulated wallet per currency, e.g. {USDT: 10000, BTC: 0.1}; the "
+        "account currency's amount is the strategies' capital (default: backtest.initial_cash)",
+    )
+
+    @field_validator("starting_balances", mode="after")
+    @classmethod
+    def _upper(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        return None if value is None else {k.upper(): v for k, v in value.items()}
+
+
 class LiveSectionConfig(FrozenModel):
     """The ``live:`` section: how ``genebot run --live`` trades on an exchange."""
 
     warmup_bars: int = Field(
         500, ge=1, le=5000, description="closed candles per feed fetched before trading starts"
+    )
+    quote_interval_s: float = Field(
+        1.0, gt=0, le=3600, description="quotes: true — seconds between asks for the best bid/ask"
     )
     poll_delay_s: float = Field(
         2.0, ge=0, le=60, description="seconds after a bar's close before it is asked for"

@@ -52,14 +52,11 @@ class ReplayDataClient:
         tl = self.timeline
         feed, row = tl.feeds[int(tl.step_feed[step])], int(tl.step_row[step])
         if isinstance(feed, QuoteFeed):
+            half = float(feed.volume[row]) / 2  # the feed holds bid + ask size: halves, exact
             return QuoteTick(
-                feed.instrument.id,
-                int(feed.ts[row]),
-                float(feed.bid[row]),
-                float(feed.ask[row]),
-                float(feed.volume[row]),
-                float(feed.volume[row]),
-            )
+                feed.instrument.id, int(feed.ts[row]), float(feed.bid[row]),
+                float(feed.ask[row]), half, half,
+            )  # fmt: skip
         return Bar(
             feed.instrument.id,
             feed.timeframe_ns,

@@ -26,16 +26,24 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from genebot.config.loader import GenebotConfig
+from genebot.domain.market import Bar
 from genebot.live import control
 from genebot.live.alerting import Notifier, RunnerAlerts
 from genebot.live.control import Controller
-from genebot.live.deployments import FINISHED, finish, open_deployment
-from genebot.live.exchange_setup import GENEBOT_PREFIX, ExchangeParts, LiveKernel, assemble_live
+from genebot.live.deployments import FINISHED, DeploymentRef, finish, open_deployment
+from genebot.live.exchange_setup import (
+    GENEBOT_PREFIX,
+    ExchangeParts,
+    LiveKernel,
+    MarketParts,
+    assemble_live,
+)
 from genebot.live.exchange_setup import connect as connect_exchange
-from genebot.live.recovery import BooksDisagree, carry, plain, recover
+from genebot.live.recovery import BooksDisagree, Recovered, carry, plain, recover
 from genebot.live.risk_state import RiskJournal, prior_deployments, restore_risk
 from genebot.live.runtime import ERROR, JournalSink, _Flusher, _trading_config
 from genebot.live.staged_live import StagedGate, ramp_start_ns
@@ -89,7 +97,7 @@ class LiveRuntime:
         self.deployment_id: str | None = None
         self._last_command = 0
         self._paused_for_stale = False
-        self._parts: ExchangeParts | None = None
+        self._parts: MarketParts | None = None
         self._status: tuple[StatusWriter, KernelFields] | None = None  # what the API reads
         self.alerts: RunnerAlerts | None = None
         self.staged: StagedGate | None = None  # the first weeks' reduced size (live.staged_*)
@@ -100,6 +108,8 @@ class LiveRuntime:
     def stop(self, reason: str = "stopped by the operator") -> None:
         self._stop = reason
 
+    mode = "live"
+
     def run(self) -> LiveOutcome:
         """The whole run, owning the database's runner lock (a second runner is refused)."""
         lock = RunnerLock(self.db)
@@ -109,51 +119,31 @@ class LiveRuntime:
         finally:
             lock.release()
 
+    def _open(self) -> DeploymentRef:
+        return open_deployment(self.db, self.name, _trading_config(self.cfg), True, "live")
+
+    def _prepare(self, ref: DeploymentRef) -> tuple[LiveKernel, Recovered]:
+        """Connect, finish the earlier runs' orders, assemble the kernel on the warm-up."""
+        parts = self._parts = connect_exchange(self.cfg, ref.id[:6], self.clock)
+        recovered = recover(self.db, parts, self.name, self.clock, skip=ref.id)
+        for line in recovered.lines:
+            log.warning("restart: %s", line)
+        _refuse_earlier_orders(parts)
+        return assemble_live(self.cfg, parts), recovered
+
+    def _earlier(self, ref: DeploymentRef) -> list[str]:
+        """The earlier deployments whose risk state this one resumes (oldest first)."""
+        return prior_deployments(self.db, self.name, "live", ref.id)
+
     def _run(self) -> LiveOutcome:
-        ref = open_deployment(self.db, self.name, _trading_config(self.cfg), True, "live")
+        ref = self._open()
         store = TradingStore(self.db, ref.id)
         try:
-            parts = self._parts = connect_exchange(self.cfg, ref.id[:6], self.clock)
-            recovered = recover(self.db, parts, self.name, self.clock, skip=ref.id)
-            for line in recovered.lines:
-                log.warning("restart: %s", line)
-            _refuse_earlier_orders(parts)
-            live = self.live = assemble_live(self.cfg, parts)
-            sink = JournalSink(store, {})
-            live.kernel.execution.observe(sink)
-            carry(live, recovered.carried)  # re-placed protection is journaled like any order
-            sink.flush()
-            earlier = prior_deployments(self.db, self.name, "live", ref.id)
-            restored = restore_risk(self.db, live.kernel, earlier)  # a halt survives restarts
-            if restored is not None:
-                log.warning("restart: %s", restored)
-                recovered.lines.append(restored)
-            self._risk = RiskJournal(live.kernel, store)  # written from the first loop on
-            if self.cfg.live.staged_sizing:
-                start = ramp_start_ns(self.db, self.name, self.clock())
-                self.staged = StagedGate(live.kernel, start, self.cfg.live.staged_weekly)
-            flusher = _Flusher(live.kernel, store, ref.journaled)
-            self.control = Controller(live.kernel)
-            self.control.reparameterize = live.runner.growing.retrack
-            self.deployment_id = ref.id
-            started = _started(parts, live)
-            header = {
-                "deployment_id": ref.id,
-                "name": self.name,
-                "mode": "live",
-                "exchange": parts.name,
-                "strategies": sorted(live.kernel.portfolio.sleeves),
-            }
-            self._status = (StatusWriter(self.db, ref.id, header), KernelFields(live.kernel))
-            self.alerts = RunnerAlerts(self.cfg, self.db, ref.id, self.name, self.notifier)
-            self.alerts.hooks.extend(self.alert_hooks)
-            self.alerts.exchange_errors = lambda: parts.caller.error_count + parts.bars.errors
-            started["recovered"] = recovered.lines
-            started["carried"] = [plain(c) for c in recovered.carried]
-            store.record_runtime(STARTED, parts.name, started)
-            outcome = self._loop(live, sink, flusher, store)
+            live, recovered = self._prepare(ref)
+            self.live = live
+            outcome = self._trade(ref, store, live, recovered)
         except Exception as exc:  # journaled, then the caller says it to the user
-            store.record_runtime(ERROR, "live", {"error": f"{type(exc).__name__}: {exc}"})
+            store.record_runtime(ERROR, self.mode, {"error": f"{type(exc).__name__}: {exc}"})
             finish(self.db, ref.id, "crashed")
             raise
         finally:
@@ -162,30 +152,89 @@ class LiveRuntime:
         outcome.deployment_id = ref.id
         return outcome
 
+    def _trade(
+        self, ref: DeploymentRef, store: TradingStore, live: LiveKernel, recovered: Recovered
+    ) -> LiveOutcome:
+        parts = live.parts
+        sink = JournalSink(store, {})
+        live.kernel.execution.observe(sink)
+        carry(live, recovered.carried)  # re-placed protection is journaled like any order
+        sink.flush()
+        restored = restore_risk(self.db, live.kernel, self._earlier(ref))  # a halt survives
+        if restored is not None:
+            log.warning("restart: %s", restored)
+            recovered.lines.append(restored)
+        self._risk = RiskJournal(live.kernel, store)  # written from the first loop on
+        if self.mode == "live" and self.cfg.live.staged_sizing:
+            start = ramp_start_ns(self.db, self.name, self.clock())
+            self.staged = StagedGate(live.kernel, start, self.cfg.live.staged_weekly)
+        flusher = _Flusher(live.kernel, store, ref.journaled)
+        self.control = Controller(live.kernel)
+        self.control.reparameterize = live.runner.growing.retrack
+        self.deployment_id = ref.id
+        started = self._started(live)
+        header = {
+            "deployment_id": ref.id,
+            "name": self.name,
+            "mode": self.mode,
+            "exchange": parts.name,
+            "strategies": sorted(live.kernel.portfolio.sleeves),
+        }
+        self._status = (StatusWriter(self.db, ref.id, header), KernelFields(live.kernel))
+        self.alerts = RunnerAlerts(self.cfg, self.db, ref.id, self.name, self.notifier)
+        self.alerts.hooks.extend(self.alert_hooks)
+        self.alerts.exchange_errors = lambda: parts.caller.error_count + parts.errors
+        started["recovered"] = recovered.lines
+        started["carried"] = [plain(c) for c in recovered.carried]
+        store.record_runtime(STARTED, parts.name, started)
+        return self._loop(live, sink, flusher, store)
+
+    def _exchange(self) -> ExchangeParts:
+        assert isinstance(self._parts, ExchangeParts)
+        return self._parts
+
+    def _started(self, live: LiveKernel) -> dict[str, object]:
+        parts = self._exchange()
+        return started_payload(parts, live, parts.venue.account.balances)
+
+    def _idle(self) -> None:
+        """No candle yet: an unanswered send is asked about (working orders: at each bar)."""
+        client = self._exchange().client
+        if client.in_flight:
+            client.resolve_in_flight()
+
+    def _venue_halt(self) -> str | None:
+        halted = self._exchange().client.halted
+        return f"the exchange refused access: {halted}" if halted else None
+
+    def _after_flush(self, live: LiveKernel, store: TradingStore) -> None:
+        if self._risk is not None:
+            self._risk.flush(self.clock())
+
     def _loop(
         self, live: LiveKernel, sink: JournalSink, flusher: _Flusher, store: TradingStore
     ) -> LiveOutcome:
         parts, runner = live.parts, live.runner
+        feed = parts.feed  # the candles (and quotes), in the replay order
         interval_ns = int(self.cfg.live.reconcile_interval * 1e9)
         next_reconcile = self.clock() + interval_ns
         stale: list[str] = []
         bars = 0
         while self._stop is None:
             self._commands(store)
-            due = parts.bars.next_known_ns()
+            due = feed.next_known_ns()
             if due is not None and self.clock() < due:
                 self.sleep(min(SLICE_S, (due - self.clock()) / 1e9))
                 continue
-            events = parts.bars.poll(self.clock())
+            events = feed.poll(self.clock())
             if events:
                 runner.on_events(events)
-                bars += len(events)
-            elif parts.client.in_flight:  # no candle yet: an unanswered send is asked about
-                parts.client.resolve_in_flight()  # (working orders are synced at each bar)
+                bars += sum(1 for e in events if isinstance(e, Bar))
+            else:
+                self._idle()
             sink.flush()
             flusher.flush()
-            if self._risk is not None:
-                self._risk.flush(self.clock())
+            self._after_flush(live, store)
             self._write_status(live)
             stale = self._watch_staleness(parts, stale, store)
             if self.on_bar is not None:
@@ -193,7 +242,7 @@ class LiveRuntime:
             if self.clock() >= next_reconcile:
                 self._reconcile(live, store)
                 next_reconcile = self.clock() + interval_ns
-            self._stop = self._why_stop(parts, bars)
+            self._stop = self._why_stop(bars)
             if not events and self._stop is None:
                 self.sleep(NO_CANDLE_WAIT_S)
         return self._finish(live, sink, flusher, store, bars)
@@ -206,7 +255,7 @@ class LiveRuntime:
         paused = control.paused if control is not None else set()
         reason = control.stop_reason if control is not None else None
         values = fields(self.clock(), paused, reason)
-        values["exchange_errors"] = live.parts.caller.error_count + live.parts.bars.errors
+        values["exchange_errors"] = live.parts.caller.error_count + live.parts.errors
         stage = self.staged.fraction(self.clock()) if self.staged is not None else None
         values["staged_sizing"] = (
             {"week": stage[0], "share": float(stage[1])} if stage is not None else None
@@ -223,10 +272,11 @@ class LiveRuntime:
         if parts is not None and parts.bars.watcher is not None:
             parts.bars.watcher.stop()
 
-    def _why_stop(self, parts: ExchangeParts, bars: int) -> str | None:
+    def _why_stop(self, bars: int) -> str | None:
         ctl = self.control
-        if parts.client.halted:
-            return f"the exchange refused access: {parts.client.halted}"
+        halted = self._venue_halt()
+        if halted is not None:
+            return halted
         if ctl is not None and ctl.stop_reason is not None and ctl.flat():
             return ctl.stop_reason
         if self.max_bars is not None and bars >= self.max_bars:
@@ -248,7 +298,7 @@ class LiveRuntime:
             log.warning("operator %s by %s: %s", command.name, command.who, outcome)
 
     def _watch_staleness(
-        self, parts: ExchangeParts, before: list[str], store: TradingStore
+        self, parts: MarketParts, before: list[str], store: TradingStore
     ) -> list[str]:
         now = parts.bars.stale
         paused = self.control.paused if self.control is not None else set()
@@ -267,10 +317,10 @@ class LiveRuntime:
         return now
 
     def _reconcile(self, live: LiveKernel, store: TradingStore) -> None:
-        expected = dict(live.parts.venue.account.balances)
-        report = reconcile(live.parts.client, expected)
+        parts = self._exchange()
+        report = reconcile(parts.client, dict(parts.venue.account.balances))
         lines = report.lines()
-        store.record_runtime(RECONCILED, live.parts.name, {"agrees": report.agrees, "lines": lines})
+        store.record_runtime(RECONCILED, parts.name, {"agrees": report.agrees, "lines": lines})
         for line in lines:
             log.warning("reconcile: %s", line)
         if not report.agrees:
@@ -286,20 +336,23 @@ class LiveRuntime:
     ) -> LiveOutcome:
         sink.flush()
         flusher.flush()
-        if self._risk is not None:
-            self._risk.flush(self.clock())
+        self._after_flush(live, store)
         self._write_status(live, force=True)
         reason = self._stop or "stopped"
-        store.record_runtime(FINISHED, "live", {"why": reason, "bars": bars, "ts_event": 0})
+        store.record_runtime(FINISHED, self.mode, {"why": reason, "bars": bars, "ts_event": 0})
         orders = live.kernel.execution.order_log
         working = [
             f"{o.client_order_id} {o.side} {o.quantity} {o.instrument_id} ({o.status.value})"
             for o in orders
             if o.is_open
         ]
-        fills = len(live.parts.client.seen_trades)
-        sent = len(live.parts.client.venue_ids)
+        sent, fills = self._counts(live)
         return LiveOutcome("", bars, len(orders), sent, fills, reason, working)
+
+    def _counts(self, live: LiveKernel) -> tuple[int, int]:
+        """Orders the venue took, and fills."""
+        client = self._exchange().client
+        return len(client.venue_ids), len(client.seen_trades)
 
 
 def _refuse_earlier_orders(parts: ExchangeParts) -> None:
@@ -319,8 +372,10 @@ def _refuse_earlier_orders(parts: ExchangeParts) -> None:
         )
 
 
-def _started(parts: ExchangeParts, live: LiveKernel) -> dict[str, object]:
-    balances = {k: str(v) for k, v in sorted(live.parts.venue.account.balances.items())}
+def started_payload(
+    parts: MarketParts, live: LiveKernel, held: Mapping[str, Decimal]
+) -> dict[str, object]:
+    balances = {k: str(v) for k, v in sorted(held.items())}
     return {
         "exchange": parts.name,
         "sandbox": parts.entry.sandbox,

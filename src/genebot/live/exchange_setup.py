@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +38,7 @@ from genebot.venues.ccxt.data import BarStream, CcxtBarClient
 from genebot.venues.ccxt.errors import Backoff
 from genebot.venues.ccxt.execution import CcxtExecutionClient, native_protection
 from genebot.venues.ccxt.factory import build_exchange, instrument_of, streams_klines
+from genebot.venues.ccxt.quotes import BarsAndQuotes, CcxtQuoteClient, QuoteStream
 from genebot.venues.ccxt.stream import KlineWatcher
 from genebot.venues.ccxt.venue import ExchangeVenue
 from genebot.venues.mt5.factory import is_mt5
@@ -47,20 +48,40 @@ GENEBOT_PREFIX = "gb-"  # every genebot client order id starts so (then the depl
 
 
 @dataclass
-class ExchangeParts:
+class MarketParts:
+    """An exchange's market side: its markets, genebot's instruments on them and the candle
+    client (public data: no account is needed; what paper trading on live prices uses)."""
+
     name: str
     entry: ExchangeConfig
     exchange: Any
     caller: Caller
     instruments: dict[str, Instrument]
+    bars: CcxtBarClient
+    quotes: CcxtQuoteClient | None = field(default=None, kw_only=True)  # quotes: true
+
+    @property
+    def feed(self) -> CcxtBarClient | BarsAndQuotes:
+        """What the run polls: the candles, merged with the quotes when a strategy reads them."""
+        return self.bars if self.quotes is None else BarsAndQuotes(self.bars, self.quotes)
+
+    @property
+    def errors(self) -> int:
+        """Failed market-data calls (after their retries)."""
+        return self.bars.errors + (self.quotes.errors if self.quotes is not None else 0)
+
+
+@dataclass
+class ExchangeParts(MarketParts):
+    """The market side and the account: the execution client and the exchange's venue."""
+
     client: CcxtExecutionClient
     venue: ExchangeVenue
-    bars: CcxtBarClient
 
 
 @dataclass
 class LiveKernel:
-    parts: ExchangeParts
+    parts: MarketParts
     setup: RunSetup
     kernel: Kernel
     recorder: EquityRecorder
@@ -107,16 +128,8 @@ def connect(
             poll_delay_s=cfg.live.poll_delay_s, stale_after=cfg.live.stale_after_bars,
             prefix=GENEBOT_PREFIX,
         )  # fmt: skip
-    exchange = build_exchange(name, entry)
-    caller = Caller(exchange, Backoff())
-    markets = caller("read", exchange.load_markets)
-    missing = sorted({sym for sym, _ in feeds if sym not in markets})
-    if missing:
-        raise ConfigError(f"{name} has no market {', '.join(missing)} (check the spelling)")
-    instruments = {
-        f"{sym}@{name}": instrument_of(markets[sym], name, exchange.precisionMode)
-        for sym in sorted({sym for sym, _ in feeds})
-    }
+    market = connect_market(cfg, clock, stream=stream)
+    exchange, caller, instruments = market.exchange, market.caller, market.instruments
     client = CcxtExecutionClient(
         name, caller, instruments, id_prefix=f"{GENEBOT_PREFIX}{tag}-", clock=clock,
         resolve_after_s=cfg.live.resolve_after_s,
@@ -130,7 +143,38 @@ def connect(
                 "are held by genebot's emulator (they rest only while genebot runs)", name,
             )  # fmt: skip
     venue = ExchangeVenue(client, instruments)
+    return ExchangeParts(**vars(market), client=client, venue=venue)
+
+
+def connect_market(
+    cfg: GenebotConfig, clock: Callable[[], int] = time.time_ns, *, stream: bool = True
+) -> MarketParts:
+    """The exchange's markets, the instruments traded and the candle client (no account)."""
+    name, feeds = traded(cfg)
+    entry = cfg.exchanges[name]
+    if is_mt5(name, entry):
+        raise ConfigError(
+            f"exchanges.{name}: paper trading on MetaTrader 5 prices is not supported yet; "
+            "paper trade on replayed files (genebot run) or on a ccxt exchange"
+        )
+    exchange = build_exchange(name, entry)
+    caller = Caller(exchange, Backoff())
+    markets = caller("read", exchange.load_markets)
+    quoted = quoted_symbols(cfg, name)
+    missing = sorted({sym for sym, _ in feeds if sym not in markets} | set(quoted) - set(markets))
+    if missing:
+        raise ConfigError(f"{name} has no market {', '.join(missing)} (check the spelling)")
+    instruments = {
+        f"{sym}@{name}": instrument_of(markets[sym], name, exchange.precisionMode)
+        for sym in sorted({sym for sym, _ in feeds} | set(quoted))
+    }
     streams = [BarStream(f"{sym}@{name}", sym, tf) for sym, tf in feeds]
+    quotes = None
+    if quoted:
+        quote_streams = [QuoteStream(f"{sym}@{name}", sym) for sym in quoted]
+        quotes = CcxtQuoteClient(
+            caller, quote_streams, clock=clock, interval_s=cfg.live.quote_interval_s
+        )
     watcher = None
     if stream and cfg.live.websocket and streams_klines(name, entry):
         watcher = KlineWatcher(lambda: build_exchange(name, entry, pro=True), feeds).start()
@@ -138,7 +182,16 @@ def connect(
         caller, streams, clock=clock, delay_s=cfg.live.poll_delay_s,
         stale_after=cfg.live.stale_after_bars, watcher=watcher,
     )  # fmt: skip
-    return ExchangeParts(name, entry, exchange, caller, instruments, client, venue, bars)
+    return MarketParts(name, entry, exchange, caller, instruments, bars, quotes=quotes)
+
+
+def quoted_symbols(cfg: GenebotConfig, exchange: str) -> list[str]:
+    """The symbols whose quotes an enabled strategy on ``exchange`` reads (``quotes: true``)."""
+    out: set[str] = set()
+    for s in cfg.strategies.values():
+        if s.enabled and s.quotes and exchange in (s.venues or (s.venue or "sim",)):
+            out.update(s.symbols or ())
+    return sorted(out)
 
 
 def exchange_totals(parts: ExchangeParts) -> dict[str, Decimal]:
@@ -160,8 +213,8 @@ def _frames(bars: list[Bar], streams: list[BarStream], venue: str) -> dict[str, 
     return out
 
 
-def assemble_live(cfg: GenebotConfig, parts: ExchangeParts) -> LiveKernel:
-    """The kernel on the warm-up candles, trading through the exchange venue."""
+def warm_frames(cfg: GenebotConfig, parts: MarketParts) -> dict[str, pd.DataFrame]:
+    """The exchange's last ``live.warmup_bars`` closed candles per feed, as the run's data."""
     warm = parts.bars.warm_up(cfg.live.warmup_bars)
     for s in parts.bars.streams:
         if s.last_open_ns is None:
@@ -169,7 +222,19 @@ def assemble_live(cfg: GenebotConfig, parts: ExchangeParts) -> LiveKernel:
                 f"{parts.name} returned no closed {s.timeframe} candle of {s.symbol}: "
                 "nothing to start from"
             )
-    setup = build(cfg, _frames(warm, parts.bars.streams, parts.name), parts.instruments)
+    frames = _frames(warm, parts.bars.streams, parts.name)
+    if parts.quotes is not None:
+        for q in parts.quotes.first():
+            symbol = parts.instruments[q.instrument_id].symbol
+            row = {"bid": q.bid, "bid_size": q.bid_size, "ask": q.ask, "ask_size": q.ask_size}
+            index = pd.to_datetime([q.ts], unit="ns", utc=True).rename("timestamp")
+            frames[f"{symbol}@{parts.name}:quotes"] = pd.DataFrame([row], index=index)
+    return frames
+
+
+def assemble_live(cfg: GenebotConfig, parts: ExchangeParts) -> LiveKernel:
+    """The kernel on the warm-up candles, trading through the exchange venue."""
+    setup = build(cfg, warm_frames(cfg, parts), parts.instruments)
     setup.venues = [
         parts.venue if v.venue == parts.name else v  # type: ignore[misc]
         for v in setup.venues

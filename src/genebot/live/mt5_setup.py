@@ -64,6 +64,6 @@ def connect_mt5_parts(
         name, parts.account.login, parts.account.server, parts.account.currency, where,
     )  # fmt: skip
     return ExchangeParts(
-        name, entry, facade, caller, parts.instruments, cast(Any, client), cast(Any, venue),
-        cast(Any, bars),
+        name, entry, facade, caller, parts.instruments, cast(Any, bars),
+        client=cast(Any, client), venue=cast(Any, venue),
     )  # fmt: skip

@@ -109,13 +109,13 @@ def recover(
             continue
         store = TradingStore(db, dep.id)
         tag = f"{GENEBOT_PREFIX}{dep.id[:6]}-"
-        out.venue_client_ids |= {tag + r.client_order_id for r in _orders(db, dep.id, None)}
+        out.venue_client_ids |= {tag + r.client_order_id for r in orders_of(db, dep.id, None)}
         lines = []
         held: dict[tuple[str, str], list[Held]] = {}
         lists: set[str] = set()  # the OCO lists canceled at this restart
-        for row in _orders(db, dep.id, OPEN):
+        for row in orders_of(db, dep.id, OPEN):
             if row.parent_id is not None and row.order_type != "MARKET":
-                held.setdefault((row.strategy_id, row.instrument_id), []).append(_held(row))
+                held.setdefault((row.strategy_id, row.instrument_id), []).append(held_of(row))
             vid = tag + row.client_order_id
             events = _resolve(parts, row, vid, _trade_ids(db, row.id), now, dry, lists)
             if not dry:
@@ -126,7 +126,7 @@ def recover(
         if dry:
             continue
         store.record_runtime(RECOVERED, dep.id, {"lines": lines, "ts_event": now()})
-    out.carried = _positions(db, _chain(db, name, skip))
+    out.carried = net_positions(db, _chain(db, name, skip))
     for c in out.carried:
         c.protect = protect.get((c.strategy_id, c.instrument_id), [])
     return out
@@ -157,7 +157,7 @@ def _earlier(db: Database, name: str) -> list[Deployment]:
         return list(rows)
 
 
-def _orders(db: Database, dep_id: str, statuses: tuple[str, ...] | None) -> list[OrderRow]:
+def orders_of(db: Database, dep_id: str, statuses: tuple[str, ...] | None) -> list[OrderRow]:
     query = select(OrderRow).where(OrderRow.deployment_id == dep_id).order_by(OrderRow.id)
     if statuses is not None:
         query = query.where(OrderRow.status.in_(statuses))
@@ -255,7 +255,7 @@ def _fills(
     return out
 
 
-def _positions(db: Database, dep_ids: list[str]) -> list[Carried]:
+def net_positions(db: Database, dep_ids: list[str]) -> list[Carried]:
     """The net position per (strategy, instrument) the deployments' fills leave."""
     if not dep_ids:
         return []
@@ -277,7 +277,7 @@ def _positions(db: Database, dep_ids: list[str]) -> list[Carried]:
     ]
 
 
-def _held(row: OrderRow) -> Held:
+def held_of(row: OrderRow) -> Held:
     return Held(
         row.client_order_id, row.order_type, row.side, row.price, row.trigger_price,
         row.trailing_offset, row.tag,

@@ -48,6 +48,7 @@ from genebot.live.deployments import (
     open_deployment,
 )
 from genebot.live.feeding import PRECOMPUTED, Opened, Source, open_run
+from genebot.live.paper_wallet import fund_others, with_starting_balances
 from genebot.live.status_store import StatusWriter
 from genebot.persistence.database import Database
 from genebot.persistence.journal import TradingStore
@@ -219,8 +220,10 @@ class PaperRuntime:
             lock.release()
 
     def _run(self) -> RunOutcome:
+        self.cfg = with_starting_balances(self.cfg)  # paper.starting_balances: the capital
         opened = self.opened = open_run(self.cfg, self.data, self.feed)
         setup, kernel, source = opened.setup, opened.kernel, opened.source
+        fund_others(self.cfg, setup, opened.recorder)
         config = {"config": _trading_config(self.cfg), "data": _data_fingerprint(source)}
         ref = open_deployment(self.db, self.name, config, self.fresh)
         store = TradingStore(self.db, ref.id)

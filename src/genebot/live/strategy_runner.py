@@ -22,7 +22,7 @@ from genebot.backtest.result import BacktestResult
 from genebot.backtest.runner import assemble, result_of
 from genebot.backtest.setup import DataInput, RunSetup, build
 from genebot.config.loader import ConfigInput, GenebotConfig, load_config
-from genebot.data.feed import BarFeed, build_timeline
+from genebot.data.feed import BarFeed, QuoteFeed, build_timeline
 from genebot.data.ports import MarketEvent, ReplayDataClient
 from genebot.domain.market import Bar
 from genebot.system.growing import GrowingKernel
@@ -53,13 +53,10 @@ class StrategyRunner:
         self.kernel.run_steps(0, len(self.kernel.timeline), self.sleeves)
 
     def on_events(self, events: Iterable[MarketEvent]) -> None:
-        """Handle market events in arrival order (bars: one step each)."""
-        bars = list(events)
-        for event in bars:
-            if not isinstance(event, Bar):
-                raise TypeError(f"{type(event).__name__}: only bars can be fed live yet")
-        self.growing.extend(bars)  # type: ignore[arg-type]
-        self.bars_seen += len(bars)
+        """Handle market events (bars, quotes) in arrival order: one step each."""
+        arrived = list(events)
+        self.growing.extend(arrived)
+        self.bars_seen += sum(1 for e in arrived if isinstance(e, Bar))
 
     def finish(self) -> BacktestResult:
         """Call the strategies' ``on_stop`` and build the run's result (the backtest's)."""
@@ -100,7 +97,8 @@ def _truncate(setup: RunSetup, known_ns: int) -> None:
     """Keep each feed's bars known by ``known_ns`` (copies), and the venues' columns too."""
     for feed in setup.feeds:
         keep = int(np.searchsorted(feed.ts + feed.timeframe_ns, known_ns, side="right"))
-        for name in ("ts", "open", "high", "low", "close", "volume"):
+        quotes = ("bid", "ask") if isinstance(feed, QuoteFeed) else ()
+        for name in ("ts", "open", "high", "low", "close", "volume", *quotes):
             setattr(feed, name, np.array(getattr(feed, name)[:keep]))
         feed._lists.clear()
     build_timeline(setup.feeds)  # indexes as the kernel's timeline will give them
@@ -112,6 +110,6 @@ def _truncate(setup: RunSetup, known_ns: int) -> None:
     for venue in setup.venues:
         for iid in list(venue._bars):
             feed = finest[iid]
-            venue.attach_bars(
-                iid, BarColumns(feed.ts, feed.open, feed.high, feed.low, feed.close, feed.volume)
-            )
+            bid, ask = (feed.bid, feed.ask) if isinstance(feed, QuoteFeed) else (None, None)
+            columns = (feed.ts, feed.open, feed.high, feed.low, feed.close, feed.volume)
+            venue.attach_bars(iid, BarColumns(*columns, bid, ask))

@@ -16,9 +16,12 @@ one replay order every mode uses. Each append:
 So a replay of a file through :meth:`append` gives the backtest's orders and fills exactly (a
 test proves it per strategy), and a live data client drives the same path.
 
-Not yet: quote feeds (tick data) are refused; every row stays in memory (rows are absolute
-indices into the history: memory grows by the bytes of a bar's columns, ~100 B a bar and
-feed, plus what strategies and the order history keep).
+Quotes (:class:`~genebot.domain.market.QuoteTick`) grow their quote feed the same way: each
+is a step known at its own time (bid and ask, read as a bar: high = ask, low = bid, open =
+close = mid), matched at the touch and handed to the strategies' ``on_quote``; no signals are
+computed on quotes. Every row stays in memory (rows are absolute indices into the history:
+memory grows by the bytes of a bar's columns, ~100 B a bar and feed, plus what strategies and
+the order history keep).
 """
 
 from __future__ import annotations
@@ -31,12 +34,14 @@ import numpy.typing as npt
 
 from genebot.core.errors import InputError
 from genebot.data.feed import BarFeed, QuoteFeed
-from genebot.domain.market import Bar
+from genebot.domain.market import Bar, QuoteTick
 from genebot.engine.incremental import IncrementalSignals
 from genebot.system.kernel import Kernel, StrategySlot
 from genebot.trading.data import BarData, BarView, Signals
 
 COLUMNS = ("ts", "open", "high", "low", "close", "volume")
+QUOTE_COLUMNS = (*COLUMNS, "bid", "ask")
+Event = Bar | QuoteTick
 STEP_ARRAYS = ("step_feed", "step_row", "step_ts", "step_known")
 ATR_WINDOW_MULTIPLE = 40  # Wilder smoothing forgets its start to below an ulp in ~37 periods
 
@@ -82,20 +87,19 @@ class GrowingKernel:
 
     def __init__(self, kernel: Kernel, after_step: Callable[[int], None] | None = None) -> None:
         tl = kernel.timeline
-        quotes = [f.instrument.id for f in tl.feeds if isinstance(f, QuoteFeed)]
-        if quotes:
-            raise InputError(
-                f"quote feeds ({', '.join(quotes)}) cannot be fed live yet: trade bars, or "
-                "backtest the quotes"
-            )
         self.kernel = kernel
         self.after_step = after_step
         self.feeds = {(f.instrument.id, f.timeframe_ns): f for f in tl.feeds}
-        self._cols = {f.index: {c: _Buffer(getattr(f, c)) for c in COLUMNS} for f in tl.feeds}
+        self._cols = {f.index: {c: _Buffer(getattr(f, c)) for c in _names(f)} for f in tl.feeds}
         self._known = {f.index: _Buffer(f.ts + f.timeframe_ns) for f in tl.feeds}
         self._to_step = {f.index: _Buffer(f.row_to_step) for f in tl.feeds}
         self._steps = {name: _Buffer(np.asarray(getattr(tl, name))) for name in STEP_ARRAYS}
         self._venue_bars = self._venue_columns()
+        self._quote_views = {
+            f.index: [view for _, view in kernel.subscribers[f.index]]
+            for f in tl.feeds
+            if isinstance(f, QuoteFeed)
+        }
         self._tracked = self._track(kernel)
         kernel.atr_window = ATR_WINDOW_MULTIPLE
         self._refresh_all()
@@ -116,7 +120,7 @@ class GrowingKernel:
                 continue
             for feed in slot.feeds:
                 view = kernel._views.get((id(slot), feed.index))
-                if view is None:
+                if view is None or isinstance(feed, QuoteFeed):  # quotes: on_quote, no signals
                     continue
                 inc = IncrementalSignals(
                     slot.strategy,
@@ -150,22 +154,23 @@ class GrowingKernel:
     def steps(self) -> int:
         return len(self.kernel.timeline)
 
-    def feed_of(self, bar: Bar) -> BarFeed:
-        feed = self.feeds.get((bar.instrument_id, bar.timeframe_ns))
+    def feed_of(self, event: Event) -> BarFeed:
+        tf = event.timeframe_ns if isinstance(event, Bar) else 0
+        feed = self.feeds.get((event.instrument_id, tf))
         if feed is None:
-            known = ", ".join(f"{i}@{tf // 10**9}s" for i, tf in self.feeds)
-            raise InputError(
-                f"a bar of {bar.instrument_id} every {bar.timeframe_ns // 10**9}s arrived; "
-                f"this run trades {known}"
-            )
+            known = ", ".join(f"{i}@{t // 10**9}s" if t else f"{i} quotes" for i, t in self.feeds)
+            what = f"a bar of {event.instrument_id} every {tf // 10**9}s" if tf else (
+                f"a quote of {event.instrument_id}"
+            )  # fmt: skip
+            raise InputError(f"{what} arrived; this run trades {known}")
         return feed
 
-    def append(self, bar: Bar) -> int:
-        """Add one closed bar as the next step and handle it; returns the step."""
+    def append(self, bar: Event) -> int:
+        """Add one closed bar (or a quote) as the next step and handle it; returns the step."""
         self.extend((bar,))
         return self.steps - 1
 
-    def extend(self, bars: Iterable[Bar]) -> None:
+    def extend(self, bars: Iterable[Event]) -> None:
         """Add closed bars (in arrival order) and handle them. Bars that close at the same
         moment are all added before the first of them is handled: an instrument's mark at a
         bar close is its bar closing then, as in a backtest, whichever arrived first."""
@@ -184,12 +189,14 @@ class GrowingKernel:
     def _handle(self, steps: list[int]) -> None:
         self.kernel.run_steps(steps[0], steps[-1] + 1, self.after_step)
 
-    def _add(self, bar: Bar) -> int:
-        """Append one bar to its feed and the timeline, with its signals; returns its step."""
+    def _add(self, bar: Event) -> int:
+        """Append one bar (or quote) to its feed and the timeline, with its signals; returns
+        its step."""
         feed = self.feed_of(bar)
         f = feed.index
         cols = self._cols[f]
-        if cols["ts"].n and bar.ts <= cols["ts"].data[cols["ts"].n - 1]:
+        last = cols["ts"].data[cols["ts"].n - 1] if cols["ts"].n else None
+        if last is not None and (bar.ts < last or (bar.ts == last and isinstance(bar, Bar))):
             raise InputError(
                 f"{feed.instrument.id}: a bar at {bar.ts} arrived after the one at "
                 f"{int(cols['ts'].data[cols['ts'].n - 1])}; bars must arrive in time order"
@@ -203,15 +210,17 @@ class GrowingKernel:
                 f"{int(last_known.data[last_known.n - 1])}"
             )
         row, step = cols["ts"].n, steps["step_feed"].n
-        for name in COLUMNS:
-            cols[name].append(getattr(bar, name))
+        values = _values(bar)
+        for name in cols:
+            cols[name].append(values[name])
         self._known[f].append(known)
         self._to_step[f].append(step)
         for name, value in zip(STEP_ARRAYS, (f, row, bar.ts, known), strict=True):
             steps[name].append(value)
-        self._refresh(feed, bar)
-        for tracked in self._tracked[f]:
-            self._signals(tracked, feed, bar)
+        self._refresh(feed, values)
+        if isinstance(bar, Bar):
+            for tracked in self._tracked[f]:
+                self._signals(tracked, feed, bar)
         self.kernel.step_appended(step, f, row)
         return step
 
@@ -220,9 +229,9 @@ class GrowingKernel:
         for feed in self.kernel.timeline.feeds:
             self._refresh(feed, None)
 
-    def _refresh(self, feed: BarFeed, bar: Bar | None) -> None:
+    def _refresh(self, feed: BarFeed, bar: dict[str, float] | None) -> None:
         cols, f = self._cols[feed.index], feed.index
-        for name in COLUMNS:
+        for name in cols:
             setattr(feed, name, cols[name].view)
         feed.row_to_step = self._to_step[f].view
         kernel, tl = self.kernel, self.kernel.timeline
@@ -233,17 +242,20 @@ class GrowingKernel:
             kernel.known_ns[iid] = self._known[f].view
             columns = self._venue_bars.get(iid)
             if columns is not None:
-                for name in COLUMNS:
+                for name in cols:
                     setattr(columns, name, getattr(feed, name))
+        for view in self._quote_views.get(f, ()):
+            view._data = BarData.of(feed)
+            view._bid, view._ask = feed.bid, feed.ask  # type: ignore[attr-defined]
         lists = feed._lists
         for name, values in list(lists.items()):
             if not isinstance(values, list):  # first growth: the tuple becomes a list, once
                 values = lists[name] = list(values)  # type: ignore[assignment]
-                for tracked in self._tracked.get(f, ()):
-                    if name in tracked.view._cols:
-                        tracked.view._cols[name] = values
+                for _, view in kernel.subscribers[f]:
+                    if name in view._cols:
+                        view._cols[name] = values
             if bar is not None:
-                values.append(getattr(bar, name))  # type: ignore[attr-defined]
+                values.append(bar[name])  # type: ignore[attr-defined]
 
     def _signals(self, tracked: _Tracked, feed: BarFeed, bar: Bar) -> None:
         """The new bar's indicators and signals into the strategy's view and signal table."""
@@ -273,6 +285,21 @@ class GrowingKernel:
             tracked.flags = bytearray(len(feed) - 1)
         tracked.flags.append(1 if active else 0)
         strategy._signals[feed.index] = (tracked.flags, sig)  # type: ignore[assignment]
+
+
+def _names(feed: BarFeed) -> tuple[str, ...]:
+    return QUOTE_COLUMNS if isinstance(feed, QuoteFeed) else COLUMNS
+
+
+def _values(event: Event) -> dict[str, float]:
+    """The columns one event appends: a bar's own; a quote's as its feed reads it."""
+    if isinstance(event, Bar):
+        return {name: getattr(event, name) for name in COLUMNS}
+    mid = (event.bid + event.ask) / 2
+    return {
+        "ts": event.ts, "open": mid, "high": event.ask, "low": event.bid, "close": mid,
+        "volume": event.bid_size + event.ask_size, "bid": event.bid, "ask": event.ask,
+    }  # fmt: skip
 
 
 def _bars_of(feed: BarFeed) -> list[Bar]:

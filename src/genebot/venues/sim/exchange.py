@@ -488,38 +488,36 @@ class SimulatedExchange:
             px = self.slippage.adjust(inst, order.side, px, qty, volume)
         fee = self.fee_model.fee(inst, qty, px, liquidity)
         cid = order.client_order_id
-        if self._margin:  # spot holdings live in the balances; margin needs the venue position
-            realized, _ = self.positions[inst.id].apply_fill(
-                order.side, qty, px, fee, ts, order.tag
-            )
-            self.account.settle_fill(inst, order.side, qty, px, fee, realized, ts, cid)
-            owner = (order.strategy_id, inst.id)
-            self._held[owner] = self._held.get(owner, ZERO) + (qty if order.is_buy else -qty)
-        else:
-            try:  # the ledger refuses a spot balance below zero, before booking anything
-                self.account.settle_fill(inst, order.side, qty, px, fee, ZERO, ts, cid)
-            except LedgerError:
-                self._remove(order)
-                self._report(OrderCanceled(cid, "insufficient funds at fill", ts, ts))
-                return capacity
+        try:  # the ledger refuses a spot balance below zero, before booking anything
+            self.settle(inst, order.strategy_id, order.side, qty, px, fee, ts, cid, order.tag)
+        except LedgerError:
+            if self._margin:
+                raise
+            self._remove(order)
+            self._report(OrderCanceled(cid, "insufficient funds at fill", ts, ts))
+            return capacity
         if qty == leaves:
             self._remove(order)
+        tid = self._trade_ids.next()
         self._report(
-            OrderFilled(
-                cid,
-                self._trade_ids.next(),
-                inst.id,
-                order.side,
-                qty,
-                px,
-                fee,
-                inst.quote,
-                liquidity,
-                ts,
-                ts,
-            )
+            OrderFilled(cid, tid, inst.id, order.side, qty, px, fee, inst.quote, liquidity, ts, ts)
         )
         return capacity
+
+    def settle(
+        self, inst: Instrument, strategy_id: str, side: str, qty: Decimal, px: Decimal,
+        fee: Decimal, ts: int, client_order_id: str, tag: str = "",
+    ) -> None:  # fmt: skip
+        """Book one fill: the account, and on margin the venue's position and what its owner
+        holds (spot holdings live in the balances). A fill the venue makes, or one read back
+        from the journal when paper trading on live prices restarts."""
+        if self._margin:
+            realized, _ = self.positions[inst.id].apply_fill(side, qty, px, fee, ts, tag)
+            self.account.settle_fill(inst, side, qty, px, fee, realized, ts, client_order_id)
+            owner = (strategy_id, inst.id)
+            self._held[owner] = self._held.get(owner, ZERO) + (qty if side == "BUY" else -qty)
+        else:
+            self.account.settle_fill(inst, side, qty, px, fee, ZERO, ts, client_order_id)
 
     def _reducible(self, inst: Instrument, order: Order) -> Decimal:
         if not self._margin:  # spot: only a sell reduces, up to the base held
