@@ -176,3 +176,29 @@ def test_overlay_falls_back_to_load_config() -> None:
     got = plain.load(without)
     assert got == load_config(without)
     assert got.model_dump(exclude_unset=True) == load_config(without).model_dump(exclude_unset=True)
+
+
+def test_a_change_to_one_results_bars_reaches_no_other_result() -> None:
+    """The batch path loads the bars once; each result still owns its bars frame."""
+    from genebot.backtest import run_many
+
+    configs = [_config("moving_average", {"short_period": s, "long_period": 30}, ["BTC/USDT"],
+                       False) for s in (5, 10)]  # fmt: skip
+    first, second = run_many(configs)
+    (name,) = first.bars
+    before = second.bars[name]["close"].copy()
+    first.bars[name].loc[first.bars[name].index[0], "close"] = -1.0
+    first.bars[name]["volume"] = 0.0
+    assert second.bars[name]["close"].equals(before)  # untouched
+    assert (second.bars[name]["volume"] != 0).any()
+    third = run_many(configs[:1])[0]  # nor the data a later batch loads
+    assert third.bars[name]["close"].equals(before)
+
+
+def test_batch_warnings_name_the_file_as_a_single_run_does() -> None:
+    from genebot.backtest import run_many
+
+    cfg = _config("moving_average", {"short_period": 5, "long_period": 30}, ["BTC/USDT"], False)
+    single, (batch,) = run(cfg), run_many([cfg])
+    assert single.warnings and "binance_BTC-USDT_1h.csv: " in single.warnings[0]  # its gaps
+    assert batch.warnings == single.warnings

@@ -248,7 +248,10 @@ class BatchRunner:
                     continue
                 index = pd.DatetimeIndex(pd.to_datetime(feed.ts, utc=True), name="timestamp")
                 columns = {c: getattr(feed, c) for c in ("open", "high", "low", "close", "volume")}
-                found[f"{symbol}@{venue}:{tf}"] = pd.DataFrame(columns, index=index)
+                frame = pd.DataFrame(columns, index=index)
+                if feed.source and not feed.source.startswith("data["):
+                    frame.attrs["source"] = feed.source  # its warnings name the file
+                found[f"{symbol}@{venue}:{tf}"] = frame
             if self._given is not None:  # quotes given in memory stay available
                 found.update({k: v for k, v in self._given.items() if k.endswith(":quotes")})
             self._loaded[key] = found

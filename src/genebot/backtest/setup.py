@@ -86,8 +86,8 @@ def _load(
             f"{symbol}@{venue}",
             symbol,
         ):
-            if key in data:
-                name = f"data[{key!r}]"
+            if key in data:  # (a frame the batch path loaded from a file names the file)
+                name = str(data[key].attrs.get("source") or f"data[{key!r}]")
                 return ohlcv_from_frame(
                     data[key], name=name, timeframe=timeframe, on_broken=broken, on_gap=gaps
                 )
@@ -281,7 +281,9 @@ def _cached_feed(
     found = cache.get(full)
     if found is None:
         found = cache[full] = _bar_feed(cfg, key, data, instruments)
-    return _Feed(found.fresh(), found.frame, found.warnings)
+    # each run's own frame object over the shared columns: under pandas' copy-on-write a
+    # change to one result's bars never reaches the cache or another result
+    return _Feed(found.fresh(), found.frame.copy(deep=False), found.warnings)
 
 
 def build(
