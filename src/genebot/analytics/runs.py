@@ -25,7 +25,7 @@ class StrategyWindow:
     name: str
     equity: pd.Series  # equity over the window (with the last point before it as base)
     trades: pd.DataFrame  # round trips that closed in the window
-    result: BacktestResult
+    result: BacktestResult | None  # None: from a deployment's history (genebot.analytics.history)
 
     @property
     def daily_returns(self) -> pd.Series:

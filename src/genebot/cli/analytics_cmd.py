@@ -35,6 +35,12 @@ FormatOpt = Annotated[str, typer.Option("--format", help="table | json")]
 
 
 DaysOpt = Annotated[int, typer.Option("--days", help="the last N days of the data")]
+HistoryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--deployment", help="a paper/live deployment's history (id or prefix) instead of backtests"
+    ),
+]
 
 
 def _load(path: Path | None, fmt: str) -> GenebotConfig:
@@ -58,6 +64,39 @@ def _windows(cfg: GenebotConfig, names: list[str] | None, days: int) -> dict[str
     if shortest < days:
         say(err, "note:", "yellow", f"the data covers only {shortest} of the {days} days asked")
     return result
+
+
+class _Source:
+    """Where the windows come from: fresh backtests of the config, or (``--deployment``) what
+    a paper or live deployment traded."""
+
+    def __init__(self, cfg: GenebotConfig, db: object = None, deployment: str | None = None):
+        self.cfg, self.db, self.deployment = cfg, db, deployment
+
+    def windows(self, names: list[str] | None, days: int) -> dict[str, StrategyWindow]:
+        if self.deployment is None:
+            return _windows(self.cfg, names, days)
+        from genebot.analytics.history import deployment_windows
+
+        wanted = self.deployment
+        return guarded(lambda: deployment_windows(self.db, wanted, names, days))  # type: ignore[arg-type]
+
+
+def _source(
+    path: Path | None, fmt: str, deployment: str | None, database_url: str | None
+) -> _Source:
+    if deployment is None:
+        return _Source(_load(path, fmt))
+    from genebot.analytics.history import deployment_config
+    from genebot.cli.db import open_current
+    from genebot.config.loader import load_config
+
+    if fmt not in ("table", "json"):
+        refuse(f"--format {fmt}: one of table, json")
+    logging.basicConfig(level=logging.CRITICAL)
+    db = open_current(database_url)
+    cfg = guarded(lambda: load_config(deployment_config(db, deployment)))
+    return _Source(cfg, db, deployment)
 
 
 def _returns(found: dict[str, StrategyWindow]) -> pd.DataFrame:
@@ -88,6 +127,8 @@ def auto_select(
     metric: Annotated[str, typer.Option(help="sharpe | total_return | calmar")] = "sharpe",
     max_correlation: Annotated[float, typer.Option(help="cap on |daily correlation|")] = 0.7,
     config: ConfigOpt = None,
+    deployment: HistoryOpt = None,
+    database_url: DatabaseOpt = None,
     fmt: FormatOpt = "table",
 ) -> None:
     """Rank the configured strategies on the window and pick the best under a correlation cap."""
@@ -97,8 +138,9 @@ def auto_select(
         refuse(f"--metric {metric}: one of sharpe, total_return, calmar")
     if max_strategies < 1:
         refuse(f"--max-strategies {max_strategies}: at least 1")
-    cfg = _load(config, fmt)
-    found = _windows(cfg, None, lookback_days)
+    src = _source(config, fmt, deployment, database_url)
+    cfg = src.cfg
+    found = src.windows(None, lookback_days)
     stats = {n: runs.window_stats(w) for n, w in found.items()}
     for s in stats.values():
         s["calmar"] = s["total_return"] / s["max_drawdown"] if s["max_drawdown"] > 0 else 0.0
@@ -146,6 +188,8 @@ def optimize_allocation(
     ] = "sharpe_ratio",
     days: DaysOpt = 60,
     config: ConfigOpt = None,
+    deployment: HistoryOpt = None,
+    database_url: DatabaseOpt = None,
     fmt: FormatOpt = "table",
 ) -> None:
     """Weights from the strategies' daily returns, within the config's min/max_allocation."""
@@ -153,11 +197,12 @@ def optimize_allocation(
 
     if method not in portfolio.METHODS:
         refuse(f"--method {method}: one of {', '.join(portfolio.METHODS)}")
-    cfg = _load(config, fmt)
+    src = _source(config, fmt, deployment, database_url)
+    cfg = src.cfg
     low, high = (0.0, 1.0)
     if cfg.orchestrator is not None:
         low, high = cfg.orchestrator.min_allocation, cfg.orchestrator.max_allocation
-    frame = _returns(_windows(cfg, None, days))
+    frame = _returns(src.windows(None, days))
     weights = portfolio.weights(frame, method, low, high)
     mix = portfolio.mix_figures(frame, weights)
     low, high = portfolio.bounds_for(len(weights), low, high)
@@ -228,13 +273,15 @@ def strategy_analyze(
     name: Annotated[str, typer.Argument(help="a strategy of the config")],
     days: DaysOpt = 30,
     config: ConfigOpt = None,
+    deployment: HistoryOpt = None,
+    database_url: DatabaseOpt = None,
     fmt: FormatOpt = "table",
 ) -> None:
     """One strategy's stats over the window and how its trades are distributed."""
     from genebot.analytics import runs
 
-    cfg = _load(config, fmt)
-    window = _windows(cfg, [name], days)[name]
+    src = _source(config, fmt, deployment, database_url)
+    window = src.windows([name], days)[name]
     stats = runs.window_stats(window)
     dist = runs.trade_distribution(window.trades)
     data = {"strategy": name, "stats": stats, "distribution": dist}
@@ -249,12 +296,15 @@ def strategy_analyze(
 
 
 @analytics_app.command("correlation")
-def correlation(days: DaysOpt = 30, config: ConfigOpt = None, fmt: FormatOpt = "table") -> None:
+def correlation(
+    days: DaysOpt = 30, config: ConfigOpt = None, fmt: FormatOpt = "table",
+    deployment: HistoryOpt = None, database_url: DatabaseOpt = None,
+) -> None:  # fmt: skip
     """Correlation matrix of the strategies' daily returns."""
     from genebot.analytics import portfolio
 
-    cfg = _load(config, fmt)
-    corr = portfolio.correlation(_returns(_windows(cfg, None, days)))
+    src = _source(config, fmt, deployment, database_url)
+    corr = portfolio.correlation(_returns(src.windows(None, days)))
     names = list(corr.columns)
     matrix = corr.to_numpy(dtype=float)
     rows = [[str(a), *(f"{x:.2f}" for x in matrix[i])] for i, a in enumerate(names)]
@@ -263,13 +313,14 @@ def correlation(days: DaysOpt = 30, config: ConfigOpt = None, fmt: FormatOpt = "
 
 @analytics_app.command("risk-attribution")
 def risk_attribution(
-    days: DaysOpt = 30, config: ConfigOpt = None, fmt: FormatOpt = "table"
-) -> None:
+    days: DaysOpt = 30, config: ConfigOpt = None, fmt: FormatOpt = "table",
+    deployment: HistoryOpt = None, database_url: DatabaseOpt = None,
+) -> None:  # fmt: skip
     """Each strategy's share of the equal-weight portfolio's variance."""
     from genebot.analytics import portfolio
 
-    cfg = _load(config, fmt)
-    frame = _returns(_windows(cfg, None, days))
+    src = _source(config, fmt, deployment, database_url)
+    frame = _returns(src.windows(None, days))
     weights = portfolio.weights(frame, "equal_weight")
     shares = portfolio.risk_contributions(frame, weights)
     data = {"weights": weights, "variance_share": shares}
@@ -285,13 +336,14 @@ def risk_attribution(
 
 @analytics_app.command("decompose-performance")
 def decompose_performance(
-    days: DaysOpt = 30, config: ConfigOpt = None, fmt: FormatOpt = "table"
-) -> None:
+    days: DaysOpt = 30, config: ConfigOpt = None, fmt: FormatOpt = "table",
+    deployment: HistoryOpt = None, database_url: DatabaseOpt = None,
+) -> None:  # fmt: skip
     """Closed-trade P&L per strategy, symbol and long/short."""
     from genebot.analytics import runs
 
-    cfg = _load(config, fmt)
-    parts = runs.decompose(_windows(cfg, None, days))
+    src = _source(config, fmt, deployment, database_url)
+    parts = runs.decompose(src.windows(None, days))
     rows = [
         [
             str(r["strategy"]),
@@ -312,12 +364,15 @@ def decompose_performance(
 
 
 @analytics_app.command("efficiency")
-def efficiency(days: DaysOpt = 30, config: ConfigOpt = None, fmt: FormatOpt = "table") -> None:
+def efficiency(
+    days: DaysOpt = 30, config: ConfigOpt = None, fmt: FormatOpt = "table",
+    deployment: HistoryOpt = None, database_url: DatabaseOpt = None,
+) -> None:  # fmt: skip
     """Return per unit of drawdown, of volatility and of time in the market."""
     from genebot.analytics import runs
 
-    cfg = _load(config, fmt)
-    figures = {n: runs.efficiency(w) for n, w in _windows(cfg, None, days).items()}
+    src = _source(config, fmt, deployment, database_url)
+    figures = {n: runs.efficiency(w) for n, w in src.windows(None, days).items()}
     keys = [
         "total_return",
         "return_per_drawdown",
