@@ -87,7 +87,9 @@ def _load(
             symbol,
         ):
             if key in data:  # (a frame the batch path loaded from a file names the file)
-                name = str(data[key].attrs.get("source") or f"data[{key!r}]")
+                given = data[key]
+                source = given.attrs.get("source") if isinstance(given, pd.DataFrame) else None
+                name = str(source or f"data[{key!r}]")
                 return ohlcv_from_frame(
                     data[key], name=name, timeframe=timeframe, on_broken=broken, on_gap=gaps
                 )
