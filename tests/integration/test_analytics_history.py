@@ -93,3 +93,23 @@ def test_correlation_and_analyze_read_the_history(deployment: tuple[str, str, Da
     assert result.exit_code != 0 and "no deployment 'nope'" in result.output
     unknown = CliRunner().invoke(app, ["strategy", "analyze", "rsi", *where])
     assert unknown.exit_code != 0 and "traded fast_ma, slow_ma" in unknown.output
+
+
+def test_a_stored_run_gives_the_paper_deployments_figures(
+    deployment: tuple[str, str, Database],
+) -> None:
+    """A backtest of the same config, stored (``--run``), reads as the paper replay of it
+    does (``--deployment``): one kernel, the same trades, the same windows."""
+    from genebot.backtest import run
+    from genebot.backtest.store import store_run
+
+    url, dep, db = deployment
+    cfg = load_config(CONFIG)
+    run_id = store_run(db, cfg, run(cfg), None)
+    common = ["--days", "10", "--database-url", url]
+    for command in (["analytics", "decompose-performance"], ["analytics", "efficiency"]):
+        stored = _json(*command, "--run", str(run_id), *common)
+        paper = _json(*command, "--deployment", dep, *common)
+        assert stored == paper  # the same trades, the same floats
+    missing = CliRunner().invoke(app, ["analytics", "efficiency", "--run", "999", *common])
+    assert missing.exit_code != 0 and "no stored backtest run 999" in missing.output

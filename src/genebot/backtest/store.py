@@ -20,7 +20,9 @@ def store_run(
     record = RunRecord(
         title=result.title,
         strategies=[key for key, s in cfg.strategies.items() if s.enabled],
-        config=cfg.model_dump(mode="json"),  # SecretStr fields dump as "**********"
+        # the YAML's own keys (``global``, not ``global_``): a stored config loads back;
+        # SecretStr fields dump as "**********"
+        config=cfg.model_dump(mode="json", by_alias=True),
         stats=result.stats,
         output_dir=str(Path(output_dir).resolve()) if output_dir is not None else None,
         start=_when(result.stats.get("start")),

@@ -19,6 +19,7 @@ from genebot.cli.common import DatabaseOpt, console, err, guarded, refuse, say
 if TYPE_CHECKING:
     import pandas as pd
 
+    from genebot.analytics.history import Traded
     from genebot.analytics.runs import StrategyWindow
     from genebot.config.loader import GenebotConfig
 
@@ -35,6 +36,9 @@ FormatOpt = Annotated[str, typer.Option("--format", help="table | json")]
 
 
 DaysOpt = Annotated[int, typer.Option("--days", help="the last N days of the data")]
+RunOpt = Annotated[
+    int | None, typer.Option("--run", help="a stored backtest run (genebot report runs) instead")
+]
 HistoryOpt = Annotated[
     str | None,
     typer.Option(
@@ -67,36 +71,45 @@ def _windows(cfg: GenebotConfig, names: list[str] | None, days: int) -> dict[str
 
 
 class _Source:
-    """Where the windows come from: fresh backtests of the config, or (``--deployment``) what
-    a paper or live deployment traded."""
+    """Where the windows come from: fresh backtests of the config, or what a paper or live
+    deployment traded (``--deployment``), or a stored backtest run (``--run``)."""
 
-    def __init__(self, cfg: GenebotConfig, db: object = None, deployment: str | None = None):
-        self.cfg, self.db, self.deployment = cfg, db, deployment
+    def __init__(self, cfg: GenebotConfig, traded: Traded | None = None) -> None:
+        self.cfg, self.traded = cfg, traded
 
     def windows(self, names: list[str] | None, days: int) -> dict[str, StrategyWindow]:
-        if self.deployment is None:
+        if self.traded is None:
             return _windows(self.cfg, names, days)
-        from genebot.analytics.history import deployment_windows
+        from genebot.analytics.history import windows_of
 
-        wanted = self.deployment
-        return guarded(lambda: deployment_windows(self.db, wanted, names, days))  # type: ignore[arg-type]
+        traded = self.traded
+        return guarded(lambda: windows_of(traded, names, days))
 
 
 def _source(
-    path: Path | None, fmt: str, deployment: str | None, database_url: str | None
+    path: Path | None,
+    fmt: str,
+    deployment: str | None,
+    database_url: str | None,
+    run: int | None = None,
 ) -> _Source:
-    if deployment is None:
+    if deployment is None and run is None:
         return _Source(_load(path, fmt))
-    from genebot.analytics.history import deployment_config
+    from genebot.analytics import history
     from genebot.cli.db import open_current
     from genebot.config.loader import load_config
 
     if fmt not in ("table", "json"):
         refuse(f"--format {fmt}: one of table, json")
+    if deployment is not None and run is not None:
+        refuse("--deployment and --run: give one of them")
     logging.basicConfig(level=logging.CRITICAL)
     db = open_current(database_url)
-    cfg = guarded(lambda: load_config(deployment_config(db, deployment)))
-    return _Source(cfg, db, deployment)
+    wanted = str(deployment)
+    traded = guarded(
+        lambda: history.of_run(db, run) if run is not None else history.of_deployment(db, wanted)
+    )
+    return _Source(guarded(lambda: load_config(traded.config)), traded)
 
 
 def _returns(found: dict[str, StrategyWindow]) -> pd.DataFrame:
@@ -128,6 +141,7 @@ def auto_select(
     max_correlation: Annotated[float, typer.Option(help="cap on |daily correlation|")] = 0.7,
     config: ConfigOpt = None,
     deployment: HistoryOpt = None,
+    run: RunOpt = None,
     database_url: DatabaseOpt = None,
     fmt: FormatOpt = "table",
 ) -> None:
@@ -138,7 +152,7 @@ def auto_select(
         refuse(f"--metric {metric}: one of sharpe, total_return, calmar")
     if max_strategies < 1:
         refuse(f"--max-strategies {max_strategies}: at least 1")
-    src = _source(config, fmt, deployment, database_url)
+    src = _source(config, fmt, deployment, database_url, run)
     cfg = src.cfg
     found = src.windows(None, lookback_days)
     stats = {n: runs.window_stats(w) for n, w in found.items()}
@@ -189,6 +203,7 @@ def optimize_allocation(
     days: DaysOpt = 60,
     config: ConfigOpt = None,
     deployment: HistoryOpt = None,
+    run: RunOpt = None,
     database_url: DatabaseOpt = None,
     fmt: FormatOpt = "table",
 ) -> None:
@@ -197,7 +212,7 @@ def optimize_allocation(
 
     if method not in portfolio.METHODS:
         refuse(f"--method {method}: one of {', '.join(portfolio.METHODS)}")
-    src = _source(config, fmt, deployment, database_url)
+    src = _source(config, fmt, deployment, database_url, run)
     cfg = src.cfg
     low, high = (0.0, 1.0)
     if cfg.orchestrator is not None:
@@ -274,13 +289,14 @@ def strategy_analyze(
     days: DaysOpt = 30,
     config: ConfigOpt = None,
     deployment: HistoryOpt = None,
+    run: RunOpt = None,
     database_url: DatabaseOpt = None,
     fmt: FormatOpt = "table",
 ) -> None:
     """One strategy's stats over the window and how its trades are distributed."""
     from genebot.analytics import runs
 
-    src = _source(config, fmt, deployment, database_url)
+    src = _source(config, fmt, deployment, database_url, run)
     window = src.windows([name], days)[name]
     stats = runs.window_stats(window)
     dist = runs.trade_distribution(window.trades)
@@ -298,12 +314,12 @@ def strategy_analyze(
 @analytics_app.command("correlation")
 def correlation(
     days: DaysOpt = 30, config: ConfigOpt = None, fmt: FormatOpt = "table",
-    deployment: HistoryOpt = None, database_url: DatabaseOpt = None,
+    deployment: HistoryOpt = None, run: RunOpt = None, database_url: DatabaseOpt = None,
 ) -> None:  # fmt: skip
     """Correlation matrix of the strategies' daily returns."""
     from genebot.analytics import portfolio
 
-    src = _source(config, fmt, deployment, database_url)
+    src = _source(config, fmt, deployment, database_url, run)
     corr = portfolio.correlation(_returns(src.windows(None, days)))
     names = list(corr.columns)
     matrix = corr.to_numpy(dtype=float)
@@ -314,12 +330,12 @@ def correlation(
 @analytics_app.command("risk-attribution")
 def risk_attribution(
     days: DaysOpt = 30, config: ConfigOpt = None, fmt: FormatOpt = "table",
-    deployment: HistoryOpt = None, database_url: DatabaseOpt = None,
+    deployment: HistoryOpt = None, run: RunOpt = None, database_url: DatabaseOpt = None,
 ) -> None:  # fmt: skip
     """Each strategy's share of the equal-weight portfolio's variance."""
     from genebot.analytics import portfolio
 
-    src = _source(config, fmt, deployment, database_url)
+    src = _source(config, fmt, deployment, database_url, run)
     frame = _returns(src.windows(None, days))
     weights = portfolio.weights(frame, "equal_weight")
     shares = portfolio.risk_contributions(frame, weights)
@@ -337,12 +353,12 @@ def risk_attribution(
 @analytics_app.command("decompose-performance")
 def decompose_performance(
     days: DaysOpt = 30, config: ConfigOpt = None, fmt: FormatOpt = "table",
-    deployment: HistoryOpt = None, database_url: DatabaseOpt = None,
+    deployment: HistoryOpt = None, run: RunOpt = None, database_url: DatabaseOpt = None,
 ) -> None:  # fmt: skip
     """Closed-trade P&L per strategy, symbol and long/short."""
     from genebot.analytics import runs
 
-    src = _source(config, fmt, deployment, database_url)
+    src = _source(config, fmt, deployment, database_url, run)
     parts = runs.decompose(src.windows(None, days))
     rows = [
         [
@@ -366,12 +382,12 @@ def decompose_performance(
 @analytics_app.command("efficiency")
 def efficiency(
     days: DaysOpt = 30, config: ConfigOpt = None, fmt: FormatOpt = "table",
-    deployment: HistoryOpt = None, database_url: DatabaseOpt = None,
+    deployment: HistoryOpt = None, run: RunOpt = None, database_url: DatabaseOpt = None,
 ) -> None:  # fmt: skip
     """Return per unit of drawdown, of volatility and of time in the market."""
     from genebot.analytics import runs
 
-    src = _source(config, fmt, deployment, database_url)
+    src = _source(config, fmt, deployment, database_url, run)
     figures = {n: runs.efficiency(w) for n, w in src.windows(None, days).items()}
     keys = [
         "total_return",
