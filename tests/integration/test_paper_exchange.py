@@ -268,3 +268,19 @@ def test_quotes_on_live_prices_fill_at_the_touch(
     assert buy.side == "BUY" and buy.avg_px == Decimal(str(quotes[3][2]))  # the next ask
     assert sell.side == "SELL" and sell.avg_px == Decimal(str(quotes[6][1]))  # the next bid
     assert all(ask - bid == pytest.approx(0.02) for _, bid, ask in quotes.values())
+
+
+def test_live_prices_without_an_exchange_says_what_to_add(tmp_path: Path) -> None:
+    path = tmp_path / "none.yaml"
+    path.write_text(
+        "strategies:\n  moving_average:\n    enabled: true\n    symbols: [BTC/USDT]\n"
+        "    timeframes: [1m]\n"
+    )
+    done = run_cli(
+        "run", "--live-prices", "--config", str(path), "--quiet", "--no-api",
+        "--database-url", f"sqlite:///{tmp_path / 'n.db'}", cwd=tmp_path,
+    )  # fmt: skip
+    out = done.stdout + done.stderr
+    assert done.returncode == 2, out
+    assert "trades on no exchange" in out and "add an exchanges: entry" in out
+    assert "Traceback" not in out

@@ -95,10 +95,16 @@ def traded(cfg: GenebotConfig) -> tuple[str, list[tuple[str, str]]]:
         if not s.enabled:
             continue
         for venue in s.venues or (s.venue or "sim",):
+            if venue == "sim" and venue not in cfg.exchanges:
+                raise ConfigError(
+                    f"strategies.{key}: trades on no exchange (the simulated venue): add an "
+                    "exchanges: entry (e.g. binance) to trade on that exchange's prices"
+                )
             if venue not in cfg.exchanges:
                 raise ConfigError(
                     f"strategies.{key}: trades on {venue!r}, which is not under exchanges: "
-                    "(live trading needs an exchange entry with its api_key and api_secret)"
+                    f"add exchanges.{venue} (live trading with its api_key and api_secret; "
+                    "paper trading on its live prices needs no key)"
                 )
             feeds = wanted.setdefault(venue, [])
             for pair in ((sym, tf) for sym in s.symbols or () for tf in s.timeframes):
