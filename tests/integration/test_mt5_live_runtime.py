@@ -163,3 +163,37 @@ def test_killed_between_execution_and_reply_the_restart_adopts_the_order_never_r
     assert rt.live is not None
     venue = rt.live.parts.venue
     assert venue.account.balances["USD"] == Decimal(str(mt5.account_info().balance))
+
+
+def test_paper_on_the_terminals_prices_sends_nothing_and_fills_as_the_backtest(
+    mt5: Mt5Standin, db: Database
+) -> None:
+    """``--live-prices`` on an MT5 account: the terminal's bars, simulated fills (a margin
+    wallet of ``paper.starting_balances``), no ``order_send``; the orders are a backtest's."""
+    from genebot.live.paper_exchange import PaperExchangeRuntime
+
+    def sleep(seconds: float) -> None:
+        mt5.set_time((mt5.now // 3600 + 1) * 3600 + 2)
+
+    cfg = config() | {"paper": {"prices": "exchange", "starting_balances": {"USD": 100_000}}}
+    rt = PaperExchangeRuntime(
+        load_config(cfg), db, max_bars=24 * 40, clock=lambda: mt5.now * NS, sleep=sleep
+    )
+    outcome = rt.run()
+    assert outcome.fills > 0 and not [c for c, _ in mt5.calls if c == "order_send"]
+    assert rt.live is not None
+    log = rt.live.kernel.execution.order_log
+    paper = [(o.side, o.quantity, o.ts_init) for o in log if o.order_type == "MARKET"]
+    last = pd.Timestamp(rt.live.parts.bars.streams[0].last_open_ns, unit="ns", tz="UTC")
+    bars = load_bars()
+    first = pd.Timestamp(START) - pd.Timedelta(hours=300)
+    frame = bars[(bars.index >= first.floor("1h")) & (bars.index <= last)].astype(float)
+    result = backtest(cfg | {"backtest": {"initial_cash": 100_000, "quote_currency": "USD"}},
+                      {"EUR/USD": frame})  # fmt: skip
+    market = result.orders[result.orders["type"] == "MARKET"]
+    lot = rt.live.parts.instruments["EUR/USD@mt5"]  # the broker's lot step, as live
+    columns = zip(market["side"], market["quantity"], market["created"], strict=True)
+    expected = [
+        (s, lot.round_quantity(Decimal(str(q))), pd.Timestamp(c).value) for s, q, c in columns
+    ]
+    assert len(paper) >= 4 and paper == expected

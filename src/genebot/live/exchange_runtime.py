@@ -77,6 +77,8 @@ class LiveOutcome:
 class LiveRuntime:
     """One live deployment (see the module docstring). ``stop()`` ends it after the bar."""
 
+    mode = "live"  # the deployments' mode (paper on live prices: "paper")
+
     def __init__(
         self,
         cfg: GenebotConfig,
@@ -107,8 +109,6 @@ class LiveRuntime:
 
     def stop(self, reason: str = "stopped by the operator") -> None:
         self._stop = reason
-
-    mode = "live"
 
     def run(self) -> LiveOutcome:
         """The whole run, owning the database's runner lock (a second runner is refused)."""

@@ -158,11 +158,9 @@ def connect_market(
     """The exchange's markets, the instruments traded and the candle client (no account)."""
     name, feeds = traded(cfg)
     entry = cfg.exchanges[name]
-    if is_mt5(name, entry):
-        raise ConfigError(
-            f"exchanges.{name}: paper trading on MetaTrader 5 prices is not supported yet; "
-            "paper trade on replayed files (genebot run) or on a ccxt exchange"
-        )
+    if is_mt5(name, entry):  # the terminal's bars (it logs in: MT5 serves data to an account)
+        mt5 = connect(cfg, "paper", clock, stream=False)
+        return MarketParts(name, entry, mt5.exchange, mt5.caller, mt5.instruments, mt5.bars)
     exchange = build_exchange(name, entry)
     caller = Caller(exchange, Backoff())
     markets = caller("read", exchange.load_markets)

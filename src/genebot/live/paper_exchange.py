@@ -69,6 +69,7 @@ class PaperExchangeRuntime(LiveRuntime):
     def __init__(
         self, cfg: GenebotConfig, db: Database, *, fresh: bool = False, **options: object
     ) -> None:
+        options.setdefault("name", "paper-live")
         super().__init__(with_starting_balances(cfg), db, **options)  # type: ignore[arg-type]
         self.fresh = fresh
         self._chain: list[str] = []  # the earlier runs this one continues, oldest first
