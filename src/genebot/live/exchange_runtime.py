@@ -51,6 +51,7 @@ from genebot.live.status_store import KernelFields, StatusWriter
 from genebot.persistence.database import Database
 from genebot.persistence.journal import TradingStore
 from genebot.persistence.lock import RunnerLock
+from genebot.venues.ccxt.quotes import BarsAndQuotes
 from genebot.venues.ccxt.reconcile import RESOLVE, reconcile
 
 log = logging.getLogger("genebot.live")
@@ -216,6 +217,8 @@ class LiveRuntime:
     ) -> LiveOutcome:
         parts, runner = live.parts, live.runner
         feed = parts.feed  # the candles (and quotes), in the replay order
+        if isinstance(feed, BarsAndQuotes):
+            feed.floor_ns = int(live.kernel.timeline.step_known[-1])
         interval_ns = int(self.cfg.live.reconcile_interval * 1e9)
         next_reconcile = self.clock() + interval_ns
         stale: list[str] = []

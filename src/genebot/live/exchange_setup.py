@@ -218,7 +218,10 @@ def _frames(bars: list[Bar], streams: list[BarStream], venue: str) -> dict[str, 
 
 
 def warm_frames(cfg: GenebotConfig, parts: MarketParts) -> dict[str, pd.DataFrame]:
-    """The exchange's last ``live.warmup_bars`` closed candles per feed, as the run's data."""
+    """The exchange's last ``live.warmup_bars`` closed candles per feed, as the run's data
+    (and, for ``quotes: true``, one quote per instrument, no later than the last candle's
+    close: the next candle to arrive must not close before a quote the kernel holds)."""
+    first = parts.quotes.first() if parts.quotes is not None else []
     warm = parts.bars.warm_up(cfg.live.warmup_bars)
     for s in parts.bars.streams:
         if s.last_open_ns is None:
@@ -227,12 +230,13 @@ def warm_frames(cfg: GenebotConfig, parts: MarketParts) -> dict[str, pd.DataFram
                 "nothing to start from"
             )
     frames = _frames(warm, parts.bars.streams, parts.name)
-    if parts.quotes is not None:
-        for q in parts.quotes.first():
-            symbol = parts.instruments[q.instrument_id].symbol
-            row = {"bid": q.bid, "bid_size": q.bid_size, "ask": q.ask, "ask_size": q.ask_size}
-            index = pd.to_datetime([q.ts], unit="ns", utc=True).rename("timestamp")
-            frames[f"{symbol}@{parts.name}:quotes"] = pd.DataFrame([row], index=index)
+    closes = [b.ts + b.timeframe_ns for b in warm]
+    for q in first:
+        symbol = parts.instruments[q.instrument_id].symbol
+        row = {"bid": q.bid, "bid_size": q.bid_size, "ask": q.ask, "ask_size": q.ask_size}
+        ts = min(q.ts, max(closes)) if closes else q.ts
+        index = pd.to_datetime([ts], unit="ns", utc=True).rename("timestamp")
+        frames[f"{symbol}@{parts.name}:quotes"] = pd.DataFrame([row], index=index)
     return frames
 
 

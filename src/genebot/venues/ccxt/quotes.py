@@ -99,6 +99,7 @@ class BarsAndQuotes:
     def __init__(self, bars: CcxtBarClient, quotes: CcxtQuoteClient) -> None:
         self.bars, self.quotes = bars, quotes
         self._held: list[QuoteTick] = []
+        self.floor_ns = 0  # nothing is handed out as known before this (the last step's)
 
     def next_known_ns(self) -> int | None:
         due = [self.quotes.next_known_ns()]
@@ -112,8 +113,13 @@ class BarsAndQuotes:
         bound = min((s.next_close_ns(until_ns) for s in streams), default=None)
         ready = [q for q in self._held if bound is None or q.ts < bound]
         self._held = [q for q in self._held if not (bound is None or q.ts < bound)]
-        events: list[MarketEvent] = [*bars, *ready]
-        return sorted(events, key=_order)
+        # a ticker stamped before what the kernel already holds (the exchange's ticker lags
+        # its candles): known now, so stamped with the last step's time, never before it
+        ready = [q if q.ts >= self.floor_ns else q._replace(ts=self.floor_ns) for q in ready]
+        events = sorted([*bars, *ready], key=_order)
+        if events:
+            self.floor_ns = max(self.floor_ns, _order(events[-1])[0])
+        return events
 
 
 def _order(event: MarketEvent) -> tuple[int, int]:
