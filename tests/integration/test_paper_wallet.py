@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from genebot.backtest import run
 from genebot.config.loader import load_config
@@ -17,6 +18,7 @@ from genebot.core.errors import ConfigError
 from genebot.live.runtime import PaperRuntime
 from genebot.persistence.database import Database
 from genebot.persistence.migrate import ensure_current
+from genebot.persistence.tables import Deployment
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = str(ROOT / "data" / "sample")
@@ -58,5 +60,8 @@ def test_the_wallet_is_the_capital_and_holds_the_other_currencies(tmp_path: Path
 
 def test_a_wallet_without_the_account_currency_is_refused(tmp_path: Path) -> None:
     cfg = load_config(_cfg(starting_balances={"EUR": 5000, "BTC": 1}))
+    db = _db(tmp_path)
     with pytest.raises(ConfigError, match=r"paper.starting_balances: no USDT .* add USDT"):
-        PaperRuntime(cfg, _db(tmp_path), speed=None).run()
+        PaperRuntime(cfg, db, speed=None).run()
+    with db.reader() as session:  # refused before anything was recorded
+        assert session.scalar(select(func.count()).select_from(Deployment)) == 0

@@ -116,18 +116,10 @@ def run_command(
             path, strategies, symbols, start_date, end_date, output_dir, log_level, data_dir
         )
     )
-    if backtest_only:
-        from genebot.cli.backtest import execute_backtest
-
-        execute_backtest(cfg, quiet=quiet, store=True, database_url=database_url)
-        return
-    if live_prices or cfg.paper.prices == "exchange":
-        from genebot.cli.live_cmd import run_paper_live
-
-        run_paper_live(
-            cfg, name="paper-live" if name == "paper" else name, fresh=fresh,
-            max_bars=max_bars, database_url=database_url, api=api,
-        )  # fmt: skip
+    if backtest_only or live_prices or cfg.paper.prices == "exchange":
+        _backtest_or_live_prices(
+            cfg, backtest_only, name, fresh, max_bars, database_url, api, quiet
+        )
         return
     rate = guarded(lambda: _speed(speed))
     how = guarded(lambda: _feed(feed)) if feed is not None else cfg.run.feed
@@ -136,6 +128,24 @@ def run_command(
         track_memory,
         lambda: _paper(cfg, rate, fresh, name, quiet, output_dir, database_url, how, api),
     )
+
+
+def _backtest_or_live_prices(
+    cfg: GenebotConfig, backtest_only: bool, name: str, fresh: bool, max_bars: int | None,
+    database_url: str | None, api: bool, quiet: bool,
+) -> None:  # fmt: skip
+    """``--backtest-only``: ``genebot backtest``; ``--live-prices``: paper on live prices."""
+    if backtest_only:
+        from genebot.cli.backtest import execute_backtest
+
+        execute_backtest(cfg, quiet=quiet, store=True, database_url=database_url)
+        return
+    from genebot.cli.live_cmd import run_paper_live
+
+    run_paper_live(
+        cfg, name="paper-live" if name == "paper" else name, fresh=fresh,
+        max_bars=max_bars, database_url=database_url, api=api,
+    )  # fmt: skip
 
 
 def _feed(text: str) -> str:
