@@ -6,6 +6,7 @@ new entries."""
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -366,10 +367,18 @@ def test_a_position_carried_through_two_restarts_is_still_held(
     serve_candles(emu, ahead_s=120)
     first = runtime(emu, db, 40, on_bar=lambda live: _position(first) and first.stop("held"))
     first.run()
-    held: list[Decimal] = []
-    second = runtime(emu, db, 1, on_bar=lambda live: held.append(_position(second)))
-    second.run()
-    third = runtime(emu, db, 1, on_bar=lambda live: held.append(_position(third)))
-    third.run()
-    assert held == [D("0.01"), D("0.01")]
-    assert sum(emu.balances()["BTC"]) == D("0.01")
+    second, third = runtime(emu, db, 1), runtime(emu, db, 1)
+    for rt in (second, third):
+        rt.stop("stopped at once")  # started, carried the position, stopped before a bar
+        rt.run()
+    carried = []
+    for rt in (second, third):  # what each start carried in
+        with db.reader() as session:
+            payload = session.scalars(
+                select(JournalEntry.payload).where(
+                    JournalEntry.deployment_id == rt.deployment_id,
+                    JournalEntry.kind == "runtime.started",
+                )
+            ).one()
+        carried.append([D(c["quantity"]) for c in json.loads(payload)["carried"]])
+    assert carried == [[D("0.01")], [D("0.01")]]

@@ -6,6 +6,7 @@ from the journal without re-executing the history."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
@@ -24,7 +25,7 @@ from genebot.live.paper_exchange import PaperExchangeRuntime
 from genebot.live.status_store import read_status
 from genebot.persistence.database import Database
 from genebot.persistence.migrate import upgrade
-from genebot.persistence.tables import Deployment, FillRow, OrderRow
+from genebot.persistence.tables import Deployment, FillRow, JournalEntry, OrderRow
 from genebot.testkit import run_cli
 from genebot.testkit.binance_emulator import BinanceEmulator
 from genebot.testkit.ccxt_venue import MARKET, SYMBOL
@@ -148,19 +149,21 @@ def test_a_restart_continues_the_wallet_position_and_stops(
     first.run()
     before = wallet(first)
     assert held(first) == D("0.01")
-    seen: list[Decimal] = []
-    start: list[dict[str, Decimal]] = []
-
-    def watch(live: Any) -> None:
-        start.append(start[0] if start else wallet(second))
-        seen.append(held(second))
-        if seen[-1] == 0:
-            second.stop("closed")
-
-    second = runtime(emu, db, 40, on_bar=watch)
+    second = runtime(emu, db, 40, on_bar=lambda live: held(second) == 0 and second.stop("flat"))
     second.run()
-    assert start[0] == before  # the wallet rebuilt from the journaled fills
-    assert seen[0] == D("0.01") and seen[-1] == 0  # carried, then closed by the exit signal
+    assert held(second) == 0  # carried, then closed by the exit signal
+    with db.reader() as session:
+        started = json.loads(
+            session.scalars(
+                select(JournalEntry.payload).where(
+                    JournalEntry.deployment_id == second.deployment_id,
+                    JournalEntry.kind == "runtime.started",
+                )
+            ).one()
+        )
+    # at its start, before any bar: the wallet rebuilt from the journaled fills, the position
+    assert {k: D(v) for k, v in started["balances"].items()} == before
+    assert [D(c["quantity"]) for c in started["carried"]] == [D("0.01")]
     with db.reader() as session:
         replaced = session.execute(
             select(OrderRow.parent_id, OrderRow.trigger_price, OrderRow.price).where(
