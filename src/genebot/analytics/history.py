@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, func, select
 
 from genebot.analytics.runs import MIN_DAYS, StrategyWindow
 from genebot.core.errors import InputError
+from genebot.live.deployments import trading_config_of
 from genebot.persistence.database import Database
 from genebot.persistence.tables import BacktestRun, Deployment, EquitySnapshot, TradeRow
 
@@ -47,8 +48,7 @@ def of_deployment(db: Database, wanted: str) -> Traded:
         what = "no deployment" if not rows else f"{len(rows)} deployments start with"
         raise InputError(f"{what} {wanted!r}: see `genebot deployments` for the ids")
     dep = rows[0]
-    stored = json.loads(dep.config)
-    config = stored["config"] if "config" in stored and "data" in stored else stored
+    config = trading_config_of(dep.config)
     start, end = _span(db, dep)
     trades = _trades(db, TradeRow.deployment_id == dep.id)
     return Traded(f"deployment {dep.id[:12]}", config, trades, start, end)

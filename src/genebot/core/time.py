@@ -41,6 +41,13 @@ def ns_to_datetime(ns: int) -> datetime:
     )
 
 
+def datetime_to_ns(at: datetime) -> int:
+    """Nanoseconds since the epoch of a datetime (microsecond resolution; naive = UTC), the
+    inverse of :func:`ns_to_datetime`."""
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return int(aware.timestamp()) * NS_PER_SECOND + aware.microsecond * 1000
+
+
 def ns_to_iso(ns: int) -> str:
     """ISO-8601 UTC text with a ``Z`` suffix, e.g. ``2021-04-20T20:42:00Z``."""
     dt = ns_to_datetime(ns)

@@ -10,7 +10,6 @@ import functools
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import datetime
 from decimal import Decimal
 from statistics import NormalDist
 from typing import Any, NamedTuple
@@ -18,6 +17,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 
 from genebot.config.alerts import BaselineConfig
+from genebot.core.time import datetime_to_ns
 from genebot.monitoring.baseline import Baseline, BaselineFlag
 from genebot.persistence.database import Database
 from genebot.persistence.repositories import BacktestRunRepository, DeploymentRepository
@@ -63,13 +63,16 @@ class Round(NamedTuple):
     quantity: Decimal
 
 
-def _ns(when: datetime) -> int:
-    return int(when.timestamp()) * 10**9 + when.microsecond * 1000
-
-
 def _of(rows: list[TradeRow], sid: str, source: str) -> Baseline:
     mine = [
-        Round(sid, _ns(t.entry_time), _ns(t.exit_time), t.pnl, t.entry_price, t.quantity)
+        Round(
+            sid,
+            datetime_to_ns(t.entry_time),
+            datetime_to_ns(t.exit_time),
+            t.pnl,
+            t.entry_price,
+            t.quantity,
+        )
         for t in rows
         if t.strategy_id == sid
     ]

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -63,6 +64,14 @@ class DeploymentRef:
     name: str
     resumed: bool
     journaled: Journaled
+
+
+def trading_config_of(stored: str) -> dict[str, Any]:
+    """The trading config a deployment row holds (a paper deployment's is wrapped with the
+    fingerprint of its data: ``{"config": ..., "data": ...}``)."""
+    found: dict[str, Any] = json.loads(stored)
+    inner: dict[str, Any] = found["config"] if "config" in found and "data" in found else found
+    return inner
 
 
 def open_deployment(

@@ -46,6 +46,7 @@ from genebot.domain.events import (
 from genebot.domain.position import Position
 from genebot.execution.protective import ExitSpec
 from genebot.live.exchange_setup import GENEBOT_PREFIX, ExchangeParts, LiveKernel
+from genebot.live.risk_state import prior_deployments
 from genebot.persistence.database import Database
 from genebot.persistence.journal import TradingStore
 from genebot.persistence.tables import Deployment, FillRow, JournalEntry, OrderRow
@@ -126,22 +127,10 @@ def recover(
         if dry:
             continue
         store.record_runtime(RECOVERED, dep.id, {"lines": lines, "ts_event": now()})
-    out.carried = net_positions(db, _chain(db, name, skip))
+    out.carried = net_positions(db, prior_deployments(db, name, "live", skip))  # all of them
     for c in out.carried:
         c.protect = protect.get((c.strategy_id, c.instrument_id), [])
     return out
-
-
-def _chain(db: Database, name: str, skip: str | None) -> list[str]:
-    """Every earlier live deployment of ``name``, oldest first: a position carried into one
-    of them is held by the net of all their fills."""
-    with db.reader() as session:
-        rows = session.scalars(
-            select(Deployment.id)
-            .where(Deployment.mode == "live", Deployment.name == name)
-            .order_by(Deployment.started_at)
-        )
-        return [i for i in rows if i != skip]
 
 
 def _earlier(db: Database, name: str) -> list[Deployment]:

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from genebot.core.time import datetime_to_ns
 from genebot.domain.position import ClosedTrade
 from genebot.persistence.database import Database
 from genebot.persistence.journal import TradingStore
@@ -25,7 +25,6 @@ from genebot.persistence.tables import Deployment, JournalEntry, TradeRow
 from genebot.system.kernel import Kernel
 
 RISK_STATE = "risk.state"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class RiskJournal:
@@ -49,16 +48,15 @@ class RiskJournal:
         return True
 
 
-def prior_deployments(db: Database, name: str, mode: str, skip: str) -> list[str]:
+def prior_deployments(db: Database, name: str, mode: str, skip: str | None) -> list[str]:
     """The ids of the earlier deployments called ``name`` in ``mode``, oldest first."""
     with db.reader() as session:
-        return list(
-            session.scalars(
-                select(Deployment.id)
-                .where(Deployment.name == name, Deployment.mode == mode, Deployment.id != skip)
-                .order_by(Deployment.started_at)
-            )
+        ids = session.scalars(
+            select(Deployment.id)
+            .where(Deployment.name == name, Deployment.mode == mode)
+            .order_by(Deployment.started_at)
         )
+        return [i for i in ids if i != skip]
 
 
 def restore_risk(db: Database, kernel: Kernel, earlier: Sequence[str]) -> str | None:
@@ -95,12 +93,8 @@ def restore_risk(db: Database, kernel: Kernel, earlier: Sequence[str]) -> str | 
 
 
 def _closed(row: TradeRow) -> ClosedTrade:
+    entry, exit_ = datetime_to_ns(row.entry_time), datetime_to_ns(row.exit_time)
     return ClosedTrade(
-        row.strategy_id, row.instrument_id, row.side, _ns(row.entry_time), row.entry_price,
-        _ns(row.exit_time), row.exit_price, row.quantity, row.pnl, row.fees, row.exit_reason,
+        row.strategy_id, row.instrument_id, row.side, entry, row.entry_price, exit_,
+        row.exit_price, row.quantity, row.pnl, row.fees, row.exit_reason,
     )  # fmt: skip
-
-
-def _ns(at: datetime) -> int:
-    at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-    return (at - EPOCH) // timedelta(microseconds=1) * 1000

@@ -12,7 +12,6 @@ drifts by nothing: that is the one-kernel rule, and the test of this report.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,7 @@ from typing import Any
 
 from genebot.core.errors import InputError
 from genebot.core.time import timeframe_to_ns
+from genebot.live.deployments import trading_config_of
 from genebot.persistence.database import Database
 from genebot.persistence.repositories import DeploymentRepository, TradeRepository
 
@@ -224,8 +224,7 @@ def drift_report(
     dep = DeploymentRepository(db).get(deployment_id)
     if dep is None:
         raise InputError(f"no deployment {deployment_id!r}: see `genebot report` for the ids")
-    stored = json.loads(dep.config)
-    config = stored["config"] if "config" in stored and "data" in stored else stored  # paper
+    config = trading_config_of(dep.config)
     first, last = _period(config, dep, start, end)
     backtest = dict(config.get("backtest") or {})
     backtest.update(start_date=first, end_date=last)
