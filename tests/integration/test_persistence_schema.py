@@ -15,7 +15,12 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import DBAPIError, StatementError
 
 from genebot.core.errors import InputError
-from genebot.persistence.database import Database, DatabaseUnavailable, MigrationRequired
+from genebot.persistence.database import (
+    SCHEMA_HEAD,
+    Database,
+    DatabaseUnavailable,
+    MigrationRequired,
+)
 from genebot.persistence.migrate import downgrade, init, migration_status, upgrade
 from genebot.persistence.tables import BacktestRun, Base, JournalEntry
 
@@ -48,6 +53,16 @@ def test_migrations_build_every_table_from_empty(empty_database: Database) -> No
     status = init(empty_database)
     assert status.current == status.head and status.pending == ()
     assert _tables(empty_database) == TABLES
+
+
+def test_the_one_query_schema_check_knows_alembics_head(empty_database: Database) -> None:
+    """``schema_is_current`` (no Alembic) compares with SCHEMA_HEAD: it must be the head."""
+    assert not empty_database.schema_is_current()  # no schema yet
+    upgrade(empty_database, "0003")
+    assert not empty_database.schema_is_current()  # behind
+    status = upgrade(empty_database)
+    assert status.head == SCHEMA_HEAD
+    assert empty_database.schema_is_current()
 
 
 def test_downgrade_then_upgrade_round_trip(empty_database: Database) -> None:

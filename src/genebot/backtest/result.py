@@ -50,6 +50,7 @@ EXACT_TRADE_COLUMNS = ("entry_price", "exit_price", "quantity", "pnl", "pnl_pct"
 MONEY_STATS = ("initial_equity", "final_equity", "fees", "expectancy")
 """Statistics written to stats.json from the exact ledger (JSON numbers printed from the
 Decimal's text: ``json.load(f, parse_float=Decimal)`` reads them back exactly)."""
+EQUITY_CHUNK = 16_384  # equity.csv rows formatted and written at a time
 RISK_COLUMNS = ["timestamp", "strategy", "symbol", "rule", "action", "detail"]
 ORDER_COLUMNS = [
     "client_order_id",
@@ -216,11 +217,11 @@ class BacktestResult:
         stats = self.exact_stats()
         paths[0].write_text(stats_json(stats) + "\n")
         write_trades_csv(self.exact_trades, paths[1])
-        self.orders.to_csv(paths[2], index=False, lineterminator="\n")
-        equity = self.equity.copy()
-        equity.index = iso_times(equity.index.asi8)
-        equity.index.name = "timestamp"
-        equity.to_csv(paths[3], lineterminator="\n", float_format="%.8f")
+        # made for the file and let go (``orders`` keeps the frame for a caller who asks)
+        orders = self._orders if self._orders is not None else orders_frame(self.order_log)
+        orders.to_csv(paths[2], index=False, lineterminator="\n")
+        del orders
+        write_equity_csv(self.equity, paths[3])
         self.risk_table.to_csv(paths[4], index=False, lineterminator="\n")
         sections: list[tuple[str, object]] = []
         if self.orchestration is not None:
@@ -259,12 +260,30 @@ def write_trades_csv(trades: pd.DataFrame, path: Path) -> None:
     out.to_csv(path, index=False, lineterminator="\n")
 
 
-def iso_times(ns: Sequence[int] | npt.NDArray[np.int64]) -> list[str]:
-    """ISO-8601 UTC text with a Z suffix for many nanosecond timestamps at once."""
+def write_equity_csv(equity: pd.DataFrame, path: Path, chunk: int = EQUITY_CHUNK) -> None:
+    """equity.csv: ISO-8601 UTC times and the columns at 8 decimals, written ``chunk`` rows at
+    a time, so a year of 1-minute bars never holds half a million timestamp strings (the same
+    bytes as one ``to_csv`` of the whole frame)."""
+    stamps = pd.DatetimeIndex(equity.index).as_unit("ns").asi8
+    unit = _time_unit(stamps)  # one unit for the whole file, as a single call would choose
+    with path.open("w", newline="") as fh:
+        for start in range(0, max(len(equity), 1), chunk):
+            part = equity.iloc[start : start + chunk].copy()
+            part.index = pd.Index(iso_times(stamps[start : start + chunk], unit), name="timestamp")
+            part.to_csv(fh, header=start == 0, lineterminator="\n", float_format="%.8f")
+
+
+def _time_unit(values: npt.NDArray[np.int64]) -> str:
+    return "s" if not np.any(values % 1_000_000_000) else "us"
+
+
+def iso_times(ns: Sequence[int] | npt.NDArray[np.int64], unit: str | None = None) -> list[str]:
+    """ISO-8601 UTC text with a Z suffix for many nanosecond timestamps at once; whole seconds
+    unless one has a fraction (``unit``: "s" or "us", as chosen for a larger whole)."""
     values = np.asarray(ns, dtype=np.int64)
     if not values.size:
         return []
-    unit = "s" if not np.any(values % 1_000_000_000) else "us"
+    unit = unit or _time_unit(values)
     text = np.datetime_as_string(
         values.view("datetime64[ns]").astype(f"datetime64[{unit}]"), unit=unit
     )

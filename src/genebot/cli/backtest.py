@@ -11,6 +11,7 @@ from rich.table import Table
 
 from genebot.cli.common import DONE, console, err, guarded, say
 from genebot.cli.db import open_database
+from genebot.core.memory import release_memory, steady_heap
 from genebot.reporting.formatting import format_stat
 
 if TYPE_CHECKING:  # heavy (pandas, SQLAlchemy): imported by the commands that run
@@ -28,6 +29,7 @@ def execute_backtest(
     from genebot.backtest.result import check_output_folder
     from genebot.backtest.runner import run
 
+    steady_heap()  # a year of 1m bars: each stage's big buffers go back when done
     db = _run_store(database_url) if store else None
     guarded(lambda: check_output_folder(cfg.backtest.output_dir))  # before the run, not after
     logging.basicConfig(level=cfg.logging.level, format="%(levelname)s %(name)s: %(message)s")
@@ -47,6 +49,7 @@ def execute_backtest(
             bar.update(task, completed=done, total=total, description=f"{done:,}/{total:,} bars")
 
         result = guarded(lambda: run(cfg, progress=tick))
+    release_memory()  # the finished kernel, before the outputs are made
     print_result(result)
     DONE.append(f"partly written {Path(cfg.backtest.output_dir)}/ (not stored in the database)")
     paths = guarded(lambda: result.write(cfg.backtest.output_dir))
@@ -85,9 +88,11 @@ def print_result(result: BacktestResult, title: str = "Backtest statistics") -> 
 def _run_store(url: str | None) -> Database:
     """The database a backtest records into: checked before the run, so a schema problem
     costs no compute; a brand-new SQLite file gets the schema."""
+    db = open_database(url)
+    if guarded(db.schema_is_current):  # one query; Alembic is imported only when it is not
+        return db
     from genebot.persistence.migrate import ensure_current
 
-    db = open_database(url)
     if guarded(lambda: ensure_current(db)):
         err.print(f"created database {db.display_url}", highlight=False)
     return db

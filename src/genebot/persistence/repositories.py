@@ -38,6 +38,7 @@ from genebot.persistence.tables import (
 
 T = TypeVar("T")
 MAX_PAGE = 500
+_BATCH = 2_000  # rows per bulk insert: a long run's trades never all as parameter dicts at once
 # Orders a restart must resume: the working ones, and those journaled but maybe not yet sent.
 _OPEN = tuple(sorted(s.value for s in OPEN | {OrderStatus.INITIALIZED}))
 
@@ -386,8 +387,9 @@ class BacktestRunRepository:
             )
             session.add(row)
             session.flush()
-            if trades:
-                session.execute(insert(TradeRow), [trade_values(t, None, row.id) for t in trades])
+            for start in range(0, len(trades), _BATCH):  # bulk, a batch of rows at a time
+                batch = trades[start : start + _BATCH]
+                session.execute(insert(TradeRow), [trade_values(t, None, row.id) for t in batch])
             if allocations:
                 session.execute(
                     insert(AllocationRow),

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
+from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from genebot.reporting.formatting import format_stat
@@ -41,6 +43,7 @@ _LABELS = {"cagr": "CAGR", "sqn": "SQN", "bars": "Bars"}
 _TEMPLATE = "plotly_white"
 _CANDLE_HEIGHT = 520
 _EQUITY_HEIGHT = 620
+_JS_SLICE = 1 << 20  # characters of plotly.js written at a time
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 24px; color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 28px; }
@@ -55,8 +58,24 @@ th[data-dir=asc]::after { content: " ▲"; } th[data-dir=desc]::after { content:
 """
 
 
-def write_report(
-    path: str | Path,
+def write_report(path: str | Path, **inputs: Any) -> Path:
+    """Write the backtest report as one self-contained HTML file and return its path
+    (``path``: parent folders are created; ``inputs``: as for :func:`report_parts`). Each
+    piece is written as it is made: the page is never whole in memory."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", encoding="utf-8", newline="\n") as fh:
+        for part in report_parts(**inputs):
+            fh.write(part)
+    return target
+
+
+def render_report(**inputs: Any) -> str:
+    """The report HTML as one string (``inputs``: as for :func:`report_parts`)."""
+    return "".join(report_parts(**inputs))
+
+
+def report_parts(
     *,
     title: str,
     bars: Mapping[str, pd.DataFrame],
@@ -66,11 +85,11 @@ def write_report(
     extra_counts: Mapping[str, int] | None = None,
     extra_sections: Sequence[tuple[str, object]] = (),
     risk_summary: Mapping[str, object] | None = None,
-) -> Path:
-    """Write the backtest report as one self-contained HTML file and return its path.
+) -> Iterator[str]:
+    """The report's HTML in pieces, in order; each chart is built and serialized only when
+    its turn comes, so a long run never holds every figure and the whole page at once.
 
     Args:
-        path: Where to write the file; parent folders are created.
         title: Page title and heading.
         bars: Symbol -> OHLCV frame (UTC DatetimeIndex, open/high/low/close/volume).
         trades: Closed trades (symbol, side, entry_time, entry_price, exit_time, exit_price,
@@ -83,72 +102,68 @@ def write_report(
         risk_summary: ``BacktestResult.risk_summary``: the risk table, its warnings, and the
             halted/reducing periods shaded on the equity chart.
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    document = render_report(
-        title=title,
-        bars=bars,
-        trades=trades,
-        equity=equity,
-        stats=stats,
-        extra_counts=extra_counts,
-        extra_sections=extra_sections,
-        risk_summary=risk_summary,
+    yield (
+        '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
     )
-    target.write_text(document, encoding="utf-8", newline="\n")
-    return target
-
-
-def render_report(
-    *,
-    title: str,
-    bars: Mapping[str, pd.DataFrame],
-    trades: pd.DataFrame,
-    equity: pd.DataFrame,
-    stats: Mapping[str, object],
-    extra_counts: Mapping[str, int] | None = None,
-    extra_sections: Sequence[tuple[str, object]] = (),
-    risk_summary: Mapping[str, object] | None = None,
-) -> str:
-    """Return the report HTML as a string (see ``write_report`` for the arguments)."""
     sections = [f"<h1>{html.escape(title)}</h1>", "<h2>Statistics</h2>", _stats_table(stats)]
     sections += ["<h2>Risk</h2>", risk_section(risk_summary)]
     if extra_counts:
         sections += ["<h2>Counts</h2>", _counts_table(extra_counts)]
-    figures: list[tuple[str, str, go.Figure, int]] = [
+    yield "\n".join(sections)
+    for number, (heading, div_id, build, height) in enumerate(
+        _figures(bars, trades, equity, risk_summary)
+    ):
+        yield f"\n<h2>{html.escape(heading)}</h2>\n"
+        yield from _chart_parts(build(), div_id, height or _EQUITY_HEIGHT, number == 0)
+    for heading, table in trader_sections(trades):
+        yield f"\n<h2>{html.escape(heading)}</h2>\n{table}"
+    for number, (heading, content) in enumerate(extra_sections):
+        yield f"\n<h2>{html.escape(heading)}</h2>\n"
+        if isinstance(content, go.Figure):
+            yield _figure_html(content, f"genebot-extra-{number}", 420, False)
+        else:
+            yield str(content)
+    yield f"\n{SORT_SCRIPT}\n</body>\n</html>\n"
+
+
+_FigureSpec = tuple[str, str, Callable[[], go.Figure], int]
+
+
+def _figures(
+    bars: Mapping[str, pd.DataFrame],
+    trades: pd.DataFrame,
+    equity: pd.DataFrame,
+    risk_summary: Mapping[str, object] | None,
+) -> list[_FigureSpec]:
+    """(heading, div id, how to build the figure, height) of each chart, in order."""
+    specs: list[_FigureSpec] = [
         (
             f"Candles {symbol}",
             f"genebot-candles-{number}",
-            _candles_figure(symbol, frame, trades),
+            lambda s=symbol, f=frame: _candles_figure(s, f, trades),
             _CANDLE_HEIGHT,
         )
         for number, (symbol, frame) in enumerate(bars.items())
     ]
-    equity_figure = _equity_figure(equity)
+
+    def equity_figure() -> go.Figure:
+        figure = _equity_figure(equity)
+        if len(equity):
+            shade_halts(figure, risk_summary, _utc(equity.index)[-1])
+        return figure
+
+    specs.append(("Equity and drawdown", "genebot-equity", equity_figure, 0))
     if len(equity):
-        shade_halts(equity_figure, risk_summary, _utc(equity.index)[-1])
-    figures.append(("Equity and drawdown", "genebot-equity", equity_figure, 0))
-    if len(equity):
-        figures.append(
-            ("Monthly returns", "genebot-monthly", monthly_heatmap(equity["equity"]), 360)
+        specs.append(
+            (
+                "Monthly returns",
+                "genebot-monthly",
+                lambda: monthly_heatmap(equity["equity"]),
+                360,
+            )
         )
-    for number, (heading, div_id, figure, height) in enumerate(figures):
-        sections.append(f"<h2>{html.escape(heading)}</h2>")
-        sections.append(_figure_html(figure, div_id, height or _EQUITY_HEIGHT, number == 0))
-    for heading, table in trader_sections(trades):
-        sections += [f"<h2>{html.escape(heading)}</h2>", table]
-    for number, (heading, content) in enumerate(extra_sections):
-        sections.append(f"<h2>{html.escape(heading)}</h2>")
-        if isinstance(content, go.Figure):
-            sections.append(_figure_html(content, f"genebot-extra-{number}", 420, False))
-        else:
-            sections.append(str(content))
-    body = "\n".join([*sections, SORT_SCRIPT])
-    return (
-        '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
-        f"<body>\n{body}\n</body>\n</html>\n"
-    )
+    return specs
 
 
 def downsample_ohlcv(frame: pd.DataFrame, max_points: int = MAX_POINTS) -> pd.DataFrame:
@@ -176,20 +191,32 @@ def downsample_equity(equity: pd.DataFrame, max_points: int = MAX_POINTS) -> pd.
     if n <= max_points:
         return frame
     group = np.arange(n) * max(1, max_points // 5) // n  # runs of about equal length
-    rows = pd.DataFrame(
-        {"g": group, "e": frame["equity"].to_numpy(), "d": frame["drawdown"].to_numpy()}
-    )
-    by = rows.groupby("g")
+    starts = np.flatnonzero(np.diff(group, prepend=-1))  # first of each run
+    ends = np.append(starts[1:], n)
+    e, d = frame["equity"].to_numpy(), frame["drawdown"].to_numpy()
     keep = np.concatenate(
         [
-            by["e"].idxmin().to_numpy(),
-            by["e"].idxmax().to_numpy(),
-            by["d"].idxmin().to_numpy(),
-            np.flatnonzero(np.diff(group, prepend=-1)),  # first of each run
-            np.flatnonzero(np.diff(group, append=group[-1] + 1)),  # last of each run
+            _extreme_rows(e, starts, ends, np.nanargmin),
+            _extreme_rows(e, starts, ends, np.nanargmax),
+            _extreme_rows(d, starts, ends, np.nanargmin),
+            starts,
+            ends - 1,  # last of each run
         ]
     )
     return frame.iloc[np.unique(keep)]
+
+
+def _extreme_rows(
+    values: np.ndarray, starts: np.ndarray, ends: np.ndarray, pick: Callable[..., Any]
+) -> np.ndarray:
+    """Per run [start, end): the row of its first lowest (or highest) value; a run of NaN
+    only has none. A slice at a time: no temporary as long as the series."""
+    rows = []
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        run = values[start:end]
+        if not np.isnan(run).all():
+            rows.append(start + int(pick(run)))
+    return np.asarray(rows, dtype=np.int64)
 
 
 def _downsample(frame: pd.DataFrame, rules: dict[str, str], max_points: int) -> pd.DataFrame:
@@ -329,15 +356,31 @@ def _utc(values: pd.Index | pd.Series) -> pd.DatetimeIndex:
 
 
 def _figure_html(figure: go.Figure, div_id: str, height: int, include_plotlyjs: bool) -> str:
+    return "".join(_chart_parts(figure, div_id, height, include_plotlyjs))
+
+
+def _chart_parts(
+    figure: go.Figure, div_id: str, height: int, include_plotlyjs: bool
+) -> Iterator[str]:
+    """A chart's HTML in pieces. With ``include_plotlyjs``, plotly.js (5 MB of text) is
+    inlined before it in slices, once the figure's JSON is made: never both whole in memory."""
     fragment = pio.to_html(
         figure,
         full_html=False,
-        include_plotlyjs=include_plotlyjs,
+        include_plotlyjs=False,
         div_id=div_id,
         default_height=f"{height}px",
         config={"displaylogo": False},
     )
-    return f'<div class="chart">{fragment}</div>'
+    yield '<div class="chart">'
+    if include_plotlyjs:
+        yield "<script>window.PlotlyConfig = {MathJaxConfig: 'local'};</script>\n<script>"
+        script = get_plotlyjs()
+        for start in range(0, len(script), _JS_SLICE):
+            yield script[start : start + _JS_SLICE]
+        del script
+        yield "</script>\n"
+    yield f"{fragment}</div>"
 
 
 def _stats_table(stats: Mapping[str, object]) -> str:

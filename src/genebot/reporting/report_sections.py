@@ -167,7 +167,7 @@ def monthly_returns(equity: pd.Series) -> pd.DataFrame:
     """Year × month returns from month-end equity (the first month against the first equity),
     plus a ``year`` column: the compounded year."""
     values = equity.astype(float)
-    ends = values.groupby([values.index.year, values.index.month]).last()
+    ends = _month_ends(values)
     previous = ends.shift(1)
     previous.iloc[0] = float(values.iloc[0])
     returns = ends / previous - 1.0
@@ -175,6 +175,24 @@ def monthly_returns(equity: pd.Series) -> pd.DataFrame:
     table.index.name, table.columns.name = "year", "month"
     table["year"] = (1 + table[list(range(1, 13))].fillna(0.0)).prod(axis=1) - 1
     return table
+
+
+def _month_ends(values: pd.Series) -> pd.Series:
+    """Each (year, month)'s last value. A sorted series without gaps in its values (equity
+    curves) is cut where the month changes, without a grouping as long as the series; anything
+    else goes through pandas' groupby (its last non-missing value)."""
+    index = pd.DatetimeIndex(values.index)
+    data = values.to_numpy()
+    if not (index.is_monotonic_increasing and len(data)) or np.isnan(data).any():
+        return values.groupby([index.year, index.month]).last()
+    months = index.tz_localize(None) if index.tz is not None else index  # its wall time
+    month = months.to_numpy().astype("datetime64[M]").astype(np.int64)
+    last = np.append(np.flatnonzero(month[1:] != month[:-1]), len(month) - 1)
+    keys = month[last]
+    levels = pd.MultiIndex.from_arrays(
+        [(1970 + keys // 12).astype(np.int32), (keys % 12 + 1).astype(np.int32)]
+    )
+    return pd.Series(data[last], index=levels, name=values.name)
 
 
 def monthly_heatmap(equity: pd.Series) -> go.Figure:
