@@ -116,6 +116,25 @@ def test_a_stopped_run_resumes_and_ends_as_an_uninterrupted_one(tmp_path: Path) 
     assert rows == len(whole.orders) and trades == len(whole.trades)  # nothing twice
 
 
+def test_a_run_stopped_before_its_first_bar_ends_cleanly_and_resumes(tmp_path: Path) -> None:
+    """A stop that comes before any bar is handled (an operator's stop right after a deploy)
+    is a stop, not a crash: no trades, the deployment resumable, the next run from bar 0."""
+    db = _db(tmp_path)
+    cfg = load_config(CONFIGS["stop loss, take profit, trailing stop"])
+    early = PaperRuntime(cfg, db, speed=None)
+    early.stop()
+    stopped = early.run()
+    assert not stopped.finished and stopped.result.stats["trades"] == 0
+    assert len(stopped.result.equity) == 1
+    with db.reader() as session:
+        status = session.scalar(select(Deployment.status))
+    assert status != "crashed"
+    whole = PaperRuntime(cfg, _db(tmp_path, "whole.db"), speed=None).run().result
+    resumed = PaperRuntime(cfg, db, speed=None).run()
+    assert resumed.deployment_id == stopped.deployment_id and resumed.finished
+    assert resumed.result.orders.equals(whole.orders)
+
+
 def test_another_config_does_not_resume_silently(tmp_path: Path) -> None:
     db = _db(tmp_path)
     cfg = load_config(CONFIGS["stop loss, take profit, trailing stop"])

@@ -290,9 +290,9 @@ class PaperRuntime:
             store.record_runtime(FINISHED, "replay", {"step": last, "ts_event": 0, "why": why})
         finish(self.db, ref.id)
         resume_at = ctx.resume_at
-        result = result_of(
+        result = result_of(  # stopped before its first bar: that bar's flat equity
             self.cfg, setup, kernel, recorder, "paper replay", ctx.source.sleeves,
-            until_step=None if last == n - 1 else last,
+            until_step=None if last == n - 1 else max(last, 0),
         )  # fmt: skip
         result.title = f"genebot paper: {', '.join(s.strategy.strategy_id for s in setup.slots)}"
         if done:  # the run's statistics by the backtests' definitions, every bar (readiness)
