@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from genebot.persistence.database import Database
+from genebot.persistence.migrate import upgrade
 from genebot.persistence.tables import BacktestRun
 from genebot.testkit import run_cli
 
@@ -119,3 +121,42 @@ def test_a_bad_backup_file_is_refused(database: Database, tmp_path: Path) -> Non
     proc = genebot("db", "restore", str(junk), "--database-url", _url(database), "--yes")
     assert proc.returncode in (1, 2) and "Traceback" not in proc.stderr
     assert _runs(database) == 0
+
+
+_WATCH_RUN = """
+import sys
+import genebot.backtest.runner as runner
+real = runner.run
+def watched(*args, **kw):
+    print("sqlalchemy loaded during the run:", "sqlalchemy" in sys.modules, file=sys.stderr)
+    return real(*args, **kw)
+runner.run = watched
+from genebot.cli.main import main
+sys.argv = ["genebot", "backtest", *sys.argv[1:]]
+main()
+"""
+
+
+def test_a_sqlite_record_loads_no_database_layer_beside_the_run(tmp_path: Path) -> None:
+    """New or current, the file is checked with sqlite3; SQLAlchemy loads to store, after."""
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    for number in (1, 2):  # a new file, then one at this genebot's schema
+        proc = subprocess.run(
+            [sys.executable, "-c", _WATCH_RUN, "--database-url", url,
+             "--output-dir", str(tmp_path / f"o{number}"), *SHORT],
+            cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert "sqlalchemy loaded during the run: False" in proc.stderr
+        assert f"stored as run {number}" in proc.stdout
+    assert _runs(Database(url)) == 2
+
+
+def test_a_sqlite_file_behind_the_schema_is_refused_before_the_run(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(Database(url), "0003")
+    out = tmp_path / "out"
+    proc = genebot("backtest", "--database-url", url, "--output-dir", str(out), *SHORT)
+    assert proc.returncode == 1
+    assert "genebot db upgrade" in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()

@@ -164,3 +164,30 @@ def test_a_steady_heap_gives_freed_large_blocks_back() -> None:
     del blocks  # no trim: unmapped as they are freed, though the small blocks stay between
     assert rss_mb() < before + 30
     assert len(pins) == 20
+
+
+def test_a_released_result_writes_the_same_files_and_lets_its_order_log_go(
+    tmp_path: Path,
+) -> None:
+    import genebot.backtest as bt
+    from genebot.testkit import gbm_bars
+
+    cfg = {
+        "risk_management": {"enabled": False},
+        "strategies": {
+            "moving_average": {
+                "parameters": {"short_period": 5, "long_period": 12},
+                "symbols": ["SYN/USDT"],
+                "timeframes": ["1m"],
+            }
+        },
+    }
+    kept, released = (bt.run(cfg, {"SYN/USDT": gbm_bars(3000)}) for _ in range(2))
+    assert len(kept.order_log) > 20
+    kept.write(tmp_path / "kept")
+    released.write(tmp_path / "released", release=True)
+    assert released.order_log == [] and len(kept.order_log) > 20
+    for name in ("orders.csv", "trades.csv", "equity.csv", "stats.json", "report.html"):
+        assert (tmp_path / "kept" / name).read_bytes() == (
+            tmp_path / "released" / name
+        ).read_bytes()

@@ -15,6 +15,7 @@ import pandas as pd
 
 from genebot.core.errors import ConfigError
 from genebot.core.exactjson import dumps_exact
+from genebot.core.memory import release_memory
 from genebot.core.precision import precision_quantum, quantize, to_decimal
 from genebot.data.timeindex import utc_index
 from genebot.domain.events import OrderFilled
@@ -203,15 +204,17 @@ class BacktestResult:
             self._orders = orders_frame(self.order_log)
         return self._orders
 
-    def write(self, output_dir: str | Path) -> list[Path]:
-        """Write stats.json, trades.csv, orders.csv, equity.csv and report.html."""
+    def write(self, output_dir: str | Path, *, release: bool = False) -> list[Path]:
+        """Write stats.json, trades.csv, orders.csv, equity.csv and report.html. ``release``:
+        for a process done with the result once it is written (the CLI): the order log is let
+        go after orders.csv, so the charts are drawn without it (``order_log`` is then empty)."""
         out = output_folder(output_dir)
         try:
-            return self._write(out)
+            return self._write(out, release)
         except OSError as exc:
             raise ConfigError(f"output_dir {out}: cannot write: {exc.strerror or exc}") from None
 
-    def _write(self, out: Path) -> list[Path]:
+    def _write(self, out: Path, release: bool = False) -> list[Path]:
         names = ("stats.json", "trades.csv", "orders.csv", "equity.csv", "risk_events.csv")
         paths = [out / n for n in names]
         stats = self.exact_stats()
@@ -221,6 +224,9 @@ class BacktestResult:
         orders = self._orders if self._orders is not None else orders_frame(self.order_log)
         orders.to_csv(paths[2], index=False, lineterminator="\n")
         del orders
+        if release:
+            self.order_log, self._orders = [], None
+            release_memory()
         write_equity_csv(self.equity, paths[3])
         self.risk_table.to_csv(paths[4], index=False, lineterminator="\n")
         sections: list[tuple[str, object]] = []

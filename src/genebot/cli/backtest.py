@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,14 +25,15 @@ if TYPE_CHECKING:  # heavy (pandas, SQLAlchemy): imported by the commands that r
 def execute_backtest(
     cfg: GenebotConfig, *, quiet: bool, store: bool, database_url: str | None
 ) -> BacktestResult:
-    """Run ``cfg`` with a progress bar, print its stats, write its files and record it."""
+    """Run ``cfg`` with a progress bar, print its stats, write its files and record it; the
+    result comes back with its order log let go (written to orders.csv)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from genebot.backtest.result import check_output_folder
     from genebot.backtest.runner import run
 
     steady_heap()  # a year of 1m bars: each stage's big buffers go back when done
-    db = _run_store(database_url) if store else None
+    opener = _store_opener(database_url) if store else None  # checked now, opened after
     guarded(lambda: check_output_folder(cfg.backtest.output_dir))  # before the run, not after
     logging.basicConfig(level=cfg.logging.level, format="%(levelname)s %(name)s: %(message)s")
     show = not quiet and sys.stderr.isatty()
@@ -52,14 +55,16 @@ def execute_backtest(
     release_memory()  # the finished kernel, before the outputs are made
     print_result(result)
     DONE.append(f"partly written {Path(cfg.backtest.output_dir)}/ (not stored in the database)")
-    paths = guarded(lambda: result.write(cfg.backtest.output_dir))
+    paths = guarded(lambda: result.write(cfg.backtest.output_dir, release=True))
     DONE[-1] = f"written {Path(cfg.backtest.output_dir)}/, not stored in the database"
     console.print(
         f"results written to {Path(cfg.backtest.output_dir)}/: " + ", ".join(p.name for p in paths)
     )
-    if db is not None:
+    if opener is not None:
         from genebot.backtest.store import store_run
 
+        release_memory()  # the outputs' buffers, before the database layer is loaded
+        db = opener()
         run_id = guarded(lambda: store_run(db, cfg, result, cfg.backtest.output_dir))
         DONE[-1] = f"written {Path(cfg.backtest.output_dir)}/ and stored as run {run_id}"
         console.print(f"stored as run {run_id} in {db.display_url} (genebot report run {run_id})")
@@ -83,6 +88,55 @@ def print_result(result: BacktestResult, title: str = "Backtest statistics") -> 
             console.print(line, highlight=False, markup=False)
         for warning in risk_warnings:
             say(err, "warning:", "yellow", warning)
+
+
+def _store_opener(url: str | None) -> Callable[[], Database]:
+    """Check the database a backtest records into before the run (a schema problem costs no
+    compute) and return how to open it after. A SQLite file that is new or at this genebot's
+    schema is read with the standard library's sqlite3: SQLAlchemy (30 MB) loads only when the
+    results are stored, after the outputs are written, not beside the run."""
+    from genebot.persistence.settings import SCHEMA_HEAD, database_url
+
+    resolved = url or database_url()
+    path = _sqlite_path(resolved)
+    if path is not None and _sqlite_revision(path) in (SCHEMA_HEAD, ""):
+        return lambda: _run_store(resolved)
+    db = _run_store(resolved)  # PostgreSQL, or a file to refuse: the full check, now
+    return lambda: db
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a plain ``sqlite:///path`` URL (None: anything else)."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or "?" in url or url[len(prefix) :] in ("", ":memory:"):
+        return None
+    return Path(url[len(prefix) :])
+
+
+def _sqlite_revision(path: Path) -> str | None:
+    """The schema revision of a SQLite file; "" for a file to create (none there, or no tables,
+    in a folder that can be written); None when it cannot tell (the full check decides)."""
+    import os
+    import sqlite3
+
+    if not path.exists():
+        folder = path.parent if str(path.parent) else Path(".")
+        return "" if folder.is_dir() and os.access(folder, os.W_OK) else None
+    try:
+        with contextlib.closing(
+            sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+        ) as conn:
+            tables = {
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            if not tables:
+                return ""
+            if "alembic_version" not in tables:
+                return None
+            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.Error:
+        return None
+    return str(row[0]) if row else None
 
 
 def _run_store(url: str | None) -> Database:

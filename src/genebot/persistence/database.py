@@ -21,11 +21,10 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from genebot.core.errors import ConfigError, RetryableError, StopError
-from genebot.persistence.settings import database_url
+from genebot.persistence.settings import SCHEMA_HEAD, database_url
 
 SUPPORTED = ("sqlite", "postgresql")
 BUSY_TIMEOUT_MS = 15_000
-SCHEMA_HEAD = "0004"  # the newest migration's revision (a test holds it to Alembic's head)
 
 
 class DatabaseUnavailable(RetryableError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///genebot.db"
+SCHEMA_HEAD = "0004"  # the newest migration's revision (a test holds it to Alembic's head)
 
 
 class DatabaseSettings(BaseSettings):
