@@ -12,7 +12,10 @@ the strategy's default sizing. Each path runs the same N parameter sets:
 - ``Optuna TPE alone``: the same study's sampler with an objective that costs nothing (what
   Optuna itself takes per trial: the ceiling of the optimize path);
 - ``optimize (Optuna)``: ``genebot.optimize.study.run_study`` with a TPE sampler in memory
-  (Optuna's overhead included; TPE picks its own N points of the same space);
+  (Optuna's overhead included; TPE picks its own N points of the same space; a point it draws
+  twice is answered from the first, and the count is printed);
+- ``optimize --sampler grid``: the same with Optuna's GridSampler over the strategy's declared
+  grid (N of its points, in the sampler's seeded order): a grid search through ``optimize``;
 - with ``--pg URL``: also ``--jobs 2`` worker processes on a PostgreSQL study.
 
 Prints trials/min per path next to the issue's targets (>= 20,000/min on one process through
@@ -115,14 +118,22 @@ def bench_loops(points: list[tuple[int, int]], repeat: int) -> bool:
     return ok
 
 
-def spec_for(trials: int, jobs: int = 1, storage: str | None = None, study: str = "bench") -> Any:
+def spec_for(
+    trials: int,
+    jobs: int = 1,
+    storage: str | None = None,
+    study: str = "bench",
+    sampler: str = "auto",
+) -> Any:
     from genebot.config.loader import load_config
     from genebot.optimize.ranges import declared_ranges
     from genebot.optimize.study import StudySpec, strategy_type
 
     cfg = load_config(config(10, 20))
     ranges = declared_ranges(strategy_type(cfg, "moving_average").parameters)
-    return StudySpec("moving_average", cfg, ranges, ("sharpe",), trials, jobs, 1, 1, storage, study)
+    spec = StudySpec("moving_average", cfg, ranges, ("sharpe",), trials, jobs, 1, 1, storage, study)
+    spec.sampler = sampler
+    return spec
 
 
 def sampler_only(trials: int) -> Any:
@@ -143,6 +154,10 @@ def sampler_only(trials: int) -> Any:
     return study
 
 
+def _repeats(study: Any) -> int:
+    return sum("same_as" in t.user_attrs for t in study.trials)
+
+
 def bench_optimize(trials: int, pg: str | None, repeat: int) -> None:
     import optuna
 
@@ -154,6 +169,9 @@ def bench_optimize(trials: int, pg: str | None, repeat: int) -> None:
     run_study(spec_for(5))  # warm
     study, took = best_of(repeat, lambda: run_study(spec_for(trials)))
     line("optimize (Optuna, memory)", len(study.trials), took, TARGET_ONE)
+    print(f"{'':<30} {_repeats(study)} of them a parameter set drawn before (not re-run)")
+    study, took = best_of(repeat, lambda: run_study(spec_for(trials, sampler="grid")))
+    line("optimize --sampler grid", len(study.trials), took, TARGET_ONE)
     if pg:
         name = f"bench-{int(time.time())}"
         began = time.perf_counter()

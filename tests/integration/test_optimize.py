@@ -18,6 +18,9 @@ from typer.testing import CliRunner
 from genebot.backtest import run, run_many
 from genebot.backtest.batch import BatchRunner
 from genebot.cli.main import app
+from genebot.config.loader import load_config
+from genebot.optimize.ranges import Range
+from genebot.optimize.study import Objective, StudySpec, grid_space, make_sampler
 from genebot.testkit import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -452,3 +455,107 @@ def test_jobs_without_storage_share_a_sqlite_study_in_the_output_dir(
     data = json.loads((tmp_path / "optimization.json").read_text())
     assert len(data["trials"]) == 6
     assert data["storage"] == f"sqlite:///{(tmp_path / 'optuna.db').resolve()}"
+
+
+# -- --sampler, and a parameter set drawn twice ----------------------------------------------
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    config = tmp_path / "optimize.yaml"
+    config.write_text(yaml.safe_dump(_config()), encoding="utf-8")
+    ranges = tmp_path / "ranges.yaml"
+    ranges.write_text(
+        "short_period: [5, 10, 15]\nlong_period: {low: 20, high: 30, step: 10}\n", encoding="utf-8"
+    )
+    return config, ranges
+
+
+def test_grid_tries_every_point_once_and_each_score_is_a_plain_backtests(
+    files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    config, ranges = files
+    out = tmp_path / "grid"
+    res = _optimize("-c", str(config), "--parameter-ranges", str(ranges), "--sampler", "grid",
+                    "--trials", "50", "--seed", "3", "--output-dir", str(out))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "6 trials in" in res.output  # the grid's six points, not the 50 asked for
+    data = json.loads((out / "optimization.json").read_text())
+    assert data["sampler"] == "GridSampler"
+    points = sorted(
+        (t["params"]["short_period"], t["params"]["long_period"]) for t in data["trials"]
+    )
+    assert points == [(s, lo) for s in (5, 10, 15) for lo in (20, 30)]
+    for t in data["trials"]:
+        single = run(_config(t["params"]["short_period"], t["params"]["long_period"]))
+        assert t["values"]["sharpe"] == single.stats["sharpe"]
+
+
+def test_grid_needs_a_step_on_every_range_and_a_bad_sampler_is_named(
+    files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    config, _ = files
+    continuous = tmp_path / "c.yaml"
+    continuous.write_text("short_period: [5, 10]\nlong_period: {low: 20.0, high: 30.5}\n")
+    res = _optimize("-c", str(config), "--parameter-ranges", str(continuous), "--sampler", "grid")
+    assert res.exit_code == 2
+    res = _optimize("-c", str(config), "--sampler", "anneal")
+    assert res.exit_code == 2
+    assert "--sampler anneal: unknown; allowed: auto, tpe, random, grid, qmc, nsga2" in res.output
+    res = _optimize("-c", str(config), "--sampler", "tpe", "--metric", "sharpe,max_drawdown")
+    assert res.exit_code == 2
+
+
+def test_grid_space_is_what_suggest_draws() -> None:
+    space = grid_space(
+        {
+            "a": Range("a", 5, 12, 3, integer=True),
+            "b": Range("b", 0.1, 0.35, 0.05),
+            "c": Range("c", choices=("sma", "ema")),
+        }
+    )
+    assert space["a"] == [5, 8, 11]
+    assert space["b"] == pytest.approx([0.1, 0.15, 0.2, 0.25, 0.3, 0.35])
+    assert space["c"] == ["sma", "ema"]
+
+
+def _sampler_spec(sampler: str, trials: int) -> StudySpec:
+    cfg = load_config(_config())
+    ranges = {
+        "short_period": Range("short_period", choices=(5, 10)),
+        "long_period": Range("long_period", choices=(20, 30)),
+    }
+    return StudySpec("moving_average", cfg, ranges, ("sharpe",), trials, seed=11, sampler=sampler)
+
+
+@pytest.mark.parametrize("sampler", ["random", "qmc", "tpe"])
+def test_seeded_samplers_repeat_themselves(sampler: str) -> None:
+    draws = []
+    for _ in range(2):
+        spec = _sampler_spec(sampler, 6)
+        study = optuna.create_study(direction="maximize", sampler=make_sampler(spec))
+        with BatchRunner() as runner:
+            study.optimize(Objective(spec, runner), n_trials=6)
+        draws.append([t.params for t in study.trials])
+    assert draws[0] == draws[1]
+
+
+def test_a_set_drawn_twice_is_backtested_once_and_answered_from_its_first_trial() -> None:
+    spec = _sampler_spec("random", 14)  # 4 points, 14 draws: repeats are certain
+    study = optuna.create_study(direction="maximize", sampler=make_sampler(spec))
+    backtests: list[Any] = []
+    with BatchRunner() as runner:
+        real = runner.stats
+        runner.stats = lambda cfg: backtests.append(cfg) or real(cfg)  # type: ignore[method-assign]
+        objective = Objective(spec, runner)
+        study.optimize(objective, n_trials=14)
+    distinct = {tuple(sorted(t.params.items())) for t in study.trials}
+    assert len(backtests) == len(distinct) < 14
+    assert objective.reused == 14 - len(distinct)
+    by_number = {t.number: t for t in study.trials}
+    for t in study.trials:
+        first = t.user_attrs.get("same_as")
+        if first is None:
+            continue
+        original = by_number[first]
+        assert original.params == t.params and "same_as" not in original.user_attrs
+        assert t.value == original.value
+        assert t.user_attrs["stats"] == original.user_attrs["stats"]

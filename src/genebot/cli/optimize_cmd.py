@@ -12,6 +12,14 @@ from rich.table import Table
 from genebot.cli.common import DONE, console, err, find_config, guarded, say
 from genebot.core.errors import InputError
 
+SamplerOption = Annotated[
+    str,
+    typer.Option(
+        help="auto (tpe; nsga2 for several metrics) | tpe | random | qmc | nsga2 | "
+        "grid (every point of the ranges once)"
+    ),
+]
+
 if TYPE_CHECKING:  # heavy (optuna, pandas): imported by the command when it runs
     from genebot.optimize.study import StudySpec
 
@@ -67,6 +75,7 @@ def optimize_strategy(
     ] = None,
     start_date: Annotated[str | None, typer.Option(help="ISO date, inclusive")] = None,
     end_date: Annotated[str | None, typer.Option(help="ISO date, exclusive")] = None,
+    sampler: SamplerOption = "auto",
     top: Annotated[int, typer.Option(help="best trials shown")] = 10,
 ) -> None:
     """Search NAME's parameters; print the best trials; write optimization.json and
@@ -91,8 +100,15 @@ def optimize_strategy(
             end_date,
         )
     )
-    spec.holdout = holdout
+    _set_search(spec, holdout, sampler)
     _execute(spec, output_dir, top)
+
+
+def _set_search(spec: StudySpec, holdout: float, sampler: str) -> None:
+    from genebot.optimize.study import check_sampler
+
+    spec.holdout, spec.sampler = holdout, sampler
+    guarded(lambda: check_sampler(spec))  # a bad --sampler before any data is read
 
 
 def _execute(spec: StudySpec, output_dir: Path, top: int) -> None:
@@ -166,7 +182,8 @@ def _intro(spec: StudySpec) -> str:
     where = f"{spec.storage}, study {spec.study_name}" if spec.storage else "memory"
     return (
         f"{spec.strategy_key}: {spec.trials} trials, {', '.join(spec.metrics)}, {space}; "
-        f"{spec.jobs} process(es), {spec.walk_forward} fold(s), storage {where}"
+        f"sampler {spec.sampler}, {spec.jobs} process(es), {spec.walk_forward} fold(s), "
+        f"storage {where}"
     )
 
 
@@ -187,9 +204,15 @@ def _print_best(spec: StudySpec, best: list[Any], data: dict[str, Any], took: fl
     console.print(table)
     counts = ", ".join(f"{v} {k}" for k, v in data["counts"].items())
     total = sum(data["counts"].values())
-    rate = spec.trials / took * 60 if took > 0 else 0.0
-    shared = f"; the study has {total} ({counts})" if total != spec.trials else f" ({counts})"
-    console.print(f"{spec.trials} trials in {took:.1f}s: {rate:,.0f} trials/min{shared}")
+    ran = min(spec.trials, total)  # fewer: a grid with fewer points, all tried
+    rate = ran / took * 60 if took > 0 else 0.0
+    shared = f"; the study has {total} ({counts})" if total != ran else f" ({counts})"
+    console.print(f"{ran} trials in {took:.1f}s: {rate:,.0f} trials/min{shared}")
+    if data.get("repeated_sets"):
+        console.print(
+            f"{data['repeated_sets']} trial(s) drew a parameter set already scored: answered "
+            "from that trial (same_as in optimization.json)"
+        )
     if data["best_params"] is not None:
         console.print(f"best params: {data['best_params']}")
 
@@ -222,6 +245,7 @@ def optimize_orchestration(
     output_dir: Annotated[Path, typer.Option(help="where the results go")] = Path(
         "optimize_output/orchestration"
     ),
+    sampler: SamplerOption = "auto",
     top: Annotated[int, typer.Option(help="best trials shown")] = 10,
 ) -> None:
     """Search the orchestrator's settings (allocation method, lookback, limits ...) over a
@@ -232,7 +256,7 @@ def optimize_orchestration(
             walk_forward, seed, storage, study, output_dir,
         )
     )  # fmt: skip
-    spec.holdout = holdout
+    _set_search(spec, holdout, sampler)
     _execute(spec, output_dir, top)
 
 

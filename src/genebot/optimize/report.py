@@ -35,10 +35,12 @@ def complete(study: optuna.Study) -> list[FrozenTrial]:
 
 
 def best_trials(study: optuna.Study, spec: StudySpec, n: int = 10) -> list[FrozenTrial]:
-    """The Pareto front (several metrics) or the ``n`` best completed trials."""
-    done = complete(study)
+    """The Pareto front (several metrics) or the ``n`` best completed trials; a parameter set
+    the sampler drew again (``same_as`` an earlier trial) is shown once."""
+    done = [t for t in complete(study) if "same_as" not in t.user_attrs]
     if spec.multi:
-        return sorted(study.best_trials, key=lambda t: t.number)[:n] if done else []
+        front = [t for t in study.best_trials if "same_as" not in t.user_attrs]
+        return sorted(front, key=lambda t: t.number)[:n] if done else []
     return sorted(done, key=lambda t: -(t.value if t.value is not None else -math.inf))[:n]
 
 
@@ -53,6 +55,7 @@ def trial_record(t: FrozenTrial, spec: StudySpec) -> dict[str, Any]:
         "undefined": t.user_attrs.get("undefined"),
         "stats": t.user_attrs.get("stats"),
         "folds": t.user_attrs.get("folds"),
+        "same_as": t.user_attrs.get("same_as"),
         "duration_s": t.duration.total_seconds() if t.duration is not None else None,
     }
 
@@ -70,7 +73,8 @@ def summary(
         "study": spec.study_name,
         "storage": spec.storage or "memory",
         "metrics": list(spec.metrics),
-        "sampler": "NSGAIISampler" if spec.multi else "TPESampler",
+        "sampler": type(study.sampler).__name__,
+        "repeated_sets": sum("same_as" in t.user_attrs for t in trials),
         "seed": spec.seed,
         "walk_forward": spec.walk_forward,
         "ranges": {name: r.describe() for name, r in spec.ranges.items()},

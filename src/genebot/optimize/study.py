@@ -12,6 +12,7 @@ import logging
 import math
 import multiprocessing
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -91,6 +92,7 @@ class StudySpec:
     kind: str = "strategy"  # or "orchestration": ranges are orchestrator settings (dotted)
     raw: dict[str, Any] | None = None  # orchestration: the config file's mapping
     holdout: float = 0.0  # the last fraction of the bars: kept from the search, scored after
+    sampler: str = "auto"  # tpe | random | grid | qmc | nsga2; auto: tpe, nsga2 for several
 
     @property
     def multi(self) -> bool:
@@ -102,12 +104,58 @@ def strategy_type(cfg: GenebotConfig, key: str) -> type[Strategy]:
     return strategy_class(scfg.type or key, user_catalog(cfg.strategies_path))
 
 
+SAMPLERS = ("auto", "tpe", "random", "grid", "qmc", "nsga2")
+
+
 def make_sampler(spec: StudySpec, worker: int = 0) -> optuna.samplers.BaseSampler:
+    """The study's sampler: TPE (one metric) or NSGA-II (several) by default; ``random``,
+    ``qmc`` (a seeded Sobol sequence) and ``grid`` (every point of the ranges once, in a seeded
+    random order; the study stops when all are tried) on request."""
+    name = check_sampler(spec)
     seed = None if spec.seed is None else spec.seed + worker
-    if spec.multi:
+    if name == "nsga2" or (name == "auto" and spec.multi):
         return optuna.samplers.NSGAIISampler(seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "qmc":
+        with warnings.catch_warnings():  # "experimental" since Optuna 3.0: said once, not per run
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.QMCSampler(seed=spec.seed, warn_independent_sampling=False)
+    if name == "grid":
+        return optuna.samplers.GridSampler(grid_space(spec.ranges), seed=spec.seed)
     shared = spec.jobs > 1 or spec.storage is not None  # others' running trials count as bad
     return optuna.samplers.TPESampler(seed=seed, constant_liar=shared)
+
+
+def check_sampler(spec: StudySpec) -> str:
+    name = spec.sampler.strip().lower()
+    if name not in SAMPLERS:
+        raise InputError(f"--sampler {spec.sampler}: unknown; allowed: {', '.join(SAMPLERS)}")
+    if name == "tpe" and spec.multi:
+        raise InputError("--sampler tpe scores one metric; several (--metric a,b) need nsga2")
+    if name == "grid":
+        grid_space(spec.ranges)  # every range must have a step
+    return name
+
+
+def grid_space(ranges: Mapping[str, Range]) -> dict[str, list[Any]]:
+    """Every value of each range, as ``suggest`` draws them (``--sampler grid``)."""
+    space: dict[str, list[Any]] = {}
+    for name, r in ranges.items():
+        if r.choices is not None:
+            space[name] = list(r.choices)
+            continue
+        if r.step is None or r.low is None or r.high is None:
+            raise InputError(
+                f"--sampler grid: {name} ({r.describe()}) has no step; give it one in "
+                "--parameter-ranges ({low, high, step}) or use another sampler"
+            )
+        count = math.floor((r.high - r.low) / r.step + 1e-9) + 1
+        if r.integer:
+            space[name] = [int(r.low) + i * int(r.step) for i in range(count)]
+        else:
+            space[name] = [r.low + i * r.step for i in range(count)]
+    return space
 
 
 def make_pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
@@ -244,6 +292,12 @@ class Objective:
         self.cls = (
             strategy_type(spec.config, spec.strategy_key) if spec.kind == "strategy" else None
         )
+        # parameter sets scored in this process (value, user attributes): a sampler on whole
+        # numbers draws some twice; those are answered from here, marked ``same_as``
+        self.scored: dict[
+            tuple[tuple[str, Any], ...], tuple[float | list[float], dict[str, Any], int]
+        ] = {}
+        self.reused = 0
 
     def candidate(self, params: Mapping[str, Any]) -> GenebotConfig:
         """The trial's config (the config's dates); InputError: an infeasible parameter set."""
@@ -269,6 +323,15 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> float | Sequence[float]:
         params = suggest(trial, self.spec.ranges)
+        key = tuple(sorted(params.items()))
+        done = self.scored.get(key)
+        if done is not None:  # the sampler drew a set it drew before: a backtest is a function
+            score, stored, first = done
+            for name, attr in stored.items():
+                trial.set_user_attr(name, attr)
+            trial.set_user_attr("same_as", first)
+            self.reused += 1
+            return score
         try:
             cfg = self.candidate(params)
         except InputError as exc:
@@ -285,7 +348,12 @@ class Objective:
             if len(self.folds) > 1:
                 trial.set_user_attr("folds", per_fold)
         means = [sum(f[i] for f in per_fold) / len(per_fold) for i in range(len(self.spec.metrics))]
-        return means if self.spec.multi else means[0]
+        value = means if self.spec.multi else means[0]
+        attrs: dict[str, Any] = {"stats": kept}
+        if len(self.folds) > 1:
+            attrs["folds"] = per_fold
+        self.scored[key] = (value, attrs, trial.number)
+        return value
 
     def _score(
         self,
